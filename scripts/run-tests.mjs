@@ -1,0 +1,53 @@
+#!/usr/bin/env node
+// Runs every compiled test (dist/test/**/*.test.js) with node's test runner, one file at a time
+// (the BPF and lab tests share the kernel), and then sweeps anything this run left behind.
+// Each run gets its own id: pin roots, state dirs, namespaces and links are named after it.
+import { spawnSync, execFileSync } from 'node:child_process';
+import { readdirSync, rmSync, existsSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const only = process.argv.slice(2);
+function find(dir, out = []) {
+  if (!existsSync(dir)) return out;
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    if (e.isDirectory()) find(p, out);
+    else if (e.name.endsWith('.test.js')) out.push(p);
+  }
+  return out;
+}
+let files = find(join(root, 'dist', 'test')).sort();
+if (only.length) files = files.filter((f) => only.some((o) => f.includes(o)));
+if (files.length === 0) {
+  console.error('run-tests: no test files found under dist/test (did the build run?)');
+  process.exit(1);
+}
+const runId = process.env.KATRAN_TUI_TEST_RUN ?? `t${process.pid.toString(36)}`;
+const env = { ...process.env, KATRAN_TUI_TEST_RUN: runId, IS_REACT_ACT_ENVIRONMENT: 'true' };
+const tapFile = join(tmpdir(), `katran-tui-tests-${runId}.tap`);
+const r = spawnSync(process.execPath, ['--test', '--test-concurrency=1', '--test-reporter=spec', '--test-reporter-destination=stdout',
+  '--test-reporter=tap', `--test-reporter-destination=${tapFile}`, ...files], { stdio: 'inherit', env, cwd: root });
+// The closing line CI reads: counts from the TAP summary of the same run.
+const tap = existsSync(tapFile) ? readFileSync(tapFile, 'utf8') : '';
+rmSync(tapFile, { force: true });
+const count = (k) => Number((new RegExp(`^# ${k} (\\d+)$`, 'm').exec(tap) ?? [])[1] ?? 0);
+const summary = `${count('pass')} passed, ${count('fail') + count('cancelled')} failed, ${count('skipped')} skipped`;
+
+// Safety net: the tests clean up after themselves; whatever of this run is still here is removed
+// and reported, so one failing test cannot leave the machine dirty.
+let leftovers = 0;
+try {
+  const ns = execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' }).split('\n').map((l) => l.split(' ')[0]).filter((n) => n.includes(runId));
+  for (const n of ns) { execFileSync('ip', ['netns', 'del', n]); leftovers++; }
+  const links = execFileSync('ip', ['-o', 'link', 'show'], { encoding: 'utf8' }).split('\n').map((l) => l.split(': ')[1]?.split('@')[0]).filter((n) => n && n.includes(runId));
+  for (const l of links) { try { execFileSync('ip', ['link', 'del', l]); leftovers++; } catch { /* gone with its peer */ } }
+} catch { /* no iproute2: nothing was created either */ }
+for (const d of [`/sys/fs/bpf/katran-tui-test-${runId}`, `/tmp/katran-tui-test-${runId}`]) {
+  if (existsSync(d)) { rmSync(d, { recursive: true, force: true }); leftovers++; }
+}
+if (leftovers) console.error(`run-tests: removed ${leftovers} leftover namespace(s), link(s) or dir(s) of run ${runId}`);
+console.log(`tests: ${summary}`);
+process.exit(r.status ?? 1);

@@ -1,0 +1,871 @@
+// The only file that knows koffi: libbpf.so.1 and the few libc calls we need, declared once,
+// wrapped so that every failure becomes a BpfError naming the operation and the object.
+//
+// Conventions (GUIDE.md): libbpf >= 1.0 returns -errno from int APIs; pointer APIs return NULL
+// and set errno (read koffi.errno() at once). Opts structs start with `sz`. Map reads are sync
+// calls into reused native buffers: koffi's async path costs ~70x more.
+import koffi, { type LibraryHandle } from 'koffi';
+
+export const ERRNO: Record<string, number> = {
+  EPERM: 1, ENOENT: 2, ESRCH: 3, EINTR: 4, EIO: 5, E2BIG: 7, EBADF: 9, EAGAIN: 11, ENOMEM: 12,
+  EACCES: 13, EFAULT: 14, ENAMETOOLONG: 36, EBUSY: 16, EEXIST: 17, ENODEV: 19, EINVAL: 22, ENOSPC: 28, ERANGE: 34,
+  ENOTSUP: 95, EOPNOTSUPP: 95, ENOTSUPP: 524,
+};
+const ERRNO_NAME: Record<number, string> = {};
+for (const [name, n] of Object.entries(ERRNO)) if (!(n in ERRNO_NAME)) ERRNO_NAME[n] = name;
+
+/** An error from a kernel or libbpf call: `op` failed on `object` with `errno`. */
+export class BpfError extends Error {
+  readonly op: string;
+  readonly object: string;
+  readonly errno: number;
+  readonly code: string;
+  /** The verifier log, when a program load was rejected. */
+  readonly log?: string;
+  constructor(op: string, object: string, errno: number, detail?: string, log?: string) {
+    const code = ERRNO_NAME[errno] ?? `errno ${errno}`;
+    super(`${op} ${object}: ${detail ?? describeErrno(errno)}`);
+    this.name = 'BpfError';
+    this.op = op;
+    this.object = object;
+    this.errno = errno;
+    this.code = code;
+    this.log = log;
+  }
+}
+
+/** Raised when libbpf.so.1 cannot be loaded or is too old for what we need. */
+export class LibbpfMissingError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'LibbpfMissingError';
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Native memory: stable allocations (koffi.alloc) that we address as BigInt pointers and edit
+// through a DataView. Used for opts structs and for buffers whose address goes into a struct.
+
+export class NativeBuffer {
+  readonly ptr: bigint;
+  readonly size: number;
+  readonly bytes: Uint8Array;
+  readonly view: DataView;
+  private freed = false;
+  constructor(size: number) {
+    this.size = Math.max(1, size);
+    this.ptr = koffi.alloc('uint8_t', this.size) as unknown as bigint;
+    const ab = koffi.view(this.ptr, this.size) as ArrayBuffer;
+    this.bytes = new Uint8Array(ab);
+    this.view = new DataView(ab);
+    this.bytes.fill(0);
+  }
+  at(offset: number): bigint {
+    return this.ptr + BigInt(offset);
+  }
+  free(): void {
+    if (!this.freed) {
+      this.freed = true;
+      koffi.free(this.ptr as unknown as never);
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Struct layouts of libbpf 1.1 (x86_64 / aarch64 LP64). test/unit/layout.test.ts compiles a C
+// program against the installed headers and checks every number here.
+
+export const LAYOUT = {
+  bpf_object_open_opts: { size: 80, object_name: 8, pin_root_path: 24, kernel_log_buf: 56, kernel_log_size: 64, kernel_log_level: 72 },
+  bpf_test_run_opts: { size: 80, data_in: 8, data_out: 16, data_size_in: 24, data_size_out: 28, ctx_in: 32, ctx_out: 40, ctx_size_in: 48, ctx_size_out: 52, retval: 56, repeat: 60, duration: 64, flags: 68, cpu: 72, batch_size: 76 },
+  bpf_xdp_attach_opts: { size: 16, old_prog_fd: 8 },
+  bpf_xdp_query_opts: { size: 32, prog_id: 8, drv_prog_id: 12, hw_prog_id: 16, skb_prog_id: 20, attach_mode: 24 },
+  bpf_map_batch_opts: { size: 24, elem_flags: 8, flags: 16 },
+  bpf_map_create_opts: { size: 48, btf_fd: 8, inner_map_fd: 24, map_flags: 28, numa_node: 40, map_ifindex: 44 },
+  bpf_get_fd_by_id_opts: { size: 16, open_flags: 8 },
+  bpf_obj_get_opts: { size: 16, file_flags: 8 },
+  bpf_tc_hook: { size: 24, ifindex: 8, attach_point: 12, parent: 16 },
+  bpf_tc_opts: { size: 32, prog_fd: 8, flags: 12, prog_id: 16, handle: 20, priority: 24 },
+  bpf_prog_info: { size: 232, type: 0, id: 4, tag: 8, load_time: 40, created_by_uid: 48, nr_map_ids: 52, map_ids: 56, name: 64 },
+  bpf_map_info: { size: 88, type: 0, id: 4, key_size: 8, value_size: 12, max_entries: 16, map_flags: 20, name: 24 },
+} as const;
+
+// Kernel constants used by callers.
+export const BPF_MAP_TYPE = {
+  HASH: 1, ARRAY: 2, PROG_ARRAY: 3, PERF_EVENT_ARRAY: 4, PERCPU_HASH: 5, PERCPU_ARRAY: 6,
+  STACK_TRACE: 7, CGROUP_ARRAY: 8, LRU_HASH: 9, LRU_PERCPU_HASH: 10, LPM_TRIE: 11,
+  ARRAY_OF_MAPS: 12, HASH_OF_MAPS: 13,
+} as const;
+export const BPF_PROG_TYPE = { SCHED_CLS: 3, XDP: 6 } as const;
+export const XDP_FLAGS = {
+  UPDATE_IF_NOEXIST: 1, SKB_MODE: 2, DRV_MODE: 4, HW_MODE: 8, REPLACE: 16,
+} as const;
+export const XDP_ATTACHED = { NONE: 0, DRV: 1, SKB: 2, HW: 3, MULTI: 4 } as const;
+export const XDP_ACTION = { ABORTED: 0, DROP: 1, PASS: 2, TX: 3, REDIRECT: 4 } as const;
+export const BPF_F_RDONLY = 1 << 3;
+export const BPF_F_WRONLY = 1 << 4;
+export const BPF_F_RDONLY_PROG = 1 << 7;
+export const BPF_ANY = 0;
+export const BPF_NOEXIST = 1;
+export const BPF_EXIST = 2;
+export const BPF_TC = { INGRESS: 1, EGRESS: 2, CUSTOM: 4 } as const;
+export const BPF_TC_F_REPLACE = 1;
+
+// ---------------------------------------------------------------------------------------------
+// The library itself, loaded on first use so that `--help` works on a box without libbpf.
+
+type Fn = (...args: any[]) => any;
+interface Lib {
+  [name: string]: Fn;
+}
+
+let libCache: Lib | undefined;
+let libcCache: Lib | undefined;
+
+const LIBBPF_DECLS = [
+  'uint32_t libbpf_major_version(void)',
+  'uint32_t libbpf_minor_version(void)',
+  'int libbpf_num_possible_cpus(void)',
+  'int libbpf_strerror(int err, _Out_ uint8_t *buf, size_t size)',
+  'void *bpf_object__open_file(const char *path, void *opts)',
+  'int bpf_object__load(void *obj)',
+  'void bpf_object__close(void *obj)',
+  'const char *bpf_object__name(void *obj)',
+  'void *bpf_object__next_map(void *obj, void *prev)',
+  'void *bpf_object__next_program(void *obj, void *prev)',
+  'void *bpf_object__find_map_by_name(void *obj, const char *name)',
+  'void *bpf_object__find_program_by_name(void *obj, const char *name)',
+  'const char *bpf_map__name(void *map)',
+  'int bpf_map__fd(void *map)',
+  'int bpf_map__type(void *map)',
+  'uint32_t bpf_map__key_size(void *map)',
+  'uint32_t bpf_map__value_size(void *map)',
+  'uint32_t bpf_map__max_entries(void *map)',
+  'uint32_t bpf_map__map_flags(void *map)',
+  'int bpf_map__set_max_entries(void *map, uint32_t n)',
+  'int bpf_map__set_inner_map_fd(void *map, int fd)',
+  'int bpf_map__reuse_fd(void *map, int fd)',
+  'int bpf_map__set_pin_path(void *map, const char *path)',
+  'int bpf_map__set_autocreate(void *map, bool autocreate)',
+  'const char *bpf_program__name(void *prog)',
+  'const char *bpf_program__section_name(void *prog)',
+  'int bpf_program__fd(void *prog)',
+  'int bpf_program__type(void *prog)',
+  'int bpf_program__set_autoload(void *prog, bool autoload)',
+  'int bpf_program__pin(void *prog, const char *path)',
+  'int bpf_prog_test_run_opts(int fd, void *opts)',
+  'int bpf_map_create(int type, const char *name, uint32_t key_size, uint32_t value_size, uint32_t max_entries, void *opts)',
+  'int bpf_map_lookup_elem(int fd, void *key, void *value)',
+  'int bpf_map_lookup_elem_flags(int fd, void *key, void *value, uint64_t flags)',
+  'int bpf_map_update_elem(int fd, void *key, void *value, uint64_t flags)',
+  'int bpf_map_delete_elem(int fd, void *key)',
+  'int bpf_map_get_next_key(int fd, void *key, void *next_key)',
+  'int bpf_map_lookup_batch(int fd, void *in_batch, void *out_batch, void *keys, void *values, _Inout_ uint32_t *count, void *opts)',
+  'int bpf_map_update_batch(int fd, void *keys, void *values, _Inout_ uint32_t *count, void *opts)',
+  'int bpf_map_delete_batch(int fd, void *keys, _Inout_ uint32_t *count, void *opts)',
+  'int bpf_obj_pin(int fd, const char *path)',
+  'int bpf_obj_get(const char *path)',
+  'int bpf_obj_get_opts(const char *path, void *opts)',
+  'int bpf_obj_get_info_by_fd(int fd, void *info, _Inout_ uint32_t *len)',
+  'int bpf_prog_get_fd_by_id(uint32_t id)',
+  'int bpf_map_get_fd_by_id(uint32_t id)',
+  'int bpf_map_get_fd_by_id_opts(uint32_t id, void *opts)',
+  'int bpf_xdp_attach(int ifindex, int prog_fd, uint32_t flags, void *opts)',
+  'int bpf_xdp_detach(int ifindex, uint32_t flags, void *opts)',
+  'int bpf_xdp_query(int ifindex, int flags, void *opts)',
+  'int bpf_tc_hook_create(void *hook)',
+  'int bpf_tc_hook_destroy(void *hook)',
+  'int bpf_tc_attach(void *hook, void *opts)',
+  'int bpf_tc_detach(void *hook, void *opts)',
+  'int bpf_tc_query(void *hook, void *opts)',
+];
+
+const LIBC_DECLS = [
+  'int close(int fd)',
+  'unsigned int if_nametoindex(const char *name)',
+  'char *if_indextoname(unsigned int ifindex, _Out_ uint8_t *buf)',
+  'int vsnprintf(_Out_ uint8_t *buf, size_t size, const char *fmt, void *ap)',
+  'int sched_setaffinity(int pid, size_t size, void *mask)',
+  'int sched_getaffinity(int pid, size_t size, void *mask)',
+  'int sched_getcpu(void)',
+  'unsigned int geteuid(void)',
+];
+
+function declare(lib: LibraryHandle, decls: string[]): Lib {
+  const out: Lib = {};
+  for (const d of decls) {
+    const name = /([A-Za-z_0-9]+)\(/.exec(d)![1];
+    try {
+      out[name] = lib.func(d) as Fn;
+    } catch (e) {
+      out[name] = () => {
+        throw new LibbpfMissingError(`libbpf.so.1 lacks ${name}: katran-tui needs libbpf >= 1.1 (Debian 12+, Ubuntu 24.04+: apt-get install libbpf1)`);
+      };
+    }
+  }
+  return out;
+}
+
+// libbpf's messages (warnings, verifier retries) are kept here instead of going to stderr, where
+// they would tear the console's frame. Callers read them with recentLibbpfMessages().
+const LOG_KEEP = 200;
+const libbpfMessages: string[] = [];
+let printCallback: unknown;
+
+function installPrintHook(bpf: LibraryHandle, c: Lib): void {
+  const setPrint = bpf.func('void *libbpf_set_print(void *fn)');
+  // va_list is a pointer-sized array type only on x86_64; elsewhere we silence libbpf instead.
+  if (process.arch !== 'x64') {
+    setPrint(null);
+    return;
+  }
+  const PrintFn = koffi.proto('int katran_tui_libbpf_print(int level, const char *fmt, void *args)');
+  const buf = Buffer.alloc(4096);
+  printCallback = koffi.register((level: number, fmt: string, args: bigint) => {
+    const n = c.vsnprintf(buf, buf.length, fmt, args) as number;
+    const text = buf.subarray(0, Math.max(0, Math.min(n, buf.length - 1))).toString('utf8').trimEnd();
+    libbpfMessages.push(`${['warn', 'info', 'debug'][level] ?? 'log'}: ${text}`);
+    if (libbpfMessages.length > LOG_KEEP) libbpfMessages.splice(0, libbpfMessages.length - LOG_KEEP);
+    if (process.env.KATRAN_TUI_LIBBPF_DEBUG) process.stderr.write(`libbpf: ${text}\n`);
+    return 0;
+  }, koffi.pointer(PrintFn));
+  setPrint(printCallback);
+}
+
+/** libbpf's recent messages, oldest first; `since` is a count returned by an earlier call. */
+export function recentLibbpfMessages(): string[] {
+  return libbpfMessages.slice();
+}
+export function clearLibbpfMessages(): void {
+  libbpfMessages.length = 0;
+}
+
+export function libc(): Lib {
+  if (!libcCache) libcCache = declare(koffi.load('libc.so.6'), LIBC_DECLS);
+  return libcCache;
+}
+
+export function libbpf(): Lib {
+  if (libCache) return libCache;
+  let bpf: LibraryHandle;
+  try {
+    bpf = koffi.load('libbpf.so.1');
+  } catch (e) {
+    throw new LibbpfMissingError('libbpf.so.1 is not installed: katran-tui needs libbpf >= 1.1 (Debian/Ubuntu: apt-get install libbpf1, or run scripts/setup.sh)');
+  }
+  const lib = declare(bpf, LIBBPF_DECLS);
+  let major = 0;
+  let minor = 0;
+  try {
+    major = lib.libbpf_major_version();
+    minor = lib.libbpf_minor_version();
+  } catch {
+    // libbpf 0.5 has no version functions at all
+  }
+  if (major < 1 || (major === 1 && minor < 1)) {
+    throw new LibbpfMissingError(`libbpf ${major}.${minor} is too old: katran-tui needs libbpf >= 1.1 for bpf_xdp_attach / bpf_xdp_query (Ubuntu 22.04 ships 0.5; use Debian 12+ or Ubuntu 24.04+)`);
+  }
+  installPrintHook(bpf, libc());
+  libCache = lib;
+  return lib;
+}
+
+export function libbpfVersion(): string {
+  const l = libbpf();
+  return `${l.libbpf_major_version()}.${l.libbpf_minor_version()}`;
+}
+
+export function describeErrno(errno: number): string {
+  if (errno === ERRNO.ENOTSUPP) return 'operation not supported (ENOTSUPP)';
+  const buf = Buffer.alloc(256);
+  try {
+    libbpf().libbpf_strerror(-errno, buf, buf.length);
+    const text = buf.toString('utf8').replace(/\0.*$/s, '');
+    return `${text} (${ERRNO_NAME[errno] ?? `errno ${errno}`})`;
+  } catch {
+    return ERRNO_NAME[errno] ?? `errno ${errno}`;
+  }
+}
+
+/** Throws a BpfError for a libbpf int return < 0; returns the value otherwise. */
+export function check(ret: number, op: string, object: string): number {
+  if (ret < 0) throw new BpfError(op, object, -ret);
+  return ret;
+}
+
+function checkPtr<T>(ptr: T | null, op: string, object: string): T {
+  if (ptr === null || ptr === undefined || (ptr as unknown) === 0n) {
+    const errno = koffi.errno() || ERRNO.EINVAL;
+    throw new BpfError(op, object, errno);
+  }
+  return ptr;
+}
+
+// ---------------------------------------------------------------------------------------------
+// File descriptors
+
+export function closeFd(fd: number): void {
+  if (fd >= 0) libc().close(fd);
+}
+
+export function numPossibleCpus(): number {
+  return check(libbpf().libbpf_num_possible_cpus(), 'count', 'possible CPUs');
+}
+
+export function isRoot(): boolean {
+  return (libc().geteuid() as number) === 0;
+}
+
+export function ifNameToIndex(name: string): number {
+  return libc().if_nametoindex(name) as number;
+}
+
+export function ifIndexToName(index: number): string | undefined {
+  const buf = Buffer.alloc(32);
+  const r = libc().if_indextoname(index, buf);
+  if (r === null) return undefined;
+  return buf.toString('utf8').replace(/\0.*$/s, '');
+}
+
+/** Pins the calling thread (Node's main thread) to one CPU; tests that rely on the per-CPU LRU. */
+export function pinToCpu(cpu: number): () => void {
+  const c = libc();
+  const old = Buffer.alloc(128);
+  check(c.sched_getaffinity(0, old.length, old) < 0 ? -koffi.errno() : 0, 'get affinity of', 'this process');
+  const mask = Buffer.alloc(128);
+  mask[cpu >> 3] |= 1 << (cpu & 7);
+  if (c.sched_setaffinity(0, mask.length, mask) < 0) throw new BpfError('pin to', `cpu ${cpu}`, koffi.errno());
+  return () => {
+    c.sched_setaffinity(0, old.length, old);
+  };
+}
+
+export function currentCpu(): number {
+  return libc().sched_getcpu() as number;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Objects, maps and programs before and after load
+
+const KERNEL_LOG_SIZE = 8 << 20;
+let kernelLog: NativeBuffer | undefined;
+
+export interface OpenOptions {
+  /** libbpf's pin_root_path: maps declared with LIBBPF_PIN_BY_NAME are pinned / reused there. */
+  pinRoot?: string;
+}
+
+export class BpfObject {
+  private ptr: bigint | null;
+  readonly path: string;
+  private opts: NativeBuffer;
+  private loaded = false;
+
+  private constructor(ptr: bigint, path: string, opts: NativeBuffer) {
+    this.ptr = ptr;
+    this.path = path;
+    this.opts = opts;
+  }
+
+  static open(path: string, options: OpenOptions = {}): BpfObject {
+    const lib = libbpf();
+    if (!kernelLog) kernelLog = new NativeBuffer(KERNEL_LOG_SIZE);
+    const L = LAYOUT.bpf_object_open_opts;
+    const opts = new NativeBuffer(L.size + 512);
+    const v = opts.view;
+    v.setBigUint64(0, BigInt(L.size), true);
+    if (options.pinRoot) {
+      const s = Buffer.from(`${options.pinRoot}\0`);
+      if (s.length > 500) throw new BpfError('open', path, ERRNO.ENAMETOOLONG, 'pin root path too long');
+      opts.bytes.set(s, L.size);
+      v.setBigUint64(L.pin_root_path, opts.at(L.size), true);
+    }
+    v.setBigUint64(L.kernel_log_buf, kernelLog.ptr, true);
+    v.setBigUint64(L.kernel_log_size, BigInt(KERNEL_LOG_SIZE), true);
+    v.setUint32(L.kernel_log_level, 0, true);
+    const ptr = checkPtr(lib.bpf_object__open_file(path, opts.ptr) as bigint | null, 'open BPF object', path);
+    return new BpfObject(ptr, path, opts);
+  }
+
+  private get handle(): bigint {
+    if (this.ptr === null) throw new BpfError('use', this.path, ERRNO.EBADF, 'object already closed');
+    return this.ptr;
+  }
+
+  get isLoaded(): boolean {
+    return this.loaded;
+  }
+
+  maps(): MapDef[] {
+    const lib = libbpf();
+    const out: MapDef[] = [];
+    let m: bigint | null = null;
+    for (let i = 0; i < 10000; i++) {
+      m = lib.bpf_object__next_map(this.handle, m) as bigint | null;
+      if (m === null) break;
+      out.push(new MapDef(m, lib.bpf_map__name(m) as string));
+    }
+    return out;
+  }
+
+  programs(): ProgramDef[] {
+    const lib = libbpf();
+    const out: ProgramDef[] = [];
+    let p: bigint | null = null;
+    for (let i = 0; i < 10000; i++) {
+      p = lib.bpf_object__next_program(this.handle, p) as bigint | null;
+      if (p === null) break;
+      out.push(new ProgramDef(p, lib.bpf_program__name(p) as string));
+    }
+    return out;
+  }
+
+  map(name: string): MapDef | undefined {
+    const m = libbpf().bpf_object__find_map_by_name(this.handle, name) as bigint | null;
+    return m === null ? undefined : new MapDef(m, name);
+  }
+
+  program(name: string): ProgramDef | undefined {
+    const p = libbpf().bpf_object__find_program_by_name(this.handle, name) as bigint | null;
+    return p === null ? undefined : new ProgramDef(p, name);
+  }
+
+  /** Loads every program and creates every map; a verifier rejection carries the kernel's log. */
+  load(): void {
+    const lib = libbpf();
+    kernelLog!.bytes[0] = 0;
+    const before = libbpfMessages.length;
+    const ret = lib.bpf_object__load(this.handle) as number;
+    if (ret < 0) {
+      const errno = -ret;
+      const klog = readCString(kernelLog!.bytes);
+      const msgs = libbpfMessages.slice(before).join('\n');
+      const log = klog || msgs || undefined;
+      if (log && (errno === ERRNO.EACCES || errno === ERRNO.EINVAL || errno === ERRNO.E2BIG || errno === ERRNO.ENOSPC)
+          && /processed|invalid|R\d|verifier|unreachable|back-edge|BPF program is too large/i.test(log)) {
+        throw new BpfError('load', this.path, errno, `the kernel's verifier rejected the program (${ERRNO_NAME[errno] ?? errno}); verifier log follows`, log);
+      }
+      if (errno === ERRNO.EPERM) {
+        throw new BpfError('load', this.path, errno, 'not permitted: loading BPF programs needs root (or CAP_BPF + CAP_NET_ADMIN)', log);
+      }
+      throw new BpfError('load', this.path, errno, undefined, log);
+    }
+    this.loaded = true;
+  }
+
+  close(): void {
+    if (this.ptr !== null) {
+      libbpf().bpf_object__close(this.ptr);
+      this.ptr = null;
+      this.opts.free();
+    }
+  }
+}
+
+function readCString(b: Uint8Array): string {
+  const end = b.indexOf(0);
+  return Buffer.from(b.buffer, b.byteOffset, end < 0 ? b.length : end).toString('utf8');
+}
+
+/** A map inside an object: shape and setup before load, fd after. */
+export class MapDef {
+  constructor(readonly ptr: bigint, readonly name: string) {}
+  get type(): number { return libbpf().bpf_map__type(this.ptr); }
+  get keySize(): number { return libbpf().bpf_map__key_size(this.ptr); }
+  get valueSize(): number { return libbpf().bpf_map__value_size(this.ptr); }
+  get maxEntries(): number { return libbpf().bpf_map__max_entries(this.ptr); }
+  get mapFlags(): number { return libbpf().bpf_map__map_flags(this.ptr); }
+  get fd(): number { return check(libbpf().bpf_map__fd(this.ptr), 'get fd of map', this.name); }
+  setMaxEntries(n: number): void { check(libbpf().bpf_map__set_max_entries(this.ptr, n), 'set max_entries of map', this.name); }
+  setInnerMapFd(fd: number): void { check(libbpf().bpf_map__set_inner_map_fd(this.ptr, fd), 'set inner map of', this.name); }
+  reuseFd(fd: number): void { check(libbpf().bpf_map__reuse_fd(this.ptr, fd), 'reuse pinned map', this.name); }
+  setPinPath(path: string): void { check(libbpf().bpf_map__set_pin_path(this.ptr, path), 'set pin path of map', this.name); }
+  setAutocreate(on: boolean): void { check(libbpf().bpf_map__set_autocreate(this.ptr, on), 'set autocreate of map', this.name); }
+}
+
+export class ProgramDef {
+  constructor(readonly ptr: bigint, readonly name: string) {}
+  get fd(): number { return check(libbpf().bpf_program__fd(this.ptr), 'get fd of program', this.name); }
+  get type(): number { return libbpf().bpf_program__type(this.ptr); }
+  get sectionName(): string { return libbpf().bpf_program__section_name(this.ptr); }
+  setAutoload(on: boolean): void { check(libbpf().bpf_program__set_autoload(this.ptr, on), 'set autoload of program', this.name); }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Map element operations by fd. Keys and values are Buffers (or any Uint8Array).
+
+type Bytes = Uint8Array;
+
+export function mapLookup(fd: number, key: Bytes, value: Bytes, what = `map fd ${fd}`): boolean {
+  const r = libbpf().bpf_map_lookup_elem(fd, key, value) as number;
+  if (r === -ERRNO.ENOENT) return false;
+  check(r, 'look up in', what);
+  return true;
+}
+
+export function mapUpdate(fd: number, key: Bytes, value: Bytes, flags = BPF_ANY, what = `map fd ${fd}`): void {
+  const r = libbpf().bpf_map_update_elem(fd, key, value, flags) as number;
+  if (r === -ERRNO.E2BIG || r === -ERRNO.ENOSPC) throw new BpfError('update', what, -r, 'map full');
+  check(r, 'update', what);
+}
+
+export function mapDelete(fd: number, key: Bytes, what = `map fd ${fd}`): boolean {
+  const r = libbpf().bpf_map_delete_elem(fd, key) as number;
+  if (r === -ERRNO.ENOENT) return false;
+  check(r, 'delete from', what);
+  return true;
+}
+
+/** Next key after `key` (null: the first); false at the end. */
+export function mapNextKey(fd: number, key: Bytes | null, next: Bytes, what = `map fd ${fd}`): boolean {
+  const r = libbpf().bpf_map_get_next_key(fd, key, next) as number;
+  if (r === -ERRNO.ENOENT) return false;
+  check(r, 'iterate', what);
+  return true;
+}
+
+const batchOpts = (() => {
+  let b: NativeBuffer | undefined;
+  return (elemFlags = 0): NativeBuffer => {
+    if (!b) b = new NativeBuffer(LAYOUT.bpf_map_batch_opts.size);
+    b.view.setBigUint64(0, BigInt(LAYOUT.bpf_map_batch_opts.size), true);
+    b.view.setBigUint64(LAYOUT.bpf_map_batch_opts.elem_flags, BigInt(elemFlags), true);
+    b.view.setBigUint64(LAYOUT.bpf_map_batch_opts.flags, 0n, true);
+    return b;
+  };
+})();
+
+/**
+ * One chunk of bpf_map_lookup_batch. `inBatch` null starts at the beginning; `outBatch` receives
+ * the token for the next call (a key-sized buffer for HASH maps, 4 bytes for ARRAY maps).
+ * Returns the number of rows and whether this was the last chunk (libbpf says ENOENT then, even
+ * when it returned rows).
+ */
+export function mapLookupBatch(fd: number, inBatch: Bytes | null, outBatch: Bytes, keys: Bytes, values: Bytes, max: number, what = `map fd ${fd}`): { count: number; done: boolean } {
+  const count = [max];
+  const r = libbpf().bpf_map_lookup_batch(fd, inBatch, outBatch, keys, values, count, batchOpts().ptr) as number;
+  if (r === -ERRNO.ENOENT) return { count: count[0], done: true };
+  check(r, 'batch look up in', what);
+  return { count: count[0], done: false };
+}
+
+export function mapUpdateBatch(fd: number, keys: Bytes, values: Bytes, n: number, what = `map fd ${fd}`, elemFlags = 0): void {
+  if (n === 0) return;
+  const count = [n];
+  const r = libbpf().bpf_map_update_batch(fd, keys, values, count, batchOpts(elemFlags).ptr) as number;
+  if (r === -ERRNO.E2BIG || r === -ERRNO.ENOSPC) throw new BpfError('batch update', what, -r, `map full after ${count[0]} of ${n} entries`);
+  if (r < 0) throw new BpfError('batch update', what, -r, `${describeErrno(-r)} after ${count[0]} of ${n} entries`);
+}
+
+export function mapDeleteBatch(fd: number, keys: Bytes, n: number, what = `map fd ${fd}`): number {
+  if (n === 0) return 0;
+  const count = [n];
+  const r = libbpf().bpf_map_delete_batch(fd, keys, count, batchOpts().ptr) as number;
+  if (r < 0 && r !== -ERRNO.ENOENT) throw new BpfError('batch delete', what, -r, `${describeErrno(-r)} after ${count[0]} of ${n} entries`);
+  return count[0];
+}
+
+export interface CreateMapOptions {
+  flags?: number;
+  innerMapFd?: number;
+}
+
+export function mapCreate(type: number, name: string, keySize: number, valueSize: number, maxEntries: number, o: CreateMapOptions = {}): number {
+  const L = LAYOUT.bpf_map_create_opts;
+  const opts = new NativeBuffer(L.size);
+  try {
+    opts.view.setBigUint64(0, BigInt(L.size), true);
+    opts.view.setUint32(L.map_flags, o.flags ?? 0, true);
+    opts.view.setUint32(L.inner_map_fd, o.innerMapFd ?? 0, true);
+    const r = libbpf().bpf_map_create(type, name.slice(0, 15), keySize, valueSize, maxEntries, opts.ptr) as number;
+    if (r === -ERRNO.EPERM) throw new BpfError('create map', name, ERRNO.EPERM, 'not permitted: creating BPF maps needs root (or CAP_BPF)');
+    return check(r, 'create map', name);
+  } finally {
+    opts.free();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// prog_test_run: one reusable context (opts + in/out buffers) per program.
+
+export interface TestRunResult {
+  retval: number;
+  /** Output packet, a copy. */
+  data: Buffer;
+  /** Kernel-measured ns per repetition. */
+  duration: number;
+}
+
+export class TestRunner {
+  private readonly block: NativeBuffer;
+  private readonly dataIn: number;
+  private readonly dataOut: number;
+  constructor(readonly progFd: number, readonly maxPacket = 4096, readonly what = `program fd ${progFd}`) {
+    const L = LAYOUT.bpf_test_run_opts;
+    this.dataIn = L.size;
+    this.dataOut = L.size + maxPacket;
+    this.block = new NativeBuffer(L.size + maxPacket * 2);
+  }
+
+  /** Runs `packet` through the program; returns the verdict and the output bytes. */
+  run(packet: Uint8Array, repeat = 1): TestRunResult {
+    const r = this.runRaw(packet, repeat);
+    const out = Buffer.from(this.block.bytes.subarray(this.dataOut, this.dataOut + r.outLen));
+    return { retval: r.retval, data: out, duration: r.duration };
+  }
+
+  /** As run() without copying the output (benchmarks). */
+  runRaw(packet: Uint8Array, repeat = 1): { retval: number; outLen: number; duration: number } {
+    if (packet.length > this.maxPacket) throw new BpfError('test run', this.what, ERRNO.EINVAL, `packet of ${packet.length} bytes exceeds ${this.maxPacket}`);
+    const L = LAYOUT.bpf_test_run_opts;
+    const v = this.block.view;
+    this.block.bytes.fill(0, 0, L.size);
+    this.block.bytes.set(packet, this.dataIn);
+    v.setBigUint64(0, BigInt(L.size), true);
+    v.setBigUint64(L.data_in, this.block.at(this.dataIn), true);
+    v.setBigUint64(L.data_out, this.block.at(this.dataOut), true);
+    v.setUint32(L.data_size_in, packet.length, true);
+    v.setUint32(L.data_size_out, this.maxPacket, true);
+    v.setInt32(L.repeat, repeat, true);
+    const ret = libbpf().bpf_prog_test_run_opts(this.progFd, this.block.ptr) as number;
+    check(ret, 'test run', this.what);
+    return { retval: v.getUint32(L.retval, true), outLen: v.getUint32(L.data_size_out, true), duration: v.getUint32(L.duration, true) };
+  }
+
+  close(): void {
+    this.block.free();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// XDP attach / detach / query through netlink
+
+export function xdpAttach(ifindex: number, progFd: number, flags: number, oldProgFd?: number, what = `ifindex ${ifindex}`): void {
+  const L = LAYOUT.bpf_xdp_attach_opts;
+  const opts = new NativeBuffer(L.size);
+  try {
+    opts.view.setBigUint64(0, BigInt(L.size), true);
+    opts.view.setInt32(L.old_prog_fd, oldProgFd ?? 0, true);
+    const r = libbpf().bpf_xdp_attach(ifindex, progFd, flags, opts.ptr) as number;
+    if (r === -ERRNO.EBUSY || r === -ERRNO.EEXIST) throw new BpfError('attach XDP to', what, -r, 'another XDP program is already attached (or a bpf_link holds the interface)');
+    if (r === -ERRNO.ENODEV) throw new BpfError('attach XDP to', what, -r, 'interface does not exist');
+    if (r === -ERRNO.EOPNOTSUPP || r === -ERRNO.ENOTSUPP) throw new BpfError('attach XDP to', what, -r, 'the driver does not support this XDP mode');
+    if (r === -ERRNO.EPERM) throw new BpfError('attach XDP to', what, -r, 'not permitted: attaching XDP needs root (CAP_NET_ADMIN)');
+    check(r, 'attach XDP to', what);
+  } finally {
+    opts.free();
+  }
+}
+
+export function xdpDetach(ifindex: number, flags: number, oldProgFd?: number, what = `ifindex ${ifindex}`): void {
+  const L = LAYOUT.bpf_xdp_attach_opts;
+  const opts = new NativeBuffer(L.size);
+  try {
+    opts.view.setBigUint64(0, BigInt(L.size), true);
+    opts.view.setInt32(L.old_prog_fd, oldProgFd ?? 0, true);
+    check(libbpf().bpf_xdp_detach(ifindex, flags, opts.ptr), 'detach XDP from', what);
+  } finally {
+    opts.free();
+  }
+}
+
+export interface XdpQuery {
+  progId: number;
+  drvProgId: number;
+  hwProgId: number;
+  skbProgId: number;
+  /** XDP_ATTACHED.* */
+  attachMode: number;
+}
+
+export function xdpQuery(ifindex: number, what = `ifindex ${ifindex}`): XdpQuery {
+  const L = LAYOUT.bpf_xdp_query_opts;
+  const opts = new NativeBuffer(L.size);
+  try {
+    opts.view.setBigUint64(0, BigInt(L.size), true);
+    const r = libbpf().bpf_xdp_query(ifindex, 0, opts.ptr) as number;
+    if (r === -ERRNO.ENODEV || r === -ERRNO.EINVAL && ifindex <= 0) throw new BpfError('query XDP on', what, ERRNO.ENODEV, 'interface does not exist');
+    check(r, 'query XDP on', what);
+    const v = opts.view;
+    return {
+      progId: v.getUint32(L.prog_id, true),
+      drvProgId: v.getUint32(L.drv_prog_id, true),
+      hwProgId: v.getUint32(L.hw_prog_id, true),
+      skbProgId: v.getUint32(L.skb_prog_id, true),
+      attachMode: v.getUint8(L.attach_mode),
+    };
+  } finally {
+    opts.free();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Pins, ids and object info
+
+export function objPin(fd: number, path: string): void {
+  check(libbpf().bpf_obj_pin(fd, path), 'pin', path);
+}
+
+export function objGet(path: string, readOnly = false): number {
+  const L = LAYOUT.bpf_obj_get_opts;
+  const opts = new NativeBuffer(L.size);
+  try {
+    opts.view.setBigUint64(0, BigInt(L.size), true);
+    opts.view.setUint32(L.file_flags, readOnly ? BPF_F_RDONLY : 0, true);
+    return check(libbpf().bpf_obj_get_opts(path, opts.ptr), 'open pinned', path);
+  } finally {
+    opts.free();
+  }
+}
+
+export function progFdById(id: number): number {
+  return check(libbpf().bpf_prog_get_fd_by_id(id), 'open program', `id ${id}`);
+}
+
+export function mapFdById(id: number, readOnly = false): number {
+  const L = LAYOUT.bpf_get_fd_by_id_opts;
+  const opts = new NativeBuffer(L.size);
+  try {
+    opts.view.setBigUint64(0, BigInt(L.size), true);
+    opts.view.setUint32(L.open_flags, readOnly ? BPF_F_RDONLY : 0, true);
+    return check(libbpf().bpf_map_get_fd_by_id_opts(id, opts.ptr), 'open map', `id ${id}`);
+  } finally {
+    opts.free();
+  }
+}
+
+export interface ProgInfo {
+  type: number;
+  id: number;
+  tag: string;
+  name: string;
+  /** Boot-time ns at which the program was loaded. */
+  loadTime: bigint;
+  createdByUid: number;
+  mapIds: number[];
+}
+
+export function progInfo(fd: number): ProgInfo {
+  const L = LAYOUT.bpf_prog_info;
+  const info = new NativeBuffer(L.size);
+  const ids = new NativeBuffer(4 * 64);
+  try {
+    info.view.setUint32(L.nr_map_ids, 64, true);
+    info.view.setBigUint64(L.map_ids, ids.ptr, true);
+    const len = [L.size];
+    check(libbpf().bpf_obj_get_info_by_fd(fd, info.ptr, len), 'get info of program', `fd ${fd}`);
+    const v = info.view;
+    const n = Math.min(64, v.getUint32(L.nr_map_ids, true));
+    const mapIds: number[] = [];
+    for (let i = 0; i < n; i++) mapIds.push(ids.view.getUint32(i * 4, true));
+    return {
+      type: v.getUint32(L.type, true),
+      id: v.getUint32(L.id, true),
+      tag: Buffer.from(info.bytes.subarray(L.tag, L.tag + 8)).toString('hex'),
+      name: readCString(info.bytes.subarray(L.name, L.name + 16)),
+      loadTime: v.getBigUint64(L.load_time, true),
+      createdByUid: v.getUint32(L.created_by_uid, true),
+      mapIds,
+    };
+  } finally {
+    info.free();
+    ids.free();
+  }
+}
+
+export interface MapInfo {
+  type: number;
+  id: number;
+  keySize: number;
+  valueSize: number;
+  maxEntries: number;
+  mapFlags: number;
+  name: string;
+}
+
+export function mapInfo(fd: number): MapInfo {
+  const L = LAYOUT.bpf_map_info;
+  const info = new NativeBuffer(L.size);
+  try {
+    const len = [L.size];
+    check(libbpf().bpf_obj_get_info_by_fd(fd, info.ptr, len), 'get info of map', `fd ${fd}`);
+    const v = info.view;
+    return {
+      type: v.getUint32(L.type, true),
+      id: v.getUint32(L.id, true),
+      keySize: v.getUint32(L.key_size, true),
+      valueSize: v.getUint32(L.value_size, true),
+      maxEntries: v.getUint32(L.max_entries, true),
+      mapFlags: v.getUint32(L.map_flags, true),
+      name: readCString(info.bytes.subarray(L.name, L.name + 16)),
+    };
+  } finally {
+    info.free();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// tc (clsact) hooks for the healthcheck program
+
+function tcHook(ifindex: number, attachPoint: number): NativeBuffer {
+  const L = LAYOUT.bpf_tc_hook;
+  const h = new NativeBuffer(L.size);
+  h.view.setBigUint64(0, BigInt(L.size), true);
+  h.view.setInt32(L.ifindex, ifindex, true);
+  h.view.setUint32(L.attach_point, attachPoint, true);
+  return h;
+}
+
+function tcOpts(progFd: number, handle: number, priority: number, flags = 0): NativeBuffer {
+  const L = LAYOUT.bpf_tc_opts;
+  const o = new NativeBuffer(L.size);
+  o.view.setBigUint64(0, BigInt(L.size), true);
+  o.view.setInt32(L.prog_fd, progFd, true);
+  o.view.setUint32(L.flags, flags, true);
+  o.view.setUint32(L.handle, handle, true);
+  o.view.setUint32(L.priority, priority, true);
+  return o;
+}
+
+/** Creates the clsact qdisc (EEXIST is fine) and attaches `progFd` at egress. */
+export function tcAttachEgress(ifindex: number, progFd: number, handle: number, priority: number, what = `ifindex ${ifindex}`): number {
+  const hook = tcHook(ifindex, BPF_TC.EGRESS);
+  const opts = tcOpts(progFd, handle, priority, BPF_TC_F_REPLACE);
+  try {
+    const r = libbpf().bpf_tc_hook_create(hook.ptr) as number;
+    if (r < 0 && r !== -ERRNO.EEXIST) check(r, 'create clsact qdisc on', what);
+    check(libbpf().bpf_tc_attach(hook.ptr, opts.ptr), 'attach tc egress program to', what);
+    return opts.view.getUint32(LAYOUT.bpf_tc_opts.prog_id, true);
+  } finally {
+    hook.free();
+    opts.free();
+  }
+}
+
+/** The program id at egress handle/priority, or 0. */
+export function tcQueryEgress(ifindex: number, handle: number, priority: number, what = `ifindex ${ifindex}`): number {
+  const hook = tcHook(ifindex, BPF_TC.EGRESS);
+  const opts = tcOpts(0, handle, priority);
+  try {
+    const r = libbpf().bpf_tc_query(hook.ptr, opts.ptr) as number;
+    if (r === -ERRNO.ENOENT || r === -ERRNO.EINVAL) return 0;
+    check(r, 'query tc egress on', what);
+    return opts.view.getUint32(LAYOUT.bpf_tc_opts.prog_id, true);
+  } finally {
+    hook.free();
+    opts.free();
+  }
+}
+
+export function tcDetachEgress(ifindex: number, handle: number, priority: number, what = `ifindex ${ifindex}`): void {
+  const hook = tcHook(ifindex, BPF_TC.EGRESS);
+  const opts = tcOpts(0, handle, priority);
+  try {
+    const r = libbpf().bpf_tc_detach(hook.ptr, opts.ptr) as number;
+    if (r === -ERRNO.ENOENT) return;
+    check(r, 'detach tc egress program from', what);
+  } finally {
+    hook.free();
+    opts.free();
+  }
+}

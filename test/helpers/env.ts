@@ -1,0 +1,58 @@
+// What every kernel-touching test needs: a run id for unique names, and a gate that fails (in CI)
+// or skips (elsewhere, with the reason) when BPF is not available.
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import type { TestContext } from 'node:test';
+
+export const runId = process.env.KATRAN_TUI_TEST_RUN ?? `t${process.pid.toString(36)}`;
+export const inCI = process.env.CI === 'true';
+
+let cached: string | null | undefined;
+
+/** Why BPF cannot be used here, or null when it can. */
+export async function bpfUnavailableReason(): Promise<string | null> {
+  if (cached !== undefined) return cached;
+  cached = await probe();
+  return cached;
+}
+
+async function probe(): Promise<string | null> {
+  if (process.getuid && process.getuid() !== 0) return 'not root: BPF tests need root';
+  const mounts = existsSync('/proc/mounts') ? readFileSync('/proc/mounts', 'utf8') : '';
+  if (!/ \/sys\/fs\/bpf bpf /.test(mounts)) return 'bpffs is not mounted at /sys/fs/bpf (bash scripts/setup.sh mounts it)';
+  try {
+    const lb = await import('../../src/dataplane/libbpf.js');
+    const fd = lb.mapCreate(lb.BPF_MAP_TYPE.ARRAY, 'kt_probe', 4, 4, 1);
+    lb.closeFd(fd);
+  } catch (e) {
+    return `libbpf / bpf() unusable: ${(e as Error).message}`;
+  }
+  return null;
+}
+
+/**
+ * Call first in every test that needs the kernel's BPF. In CI (CI=true) an unavailable BPF is a
+ * failure; elsewhere the test is skipped with the reason. Returns false when skipped.
+ */
+export async function requireBpf(t: TestContext): Promise<boolean> {
+  const why = await bpfUnavailableReason();
+  if (why === null) return true;
+  if (inCI) throw new Error(`BPF is required in CI and unavailable: ${why}`);
+  t.skip(why);
+  return false;
+}
+
+/** A scratch directory of this run, removed by the caller (and by the runner's sweep). */
+export function scratchDir(name: string): string {
+  const d = join('/tmp', `katran-tui-test-${runId}`, name);
+  rmSync(d, { recursive: true, force: true });
+  mkdirSync(d, { recursive: true, mode: 0o700 });
+  return d;
+}
+
+/** A bpffs pin root of this run. */
+export function pinRoot(name: string): string {
+  const d = join('/sys/fs/bpf', `katran-tui-test-${runId}`, name);
+  rmSync(d, { recursive: true, force: true });
+  return d;
+}
