@@ -1,0 +1,392 @@
+// Katran's map ABI, mirrored from bpf/ (see ../shared/katran-abi.md): map names, default sizes,
+// flags, stats indexes and the byte layout of every key and value. One place for each fact;
+// bpf/constants.h and bpf/structs.h are the C side of the same facts.
+import { isIP } from 'node:net';
+
+// ---------------------------------------------------------------------------------------------
+// Map names (the kernel keeps 15 characters of a map name)
+
+export const MAP = {
+  vips: 'vip_map',
+  reals: 'reals',
+  rings: 'ch_rings',
+  stats: 'stats',
+  realsStats: 'reals_stats',
+  lruMapping: 'lru_mapping',
+  fallbackLru: 'fallback_cache',
+  ctl: 'ctl_array',
+  lruMissStats: 'lru_miss_stats',
+  vipMissStats: 'vip_miss_stats',
+  /** katran-tui only: its max_entries is the mask of VIP flags the object implements. */
+  vipFlagsMarker: 'kt_vip_flags',
+  hcReals: 'hc_reals_map',
+  hcMacs: 'hc_pckt_macs',
+  hcSrcs: 'hc_pckt_srcs_map',
+  hcCtrl: 'hc_ctrl_map',
+  hcStats: 'hc_stats_map',
+} as const;
+
+/** The kernel's view of a map name: at most 15 characters. */
+export function kernelMapName(name: string): string {
+  return name.slice(0, 15);
+}
+
+/** Katran's default build sizes; always read the real ones from the loaded object's maps. */
+export const DEFAULTS = {
+  maxVips: 512,
+  maxReals: 4096,
+  ringSize: 65537,
+  ctlMapSize: 16,
+  maxSupportedCpus: 128,
+  defaultLruSize: 1000,
+  maxPacketSize: 1514,
+  lruUdpTimeoutNs: 30_000_000_000n,
+  maxConnRate: 125000,
+} as const;
+
+// ---------------------------------------------------------------------------------------------
+// Flags
+
+export const VIP_FLAGS = {
+  'no-sport': 1,
+  'no-lru': 2,
+  'quic': 4,
+  'dport-hash': 8,
+  'src-routing': 16,
+  'local-vip': 32,
+  'global-lru': 64,
+  'hash-src-dst-port': 128,
+  'udp-stable-routing': 256,
+  'udp-flow-migration': 512,
+} as const;
+export type VipFlagName = keyof typeof VIP_FLAGS;
+export const VIP_FLAG_NAMES = Object.keys(VIP_FLAGS) as VipFlagName[];
+
+/** What katran-tui's own object implements (it also says so through the kt_vip_flags map). */
+export const OWN_VIP_FLAGS = VIP_FLAGS['no-sport'] | VIP_FLAGS['no-lru'] | VIP_FLAGS['dport-hash'] | VIP_FLAGS['hash-src-dst-port'];
+/** What an object without the marker (upstream Katran's default build) is taken to implement. */
+export const UPSTREAM_DEFAULT_VIP_FLAGS = VIP_FLAGS['no-sport'] | VIP_FLAGS['no-lru'] | VIP_FLAGS['quic'] | VIP_FLAGS['dport-hash']
+  | VIP_FLAGS['local-vip'] | VIP_FLAGS['hash-src-dst-port'];
+
+export const REAL_FLAGS = { ipv6: 1, localReal: 2 } as const;
+
+export function vipFlagsToNames(mask: number): VipFlagName[] {
+  return VIP_FLAG_NAMES.filter((n) => (mask & VIP_FLAGS[n]) !== 0);
+}
+
+/** Parses "no-sport,no-lru" (also Katran's NO_SPORT spelling); throws on unknown names. */
+export function parseVipFlags(text: string | string[]): number {
+  const parts = (Array.isArray(text) ? text : text.split(',')).map((s) => s.trim()).filter(Boolean);
+  let mask = 0;
+  for (const p of parts) {
+    const name = p.toLowerCase().replace(/_/g, '-') as VipFlagName;
+    if (!(name in VIP_FLAGS)) throw new InputError(`unknown VIP flag "${p}": allowed are ${VIP_FLAG_NAMES.join(', ')}`);
+    mask |= VIP_FLAGS[name];
+  }
+  return mask;
+}
+
+// ---------------------------------------------------------------------------------------------
+// stats map indexes: per VIP at vip_num, globals at MAX_VIPS + offset
+
+export const STATS = {
+  lru: 0,
+  lruMiss: 1,
+  newConnRate: 2,
+  fallbackLru: 3,
+  icmpTooBig: 4,
+  encapFail: 7,
+  chDrop: 9,
+  xdpTotal: 16,
+  xdpTx: 17,
+  xdpDrop: 18,
+  xdpPass: 19,
+} as const;
+export type GlobalCounter = keyof typeof STATS;
+
+/** ctl_array slot the datapath reads the default gateway MAC from. */
+export const CTL_MAC_INDEX = 0;
+
+export const IPPROTO = { tcp: 6, udp: 17 } as const;
+export type Proto = keyof typeof IPPROTO;
+
+// ---------------------------------------------------------------------------------------------
+// Errors for operator input: what is wrong and what is allowed.
+
+export class InputError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'InputError';
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Addresses
+
+export interface IpAddress {
+  family: 4 | 6;
+  /** 4 or 16 bytes, network order. */
+  bytes: Buffer;
+  /** Canonical text. */
+  text: string;
+}
+
+export function parseIp(text: string, what = 'address'): IpAddress {
+  const s = String(text).trim();
+  const kind = isIP(s);
+  if (kind === 4) {
+    const bytes = Buffer.from(s.split('.').map((o) => Number(o)));
+    return { family: 4, bytes, text: formatIp(bytes) };
+  }
+  if (kind === 6) {
+    if (s.includes('%')) throw new InputError(`bad ${what} "${text}": zone ids (%) are not allowed`);
+    const bytes = ipv6ToBytes(s);
+    return { family: 6, bytes, text: formatIp(bytes) };
+  }
+  throw new InputError(`bad ${what} "${truncate(text)}": expected an IPv4 (192.0.2.1) or IPv6 (2001:db8::1) address`);
+}
+
+function ipv6ToBytes(s: string): Buffer {
+  let text = s;
+  const out = Buffer.alloc(16);
+  // A trailing dotted quad (::ffff:192.0.2.1)
+  const m = /^(.*:)(\d+\.\d+\.\d+\.\d+)$/.exec(text);
+  let tail: number[] = [];
+  if (m) {
+    const q = m[2].split('.').map(Number);
+    tail = [(q[0] << 8) | q[1], (q[2] << 8) | q[3]];
+    text = m[1].endsWith('::') ? m[1] : m[1].slice(0, -1);
+  }
+  const [head, rest] = text.split('::');
+  const h = head ? head.split(':').filter((x) => x !== '').map((x) => parseInt(x, 16)) : [];
+  const r = rest !== undefined && rest !== '' ? rest.split(':').map((x) => parseInt(x, 16)) : [];
+  const words = rest !== undefined ? [...h, ...new Array(8 - h.length - r.length - tail.length).fill(0), ...r, ...tail] : [...h, ...tail];
+  for (let i = 0; i < 8; i++) out.writeUInt16BE(words[i] ?? 0, i * 2);
+  return out;
+}
+
+export function formatIp(bytes: Uint8Array): string {
+  if (bytes.length === 4) return Array.from(bytes).join('.');
+  const words: number[] = [];
+  for (let i = 0; i < 16; i += 2) words.push((bytes[i] << 8) | bytes[i + 1]);
+  // Longest run of zero words (length >= 2) becomes "::" (RFC 5952).
+  let best = -1;
+  let bestLen = 1;
+  for (let i = 0; i < 8;) {
+    if (words[i] !== 0) { i++; continue; }
+    let j = i;
+    while (j < 8 && words[j] === 0) j++;
+    if (j - i > bestLen) { best = i; bestLen = j - i; }
+    i = j;
+  }
+  const hex = words.map((w) => w.toString(16));
+  if (best < 0) return hex.join(':');
+  return `${hex.slice(0, best).join(':')}::${hex.slice(best + bestLen).join(':')}`;
+}
+
+function truncate(s: unknown, n = 60): string {
+  const t = String(s);
+  return t.length > n ? `${t.slice(0, n)}…` : t;
+}
+
+// ---------------------------------------------------------------------------------------------
+// VIPs: "192.0.2.1:80/tcp", "[2001:db8::1]:443/udp"
+
+export interface VipKey {
+  address: string;
+  port: number;
+  proto: Proto;
+}
+
+export function parsePort(text: string | number, what = 'port'): number {
+  const s = String(text).trim();
+  if (!/^\d{1,5}$/.test(s) || Number(s) > 65535) throw new InputError(`bad ${what} "${truncate(text)}": expected a number from 0 to 65535`);
+  return Number(s);
+}
+
+export function parseProto(text: string): Proto {
+  const p = String(text).trim().toLowerCase();
+  if (p === 'tcp' || p === '6') return 'tcp';
+  if (p === 'udp' || p === '17') return 'udp';
+  throw new InputError(`bad protocol "${truncate(text)}": expected tcp or udp`);
+}
+
+const VIP_FORMAT = 'ADDR:PORT/PROTO, e.g. 192.0.2.1:80/tcp or [2001:db8::1]:443/udp (port 0 matches every port)';
+
+export function parseVip(text: string): VipKey {
+  const s = String(text).trim();
+  const m = /^(?:\[([^\]]+)\]|([^:/[\]]+)):([^/]*)\/(.*)$/.exec(s);
+  if (!m) {
+    if (/^[0-9a-f:]+:\d+\/\w+$/i.test(s) && s.split(':').length > 2) throw new InputError(`bad VIP "${truncate(text)}": put an IPv6 address in brackets, ${VIP_FORMAT}`);
+    throw new InputError(`bad VIP "${truncate(text)}": expected ${VIP_FORMAT}`);
+  }
+  const addr = parseIp(m[1] ?? m[2], 'VIP address');
+  if (m[2] && addr.family === 6) throw new InputError(`bad VIP "${truncate(text)}": put an IPv6 address in brackets, ${VIP_FORMAT}`);
+  return { address: addr.text, port: parsePort(m[3], 'VIP port'), proto: parseProto(m[4]) };
+}
+
+export function formatVip(v: VipKey): string {
+  const a = v.address.includes(':') ? `[${v.address}]` : v.address;
+  return `${a}:${v.port}/${v.proto}`;
+}
+
+/** "client:port" for trace: 203.0.113.5:40000 or [2001:db8::5]:40000 */
+export function parseEndpoint(text: string, what = 'endpoint'): { address: string; port: number } {
+  const s = String(text).trim();
+  const m = /^(?:\[([^\]]+)\]|([^:[\]]+)):(\d+)$/.exec(s);
+  if (!m) throw new InputError(`bad ${what} "${truncate(text)}": expected ADDR:PORT, e.g. 203.0.113.5:40000 or [2001:db8::5]:40000`);
+  const a = parseIp(m[1] ?? m[2], `${what} address`);
+  return { address: a.text, port: parsePort(m[3], `${what} port`) };
+}
+
+// ---------------------------------------------------------------------------------------------
+// MACs
+
+export function parseMac(text: string): Buffer {
+  const s = String(text).trim();
+  if (!/^[0-9a-f]{1,2}([:-][0-9a-f]{1,2}){5}$/i.test(s)) throw new InputError(`bad MAC "${truncate(text)}": expected six hex bytes like 58:e4:34:56:46:e0`);
+  const b = Buffer.from(s.split(/[:-]/).map((x) => parseInt(x, 16)));
+  if (b[0] & 1) throw new InputError(`bad MAC "${s}": a multicast or broadcast address cannot be the default gateway`);
+  return b;
+}
+
+export function formatMac(b: Uint8Array): string {
+  return Array.from(b.subarray(0, 6), (x) => x.toString(16).padStart(2, '0')).join(':');
+}
+
+export function isZeroMac(b: Uint8Array): boolean {
+  return b.subarray(0, 6).every((x) => x === 0);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Struct codecs (little-endian host; addresses and ports in network order; padding zero)
+
+/** Writes a 4- or 16-byte address into a 16-byte slot at `off` (v4 in the first 4 bytes). */
+function putAddr(buf: Buffer, off: number, addr: IpAddress): void {
+  buf.fill(0, off, off + 16);
+  addr.bytes.copy(buf, off);
+}
+
+export const SIZES = {
+  vipDefinition: 20,
+  vipMeta: 8,
+  realDefinition: 20,
+  flowKey: 40,
+  realPosLru: 16,
+  ctlValue: 8,
+  lbStats: 16,
+} as const;
+
+/** vip_definition: addr @0 (u32 or u32[4]), port be16 @16, proto u8 @18, pad 1. */
+export const vipDefinition = {
+  size: SIZES.vipDefinition,
+  encode(v: VipKey, out: Buffer = Buffer.alloc(20), off = 0): Buffer {
+    const a = parseIp(v.address);
+    out.fill(0, off, off + 20);
+    putAddr(out, off, a);
+    out.writeUInt16BE(v.port, off + 16);
+    out[off + 18] = IPPROTO[v.proto];
+    return out;
+  },
+  /** `family` is needed because a v4 VIP and an all-zero-tail v6 VIP share a layout. */
+  decode(buf: Uint8Array, off = 0, family?: 4 | 6): VipKey {
+    const b = Buffer.from(buf.buffer, buf.byteOffset + off, 20);
+    const v6 = family === 6 || (family === undefined && b.subarray(4, 16).some((x) => x !== 0));
+    const proto = b[18] === 17 ? 'udp' : 'tcp';
+    return { address: formatIp(b.subarray(0, v6 ? 16 : 4)), port: b.readUInt16BE(16), proto };
+  },
+};
+
+/** vip_meta: flags u32, vip_num u32. */
+export const vipMeta = {
+  size: SIZES.vipMeta,
+  encode(m: { flags: number; vipNum: number }, out: Buffer = Buffer.alloc(8), off = 0): Buffer {
+    out.writeUInt32LE(m.flags >>> 0, off);
+    out.writeUInt32LE(m.vipNum >>> 0, off + 4);
+    return out;
+  },
+  decode(buf: Uint8Array, off = 0): { flags: number; vipNum: number } {
+    const b = Buffer.from(buf.buffer, buf.byteOffset + off, 8);
+    return { flags: b.readUInt32LE(0), vipNum: b.readUInt32LE(4) };
+  },
+};
+
+/** real_definition: dst @0 (u32 or u32[4]), flags u8 @16 (IPV6 = 1), pad 3. */
+export const realDefinition = {
+  size: SIZES.realDefinition,
+  encode(r: { address: string; flags?: number }, out: Buffer = Buffer.alloc(20), off = 0): Buffer {
+    const a = parseIp(r.address, 'real address');
+    out.fill(0, off, off + 20);
+    putAddr(out, off, a);
+    out[off + 16] = ((r.flags ?? 0) & ~REAL_FLAGS.ipv6) | (a.family === 6 ? REAL_FLAGS.ipv6 : 0);
+    return out;
+  },
+  decode(buf: Uint8Array, off = 0): { address: string; flags: number } | null {
+    const b = Buffer.from(buf.buffer, buf.byteOffset + off, 20);
+    const flags = b[16];
+    const v6 = (flags & REAL_FLAGS.ipv6) !== 0;
+    const addr = b.subarray(0, v6 ? 16 : 4);
+    if (addr.every((x) => x === 0) && flags === 0) return null;
+    return { address: formatIp(addr), flags };
+  },
+};
+
+export interface FlowKey {
+  src: string;
+  dst: string;
+  sport: number;
+  dport: number;
+  proto: Proto;
+}
+
+/** flow_key: src @0, dst @16, ports u32 @32 = [be16 sport, be16 dport], proto u8 @36, pad 3. */
+export const flowKey = {
+  size: SIZES.flowKey,
+  encode(f: FlowKey, out: Buffer = Buffer.alloc(40), off = 0): Buffer {
+    out.fill(0, off, off + 40);
+    putAddr(out, off, parseIp(f.src));
+    putAddr(out, off + 16, parseIp(f.dst));
+    out.writeUInt16BE(f.sport, off + 32);
+    out.writeUInt16BE(f.dport, off + 34);
+    out[off + 36] = IPPROTO[f.proto];
+    return out;
+  },
+};
+
+/** real_pos_lru: pos u32 @0, pad 4, atime u64 @8. */
+export const realPosLru = {
+  size: SIZES.realPosLru,
+  decode(buf: Uint8Array, off = 0): { pos: number; atime: bigint } {
+    const b = Buffer.from(buf.buffer, buf.byteOffset + off, 16);
+    return { pos: b.readUInt32LE(0), atime: b.readBigUInt64LE(8) };
+  },
+};
+
+/** ctl_value: union { u64 value; u32 ifindex; u8 mac[6] }. */
+export const ctlMac = {
+  size: SIZES.ctlValue,
+  encode(mac: Uint8Array, out: Buffer = Buffer.alloc(8)): Buffer {
+    out.fill(0);
+    out.set(mac.subarray(0, 6), 0);
+    return out;
+  },
+  decode(buf: Uint8Array): Buffer {
+    return Buffer.from(buf.subarray(0, 6));
+  },
+};
+
+/** lb_stats: v1 u64, v2 u64. */
+export const lbStats = {
+  size: SIZES.lbStats,
+};
+
+/** Bytes one CPU's slot takes in a per-CPU value buffer: value size rounded up to 8. */
+export function perCpuStride(valueSize: number): number {
+  return (valueSize + 7) & ~7;
+}
+
+/** u32 key helper (ARRAY maps). */
+export function u32Key(n: number, out: Buffer = Buffer.alloc(4)): Buffer {
+  out.writeUInt32LE(n >>> 0, 0);
+  return out;
+}

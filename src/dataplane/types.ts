@@ -1,0 +1,249 @@
+// The one interface between the dataplane and its users (the console, the CLI). The console and
+// the CLI see only these types; src/dataplane/balancer.ts implements them over libbpf, and UI tests
+// use a fake that implements them too. Plain numbers (not BigInt) cross this line: counters are
+// summed in BigInt inside stats.ts and converted once per sample.
+import type { GlobalCounter, VipFlagName, VipKey } from './abi.js';
+
+export type { VipKey, VipFlagName, GlobalCounter } from './abi.js';
+
+export type XdpMode = 'native' | 'generic';
+export type XdpModeRequest = XdpMode | 'auto';
+export type HashKind = 'maglev' | 'maglev-v2';
+
+/** A network interface as the start screen lists it. */
+export interface InterfaceInfo {
+  name: string;
+  ifindex: number;
+  up: boolean;
+  mac: string;
+  mtu: number;
+  /** The XDP program attached, if any. */
+  xdp: { progId: number; mode: XdpMode | 'offload' | 'multi'; name: string; katranAbi: boolean; ours: boolean } | null;
+  /** Carries the default route: attaching there can cut the box off. */
+  defaultRoute: boolean;
+}
+
+/** One balancer on the box: ours (pinned by katran-tui) or another process's Katran. */
+export interface BalancerSummary {
+  intf: string;
+  ifindex: number;
+  progId: number;
+  mode: XdpMode | 'unknown';
+  owner: 'katran-tui' | 'observed';
+  pinDir?: string;
+  tag: string;
+  /** The pinned program differs from the bundled object (an upgrade is available). */
+  differsFromBundled?: boolean;
+}
+
+export interface AttachRequest {
+  intf: string;
+  defaultMac: string;
+  mode?: XdpModeRequest;
+  /** Object to load; default: the bundled balancer. */
+  balancerProg?: string;
+  healthcheckerProg?: string;
+  hcIntf?: string;
+  /** Total LRU entries, split across the forwarding CPUs. */
+  lruSize?: number;
+  forwardingCores?: number[];
+  /** Replace an XDP program that is not ours. */
+  force?: boolean;
+}
+
+export interface BalancerInfo {
+  intf: string;
+  ifindex: number;
+  mode: XdpMode | 'unknown';
+  progId: number;
+  progTag: string;
+  progName: string;
+  /** ms since the epoch: when katran-tui attached it (ours). */
+  attachedAt?: number;
+  /** ms since the epoch: when the kernel loaded the program (observed ones). */
+  loadedAt?: number;
+  cpus: number;
+  forwardingCpus: number[];
+  defaultMac: string | null;
+  owner: 'katran-tui' | 'observed';
+  /** --readonly, or observing another process's balancer. */
+  readOnly: boolean;
+  readOnlyReason?: string;
+  objectPath?: string;
+  pinDir?: string;
+  capacity: { vips: number; maxVips: number; reals: number; maxReals: number; ringSize: number };
+  vipFlagsSupported: VipFlagName[];
+  healthcheck: { intf: string; progId: number } | null;
+}
+
+/** Totals and per-second rates of one lb_stats pair (v1, v2) over the last interval. */
+export interface PairStat {
+  v1: number;
+  v2: number;
+  /** v1 per second */
+  r1: number;
+  /** v2 per second */
+  r2: number;
+}
+
+export interface VipStat {
+  /** formatVip(key) */
+  id: string;
+  key: VipKey;
+  packets: number;
+  bytes: number;
+  pps: number;
+  /** bits per second */
+  bps: number;
+}
+
+export interface RealStat {
+  index: number;
+  address: string;
+  packets: number;
+  bytes: number;
+  pps: number;
+  bps: number;
+}
+
+export interface CpuStat {
+  cpu: number;
+  total: PairStat;
+  tx: PairStat;
+  drop: PairStat;
+  pass: PairStat;
+}
+
+export interface StatsSample {
+  /** ms since the epoch */
+  at: number;
+  /** real ms since the previous sample; 0 for the first (rates are 0 then). */
+  elapsedMs: number;
+  global: Record<GlobalCounter, PairStat>;
+  perCpu: CpuStat[];
+  vips: VipStat[];
+  reals: RealStat[];
+  healthcheck: { processed: number; dropped: number; skipped: number; tooBig: number } | null;
+  /** Counters that went backwards since the previous sample (a reset, not a negative rate). */
+  resets: string[];
+  /** New connections hit the per-CPU limit during this interval. */
+  underFlood: boolean;
+}
+
+export interface RealState {
+  address: string;
+  weight: number;
+  /** Index in the reals map (shared by every VIP that uses the address). */
+  index: number;
+  /** Slots of this VIP's ring that point at the real, counted from the kernel's ring. */
+  ringSlots: number;
+  ringShare: number;
+}
+
+export interface VipState {
+  id: string;
+  key: VipKey;
+  flags: VipFlagName[];
+  hash: HashKind;
+  vipNum: number;
+  reals: RealState[];
+}
+
+export interface VipSpec extends VipKey {
+  flags?: VipFlagName[];
+  hash?: HashKind;
+}
+
+export interface ChangeOptions {
+  /** Validate and describe the change; write nothing. */
+  dryRun?: boolean;
+}
+
+export interface ChangeResult {
+  applied: boolean;
+  /** What changes (or changed), one line each, in the operator's words. */
+  summary: string[];
+  warnings: string[];
+  /** For ring changes: the share of the VIP's slots that move to another real (0..1). */
+  movedShare?: number;
+}
+
+export interface ChangeLogEntry {
+  at: string;
+  op: string;
+  target: string;
+  old: unknown;
+  new: unknown;
+}
+
+export interface TraceRequest {
+  src: string;
+  sport: number;
+  vip: VipKey;
+  syn?: boolean;
+}
+
+export interface TraceResult {
+  vip: string;
+  /** The real the flow goes to, or null when it is dropped / passed. */
+  real: string | null;
+  action: 'TX' | 'DROP' | 'PASS' | 'ABORTED';
+  /** Why, step by step: VIP match, LRU or ring slot, hash value. */
+  steps: string[];
+  ringSlot?: number;
+  /** The userspace computation and the kernel (prog_test_run on a clone) agree. */
+  confirmedByKernel: boolean;
+}
+
+export interface HealthcheckState {
+  intf: string;
+  progId: number;
+  marks: { mark: number; real: string }[];
+}
+
+/** One balancer, opened for watching and (unless read-only) changing. */
+export interface Dataplane {
+  info(): BalancerInfo;
+  /** Reads every counter once (batch lookups, reused buffers) and computes rates. */
+  sample(): StatsSample;
+  vips(): VipState[];
+  addVip(spec: VipSpec, o?: ChangeOptions): ChangeResult;
+  removeVip(key: VipKey, o?: ChangeOptions): ChangeResult;
+  setVipFlags(key: VipKey, flags: VipFlagName[], o?: ChangeOptions): ChangeResult;
+  addReal(key: VipKey, real: { address: string; weight?: number }, o?: ChangeOptions): ChangeResult;
+  removeReal(key: VipKey, address: string, o?: ChangeOptions): ChangeResult;
+  setRealWeight(key: VipKey, address: string, weight: number, o?: ChangeOptions): ChangeResult;
+  getDefaultMac(): string | null;
+  setDefaultMac(mac: string, o?: ChangeOptions): ChangeResult;
+  healthcheck(): HealthcheckState | null;
+  trace(req: TraceRequest): TraceResult;
+  changeLog(limit?: number): ChangeLogEntry[];
+  /** Detaches our program and removes the pins: only on explicit request. */
+  detach(o?: ChangeOptions): ChangeResult;
+  /** Releases fds and the lock; never detaches. */
+  close(): void;
+}
+
+/** What the console's start screen needs from the box. */
+export interface Host {
+  interfaces(): InterfaceInfo[];
+  balancers(): BalancerSummary[];
+  open(intf: string, o?: { readOnly?: boolean }): Dataplane;
+  attach(req: AttachRequest, o?: ChangeOptions): { dataplane: Dataplane | null; result: ChangeResult };
+}
+
+/** Refusal of a write in --readonly or observe mode. */
+export class ReadOnlyError extends Error {
+  constructor(reason: string) {
+    super(`refused: ${reason}`);
+    this.name = 'ReadOnlyError';
+  }
+}
+
+/** Another katran-tui process holds the writer lock. */
+export class LockedError extends Error {
+  constructor(readonly pid: number, stateDir: string) {
+    super(`state directory ${stateDir} is locked by pid ${pid}`);
+    this.name = 'LockedError';
+  }
+}
