@@ -220,6 +220,7 @@ export function parseVip(text: string): VipKey {
     if (/^[0-9a-f:]+:\d+\/\w+$/i.test(s) && s.split(':').length > 2) throw new InputError(`bad VIP "${truncate(text)}": put an IPv6 address in brackets, ${VIP_FORMAT}`);
     throw new InputError(`bad VIP "${truncate(text)}": expected ${VIP_FORMAT}`);
   }
+  if (m[2] && m[3].includes(':')) throw new InputError(`bad VIP "${truncate(text)}": put an IPv6 address in brackets, ${VIP_FORMAT}`);
   const addr = parseIp(m[1] ?? m[2], 'VIP address');
   if (m[2] && addr.family === 6) throw new InputError(`bad VIP "${truncate(text)}": put an IPv6 address in brackets, ${VIP_FORMAT}`);
   return { address: addr.text, port: parsePort(m[3], 'VIP port'), proto: parseProto(m[4]) };
