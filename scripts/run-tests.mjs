@@ -45,9 +45,11 @@ try {
   const links = execFileSync('ip', ['-o', 'link', 'show'], { encoding: 'utf8' }).split('\n').map((l) => l.split(': ')[1]?.split('@')[0]).filter((n) => n && n.includes(runId));
   for (const l of links) { try { execFileSync('ip', ['link', 'del', l]); leftovers++; } catch { /* gone with its peer */ } }
 } catch { /* no iproute2: nothing was created either */ }
-for (const d of [`/sys/fs/bpf/katran-tui-test-${runId}`, `/tmp/katran-tui-test-${runId}`]) {
-  if (existsSync(d)) { rmSync(d, { recursive: true, force: true }); leftovers++; }
-}
+const pins = `/sys/fs/bpf/katran-tui-test-${runId}`;
+if (existsSync(pins) && readdirSync(pins).length > 0) leftovers++;
+rmSync(pins, { recursive: true, force: true });
+// Scratch files (state dirs, logs) of this run live here by design; removed without complaint.
+rmSync(`/tmp/katran-tui-test-${runId}`, { recursive: true, force: true });
 if (leftovers) console.error(`run-tests: removed ${leftovers} leftover namespace(s), link(s) or dir(s) of run ${runId}`);
 console.log(`tests: ${summary}`);
 process.exit(r.status ?? 1);
