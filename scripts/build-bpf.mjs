@@ -33,7 +33,7 @@ function findSources(dir, out = []) {
 
 function newestHeader(dir) {
   let t = 0;
-  for (const d of [dir, join(root, 'bpf')]) {
+  for (const d of [dir, join(root, 'bpf')].filter((x) => existsSync(x))) {
     for (const e of readdirSync(d, { withFileTypes: true })) {
       if (e.isFile() && e.name.endsWith('.h')) t = Math.max(t, statSync(join(d, e.name)).mtimeMs);
       if (e.isDirectory() && d === join(root, 'bpf')) {
