@@ -10,7 +10,7 @@
 // The directory is 0700 and every file 0600. Only a writer (one process, holding the lock) changes
 // anything; read-only opens take no lock and only ever see whole files (rename is atomic).
 import {
-  chmodSync, closeSync, constants, fchmodSync, fstatSync, fsyncSync, linkSync, mkdirSync, openSync, readdirSync,
+  accessSync, chmodSync, closeSync, constants, fchmodSync, fstatSync, fsyncSync, linkSync, mkdirSync, openSync, readdirSync,
   readFileSync, readSync, renameSync, statSync, unlinkSync, writeSync,
 } from 'node:fs';
 import { createHash, randomBytes } from 'node:crypto';
@@ -349,7 +349,25 @@ export class StateStore {
    * throws LockedError naming the holder's pid. Read-only opens take no lock and create nothing.
    */
   static open(dir: string, o: { write: boolean }): StateStore {
-    if (!o.write) return new StateStore(dir, false, null);
+    try {
+      return StateStore.openUnchecked(dir, o);
+    } catch (e) {
+      if (errno(e) === 'EACCES' || errno(e) === 'EPERM') {
+        throw new Error(`state directory ${dir}: permission denied (${(e as Error).message}); it is root-only (0700): run as root`);
+      }
+      throw e;
+    }
+  }
+
+  private static openUnchecked(dir: string, o: { write: boolean }): StateStore {
+    if (!o.write) {
+      try {
+        accessSync(dir, constants.R_OK | constants.X_OK);
+      } catch (e) {
+        if (errno(e) !== 'ENOENT') throw e;
+      }
+      return new StateStore(dir, false, null);
+    }
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     const st = statSync(dir);
     if (!st.isDirectory()) throw new Error(`state directory ${dir} is not a directory`);
