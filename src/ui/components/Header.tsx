@@ -1,0 +1,56 @@
+// Two header lines: where we are (interface, mode, program, since, CPUs, MAC) and the state
+// (badges first so they survive truncation, then interval, sample age, capacity).
+import { Box, Text } from 'ink';
+import type { BalancerInfo, StatsSample } from '../../dataplane/types.js';
+import { fmtDuration, fmtInterval, fmtMac } from '../format.js';
+import { fallbackAlarm } from '../model/health.js';
+import { useTheme } from '../theme.js';
+
+export interface HeaderProps {
+  info: BalancerInfo;
+  latest: StatsSample | null;
+  intervalMs: number;
+  paused: boolean;
+  now: number;
+  width: number;
+}
+
+export function badges(p: Pick<HeaderProps, 'info' | 'latest' | 'paused'>): { text: string; level: 'bad' | 'warn' | 'badge' }[] {
+  const b: { text: string; level: 'bad' | 'warn' | 'badge' }[] = [];
+  if (p.latest?.underFlood) b.push({ text: 'UNDER FLOOD', level: 'bad' });
+  if (fallbackAlarm(p.latest)) b.push({ text: 'FALLBACK_LRU', level: 'bad' });
+  if (p.paused) b.push({ text: 'PAUSED', level: 'warn' });
+  if (p.info.owner === 'observed') b.push({ text: 'OBSERVING', level: 'badge' });
+  if (p.info.readOnly) b.push({ text: 'READ-ONLY', level: 'badge' });
+  return b;
+}
+
+export function Header(p: HeaderProps) {
+  const t = useTheme();
+  const { info } = p;
+  const since = info.owner === 'katran-tui' && info.attachedAt
+    ? `attached ${fmtDuration(p.now - info.attachedAt)}`
+    : info.loadedAt ? `loaded ${fmtDuration(p.now - info.loadedAt)}` : 'since ?';
+  const age = p.latest ? fmtDuration(Math.max(0, p.now - p.latest.at)) : '-';
+  const cap = info.capacity;
+  const capLevel = (n: number, max: number) => (n >= max ? 'bad' : n >= max * 0.9 ? 'warn' : 'ok') as 'bad' | 'warn' | 'ok';
+  return (
+    <Box flexDirection="column" width={p.width}>
+      <Text wrap="truncate-end">
+        <Text bold color={t.c('title')}>{info.intf}</Text>
+        <Text> </Text>
+        <Text color={t.c('accent')}>{info.mode}</Text>
+        <Text> prog {info.progId} · {since} · {info.cpus} CPUs · gw {fmtMac(info.defaultMac)}</Text>
+        {info.healthcheck ? <Text color={t.c('dim')}> · hc {info.healthcheck.intf}</Text> : null}
+      </Text>
+      <Text wrap="truncate-end">
+        {badges(p).map((b) => <Text key={b.text} inverse={!t.noColor} bold color={t.c(b.level)}>[{b.text}]</Text>)}
+        {badges(p).length ? ' ' : ''}
+        <Text>every {fmtInterval(p.intervalMs)} · sample {age} ago · </Text>
+        <Text color={t.level(capLevel(cap.vips, cap.maxVips))}>VIPs {cap.vips}/{cap.maxVips}</Text>
+        <Text> · </Text>
+        <Text color={t.level(capLevel(cap.reals, cap.maxReals))}>reals {cap.reals}/{cap.maxReals}</Text>
+      </Text>
+    </Box>
+  );
+}

@@ -1,0 +1,124 @@
+// The console's forms: what each asks and which dataplane call it makes.
+import { parseIp, parsePort, parseProto } from '../../dataplane/abi.js';
+import type { BalancerInfo, Dataplane, HashKind, Host, InterfaceInfo, RealState, VipState, XdpModeRequest } from '../../dataplane/types.js';
+import { fmtMac } from '../format.js';
+import type { FormSpec } from './Form.js';
+import { parseFlagList, parseWeight, vAddress, vFlags, vMac, vOneOf, vPort, vWeight } from './validate.js';
+
+export function addVipForm(dp: Dataplane, info: BalancerInfo): FormSpec {
+  return {
+    title: 'Add VIP',
+    fields: [
+      { name: 'address', label: 'address', hint: 'e.g. 192.0.2.1 or 2001:db8::1', validate: vAddress('VIP address') },
+      { name: 'port', label: 'port', hint: '0 matches every port', validate: vPort },
+      { name: 'proto', label: 'protocol', kind: 'choice', choices: ['tcp', 'udp'] },
+      { name: 'flags', label: 'flags', hint: `optional: ${info.vipFlagsSupported.join(',')}`, validate: vFlags(info.vipFlagsSupported) },
+      { name: 'hash', label: 'hash', kind: 'choice', choices: ['maglev', 'maglev-v2'] },
+    ],
+    build(v) {
+      const spec = {
+        address: parseIp(v.address, 'VIP address').text, port: parsePort(v.port, 'VIP port'), proto: parseProto(v.proto),
+        flags: parseFlagList(v.flags ?? '', info.vipFlagsSupported), hash: v.hash as HashKind,
+      };
+      return { label: 'add VIP', run: (o) => dp.addVip(spec, o) };
+    },
+  };
+}
+
+export function deleteVipForm(dp: Dataplane, vip: VipState): FormSpec {
+  return {
+    title: `Delete VIP ${vip.id}`,
+    note: `${vip.reals.length} real(s), flags ${vip.flags.join(',') || 'none'}`,
+    fields: [],
+    build: () => ({ label: `delete VIP ${vip.id}`, run: (o) => dp.removeVip(vip.key, o) }),
+  };
+}
+
+export function addRealForm(dp: Dataplane, vip: VipState): FormSpec {
+  return {
+    title: `Add real to ${vip.id}`,
+    fields: [
+      { name: 'address', label: 'address', hint: 'e.g. 198.51.100.1', validate: vAddress('real address') },
+      { name: 'weight', label: 'weight', initial: '1', validate: vWeight },
+    ],
+    build(v) {
+      const real = { address: parseIp(v.address, 'real address').text, weight: parseWeight(v.weight) };
+      return { label: `add real ${real.address}`, run: (o) => dp.addReal(vip.key, real, o) };
+    },
+  };
+}
+
+export function weightForm(dp: Dataplane, vip: VipState, real: RealState): FormSpec {
+  return {
+    title: `Weight of ${real.address} on ${vip.id}`,
+    note: `now ${real.weight}; 0 drains the real (no new flows)`,
+    fields: [{ name: 'weight', label: 'weight', initial: String(real.weight), validate: vWeight }],
+    build(v) {
+      const w = parseWeight(v.weight);
+      return { label: `set weight of ${real.address}`, run: (o) => dp.setRealWeight(vip.key, real.address, w, o) };
+    },
+  };
+}
+
+export function drainForm(dp: Dataplane, vip: VipState, real: RealState): FormSpec {
+  return {
+    title: `Drain ${real.address} on ${vip.id}`,
+    note: `weight ${real.weight} -> 0: new flows go elsewhere`,
+    fields: [],
+    build: () => ({ label: `drain ${real.address}`, run: (o) => dp.setRealWeight(vip.key, real.address, 0, o) }),
+  };
+}
+
+export function removeRealForm(dp: Dataplane, vip: VipState, real: RealState): FormSpec {
+  return {
+    title: `Remove real ${real.address} from ${vip.id}`,
+    fields: [],
+    build: () => ({ label: `remove real ${real.address}`, run: (o) => dp.removeReal(vip.key, real.address, o) }),
+  };
+}
+
+export function macForm(dp: Dataplane, info: BalancerInfo): FormSpec {
+  return {
+    title: 'Default gateway MAC',
+    note: `now ${fmtMac(info.defaultMac)}: every encapsulated packet goes to this MAC`,
+    fields: [{ name: 'mac', label: 'MAC', initial: info.defaultMac ?? '', hint: 'e.g. 58:e4:34:56:46:e0', validate: vMac }],
+    build(v) {
+      const mac = v.mac.trim();
+      return { label: 'set default MAC', run: (o) => dp.setDefaultMac(mac, o) };
+    },
+  };
+}
+
+export function detachForm(dp: Dataplane, info: BalancerInfo): FormSpec {
+  return {
+    title: `Detach the balancer from ${info.intf}`,
+    note: 'Traffic to every VIP stops being balanced. Type the interface name to go on.',
+    fields: [{ name: 'intf', label: 'interface', validate: (v) => (v.trim() === info.intf ? null : `type ${info.intf} to confirm`) }],
+    build: () => ({ label: 'detach', run: (o) => dp.detach(o) }),
+  };
+}
+
+/** The attach form; `got` receives the dataplane when the attach is applied. */
+export function attachForm(host: Host, ifc: InterfaceInfo, all: InterfaceInfo[], got: (dp: Dataplane) => void): FormSpec {
+  const names = all.map((i) => i.name);
+  return {
+    title: `Attach the balancer to ${ifc.name}`,
+    note: ifc.defaultRoute ? `WARNING: ${ifc.name} carries the default route; attaching here can cut this box off` : `${ifc.name} ${ifc.up ? 'up' : 'DOWN'} mtu ${ifc.mtu}${ifc.xdp ? `, has XDP prog ${ifc.xdp.progId} (${ifc.xdp.name})` : ''}`,
+    fields: [
+      { name: 'mac', label: 'default MAC', hint: 'the next hop towards the reals, e.g. 58:e4:34:56:46:e0', validate: vMac },
+      { name: 'mode', label: 'XDP mode', kind: 'choice', choices: ['auto', 'native', 'generic'] },
+      { name: 'hc', label: 'healthcheck intf', hint: 'optional', validate: vOneOf(names, 'interface', true) },
+    ],
+    build(v) {
+      const req = { intf: ifc.name, defaultMac: v.mac.trim(), mode: v.mode as XdpModeRequest, hcIntf: v.hc.trim() || undefined };
+      return {
+        label: `attach to ${ifc.name}`,
+        run: (o) => {
+          const r = host.attach(req, o);
+          if (r.dataplane) got(r.dataplane);
+          return r.result;
+        },
+      };
+    },
+  };
+}

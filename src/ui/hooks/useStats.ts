@@ -1,0 +1,94 @@
+// Samples the dataplane on an interval and keeps the history. Pause freezes what is shown while
+// sampling continues (so unpausing shows current rates and an unbroken history). The interval
+// moves through fixed steps with +/-.
+import { useCallback, useEffect, useRef, useState } from 'react';
+import type { Dataplane, StatsSample } from '../../dataplane/types.js';
+import { History } from '../model/history.js';
+
+export interface Scheduler {
+  /** Calls fn every ms until the returned function is called. */
+  every(ms: number, fn: () => void): () => void;
+}
+
+export const realScheduler: Scheduler = {
+  every(ms, fn) {
+    const t = setInterval(fn, ms);
+    return () => clearInterval(t);
+  },
+};
+
+export const INTERVAL_STEPS = [250, 500, 1000, 2000, 5000, 10000, 30000];
+
+export function nextInterval(ms: number, dir: 1 | -1): number {
+  if (dir > 0) return INTERVAL_STEPS.find((s) => s > ms) ?? INTERVAL_STEPS[INTERVAL_STEPS.length - 1];
+  return [...INTERVAL_STEPS].reverse().find((s) => s < ms) ?? INTERVAL_STEPS[0];
+}
+
+export interface Stats {
+  /** What the view shows (frozen while paused). */
+  sample: StatsSample | null;
+  history: History;
+  /** The newest sample, also while paused. */
+  latest: StatsSample | null;
+  /** The DROP rate of the sample before the shown one (for spike detection). */
+  prevDropRate: number | undefined;
+  paused: boolean;
+  togglePause(): void;
+  intervalMs: number;
+  slower(): void;
+  faster(): void;
+  /** The last sampling error, cleared by the next good sample. */
+  error: Error | null;
+  samples: number;
+}
+
+export function useStats(dp: Dataplane | null, o: { intervalMs?: number; scheduler?: Scheduler } = {}): Stats {
+  const scheduler = o.scheduler ?? realScheduler;
+  const history = useRef(new History());
+  const [live, setLive] = useState<{ sample: StatsSample | null; prevDrop?: number; n: number }>({ sample: null, n: 0 });
+  const [frozen, setFrozen] = useState<{ sample: StatsSample | null; prevDrop?: number; history: History } | null>(null);
+  const [intervalMs, setIntervalMs] = useState(o.intervalMs ?? 1000);
+  const [error, setError] = useState<Error | null>(null);
+
+  const tick = useCallback(() => {
+    if (!dp) return;
+    try {
+      const s = dp.sample();
+      history.current.push(s);
+      setLive((p) => ({ sample: s, prevDrop: p.sample?.global.xdpDrop.r1, n: p.n + 1 }));
+      setError((e) => (e ? null : e));
+    } catch (e) {
+      setError(e instanceof Error ? e : new Error(String(e)));
+    }
+  }, [dp]);
+
+  useEffect(() => {
+    history.current = new History();
+    tick();
+  }, [tick]);
+
+  useEffect(() => {
+    if (!dp) return undefined;
+    return scheduler.every(intervalMs, tick);
+  }, [dp, intervalMs, tick, scheduler]);
+
+  const togglePause = useCallback(() => {
+    setFrozen((f) => (f ? null : { sample: live.sample, prevDrop: live.prevDrop, history: history.current.snapshot() }));
+  }, [live]);
+  const slower = useCallback(() => setIntervalMs((ms) => nextInterval(ms, 1)), []);
+  const faster = useCallback(() => setIntervalMs((ms) => nextInterval(ms, -1)), []);
+
+  return {
+    sample: frozen ? frozen.sample : live.sample,
+    history: frozen ? frozen.history : history.current,
+    latest: live.sample,
+    prevDropRate: frozen ? frozen.prevDrop : live.prevDrop,
+    paused: frozen !== null,
+    togglePause,
+    intervalMs,
+    slower,
+    faster,
+    error,
+    samples: live.n,
+  };
+}

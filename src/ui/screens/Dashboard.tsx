@@ -1,0 +1,201 @@
+// The dashboard: header, XDP actions, globals, a main panel (VIPs / per-CPU / healthcheck / log),
+// the log pane and the footer; VIP detail, forms and the help overlay open over the main area.
+import { Box, Text, useInput } from 'ink';
+import { useEffect, useMemo, useState } from 'react';
+import type { ChangeResult, Dataplane } from '../../dataplane/types.js';
+import { Actions } from '../components/Actions.js';
+import { Footer } from '../components/Footer.js';
+import { Globals } from '../components/Globals.js';
+import { HealthPanel } from '../components/HealthPanel.js';
+import { Header } from '../components/Header.js';
+import { Help } from '../components/Help.js';
+import { LogPane } from '../components/LogPane.js';
+import { PerCpu } from '../components/PerCpu.js';
+import { VipTable } from '../components/VipTable.js';
+import { describeError } from '../errors.js';
+import { Form, type FormSpec } from '../forms/Form.js';
+import { addRealForm, addVipForm, deleteVipForm, detachForm, drainForm, macForm, removeRealForm, weightForm } from '../forms/specs.js';
+import { useBalancer } from '../hooks/useBalancer.js';
+import { useStats, type Scheduler } from '../hooks/useStats.js';
+import { buildRows, filterRows, indexOfId, moveSelection, scrollTop, sortRows, SORT_KEYS, type SortKey } from '../model/table.js';
+import { useTheme } from '../theme.js';
+import { VipDetail, type RealAction } from './VipDetail.js';
+
+export interface DashboardProps {
+  dp: Dataplane;
+  width: number;
+  height: number;
+  intervalMs?: number;
+  scheduler?: Scheduler;
+  now: () => number;
+  onQuit(): void;
+  /** The balancer was detached through the form. */
+  onDetached(): void;
+}
+
+type Mode =
+  | { kind: 'main' }
+  | { kind: 'filter' }
+  | { kind: 'detail'; id: string }
+  | { kind: 'form'; spec: FormSpec; back: 'main' | 'detail'; detach?: boolean };
+
+type Panel = 'vips' | 'cpus' | 'hc' | 'log';
+
+const MAIN_KEYS = '? help  / filter  s/r sort  p pause  +/- interval  Enter detail  a add  d del  m MAC  c cpu  h hc  l log  q quit';
+const DETAIL_KEYS = 'Esc back  j/k real  a add real  w weight  n drain  x remove  p pause  +/- interval  ? help  q quit';
+
+export function Dashboard(p: DashboardProps) {
+  const t = useTheme();
+  const stats = useStats(p.dp, { intervalMs: p.intervalMs, scheduler: p.scheduler });
+  const bal = useBalancer(p.dp, p.now);
+  const [mode, setMode] = useState<Mode>({ kind: 'main' });
+  const [panel, setPanel] = useState<Panel>('vips');
+  const [help, setHelp] = useState(false);
+  const [filter, setFilter] = useState('');
+  const [sortKey, setSortKey] = useState<SortKey>('pps');
+  const [desc, setDesc] = useState(true);
+  const [selectedId, setSelectedId] = useState<string | null>(null);
+  const [top, setTop] = useState(0);
+  const [message, setMessage] = useState<{ text: string; level: 'info' | 'error' } | null>(null);
+
+  useEffect(() => {
+    if (stats.error) bal.addLog('error', `sample: ${describeError(stats.error)}`);
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [stats.error]);
+  // Our forms refresh at once; other writers' changes show up here: info (capacity, MAC) with every
+  // sample, the VIP list (which reads the rings) every 10th.
+  useEffect(() => {
+    if (stats.paused || stats.samples < 2) return;
+    if (stats.samples % 10 === 0) bal.refresh(); else bal.refreshInfo();
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [stats.samples]);
+
+  const rows = useMemo(() => sortRows(filterRows(buildRows(bal.vips, stats.sample), filter), sortKey, desc), [bal.vips, stats.sample, filter, sortKey, desc]);
+  const selIndex = indexOfId(rows, selectedId);
+  const selected = selIndex >= 0 ? rows[selIndex] : null;
+
+  // Layout: header 2, actions 1, globals 1, panel (1 heading + n rows), log 3, footer 1.
+  const frameH = Math.max(12, p.height - 1);
+  const logH = frameH >= 20 ? 3 : 1;
+  const bodyH = frameH - 2 - 1 - 1 - logH - 1; // includes the panel heading
+  const tableH = bodyH - 1;
+  const tableTop = scrollTop(selIndex, tableH, top, rows.length);
+  if (tableTop !== top) setTop(tableTop);
+
+  const refuse = (what: string): boolean => {
+    if (!bal.refusal) return false;
+    const text = `${what}: refused, ${bal.refusal}`;
+    setMessage({ text, level: 'error' });
+    bal.addLog('warn', text);
+    return true;
+  };
+  const openForm = (what: string, spec: FormSpec, back: 'main' | 'detail', detach = false) => {
+    if (refuse(what)) return;
+    setMessage(null);
+    setMode({ kind: 'form', spec, back, detach });
+  };
+  const formDone = (m: Extract<Mode, { kind: 'form' }>, r: ChangeResult) => {
+    setMessage({ text: `done: ${r.summary[0] ?? 'applied'}`, level: 'info' });
+    if (m.detach) { p.onDetached(); return; }
+    setMode(backTo(m));
+  };
+  const [detailId, setDetailId] = useState<string | null>(null);
+  const backTo = (m: Extract<Mode, { kind: 'form' }>): Mode => (m.back === 'detail' && detailId ? { kind: 'detail', id: detailId } : { kind: 'main' });
+
+  const onRealAction = (a: RealAction, real: Parameters<VipDetailProps['onAction']>[1]) => {
+    const vip = bal.vips.find((v) => v.id === detailId);
+    if (!vip) return;
+    if (a === 'add') openForm('add real', addRealForm(p.dp, vip), 'detail');
+    else if (real && a === 'weight') openForm('change weight', weightForm(p.dp, vip, real), 'detail');
+    else if (real && a === 'drain') openForm('drain', drainForm(p.dp, vip, real), 'detail');
+    else if (real && a === 'remove') openForm('remove real', removeRealForm(p.dp, vip, real), 'detail');
+  };
+
+  useInput((input, key) => {
+    if (key.ctrl) return;
+    if (help) { if (key.escape || input === '?' || input === 'q') setHelp(false); return; }
+    // keys common to the dashboard and the detail
+    if (input === 'q') { p.onQuit(); return; }
+    if (input === '?') { setHelp(true); return; }
+    if (input === 'p') { stats.togglePause(); setMessage(null); return; }
+    if (input === '+') { stats.slower(); return; }
+    if (input === '-') { stats.faster(); return; }
+    if (mode.kind === 'detail') return; // the detail handles the rest
+    setMessage(null);
+    const page = Math.max(1, tableH);
+    const move = (m: Parameters<typeof moveSelection>[2]) => setSelectedId(moveSelection(rows, selected?.id ?? null, m));
+    if (key.escape) { if (filter) setFilter(''); return; }
+    if (input === 'j' || key.downArrow) move(1);
+    else if (input === 'k' || key.upArrow) move(-1);
+    else if (key.pageDown) move(page);
+    else if (key.pageUp) move(-page);
+    else if (input === 'g' || key.home) move('top');
+    else if (input === 'G' || key.end) move('bottom');
+    else if (input === '/') setMode({ kind: 'filter' });
+    else if (input === 's') { const k = SORT_KEYS[(SORT_KEYS.indexOf(sortKey) + 1) % SORT_KEYS.length]; setSortKey(k); setDesc(k !== 'vip'); }
+    else if (input === 'r') setDesc((d) => !d);
+    else if (/^[1-5]$/.test(input)) { const k = SORT_KEYS[Number(input) - 1]; if (k === sortKey) setDesc((d) => !d); else { setSortKey(k); setDesc(k !== 'vip'); } }
+    else if (input === 'v') setPanel('vips');
+    else if (input === 'c') setPanel((x) => (x === 'cpus' ? 'vips' : 'cpus'));
+    else if (input === 'h') setPanel((x) => (x === 'hc' ? 'vips' : 'hc'));
+    else if (input === 'l') setPanel((x) => (x === 'log' ? 'vips' : 'log'));
+    else if (key.return && selected) { setDetailId(selected.id); setMode({ kind: 'detail', id: selected.id }); }
+    else if (input === 'a') openForm('add VIP', addVipForm(p.dp, bal.info), 'main');
+    else if ((input === 'd' || key.delete) && selected) openForm('delete VIP', deleteVipForm(p.dp, selected.vip), 'main');
+    else if (input === 'd') setMessage({ text: 'delete VIP: no VIP selected', level: 'error' });
+    else if (input === 'm') openForm('default MAC', macForm(p.dp, bal.info), 'main');
+    else if (input === 'D') openForm('detach', detachForm(p.dp, bal.info), 'main', true);
+  }, { isActive: mode.kind === 'main' || mode.kind === 'detail' });
+
+  // The filter prompt: typing filters live; Enter keeps it, Esc clears it.
+  useInput((input, key) => {
+    if (key.escape) { setFilter(''); setMode({ kind: 'main' }); return; }
+    if (key.return) { setMode({ kind: 'main' }); return; }
+    if (key.backspace || key.delete) { setFilter((f) => f.slice(0, -1)); return; }
+    if (key.ctrl || key.meta) return;
+    // eslint-disable-next-line no-control-regex
+    const text = input.replace(/[\x00-\x1f\x7f]/g, '');
+    if (text) setFilter((f) => f + text);
+  }, { isActive: mode.kind === 'filter' });
+
+  let body: React.ReactNode;
+  if (help) body = <Help width={p.width} height={bodyH + logH} />;
+  else if (mode.kind === 'form') {
+    const m = mode;
+    body = (
+      <Box height={bodyH + logH} flexDirection="column">
+        <Form spec={m.spec} width={Math.min(p.width, 100)} apply={bal.apply}
+          onDone={(r) => formDone(m, r)}
+          onCancel={(why) => { if (why === 'no') { setMessage({ text: 'cancelled: nothing was written', level: 'info' }); bal.addLog('info', `${m.spec.title}: cancelled, nothing written`); } setMode(backTo(m)); }} />
+      </Box>
+    );
+  } else if (mode.kind === 'detail') {
+    body = (
+      <VipDetail vip={bal.vips.find((v) => v.id === mode.id)} vipId={mode.id} sample={stats.sample} history={stats.history}
+        width={p.width} height={bodyH + logH - 1} active={!help}
+        onBack={() => { setSelectedId(mode.id); setMode({ kind: 'main' }); }} onAction={onRealAction} />
+    );
+  } else if (panel === 'cpus') body = <PerCpu sample={stats.sample} height={tableH} width={p.width} />;
+  else if (panel === 'hc') body = <HealthPanel hc={safe(() => p.dp.healthcheck())} sample={stats.sample} height={tableH} width={p.width} />;
+  else if (panel === 'log') body = <Box flexDirection="column" height={bodyH}><Text bold color={t.c('title')}>  log</Text><LogPane log={bal.log} height={tableH} width={p.width} /></Box>;
+  else body = <VipTable rows={rows} selectedId={selected?.id ?? null} top={tableTop} height={tableH} width={p.width} sortKey={sortKey} desc={desc} history={stats.history} filter={filter} />;
+
+  const showLog = !help && mode.kind !== 'form';
+  const footerKeys = mode.kind === 'filter' ? `filter: ${filter}_   (Enter keeps, Esc clears)` : mode.kind === 'detail' ? DETAIL_KEYS : filter ? `filter "${filter}" (${rows.length}/${bal.vips.length})  ${MAIN_KEYS}` : MAIN_KEYS;
+  return (
+    <Box flexDirection="column" width={p.width} height={frameH}>
+      <Header info={bal.info} latest={stats.latest} intervalMs={stats.intervalMs} paused={stats.paused} now={p.now()} width={p.width} />
+      <Actions sample={stats.sample} prevDropRate={stats.prevDropRate} />
+      <Globals sample={stats.sample} />
+      {body}
+      {showLog ? <LogPane log={bal.log} height={mode.kind === 'detail' ? 1 : logH} width={p.width} /> : null}
+      <Footer keys={footerKeys} message={mode.kind === 'filter' ? null : message} width={p.width} />
+    </Box>
+  );
+}
+
+type VipDetailProps = import('./VipDetail.js').VipDetailProps;
+
+function safe<T>(fn: () => T): T | null {
+  try { return fn(); } catch { return null; }
+}

@@ -1,0 +1,499 @@
+// An in-memory Host + Dataplane for console tests and the UI bench. It follows the interface's
+// contract: inputs are validated by the abi.ts parsers (InputError), writes in read-only mode throw
+// ReadOnlyError, dryRun writes nothing, capacity limits hold, and counters grow deterministically
+// per sample (so a test can assert exact rates). The ring share is weight / sum of weights.
+import { formatVip, InputError, parseIp, parseMac, parsePort, parseVipFlags, vipFlagsToNames, VIP_FLAGS } from '../../src/dataplane/abi.js';
+import type { GlobalCounter, VipFlagName, VipKey } from '../../src/dataplane/abi.js';
+import { ReadOnlyError } from '../../src/dataplane/types.js';
+import type {
+  AttachRequest, BalancerInfo, BalancerSummary, ChangeLogEntry, ChangeOptions, ChangeResult, CpuStat, Dataplane,
+  HashKind, HealthcheckState, Host, InterfaceInfo, PairStat, RealStat, StatsSample, TraceRequest, TraceResult,
+  VipSpec, VipState, VipStat,
+} from '../../src/dataplane/types.js';
+
+const GLOBALS: GlobalCounter[] = ['lru', 'lruMiss', 'newConnRate', 'fallbackLru', 'icmpTooBig', 'encapFail', 'chDrop', 'xdpTotal', 'xdpTx', 'xdpDrop', 'xdpPass'];
+export const FAKE_T0 = 1_700_000_000_000;
+
+interface FakeReal { address: string; weight: number }
+interface FakeVip { key: VipKey; flags: VipFlagName[]; hash: HashKind; vipNum: number; reals: FakeReal[] }
+
+export interface FakeOptions {
+  intf?: string;
+  readOnly?: boolean;
+  readOnlyReason?: string;
+  owner?: 'katran-tui' | 'observed';
+  cpus?: number;
+  maxVips?: number;
+  maxReals?: number;
+  ringSize?: number;
+  /** ms between samples as the fake's clock sees it. */
+  stepMs?: number;
+  defaultMac?: string | null;
+  healthcheck?: boolean;
+}
+
+function pair(): PairStat { return { v1: 0, v2: 0, r1: 0, r2: 0 }; }
+
+/** A bpf error as the real dataplane throws it (libbpf.ts is not imported here: no koffi). */
+export function fakeBpfError(message: string): Error {
+  const e = new Error(message);
+  e.name = 'BpfError';
+  return e;
+}
+
+export class FakeDataplane implements Dataplane {
+  readonly intf: string;
+  readOnly: boolean;
+  readOnlyReason: string;
+  owner: 'katran-tui' | 'observed';
+  cpus: number;
+  maxVips: number;
+  maxReals: number;
+  ringSize: number;
+  stepMs: number;
+  defaultMac: string | null;
+  hcEnabled: boolean;
+  /** Sorted by insertion; key = formatVip. */
+  readonly vipMap = new Map<string, FakeVip>();
+  readonly realIndex = new Map<string, number>();
+  private nextRealIndex = 1;
+  readonly log: ChangeLogEntry[] = [];
+  /** Samples taken so far. */
+  ticks = 0;
+  /** The fake's clock (ms since the epoch); advances by stepMs per sample. */
+  clock = FAKE_T0;
+  closed = false;
+  detached = false;
+  detachCalls = 0;
+  /** Number of calls that reached a write (dryRun or not), for "nothing was written" checks. */
+  writes = 0;
+  /** Extra drops per second in the next samples (a DROP spike). */
+  dropSpike = 0;
+  underFlood = false;
+  /** Fallback LRU hits per second. */
+  fallbackRate = 0;
+  /** The next change (dryRun or apply, per failOn) throws this. */
+  failNext: Error | null = null;
+  failOn: 'apply' | 'any' = 'apply';
+  /** sample() throws this (once). */
+  sampleError: Error | null = null;
+  private prev: StatsSample | null = null;
+  private totals = { vip: new Map<string, { p: number; b: number }>(), real: new Map<string, { p: number; b: number }>(), g: new Map<GlobalCounter, [number, number]>() };
+
+  constructor(o: FakeOptions = {}) {
+    this.intf = o.intf ?? 'kt-veth0';
+    this.owner = o.owner ?? 'katran-tui';
+    this.readOnly = o.readOnly ?? this.owner === 'observed';
+    this.readOnlyReason = o.readOnlyReason ?? (this.owner === 'observed' ? 'observing a balancer katran-tui does not own' : '--readonly');
+    this.cpus = o.cpus ?? 4;
+    this.maxVips = o.maxVips ?? 512;
+    this.maxReals = o.maxReals ?? 4096;
+    this.ringSize = o.ringSize ?? 65537;
+    this.stepMs = o.stepMs ?? 1000;
+    this.defaultMac = o.defaultMac === undefined ? '02:00:00:00:00:01' : o.defaultMac;
+    this.hcEnabled = o.healthcheck ?? true;
+  }
+
+  /** Seeds VIPs and reals without validation bookkeeping in the change log. */
+  seed(vips: { vip: string; reals?: (string | [string, number])[]; flags?: VipFlagName[] }[]): this {
+    const ro = this.readOnly;
+    this.readOnly = false;
+    for (const v of vips) {
+      const m = /^(?:\[(.+)\]|([^:]+)):(\d+)\/(tcp|udp)$/.exec(v.vip);
+      if (!m) throw new Error(`seed: bad vip ${v.vip}`);
+      const key: VipKey = { address: parseIp(m[1] ?? m[2]).text, port: Number(m[3]), proto: m[4] as 'tcp' | 'udp' };
+      this.addVip({ ...key, flags: v.flags }, { quiet: true } as ChangeOptions);
+      for (const r of v.reals ?? []) {
+        const [address, weight] = Array.isArray(r) ? r : [r, 1];
+        this.addReal(key, { address, weight }, { quiet: true } as ChangeOptions);
+      }
+    }
+    this.readOnly = ro;
+    this.log.length = 0;
+    this.writes = 0;
+    return this;
+  }
+
+  /** Seeds n VIPs with `realsPer` reals each, in the documentation prefixes. */
+  seedMany(n: number, realsPer: number): this {
+    const vips = [];
+    let r = 0;
+    for (let i = 0; i < n; i++) {
+      const reals: string[] = [];
+      for (let j = 0; j < realsPer; j++, r++) reals.push(`198.51.${100 + Math.floor(r / 250) % 100}.${(r % 250) + 1}`);
+      vips.push({ vip: `192.0.${2 + Math.floor(i / 250)}.${(i % 250) + 1}:${80 + Math.floor(i / 1000)}/tcp`, reals });
+    }
+    return this.seed(vips);
+  }
+
+  info(): BalancerInfo {
+    const reals = new Set<string>();
+    for (const v of this.vipMap.values()) for (const r of v.reals) reals.add(r.address);
+    return {
+      intf: this.intf,
+      ifindex: 7,
+      mode: 'native',
+      progId: 42,
+      progTag: 'a1b2c3d4e5f60718',
+      progName: 'balancer_ingress',
+      attachedAt: this.owner === 'katran-tui' ? FAKE_T0 - 3_600_000 : undefined,
+      loadedAt: this.owner === 'observed' ? FAKE_T0 - 7_200_000 : undefined,
+      cpus: this.cpus,
+      forwardingCpus: Array.from({ length: this.cpus }, (_, i) => i),
+      defaultMac: this.defaultMac,
+      owner: this.owner,
+      readOnly: this.readOnly,
+      readOnlyReason: this.readOnly ? this.readOnlyReason : undefined,
+      pinDir: this.owner === 'katran-tui' ? `/sys/fs/bpf/katran-tui/${this.intf}` : undefined,
+      capacity: { vips: this.vipMap.size, maxVips: this.maxVips, reals: this.realIndex.size, maxReals: this.maxReals, ringSize: this.ringSize },
+      vipFlagsSupported: ['no-sport', 'no-lru', 'dport-hash', 'hash-src-dst-port'],
+      healthcheck: this.hcEnabled ? { intf: this.intf, progId: 43 } : null,
+    };
+  }
+
+  /** pps of a VIP at a tick: deterministic, different per VIP, moving a little. */
+  vipPps(vipNum: number, tick: number): number {
+    return (vipNum + 1) * 100 + (tick % 4) * 10;
+  }
+
+  sample(): StatsSample {
+    if (this.sampleError) { const e = this.sampleError; this.sampleError = null; throw e; }
+    const first = this.prev === null;
+    if (!first) { this.ticks++; this.clock += this.stepMs; }
+    const dt = first ? 0 : this.stepMs / 1000;
+    const vips: VipStat[] = [];
+    const reals: RealStat[] = [];
+    const realPps = new Map<string, number>();
+    let total = 0;
+    for (const v of this.vipMap.values()) {
+      const id = formatVip(v.key);
+      const pps = this.ticks === 0 ? 0 : this.vipPps(v.vipNum, this.ticks);
+      const t = this.totals.vip.get(id) ?? { p: 0, b: 0 };
+      t.p += pps * dt; t.b += pps * dt * 500;
+      this.totals.vip.set(id, t);
+      vips.push({ id, key: v.key, packets: t.p, bytes: t.b, pps: dt ? pps : 0, bps: dt ? pps * 500 * 8 : 0 });
+      total += dt ? pps : 0;
+      const w = v.reals.reduce((s, r) => s + r.weight, 0);
+      for (const r of v.reals) realPps.set(r.address, (realPps.get(r.address) ?? 0) + (w ? (pps * r.weight) / w : 0));
+    }
+    for (const [address, index] of this.realIndex) {
+      const pps = dt ? realPps.get(address) ?? 0 : 0;
+      const t = this.totals.real.get(address) ?? { p: 0, b: 0 };
+      t.p += pps * dt; t.b += pps * dt * 520;
+      this.totals.real.set(address, t);
+      reals.push({ index, address, packets: t.p, bytes: t.b, pps, bps: pps * 520 * 8 });
+    }
+    const drop = dt ? 1 + this.dropSpike : 0;
+    const pass = dt ? 5 : 0;
+    const rates: Record<GlobalCounter, [number, number]> = {
+      lru: [total, total * 0.1], lruMiss: [total * 0.05, 0], newConnRate: [this.underFlood ? 1 : 0, 0],
+      fallbackLru: [this.fallbackRate, 0], icmpTooBig: [0, 0], encapFail: [0, 0], chDrop: [0, 0],
+      xdpTotal: [total + drop + pass, 0], xdpTx: [total, 0], xdpDrop: [drop, 0], xdpPass: [pass, 0],
+    };
+    const global = {} as Record<GlobalCounter, PairStat>;
+    for (const g of GLOBALS) {
+      const [a, b] = rates[g];
+      const t = this.totals.g.get(g) ?? [0, 0];
+      t[0] += a * dt; t[1] += b * dt;
+      this.totals.g.set(g, t);
+      global[g] = { v1: t[0], v2: t[1], r1: dt ? a : 0, r2: dt ? b : 0 };
+    }
+    const perCpu: CpuStat[] = [];
+    for (let c = 0; c < this.cpus; c++) {
+      const f = (c + 1) / ((this.cpus * (this.cpus + 1)) / 2);
+      const part = (p: PairStat): PairStat => ({ v1: p.v1 * f, v2: p.v2 * f, r1: p.r1 * f, r2: p.r2 * f });
+      perCpu.push({ cpu: c, total: part(global.xdpTotal), tx: part(global.xdpTx), drop: part(global.xdpDrop), pass: part(global.xdpPass) });
+    }
+    const s: StatsSample = {
+      at: this.clock,
+      elapsedMs: first ? 0 : this.stepMs,
+      global,
+      perCpu,
+      vips,
+      reals,
+      healthcheck: this.hcEnabled ? { processed: this.ticks * 10, dropped: 0, skipped: 0, tooBig: 0 } : null,
+      resets: [],
+      underFlood: this.underFlood,
+    };
+    this.prev = s;
+    return s;
+  }
+
+  vips(): VipState[] {
+    return [...this.vipMap.values()].map((v) => {
+      const w = v.reals.reduce((s, r) => s + r.weight, 0);
+      return {
+        id: formatVip(v.key),
+        key: { ...v.key },
+        flags: [...v.flags],
+        hash: v.hash,
+        vipNum: v.vipNum,
+        reals: v.reals.map((r) => {
+          const share = w ? r.weight / w : 0;
+          return { address: r.address, weight: r.weight, index: this.realIndex.get(r.address) ?? 0, ringSlots: Math.round(share * this.ringSize), ringShare: share };
+        }),
+      };
+    });
+  }
+
+  // ---- writes -----------------------------------------------------------------------------
+
+  private guard(o: ChangeOptions | undefined): boolean {
+    if (this.readOnly) throw new ReadOnlyError(this.readOnlyReason);
+    const dry = o?.dryRun === true;
+    if (!(o as { quiet?: boolean } | undefined)?.quiet) this.writes++;
+    if (this.failNext && (this.failOn === 'any' || !dry)) { const e = this.failNext; this.failNext = null; throw e; }
+    return dry;
+  }
+
+  private record(op: string, target: string, old: unknown, nu: unknown): void {
+    this.log.push({ at: new Date(this.clock).toISOString(), op, target, old, new: nu });
+  }
+
+  private key(k: VipKey): { id: string; vip: FakeVip } {
+    const id = formatVip({ address: parseIp(k.address, 'VIP address').text, port: parsePort(k.port, 'VIP port'), proto: k.proto });
+    const vip = this.vipMap.get(id);
+    if (!vip) throw new InputError(`no VIP ${id}`);
+    return { id, vip };
+  }
+
+  addVip(spec: VipSpec, o?: ChangeOptions): ChangeResult {
+    const quiet = (o as { quiet?: boolean } | undefined)?.quiet;
+    const dry = this.guard(o);
+    const key: VipKey = { address: parseIp(spec.address, 'VIP address').text, port: parsePort(spec.port, 'VIP port'), proto: spec.proto };
+    if (key.proto !== 'tcp' && key.proto !== 'udp') throw new InputError(`bad protocol "${String(spec.proto)}": expected tcp or udp`);
+    const id = formatVip(key);
+    const flags = spec.flags ?? [];
+    const mask = parseVipFlags(flags);
+    const supported = this.info().vipFlagsSupported;
+    const unsupported = flags.filter((f) => !supported.includes(f));
+    if (unsupported.length) throw new InputError(`add VIP ${id}: flag ${unsupported.join(', ')} is not implemented by this balancer (supported: ${supported.join(', ')})`);
+    if (this.vipMap.has(id)) throw new InputError(`add VIP ${id}: already exists`);
+    if (this.vipMap.size >= this.maxVips) throw new InputError(`add VIP ${id}: map full (${this.maxVips})`);
+    const hash = spec.hash ?? 'maglev';
+    const summary = [`add VIP ${id}${flags.length ? ` flags ${vipFlagsToNames(mask).join(',')}` : ''} hash ${hash}`];
+    const warnings = this.vipMap.size + 1 > this.maxVips * 0.9 ? [`VIP map ${this.vipMap.size + 1}/${this.maxVips}`] : [];
+    if (!dry) {
+      const used = new Set([...this.vipMap.values()].map((v) => v.vipNum));
+      let vipNum = 0;
+      while (used.has(vipNum)) vipNum++;
+      this.vipMap.set(id, { key, flags: vipFlagsToNames(mask), hash, vipNum, reals: [] });
+      if (!quiet) this.record('add-vip', id, null, { flags: vipFlagsToNames(mask), hash });
+    }
+    return { applied: !dry, summary, warnings };
+  }
+
+  removeVip(k: VipKey, o?: ChangeOptions): ChangeResult {
+    const dry = this.guard(o);
+    const { id, vip } = this.key(k);
+    const summary = [`remove VIP ${id} and its ${vip.reals.length} real(s)`];
+    if (!dry) {
+      this.vipMap.delete(id);
+      this.gcReals();
+      this.record('remove-vip', id, { reals: vip.reals.length }, null);
+    }
+    return { applied: !dry, summary, warnings: vip.reals.length ? [`traffic to ${id} will be passed to the host`] : [] };
+  }
+
+  setVipFlags(k: VipKey, flags: VipFlagName[], o?: ChangeOptions): ChangeResult {
+    const dry = this.guard(o);
+    const { id, vip } = this.key(k);
+    const names = vipFlagsToNames(parseVipFlags(flags));
+    if (!dry) { this.record('set-flags', id, vip.flags, names); vip.flags = names; }
+    return { applied: !dry, summary: [`VIP ${id} flags: ${vip.flags.join(',') || 'none'} -> ${names.join(',') || 'none'}`], warnings: [] };
+  }
+
+  private shares(reals: FakeReal[]): Map<string, number> {
+    const w = reals.reduce((s, r) => s + r.weight, 0);
+    return new Map(reals.map((r) => [r.address, w ? r.weight / w : 0]));
+  }
+
+  /** Share of slots that move between two ring compositions (weight-proportional rings). */
+  private moved(before: FakeReal[], after: FakeReal[]): number {
+    const a = this.shares(before);
+    const b = this.shares(after);
+    const all = new Set([...a.keys(), ...b.keys()]);
+    let d = 0;
+    for (const x of all) d += Math.abs((a.get(x) ?? 0) - (b.get(x) ?? 0));
+    if (![...b.values()].some((v) => v > 0)) return [...a.values()].some((v) => v > 0) ? 1 : 0;
+    return d / 2;
+  }
+
+  private weight(w: unknown): number {
+    const n = typeof w === 'number' ? w : Number(String(w).trim());
+    if (!Number.isInteger(n) || n < 0 || n > 0xffffffff || String(w).trim() === '') throw new InputError(`bad weight "${String(w)}": expected a whole number from 0 to 4294967295`);
+    return n;
+  }
+
+  addReal(k: VipKey, real: { address: string; weight?: number }, o?: ChangeOptions): ChangeResult {
+    const quiet = (o as { quiet?: boolean } | undefined)?.quiet;
+    const dry = this.guard(o);
+    const { id, vip } = this.key(k);
+    const address = parseIp(real.address, 'real address').text;
+    const weight = this.weight(real.weight ?? 1);
+    if (vip.reals.some((r) => r.address === address)) throw new InputError(`add real ${address} to ${id}: already there`);
+    if (!this.realIndex.has(address) && this.realIndex.size >= this.maxReals) throw new InputError(`add real ${address}: reals map full (${this.maxReals})`);
+    const after = [...vip.reals, { address, weight }];
+    const movedShare = this.moved(vip.reals, after);
+    const summary = [`add real ${address} weight ${weight} to ${id}`, `${(movedShare * 100).toFixed(1)}% of the ring's slots move`];
+    if (!dry) {
+      if (!this.realIndex.has(address)) this.realIndex.set(address, this.nextRealIndex++);
+      vip.reals = after;
+      if (!quiet) this.record('add-real', `${id} ${address}`, null, { weight });
+    }
+    return { applied: !dry, summary, warnings: [], movedShare };
+  }
+
+  removeReal(k: VipKey, address: string, o?: ChangeOptions): ChangeResult {
+    const dry = this.guard(o);
+    const { id, vip } = this.key(k);
+    const a = parseIp(address, 'real address').text;
+    const r = vip.reals.find((x) => x.address === a);
+    if (!r) throw new InputError(`remove real ${a}: not a real of ${id}`);
+    const after = vip.reals.filter((x) => x !== r);
+    const movedShare = this.moved(vip.reals, after);
+    const warnings = after.every((x) => x.weight === 0) ? [`${id} has no real with weight > 0 after this: its traffic is dropped`] : [];
+    if (!dry) { vip.reals = after; this.gcReals(); this.record('remove-real', `${id} ${a}`, { weight: r.weight }, null); }
+    return { applied: !dry, summary: [`remove real ${a} from ${id}`, `${(movedShare * 100).toFixed(1)}% of the ring's slots move`], warnings, movedShare };
+  }
+
+  setRealWeight(k: VipKey, address: string, weight: number, o?: ChangeOptions): ChangeResult {
+    const dry = this.guard(o);
+    const { id, vip } = this.key(k);
+    const a = parseIp(address, 'real address').text;
+    const w = this.weight(weight);
+    const r = vip.reals.find((x) => x.address === a);
+    if (!r) throw new InputError(`set weight: ${a} is not a real of ${id}`);
+    const after = vip.reals.map((x) => (x === r ? { ...x, weight: w } : x));
+    const movedShare = this.moved(vip.reals, after);
+    const warnings = after.every((x) => x.weight === 0) ? [`${id} has no real with weight > 0 after this: its traffic is dropped`] : [];
+    const summary = [`${w === 0 ? 'drain' : 'set weight of'} ${a} on ${id}: ${r.weight} -> ${w}`, `${(movedShare * 100).toFixed(1)}% of the ring's slots move`];
+    if (!dry) { this.record('set-weight', `${id} ${a}`, r.weight, w); r.weight = w; }
+    return { applied: !dry, summary, warnings, movedShare };
+  }
+
+  private gcReals(): void {
+    const used = new Set<string>();
+    for (const v of this.vipMap.values()) for (const r of v.reals) used.add(r.address);
+    for (const a of [...this.realIndex.keys()]) if (!used.has(a)) this.realIndex.delete(a);
+  }
+
+  getDefaultMac(): string | null { return this.defaultMac; }
+
+  setDefaultMac(mac: string, o?: ChangeOptions): ChangeResult {
+    const dry = this.guard(o);
+    const b = parseMac(mac);
+    const text = Array.from(b, (x) => x.toString(16).padStart(2, '0')).join(':');
+    if (!dry) { this.record('set-mac', 'default', this.defaultMac, text); this.defaultMac = text; }
+    return { applied: !dry, summary: [`default gateway MAC: ${this.defaultMac ?? 'unset'} -> ${text}`], warnings: [] };
+  }
+
+  healthcheck(): HealthcheckState | null {
+    if (!this.hcEnabled) return null;
+    const marks: { mark: number; real: string }[] = [];
+    for (const [address, index] of this.realIndex) marks.push({ mark: 1000 + index, real: address });
+    return { intf: this.intf, progId: 43, marks };
+  }
+
+  trace(req: TraceRequest): TraceResult {
+    const { id, vip } = this.key(req.vip);
+    const live = vip.reals.filter((r) => r.weight > 0);
+    const real = live.length ? live[req.sport % live.length].address : null;
+    return { vip: id, real, action: real ? 'TX' : 'DROP', steps: [`VIP ${id} matched`], confirmedByKernel: false };
+  }
+
+  changeLog(limit = 50): ChangeLogEntry[] { return this.log.slice(-limit); }
+
+  detach(o?: ChangeOptions): ChangeResult {
+    this.detachCalls++;
+    const dry = this.guard(o);
+    if (!dry) { this.detached = true; this.record('detach', this.intf, 42, null); }
+    return { applied: !dry, summary: [`detach program 42 from ${this.intf} and remove its pins`], warnings: [`${this.vipMap.size} VIP(s) stop being balanced`] };
+  }
+
+  close(): void { this.closed = true; }
+}
+
+export interface FakeHostOptions {
+  interfaces?: InterfaceInfo[];
+  /** Balancers pinned on the box: each one's dataplane. */
+  balancers?: FakeDataplane[];
+  /** Lock error thrown by open() of a writable balancer. */
+  lockedBy?: number;
+}
+
+export function defaultInterfaces(): InterfaceInfo[] {
+  return [
+    { name: 'lo', ifindex: 1, up: true, mac: '00:00:00:00:00:00', mtu: 65536, xdp: null, defaultRoute: false },
+    { name: 'eth0', ifindex: 2, up: true, mac: '52:54:00:12:34:56', mtu: 1500, xdp: null, defaultRoute: true },
+    { name: 'kt-veth0', ifindex: 7, up: true, mac: '02:00:00:00:00:0a', mtu: 1600, xdp: null, defaultRoute: false },
+    { name: 'kt-veth1', ifindex: 8, up: false, mac: '02:00:00:00:00:0b', mtu: 1500, xdp: { progId: 77, mode: 'generic', name: 'xdp_other', katranAbi: false, ours: false }, defaultRoute: false },
+  ];
+}
+
+export class FakeHost implements Host {
+  ifs: InterfaceInfo[];
+  readonly dps: FakeDataplane[];
+  lockedBy: number | undefined;
+  opened: { intf: string; readOnly: boolean }[] = [];
+  attaches: AttachRequest[] = [];
+
+  constructor(o: FakeHostOptions = {}) {
+    this.ifs = o.interfaces ?? defaultInterfaces();
+    this.dps = o.balancers ?? [];
+    this.lockedBy = o.lockedBy;
+  }
+
+  interfaces(): InterfaceInfo[] { return this.ifs.map((i) => ({ ...i })); }
+
+  balancers(): BalancerSummary[] {
+    return this.dps.filter((d) => !d.detached).map((d) => ({
+      intf: d.intf, ifindex: 7, progId: 42, mode: 'native', owner: d.owner, tag: 'a1b2c3d4e5f60718',
+      pinDir: d.owner === 'katran-tui' ? `/sys/fs/bpf/katran-tui/${d.intf}` : undefined,
+    }));
+  }
+
+  open(intf: string, o?: { readOnly?: boolean }): FakeDataplane {
+    const d = this.dps.find((x) => x.intf === intf && !x.detached);
+    if (!d) throw new InputError(`no balancer on ${intf}`);
+    if (this.lockedBy !== undefined && !o?.readOnly && d.owner === 'katran-tui') {
+      const e = new Error(`state directory /var/lib/katran-tui is locked by pid ${this.lockedBy}`);
+      e.name = 'LockedError';
+      throw e;
+    }
+    this.opened.push({ intf, readOnly: !!o?.readOnly });
+    if (o?.readOnly) { d.readOnly = true; d.readOnlyReason = '--readonly'; }
+    return d;
+  }
+
+  attach(req: AttachRequest, o?: ChangeOptions): { dataplane: Dataplane | null; result: ChangeResult } {
+    const ifc = this.ifs.find((i) => i.name === req.intf);
+    if (!ifc) throw new InputError(`no interface ${req.intf}`);
+    const mac = parseMac(req.defaultMac);
+    if (req.hcIntf && !this.ifs.some((i) => i.name === req.hcIntf)) throw new InputError(`no interface ${req.hcIntf} for the healthchecker`);
+    if (ifc.xdp && !ifc.xdp.ours && !req.force) throw new InputError(`${req.intf} already has XDP program ${ifc.xdp.progId} (${ifc.xdp.name}); replacing it needs force`);
+    const macText = Array.from(mac, (x) => x.toString(16).padStart(2, '0')).join(':');
+    const mode = req.mode ?? 'auto';
+    const summary = [`load the bundled balancer and attach it to ${req.intf} (${mode})`, `default gateway MAC ${macText}`];
+    if (req.hcIntf) summary.push(`healthchecker on ${req.hcIntf} (tc egress)`);
+    const warnings = ifc.defaultRoute ? [`${req.intf} carries the default route: a mistake here can cut this box off`] : [];
+    if (o?.dryRun) return { dataplane: null, result: { applied: false, summary, warnings } };
+    this.attaches.push(req);
+    const d = new FakeDataplane({ intf: req.intf, defaultMac: macText, healthcheck: !!req.hcIntf });
+    this.dps.push(d);
+    ifc.xdp = { progId: 42, mode: mode === 'generic' ? 'generic' : 'native', name: 'balancer_ingress', katranAbi: true, ours: true };
+    return { dataplane: d, result: { applied: true, summary, warnings } };
+  }
+}
+
+/** A fake host with one attached balancer of ours carrying a few VIPs. */
+export function demoFake(o: FakeOptions = {}): { host: FakeHost; dp: FakeDataplane } {
+  const dp = new FakeDataplane(o).seed([
+    { vip: '192.0.2.10:80/tcp', reals: ['198.51.100.1', '198.51.100.2', ['198.51.100.3', 2]] },
+    { vip: '192.0.2.11:443/tcp', reals: ['198.51.100.4'] },
+    { vip: '[2001:db8::10]:53/udp', reals: ['2001:db8:1::1', '2001:db8:1::2'], flags: ['no-sport'] },
+  ]);
+  return { host: new FakeHost({ balancers: [dp] }), dp };
+}
+
+export { VIP_FLAGS };
