@@ -1,12 +1,7 @@
-// Command line entry point (commander). The full command set lands with the CLI issue.
-import { Command } from 'commander';
-import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import { dirname, join } from 'node:path';
+// Command line entry point: bin/katran-tui imports this. The program lives in src/cli/: commander
+// wiring in program.ts, one module per command group, the real outside world in real-deps.ts.
+import { main } from './cli/program.js';
+import { realDeps } from './cli/real-deps.js';
 
-const pkg = JSON.parse(readFileSync(join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'package.json'), 'utf8')) as { version: string };
-
-const program = new Command('katran-tui')
-  .description('On-box console for an XDP layer-4 load balancer with Katran\'s map ABI')
-  .version(pkg.version);
-program.parse();
+const code = await main(process.argv.slice(2), await realDeps());
+process.exitCode = code;

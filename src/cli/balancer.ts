@@ -1,0 +1,100 @@
+// attach, detach, status: the balancer's lifecycle on an interface.
+import { existsSync, statSync } from 'node:fs';
+import { formatMac, InputError, parseMac } from '../dataplane/abi.js';
+import { ReadOnlyError, type AttachRequest, type XdpModeRequest } from '../dataplane/types.js';
+import type { Ctx } from './context.js';
+import { UsageError } from './errors.js';
+import { changeJson, changeText, summaryJson, table } from './format.js';
+import { parseCpuList, parseIntf, parseIntIn, parsePath, parseXdpMode } from './validate.js';
+
+export interface AttachFlags {
+  defaultMac?: string;
+  xdpMode?: string;
+  balancerProg?: string;
+  healthcheckerProg?: string;
+  hcIntf?: string;
+  lruSize?: string;
+  forwardingCores?: string;
+  force?: boolean;
+  dryRun?: boolean;
+  json?: boolean;
+}
+
+function objectPath(text: string, what: string): string {
+  const p = parsePath(text, what);
+  if (!existsSync(p)) throw new InputError(`${what} ${p} does not exist`);
+  if (!statSync(p).isFile()) throw new InputError(`${what} ${p} is not a file`);
+  return p;
+}
+
+/** Validates every attach flag (throws InputError / UsageError); writes nothing. */
+export function attachRequest(intf: string | undefined, f: AttachFlags): AttachRequest {
+  if (!intf) throw new UsageError('attach needs --intf IF (the interface the balancer receives and sends on)');
+  if (f.defaultMac === undefined || f.defaultMac === '') {
+    throw new UsageError('attach needs --default-mac MAC (the next hop every encapsulated packet goes to, e.g. the gateway of --intf)');
+  }
+  const req: AttachRequest = { intf: parseIntf(intf), defaultMac: formatMac(parseMac(f.defaultMac)) };
+  if (f.xdpMode !== undefined) req.mode = parseXdpMode(f.xdpMode) as XdpModeRequest;
+  if (f.balancerProg) req.balancerProg = objectPath(f.balancerProg, 'balancer program');
+  if (f.healthcheckerProg) req.healthcheckerProg = objectPath(f.healthcheckerProg, 'healthchecker program');
+  if (f.hcIntf) req.hcIntf = parseIntf(f.hcIntf, 'healthcheck interface');
+  if (f.lruSize !== undefined && f.lruSize !== '') req.lruSize = parseIntIn(f.lruSize, 'LRU size', 1, 1_000_000_000, ' (entries, split across the forwarding cores)');
+  if (f.forwardingCores !== undefined && f.forwardingCores !== '') req.forwardingCores = parseCpuList(f.forwardingCores);
+  if (f.force) req.force = true;
+  return req;
+}
+
+export function ensureWritable(ctx: Ctx): void {
+  if (ctx.common.readonly) throw new ReadOnlyError('--readonly was given');
+}
+
+export function printChange(ctx: Ctx, r: import('../dataplane/types.js').ChangeResult, o: { json?: boolean; dryRun?: boolean }): void {
+  for (const w of r.warnings) ctx.warn(w);
+  if (o.json) ctx.out(JSON.stringify(changeJson(r)));
+  else for (const l of changeText(r, o.dryRun)) ctx.out(l);
+}
+
+export async function attach(ctx: Ctx, f: AttachFlags): Promise<void> {
+  const req = attachRequest(ctx.common.intf, f);
+  ensureWritable(ctx);
+  ctx.requireRoot('attach');
+  const host = await ctx.host();
+  const { dataplane, result } = host.attach(req, { dryRun: !!f.dryRun });
+  try {
+    printChange(ctx, result, f);
+  } finally {
+    dataplane?.close();
+  }
+}
+
+export async function detach(ctx: Ctx, f: { dryRun?: boolean; json?: boolean }): Promise<void> {
+  if (!ctx.common.intf) throw new UsageError('detach needs --intf IF: detaching is never implicit');
+  ensureWritable(ctx);
+  ctx.requireRoot('detach');
+  const host = await ctx.host();
+  const dp = host.open(ctx.common.intf, { readOnly: false });
+  try {
+    printChange(ctx, dp.detach({ dryRun: !!f.dryRun }), f);
+  } finally {
+    dp.close();
+  }
+}
+
+export async function status(ctx: Ctx, f: { json?: boolean }): Promise<void> {
+  ctx.requireRoot('status');
+  const host = await ctx.host();
+  const all = host.balancers();
+  const id = ctx.deps.identity();
+  const stale = all.filter((b) => b.owner === 'katran-tui' && b.differsFromBundled);
+  if (f.json) {
+    ctx.out(JSON.stringify({ version: id.version, bundled: { object: id.object, sha256: id.sha256 }, balancers: all.map(summaryJson) }));
+  } else if (all.length === 0) {
+    ctx.out('no balancer on this box (attach one: katran-tui attach --intf IF --default-mac MAC)');
+  } else {
+    ctx.out(table(['INTF', 'IFINDEX', 'MODE', 'PROG ID', 'TAG', 'OWNER', 'PINS'],
+      all.map((b) => [b.intf, b.ifindex, b.mode, b.progId, b.tag + (b.differsFromBundled ? ' *' : ''), b.owner, b.pinDir ?? '-'])));
+  }
+  for (const b of stale) {
+    ctx.warn(`${b.intf}: the pinned program (tag ${b.tag}) differs from the bundled object (sha256 ${id.sha256?.slice(0, 16) ?? 'unknown'}…): it keeps running until it is re-attached`);
+  }
+}

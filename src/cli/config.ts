@@ -1,0 +1,210 @@
+// config export / apply: the balancer's desired state as one JSON file. apply validates the whole
+// file before anything is written, prints the diff, and applies it as one transaction: the steps
+// run in an order that never leaves a VIP without reals it is meant to keep, and a failure undoes
+// the steps already done, in reverse.
+import { formatMac, formatVip, InputError, parseIp, parseMac, parseVip, parseVipFlags, vipFlagsToNames } from '../dataplane/abi.js';
+import type { Dataplane, HashKind, VipFlagName, VipKey, VipState } from '../dataplane/types.js';
+import type { Ctx } from './context.js';
+import { ensureWritable } from './balancer.js';
+import { OperationError, sanitize } from './errors.js';
+import { parseHash, parseWeight } from './validate.js';
+
+export const CONFIG_FORMAT = 1;
+
+export interface ConfigReal { address: string; weight: number }
+export interface ConfigVip { vip: string; flags: VipFlagName[]; hash: HashKind; reals: ConfigReal[] }
+export interface ConfigDoc { katranTuiConfig: number; intf?: string; defaultMac: string | null; vips: ConfigVip[] }
+
+export function exportConfig(dp: Dataplane): ConfigDoc {
+  const vips = [...dp.vips()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)).map((v) => ({
+    vip: v.id,
+    flags: [...v.flags].sort(),
+    hash: v.hash,
+    reals: v.reals.map((r) => ({ address: r.address, weight: r.weight })).sort((a, b) => (a.address < b.address ? -1 : a.address > b.address ? 1 : 0)),
+  }));
+  return { katranTuiConfig: CONFIG_FORMAT, intf: dp.info().intf, defaultMac: dp.getDefaultMac(), vips };
+}
+
+function isObj(x: unknown): x is Record<string, unknown> {
+  return typeof x === 'object' && x !== null && !Array.isArray(x);
+}
+
+function onlyKeys(o: Record<string, unknown>, allowed: string[], where: string): void {
+  for (const k of Object.keys(o)) if (!allowed.includes(k)) throw new InputError(`${where}: unknown key "${sanitize(k, 40)}" (allowed: ${allowed.join(', ')})`);
+}
+
+interface DesiredVip { key: VipKey; id: string; flags: VipFlagName[]; hash: HashKind; reals: Map<string, number> }
+export interface Desired { defaultMac: string | null; vips: Map<string, DesiredVip> }
+
+/** Validates the whole document; every problem is an InputError naming where it is. */
+export function validateConfig(text: string, limits?: { maxVips: number; maxReals: number; flags: VipFlagName[] }): Desired {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch (e) {
+    throw new InputError(`config is not valid JSON: ${(e as Error).message}`);
+  }
+  if (!isObj(doc)) throw new InputError('config: expected a JSON object like {"katranTuiConfig": 1, "defaultMac": ..., "vips": [...]}');
+  onlyKeys(doc, ['katranTuiConfig', 'intf', 'defaultMac', 'vips'], 'config');
+  if (doc.katranTuiConfig !== CONFIG_FORMAT) throw new InputError(`config: "katranTuiConfig" must be ${CONFIG_FORMAT} (the format version)`);
+  let defaultMac: string | null = null;
+  if (doc.defaultMac !== undefined && doc.defaultMac !== null) {
+    if (typeof doc.defaultMac !== 'string') throw new InputError('config: "defaultMac" must be a string or null');
+    defaultMac = formatMac(parseMac(doc.defaultMac));
+  }
+  if (!Array.isArray(doc.vips)) throw new InputError('config: "vips" must be an array');
+  const vips = new Map<string, DesiredVip>();
+  const allReals = new Set<string>();
+  doc.vips.forEach((v: unknown, i: number) => {
+    const where = `config vips[${i}]`;
+    if (!isObj(v)) throw new InputError(`${where}: expected an object with "vip", "flags", "hash", "reals"`);
+    onlyKeys(v, ['vip', 'flags', 'hash', 'reals'], where);
+    if (typeof v.vip !== 'string') throw new InputError(`${where}: "vip" must be a string like 192.0.2.1:80/tcp`);
+    const key = parseVip(v.vip);
+    const id = formatVip(key);
+    if (vips.has(id)) throw new InputError(`${where}: VIP ${id} appears twice`);
+    let flags: VipFlagName[] = [];
+    if (v.flags !== undefined) {
+      if (!Array.isArray(v.flags) || !v.flags.every((x) => typeof x === 'string')) throw new InputError(`${where}: "flags" must be an array of flag names`);
+      flags = vipFlagsToNames(parseVipFlags(v.flags as string[]));
+      if (limits) for (const fl of flags) if (!limits.flags.includes(fl)) throw new InputError(`${where}: VIP flag ${fl} is not implemented by the attached program (it implements: ${limits.flags.join(', ') || 'none'})`);
+    }
+    const hash = v.hash === undefined ? 'maglev-v2' : parseHash(typeof v.hash === 'string' ? v.hash : '?');
+    if (v.reals !== undefined && !Array.isArray(v.reals)) throw new InputError(`${where}: "reals" must be an array`);
+    const reals = new Map<string, number>();
+    ((v.reals as unknown[] | undefined) ?? []).forEach((r, j) => {
+      const w = `${where}.reals[${j}]`;
+      if (!isObj(r)) throw new InputError(`${w}: expected {"address": ..., "weight": ...}`);
+      onlyKeys(r, ['address', 'weight'], w);
+      if (typeof r.address !== 'string') throw new InputError(`${w}: "address" must be a string`);
+      const a = parseIp(r.address, 'real address');
+      if (a.family === 4 && key.address.includes(':')) throw new InputError(`${w}: real ${a.text} is IPv4 but VIP ${id} is IPv6`);
+      if (reals.has(a.text)) throw new InputError(`${w}: real ${a.text} appears twice in ${id}`);
+      const weight = r.weight === undefined ? 1 : typeof r.weight === 'number' ? parseWeight(String(r.weight)) : parseWeight('?');
+      reals.set(a.text, weight);
+      allReals.add(a.text);
+    });
+    vips.set(id, { key, id, flags, hash, reals });
+  });
+  if (limits) {
+    if (vips.size > limits.maxVips) throw new InputError(`config: ${vips.size} VIPs, the program holds at most ${limits.maxVips}`);
+    if (allReals.size > limits.maxReals) throw new InputError(`config: ${allReals.size} distinct reals, the program holds at most ${limits.maxReals}`);
+  }
+  return { defaultMac, vips };
+}
+
+export interface Step {
+  /** "+ vip ...", "- real ...", "~ weight ..." */
+  text: string;
+  run(dp: Dataplane): void;
+  undo(dp: Dataplane): void;
+}
+
+/** The steps that turn the current state into the desired one, in a safe order. */
+export function plan(current: VipState[], currentMac: string | null, want: Desired): Step[] {
+  const cur = new Map(current.map((v) => [formatVip(v.key), v]));
+  const delVips: Step[] = [], addVips: Step[] = [], setFlags: Step[] = [], addReals: Step[] = [], weights: Step[] = [], delReals: Step[] = [], mac: Step[] = [];
+  for (const [id, v] of cur) {
+    if (want.vips.has(id)) continue;
+    delVips.push({
+      text: `- vip ${id} (${v.reals.length} real${v.reals.length === 1 ? '' : 's'})`,
+      run: (dp) => void dp.removeVip(v.key),
+      undo: (dp) => {
+        dp.addVip({ ...v.key, flags: v.flags, hash: v.hash });
+        for (const r of v.reals) dp.addReal(v.key, { address: r.address, weight: r.weight });
+      },
+    });
+  }
+  for (const [id, d] of want.vips) {
+    const c = cur.get(id);
+    if (!c) {
+      addVips.push({
+        text: `+ vip ${id}${d.flags.length ? ` flags ${d.flags.join(',')}` : ''} hash ${d.hash}`,
+        run: (dp) => void dp.addVip({ ...d.key, flags: d.flags, hash: d.hash }),
+        undo: (dp) => void dp.removeVip(d.key),
+      });
+      for (const [a, w] of d.reals) {
+        addReals.push({ text: `+ real ${id} ${a} weight ${w}`, run: (dp) => void dp.addReal(d.key, { address: a, weight: w }), undo: () => { /* the VIP's removal undoes it */ } });
+      }
+      continue;
+    }
+    if (c.hash !== d.hash) {
+      throw new InputError(`config: VIP ${id} uses hash ${c.hash}, the file says ${d.hash}: changing the hash of a live VIP reshuffles every flow; do it explicitly with vip del + vip add`);
+    }
+    const cf = [...c.flags].sort().join(','), df = [...d.flags].sort().join(',');
+    if (cf !== df) {
+      setFlags.push({ text: `~ vip ${id} flags ${cf || '-'} -> ${df || '-'}`, run: (dp) => void dp.setVipFlags(c.key, d.flags), undo: (dp) => void dp.setVipFlags(c.key, c.flags) });
+    }
+    const have = new Map(c.reals.map((r) => [r.address, r.weight]));
+    for (const [a, w] of d.reals) {
+      const old = have.get(a);
+      if (old === undefined) addReals.push({ text: `+ real ${id} ${a} weight ${w}`, run: (dp) => void dp.addReal(c.key, { address: a, weight: w }), undo: (dp) => void dp.removeReal(c.key, a) });
+      else if (old !== w) weights.push({ text: `~ real ${id} ${a} weight ${old} -> ${w}`, run: (dp) => void dp.setRealWeight(c.key, a, w), undo: (dp) => void dp.setRealWeight(c.key, a, old) });
+    }
+    for (const [a, w] of have) {
+      if (!d.reals.has(a)) delReals.push({ text: `- real ${id} ${a} (weight ${w})`, run: (dp) => void dp.removeReal(c.key, a), undo: (dp) => void dp.addReal(c.key, { address: a, weight: w }) });
+    }
+  }
+  if (want.defaultMac !== null && want.defaultMac !== currentMac) {
+    mac.push({
+      text: `~ mac ${currentMac ?? 'unset'} -> ${want.defaultMac}`,
+      run: (dp) => void dp.setDefaultMac(want.defaultMac as string),
+      undo: (dp) => { if (currentMac) dp.setDefaultMac(currentMac); },
+    });
+  }
+  return [...mac, ...delVips, ...addVips, ...setFlags, ...addReals, ...weights, ...delReals];
+}
+
+export async function configExport(ctx: Ctx, f: { json?: boolean }): Promise<void> {
+  ctx.requireRoot('config export');
+  await ctx.withDataplane({ write: false }, (dp) => {
+    const doc = exportConfig(dp);
+    ctx.out(f.json ? JSON.stringify(doc) : JSON.stringify(doc, null, 2));
+  });
+}
+
+export async function configApply(ctx: Ctx, file: string, f: { dryRun?: boolean; json?: boolean }): Promise<void> {
+  const text = await ctx.deps.readInput(file).catch((e: NodeJS.ErrnoException) => {
+    throw new InputError(`cannot read config file ${sanitize(file, 80)}: ${e.code === 'ENOENT' ? 'no such file' : e.message}`);
+  });
+  if (text.length > 64 * 1024 * 1024) throw new InputError('config file is larger than 64 MiB');
+  validateConfig(text); // the shape first, before touching the balancer
+  if (!f.dryRun) ensureWritable(ctx);
+  ctx.requireRoot('config apply');
+  await ctx.withDataplane({ write: !f.dryRun }, (dp) => {
+    const info = dp.info();
+    const want = validateConfig(text, { maxVips: info.capacity.maxVips, maxReals: info.capacity.maxReals - 1, flags: info.vipFlagsSupported });
+    const steps = plan(dp.vips(), dp.getDefaultMac(), want);
+    const report = (applied: boolean) => {
+      if (f.json) ctx.out(JSON.stringify({ intf: info.intf, applied, dryRun: !!f.dryRun, changes: steps.map((s) => s.text) }));
+      else {
+        for (const s of steps) ctx.out(s.text);
+        if (steps.length === 0) ctx.out('no changes: the balancer already matches the file');
+        else if (!applied) ctx.out(`dry run: ${steps.length} change${steps.length === 1 ? '' : 's'} shown, nothing written`);
+        else ctx.out(`applied ${steps.length} change${steps.length === 1 ? '' : 's'}`);
+      }
+    };
+    if (f.dryRun || steps.length === 0) {
+      report(false);
+      return;
+    }
+    const done: Step[] = [];
+    for (const s of steps) {
+      try {
+        s.run(dp);
+        done.push(s);
+      } catch (e) {
+        const undoErrors: string[] = [];
+        for (const u of [...done].reverse()) {
+          try { u.undo(dp); } catch (ue) { undoErrors.push(`${u.text}: ${(ue as Error).message}`); }
+        }
+        const why = (e as Error).message;
+        if (undoErrors.length) {
+          throw new OperationError(`config apply failed at "${s.text}": ${why}; undoing ${done.length} earlier change(s) also failed: ${undoErrors.join('; ')}`);
+        }
+        throw new OperationError(`config apply failed at "${s.text}": ${why}; the ${done.length} earlier change(s) were undone, the balancer is as before`);
+      }
+    }
+    report(true);
+  });
+}

@@ -1,0 +1,118 @@
+// What every command gets: where to write, the options common to all commands, and the Host
+// (injected: the real one over libbpf, or a fake in unit tests).
+import type { Dataplane, Host } from '../dataplane/types.js';
+import { OperationError, UsageError } from './errors.js';
+
+export interface Out {
+  write(s: string): unknown;
+  isTTY?: boolean;
+}
+
+export interface HostOptions {
+  pinRoot: string;
+  stateDir: string;
+}
+
+export interface ConsoleOptions {
+  intf?: string;
+  readOnly: boolean;
+  intervalMs: number;
+  noColor: boolean;
+}
+
+export interface DemoOptions {
+  durationS?: number;
+  intervalMs: number;
+  noColor: boolean;
+  interactive: boolean;
+  out: Out;
+  err: Out;
+}
+
+/** Everything main() needs from the outside world; tests pass fakes. */
+export interface CliDeps {
+  stdout: Out;
+  stderr: Out;
+  stdinIsTTY: boolean;
+  env: Record<string, string | undefined>;
+  isRoot(): boolean;
+  createHost(o: HostOptions): Host | Promise<Host>;
+  runConsole?(host: Host, o: ConsoleOptions): Promise<void>;
+  runDemo?(o: DemoOptions): Promise<number>;
+  /** Reads a file, or stdin for "-". */
+  readInput(path: string): Promise<string>;
+  sleep(ms: number, signal?: AbortSignal): Promise<void>;
+  /** Calls cb on SIGINT / SIGTERM until the returned function is called. */
+  onInterrupt(cb: () => void): () => void;
+  /** The package version and the bundled object's identity, for --version and status. */
+  identity(): { version: string; object: string; sha256: string | null };
+  /** Filesystem and /proc reads for doctor; injectable for tests. */
+  probe?: import('./doctor.js').DoctorProbe;
+  now?(): number;
+}
+
+export interface CommonOptions {
+  intf?: string;
+  readonly: boolean;
+  intervalMs: number;
+  stateDir: string;
+  pinRoot: string;
+  noColor: boolean;
+}
+
+export class Ctx {
+  private hostP: Promise<Host> | null = null;
+  constructor(readonly deps: CliDeps, readonly common: CommonOptions) {}
+
+  out(line = ''): void {
+    this.deps.stdout.write(`${line}\n`);
+  }
+
+  warn(line: string): void {
+    this.deps.stderr.write(`katran-tui: warning: ${line}\n`);
+  }
+
+  note(line: string): void {
+    this.deps.stderr.write(`${line}\n`);
+  }
+
+  requireRoot(what: string): void {
+    if (!this.deps.isRoot()) {
+      throw new OperationError(`${what} needs root (BPF maps and XDP need CAP_BPF / CAP_NET_ADMIN): run it as root, e.g. sudo katran-tui ${what}`);
+    }
+  }
+
+  async host(): Promise<Host> {
+    this.hostP ??= Promise.resolve(this.deps.createHost({ pinRoot: this.common.pinRoot, stateDir: this.common.stateDir }));
+    return this.hostP;
+  }
+
+  /** The interface to act on: --intf, else the only balancer on the box. */
+  async pickIntf(): Promise<string> {
+    if (this.common.intf) return this.common.intf;
+    const all = (await this.host()).balancers();
+    if (all.length === 0) {
+      throw new OperationError('no balancer on this box: attach one with katran-tui attach --intf IF --default-mac MAC');
+    }
+    if (all.length > 1) {
+      throw new UsageError(`${all.length} balancers on this box (${all.map((b) => b.intf).join(', ')}): pick one with --intf`);
+    }
+    return all[0].intf;
+  }
+
+  /** Opens the selected balancer; the caller closes it. */
+  async open(o: { write: boolean }): Promise<Dataplane> {
+    const intf = await this.pickIntf();
+    return (await this.host()).open(intf, { readOnly: this.common.readonly || !o.write });
+  }
+
+  /** Runs fn on the selected balancer and always closes it. */
+  async withDataplane<T>(o: { write: boolean }, fn: (dp: Dataplane) => T | Promise<T>): Promise<T> {
+    const dp = await this.open(o);
+    try {
+      return await fn(dp);
+    } finally {
+      dp.close();
+    }
+  }
+}

@@ -1,0 +1,171 @@
+// doctor: checks of the box, each with a verdict and, when it is not ok, a fix.
+import { join } from 'node:path';
+import type { BalancerSummary, Host, InterfaceInfo } from '../dataplane/types.js';
+import type { Ctx } from './context.js';
+import { table } from './format.js';
+
+export type Verdict = 'ok' | 'warn' | 'fail' | 'info';
+export interface Check { check: string; verdict: Verdict; detail: string; fix?: string }
+
+/** The reads doctor needs, injectable for tests. Every method returns null when the thing is absent. */
+export interface DoctorProbe {
+  readFile(path: string): string | null;
+  readdir(path: string): string[] | null;
+  readlink(path: string): string | null;
+  libbpfVersion(): string | Promise<string>;
+  /** Removes a stale pin directory (only ever called with a path under the pin root). */
+  removeDir(path: string): void;
+}
+
+/** Drivers with native XDP (ndo_bpf) in mainline kernels. */
+const NATIVE_XDP_DRIVERS = new Set([
+  'veth', 'virtio_net', 'tun', 'mlx5_core', 'mlx4_en', 'mlx4_core', 'i40e', 'ice', 'ixgbe', 'ixgbevf', 'igb', 'igc', 'bnxt_en', 'ena',
+  'nfp', 'qede', 'thunder-nicvf', 'dpaa2-eth', 'hv_netvsc', 'netsec', 'mvneta', 'mvpp2', 'stmmac', 'sfc', 'cpsw', 'fec', 'gve', 'atlantic',
+  'lan966x-switch', 'enetc', 'bond', 'tsnep', 'octeontx2-nicpf', 'mana', 'idpf', 'ionic',
+]);
+
+export function driverOf(p: DoctorProbe, intf: string): { driver: string | null; kind: string | null } {
+  const link = p.readlink(`/sys/class/net/${intf}/device/driver`);
+  const uevent = p.readFile(`/sys/class/net/${intf}/uevent`) ?? '';
+  const devtype = /^DEVTYPE=(.*)$/m.exec(uevent)?.[1] ?? null;
+  return { driver: link ? link.split('/').pop() ?? null : devtype, kind: devtype };
+}
+
+export function nativeXdpWhy(p: DoctorProbe, intf: string): { native: boolean | null; why: string } {
+  const { driver, kind } = driverOf(p, intf);
+  if (kind === 'vlan') {
+    return { native: false, why: `${intf} is a VLAN sub-interface: the 8021q driver has no native XDP, so only generic (skb) mode works there; native needs the parent interface, and the program passes VLAN-tagged frames unbalanced` };
+  }
+  if (driver && NATIVE_XDP_DRIVERS.has(driver)) return { native: true, why: `driver ${driver} supports native XDP` };
+  if (driver) return { native: false, why: `driver ${driver} is not known to support native XDP: attach --xdp-mode auto falls back to generic (slower: the packet has already been turned into an skb)` };
+  return { native: null, why: 'driver unknown' };
+}
+
+/** "IP HWtype Flags HWaddress Mask Device" rows of /proc/net/arp with complete entries. */
+export function arpEntries(text: string): { ip: string; mac: string; dev: string }[] {
+  return text.split('\n').slice(1).map((l) => l.trim().split(/\s+/)).filter((c) => c.length >= 6 && (parseInt(c[2], 16) & 0x2) !== 0)
+    .map((c) => ({ ip: c[0], mac: c[3].toLowerCase(), dev: c[5] }));
+}
+
+function readNum(p: DoctorProbe, path: string): number | null {
+  const t = p.readFile(path);
+  return t === null ? null : Number(t.trim());
+}
+
+export async function doctorChecks(ctx: Ctx, p: DoctorProbe, o: { clean?: boolean }): Promise<Check[]> {
+  const checks: Check[] = [];
+  const root = ctx.deps.isRoot();
+  checks.push(root ? { check: 'root', verdict: 'ok', detail: 'running as root' }
+    : { check: 'root', verdict: 'fail', detail: 'not root: BPF and XDP need CAP_BPF / CAP_NET_ADMIN', fix: 'run as root (sudo katran-tui ...)' });
+
+  const mounts = p.readFile('/proc/mounts') ?? '';
+  const bpffs = mounts.split('\n').map((l) => l.split(' ')).filter((c) => c[2] === 'bpf').map((c) => c[1]);
+  const pinUnder = bpffs.filter((m) => ctx.common.pinRoot === m || ctx.common.pinRoot.startsWith(`${m}/`));
+  checks.push(pinUnder.length ? { check: 'bpffs', verdict: 'ok', detail: `bpffs mounted at ${pinUnder[0]} (pin root ${ctx.common.pinRoot})` }
+    : { check: 'bpffs', verdict: 'fail', detail: `no bpffs holds the pin root ${ctx.common.pinRoot}${bpffs.length ? ` (bpffs at ${bpffs.join(', ')})` : ''}: pins cannot survive the process`, fix: 'mount -t bpf bpf /sys/fs/bpf (bash scripts/setup.sh does it)' });
+
+  try {
+    const v = await p.libbpfVersion();
+    checks.push({ check: 'libbpf', verdict: 'ok', detail: `libbpf ${v} (>= 1.1 needed)` });
+  } catch (e) {
+    checks.push({ check: 'libbpf', verdict: 'fail', detail: (e as Error).message, fix: 'apt-get install libbpf1 (Debian 12+ / Ubuntu 24.04+)' });
+  }
+
+  const id = ctx.deps.identity();
+  checks.push(id.sha256 ? { check: 'bundled object', verdict: 'ok', detail: `${id.object} sha256 ${id.sha256.slice(0, 16)}…` }
+    : { check: 'bundled object', verdict: 'fail', detail: `${id.object} is missing`, fix: 'npm run build (clang compiles bpf/)' });
+
+  let host: Host | null = null;
+  let balancers: BalancerSummary[] = [];
+  let interfaces: InterfaceInfo[] = [];
+  if (root) {
+    try {
+      host = await ctx.host();
+      balancers = host.balancers();
+      interfaces = host.interfaces();
+    } catch (e) {
+      checks.push({ check: 'dataplane', verdict: 'fail', detail: (e as Error).message });
+    }
+  }
+
+  const intfs = ctx.common.intf ? [ctx.common.intf] : balancers.map((b) => b.intf);
+  if (intfs.length === 0) checks.push({ check: 'interfaces', verdict: 'info', detail: 'no balancer attached: pass --intf IF to check an interface before attaching' });
+  for (const intf of intfs) {
+    const ii = interfaces.find((i) => i.name === intf);
+    const b = balancers.find((x) => x.intf === intf);
+    if (!ii && root && host) {
+      checks.push({ check: `${intf}`, verdict: 'fail', detail: `no interface ${intf} on this box`, fix: 'ip -br link lists the interfaces' });
+      continue;
+    }
+    const nat = nativeXdpWhy(p, intf);
+    if (b) {
+      if (b.mode === 'native') checks.push({ check: `${intf} XDP mode`, verdict: 'ok', detail: `native (${nat.why})` });
+      else checks.push({ check: `${intf} XDP mode`, verdict: 'warn', detail: `${b.mode}: ${nat.why}`, fix: nat.native ? `re-attach with --xdp-mode native (katran-tui detach --intf ${intf}; katran-tui attach --intf ${intf} --xdp-mode native ...)` : 'attach to an interface whose driver has native XDP for full speed' });
+    } else {
+      checks.push({ check: `${intf} XDP mode`, verdict: nat.native === false ? 'warn' : 'info', detail: `not attached; ${nat.native ? 'native expected' : nat.native === false ? 'generic expected' : 'mode unknown'}: ${nat.why}` });
+    }
+    if (ii) {
+      checks.push(ii.mtu >= 1540
+        ? { check: `${intf} MTU`, verdict: 'ok', detail: `MTU ${ii.mtu}: room for a 1500-byte packet plus 40 bytes of IP6IP6 (20 of IPIP)` }
+        : { check: `${intf} MTU`, verdict: 'warn', detail: `MTU ${ii.mtu}: a full-size ${Math.min(ii.mtu, 1500)}-byte packet grows by 20 (IPIP) / 40 (IP6IP6) bytes and exceeds it on the way to the reals`,
+          fix: `raise the MTU of ${intf} and of the path to the reals to >= ${Math.min(ii.mtu, 1500) + 40} (ip link set dev ${intf} mtu ${Math.min(ii.mtu, 1500) + 40}), or clamp the clients' TCP MSS by 40 bytes` });
+    }
+    const all = readNum(p, '/proc/sys/net/ipv4/conf/all/rp_filter');
+    const own = readNum(p, `/proc/sys/net/ipv4/conf/${intf}/rp_filter`);
+    if (all !== null || own !== null) {
+      const eff = Math.max(all ?? 0, own ?? 0);
+      checks.push(eff === 1
+        ? { check: `${intf} rp_filter`, verdict: 'warn', detail: `rp_filter is strict (1) on ${intf}: VIP traffic is balanced in XDP before rp_filter, but packets the program passes (healthchecks, anything asymmetric) may be dropped; the reals need it off (0 or 2) on their tunnel devices`, fix: `sysctl -w net.ipv4.conf.${intf}.rp_filter=2 net.ipv4.conf.all.rp_filter=2` }
+        : { check: `${intf} rp_filter`, verdict: 'ok', detail: `rp_filter ${eff} (${eff === 0 ? 'off' : 'loose'}); the reals need 0 or 2 on their tunnel devices too` });
+    }
+    if (b && host) {
+      let mac: string | null = null;
+      try {
+        const dp = host.open(intf, { readOnly: true });
+        try { mac = dp.getDefaultMac(); } finally { dp.close(); }
+      } catch (e) {
+        checks.push({ check: `${intf} default MAC`, verdict: 'warn', detail: `cannot read it: ${(e as Error).message}` });
+      }
+      if (mac === null) {
+        checks.push({ check: `${intf} default MAC`, verdict: 'fail', detail: 'not set: encapsulated packets have no next hop', fix: 'katran-tui mac set MAC (the gateway\'s MAC, see ip neigh)' });
+      } else {
+        const arp = arpEntries(p.readFile('/proc/net/arp') ?? '');
+        const here = arp.filter((a) => a.mac === mac && a.dev === intf);
+        const elsewhere = arp.filter((a) => a.mac === mac && a.dev !== intf);
+        if (here.length) checks.push({ check: `${intf} default MAC`, verdict: 'ok', detail: `${mac} is ${here[0].ip} in the neighbour table of ${intf}` });
+        else if (elsewhere.length) checks.push({ check: `${intf} default MAC`, verdict: 'warn', detail: `${mac} is a neighbour on ${elsewhere[0].dev}, not on ${intf}: XDP_TX sends out of ${intf}, where it may not be reachable`, fix: `use the MAC of the next hop on ${intf}'s network (ip neigh show dev ${intf})` });
+        else checks.push({ check: `${intf} default MAC`, verdict: 'warn', detail: `${mac} is not in the IPv4 neighbour table (/proc/net/arp): the next hop may be unreachable from ${intf}`, fix: `ping the gateway through ${intf}, then check ip neigh show dev ${intf}; the default MAC must be the gateway's` });
+      }
+    }
+  }
+
+  const pinDirs = p.readdir(ctx.common.pinRoot);
+  if (pinDirs && root && host) {
+    const live = new Set(balancers.map((b) => b.pinDir).filter((d): d is string => !!d).map((d) => d.replace(/\/+$/, '')));
+    const stale = pinDirs.filter((d) => /^[A-Za-z0-9._-]+$/.test(d) && d !== '.' && d !== '..').map((d) => join(ctx.common.pinRoot, d)).filter((d) => !live.has(d));
+    if (stale.length === 0) checks.push({ check: 'pins', verdict: 'ok', detail: `${pinDirs.length} pin dir(s) under ${ctx.common.pinRoot}, all in use` });
+    else if (o.clean) {
+      const removed: string[] = [];
+      for (const d of stale) {
+        try { p.removeDir(d); removed.push(d); } catch (e) { checks.push({ check: 'pins', verdict: 'fail', detail: `cannot remove ${d}: ${(e as Error).message}` }); }
+      }
+      checks.push({ check: 'pins', verdict: 'ok', detail: `removed ${removed.length} stale pin dir(s): ${removed.join(', ')}` });
+    } else {
+      checks.push({ check: 'pins', verdict: 'warn', detail: `stale pins (no attached balancer uses them): ${stale.join(', ')}`, fix: 'katran-tui doctor --clean removes them' });
+    }
+  } else if (!pinDirs) {
+    checks.push({ check: 'pins', verdict: 'info', detail: `no pins under ${ctx.common.pinRoot}` });
+  }
+  return checks;
+}
+
+export async function doctor(ctx: Ctx, p: DoctorProbe, f: { json?: boolean; clean?: boolean }): Promise<boolean> {
+  if (f.clean) ctx.requireRoot('doctor --clean');
+  const checks = await doctorChecks(ctx, p, f);
+  if (f.json) ctx.out(JSON.stringify({ ok: !checks.some((c) => c.verdict === 'fail'), checks: checks.map((c) => ({ ...c, fix: c.fix ?? null })) }));
+  else {
+    ctx.out(table(['CHECK', 'VERDICT', 'DETAIL'], checks.map((c) => [c.check, c.verdict === 'fail' ? 'FAIL' : c.verdict, c.detail])));
+    for (const c of checks) if (c.fix && c.verdict !== 'ok') ctx.out(`fix ${c.check}: ${c.fix}`);
+  }
+  return !checks.some((c) => c.verdict === 'fail');
+}

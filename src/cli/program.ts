@@ -1,0 +1,205 @@
+// The commander wiring: options, subcommands, help, and main() that turns every outcome into an
+// exit code (0 ok, 1 failed, 2 bad usage) and every error into one stderr line. Kept thin: each
+// command group lives in its own module and gets a Ctx with an injected Host.
+import { Command, CommanderError, Option } from 'commander';
+import { DEFAULT_PIN_ROOT, DEFAULT_STATE_DIR } from '../dataplane/paths.js';
+import { normalizeArgv } from './argv.js';
+import { attach, attachRequest, detach, status, type AttachFlags } from './balancer.js';
+import { configApply, configExport } from './config.js';
+import { Ctx, type CliDeps, type CommonOptions } from './context.js';
+import { doctor } from './doctor.js';
+import { EXIT, errorLine, exitCodeFor, UsageError } from './errors.js';
+import { macGet, macSet } from './mac.js';
+import { stats } from './stats.js';
+import { trace } from './trace.js';
+import { parseIntervalMs, parseIntf, parsePath } from './validate.js';
+import { realAdd, realDel, realWeight, vipAdd, vipDel, vipList } from './vips.js';
+
+export const DEFAULT_INTERVAL_MS = 1000;
+
+function addAttachOptions(cmd: Command, hidden: boolean): Command {
+  const opts = [
+    new Option('--default-mac <mac>', 'MAC of the next hop every encapsulated packet is sent to (Katran -default_mac)'),
+    new Option('--xdp-mode <mode>', 'auto (native, else generic), native or generic').default(undefined),
+    new Option('--balancer-prog <file>', 'balancer object to load (default: the bundled one; an upstream Katran balancer.bpf.o works)'),
+    new Option('--healthchecker-prog <file>', 'healthcheck object for tc egress (bundled, or upstream healthchecking_ipip.o)'),
+    new Option('--hc-intf <if>', 'interface the healthcheck program is attached to (default: --intf)'),
+    new Option('--lru-size <n>', 'total LRU entries, split across the forwarding cores'),
+    new Option('--forwarding-cores <csv>', 'CPUs that forward, e.g. 0,1,2-5 (default: every CPU)'),
+    new Option('--force', 'replace an XDP program that is not katran-tui\'s'),
+  ];
+  for (const o of opts) cmd.addOption(hidden ? o.hideHelp() : o);
+  return cmd;
+}
+
+export function buildProgram(deps: CliDeps, run: { ctx?: Ctx; result?: number }): Command {
+  const id = deps.identity();
+  const program = new Command('katran-tui')
+    .description('On-box console and command line for an XDP layer-4 load balancer with Katran\'s map ABI.\nWithout a command: the console (needs a terminal).')
+    .version(`katran-tui ${id.version} (bundled ${id.object.split('/').pop()} ${id.sha256 ? `sha256:${id.sha256}` : 'missing: run npm run build'})`, '-V, --version', 'print the version and the bundled object\'s sha256')
+    .option('--intf <if>', 'the balancer\'s interface (default: the only balancer on the box)')
+    .option('--readonly', 'refuse every write')
+    .option('--interval <ms>', 'refresh / sampling interval in milliseconds', String(DEFAULT_INTERVAL_MS))
+    .option('--state-dir <dir>', 'state directory', DEFAULT_STATE_DIR)
+    .option('--pin-root <dir>', 'bpffs directory the balancers are pinned under', DEFAULT_PIN_ROOT)
+    .option('--no-color', 'no colours (NO_COLOR is honoured too)')
+    .showSuggestionAfterError(true)
+    .exitOverride()
+    .configureOutput({
+      writeOut: (s) => void deps.stdout.write(s),
+      writeErr: (s) => void deps.stderr.write(s),
+      outputError: (s, write) => write(`katran-tui: ${s.replace(/^error: /, '').trim().replace(/\n+/g, ' ')} (katran-tui --help)\n`),
+    });
+  addAttachOptions(program, true);
+  program.helpCommand(false);
+
+  const common = (cmd: Command): CommonOptions => {
+    const o = cmd.optsWithGlobals() as Record<string, unknown>;
+    return {
+      intf: o.intf !== undefined ? parseIntf(o.intf) : undefined,
+      readonly: !!o.readonly,
+      intervalMs: parseIntervalMs(o.interval),
+      stateDir: parsePath(o.stateDir, 'state directory'),
+      pinRoot: parsePath(o.pinRoot, 'pin root'),
+      noColor: o.color === false || (deps.env.NO_COLOR !== undefined && deps.env.NO_COLOR !== ''),
+    };
+  };
+  const ctxOf = (cmd: Command): Ctx => {
+    const ctx = new Ctx(deps, common(cmd));
+    run.ctx = ctx;
+    return ctx;
+  };
+  const opts = <T>(cmd: Command) => cmd.optsWithGlobals() as T;
+  const jsonOpt = (c: Command, what = 'print one JSON document (shape in README)') => c.option('--json', what);
+  const dryOpt = (c: Command) => c.option('--dry-run', 'validate and show the change; write nothing');
+
+  program.action(async (_o, cmd: Command) => {
+    const ctx = ctxOf(cmd);
+    const f = opts<AttachFlags>(cmd);
+    const wantsAttach = f.defaultMac !== undefined;
+    if (wantsAttach) attachRequest(ctx.common.intf, f); // validate a pasted Katran command line first
+    if (!deps.stdout.isTTY || !deps.stdinIsTTY) {
+      throw new UsageError('the console needs a terminal: use a subcommand instead, e.g. katran-tui status, katran-tui stats --once --json (katran-tui --help lists them)');
+    }
+    ctx.requireRoot('the console');
+    if (!deps.runConsole) throw new Error('the console is not available in this build');
+    const host = await ctx.host();
+    if (wantsAttach && !host.balancers().some((b) => b.intf === ctx.common.intf)) await attach(ctx, f);
+    await deps.runConsole(host, { intf: ctx.common.intf, readOnly: ctx.common.readonly, intervalMs: ctx.common.intervalMs, noColor: ctx.common.noColor });
+  });
+
+  const attachCmd = program.command('attach').description('load the balancer and attach it to --intf (Katran\'s gflags spellings work too)');
+  addAttachOptions(attachCmd, false);
+  dryOpt(jsonOpt(attachCmd, 'print the result as JSON'));
+  attachCmd.action(async (_o, cmd: Command) => attach(ctxOf(cmd), opts<AttachFlags>(cmd)));
+
+  dryOpt(jsonOpt(program.command('detach').description('detach our balancer from --intf and remove its pins (only on this explicit request)'), 'print the result as JSON'))
+    .action(async (_o, cmd: Command) => detach(ctxOf(cmd), opts(cmd)));
+
+  jsonOpt(program.command('status').description('every balancer on the box, ours and observed ones'))
+    .action(async (_o, cmd: Command) => status(ctxOf(cmd), opts(cmd)));
+
+  const vip = program.command('vip').description('VIPs: add, del, list');
+  dryOpt(jsonOpt(vip.command('add').argument('<vip>', 'ADDR:PORT/PROTO, e.g. 192.0.2.1:80/tcp or [2001:db8::1]:443/tcp'), 'print the result as JSON'))
+    .description('add a VIP')
+    .option('--flags <csv>', 'VIP flags: no-sport, no-lru, dport-hash, hash-src-dst-port, ... (Katran\'s NO_SPORT spelling too)')
+    .option('--hash <kind>', 'maglev or maglev-v2 (default maglev-v2, as katran_server_grpc)')
+    .action(async (v: string, _o, cmd: Command) => vipAdd(ctxOf(cmd), v, opts(cmd)));
+  dryOpt(jsonOpt(vip.command('del').argument('<vip>', 'ADDR:PORT/PROTO'), 'print the result as JSON')).description('delete a VIP and its ring')
+    .action(async (v: string, _o, cmd: Command) => vipDel(ctxOf(cmd), v, opts(cmd)));
+  jsonOpt(vip.command('list').description('VIPs with their flags, hash and reals (weight, ring slots, share)'))
+    .action(async (_o, cmd: Command) => vipList(ctxOf(cmd), opts(cmd)));
+
+  const real = program.command('real').description('reals of a VIP: add, del, weight');
+  dryOpt(jsonOpt(real.command('add').argument('<vip>', 'ADDR:PORT/PROTO').argument('<real>', 'the real\'s address'), 'print the result as JSON'))
+    .description('add a real to a VIP').option('--weight <n>', 'weight, 0 drains (default 1)')
+    .action(async (v: string, r: string, _o, cmd: Command) => realAdd(ctxOf(cmd), v, r, opts(cmd)));
+  dryOpt(jsonOpt(real.command('del').argument('<vip>', 'ADDR:PORT/PROTO').argument('<real>', 'the real\'s address'), 'print the result as JSON'))
+    .description('remove a real from a VIP')
+    .action(async (v: string, r: string, _o, cmd: Command) => realDel(ctxOf(cmd), v, r, opts(cmd)));
+  dryOpt(jsonOpt(real.command('weight').argument('<vip>', 'ADDR:PORT/PROTO').argument('<real>', 'the real\'s address').argument('<n>', 'new weight; 0 drains'), 'print the result as JSON'))
+    .description('change a real\'s weight (0 drains: flows in the LRU stay until they age out)')
+    .action(async (v: string, r: string, n: string, _o, cmd: Command) => realWeight(ctxOf(cmd), v, r, n, opts(cmd)));
+
+  const mac = program.command('mac').description('the default gateway MAC: get (default) or set');
+  jsonOpt(mac.command('get', { isDefault: true }).description('print the default MAC'))
+    .action(async (_o, cmd: Command) => macGet(ctxOf(cmd), opts(cmd)));
+  dryOpt(jsonOpt(mac.command('set').argument('<mac>', 'e.g. 58:e4:34:56:46:e0').description('set the default MAC'), 'print the result as JSON'))
+    .action(async (m: string, _o, cmd: Command) => macSet(ctxOf(cmd), m, opts(cmd)));
+
+  program.command('stats').description('counters and rates (until Ctrl-C, unless --once / --count)')
+    .option('--json', 'one JSON document per sample, one per line')
+    .option('--prometheus', 'Prometheus text format, one sample (for node_exporter\'s textfile collector)')
+    .option('--once', 'print one sample (taken one --interval after the first read) and exit')
+    .option('--count <n>', 'print n samples and exit')
+    .action(async (_o, cmd: Command) => stats(ctxOf(cmd), opts(cmd)));
+
+  jsonOpt(program.command('trace').argument('<src>', 'client SRC:SPORT, e.g. 203.0.113.5:40000').argument('<vip>', 'ADDR:PORT/PROTO'))
+    .description('where this flow goes, and why (on a clone: no live flow moves)')
+    .option('--syn', 'trace it as a TCP SYN (a new connection: the LRU is skipped)')
+    .action(async (s: string, v: string, _o, cmd: Command) => trace(ctxOf(cmd), s, v, opts(cmd)));
+
+  const config = program.command('config').description('the whole desired state as one JSON file: export, apply');
+  config.command('export').description('print the VIPs, reals and default MAC as a config file (pretty JSON)')
+    .option('--json', 'the same document on one line')
+    .action(async (_o, cmd: Command) => configExport(ctxOf(cmd), opts(cmd)));
+  dryOpt(jsonOpt(config.command('apply').argument('<file>', 'config file, or - for stdin'), 'print the result as JSON'))
+    .description('validate the whole file, show the diff, apply it as one transaction')
+    .action(async (file: string, _o, cmd: Command) => configApply(ctxOf(cmd), parsePath(file, 'config file'), opts(cmd)));
+
+  program.command('demo').description('a self-contained lab (namespaces, veth, traffic) with the console on it; torn down on quit')
+    .option('--duration <s>', 'stop after s seconds (without a terminal: run headless and print what each real received)')
+    .action(async (_o, cmd: Command) => {
+      const ctx = ctxOf(cmd);
+      const f = opts<{ duration?: string }>(cmd);
+      const { parseIntIn } = await import('./validate.js');
+      const durationS = f.duration !== undefined ? parseIntIn(f.duration, '--duration', 1, 86_400, ' (seconds)') : undefined;
+      const interactive = !!deps.stdout.isTTY && deps.stdinIsTTY;
+      if (!interactive && durationS === undefined) {
+        throw new UsageError('demo without a terminal needs --duration S (it then runs headless and prints what each real received)');
+      }
+      ctx.requireRoot('demo');
+      if (!deps.runDemo) throw new Error('the demo is not available in this build');
+      run.result = await deps.runDemo({ durationS, intervalMs: ctx.common.intervalMs, noColor: ctx.common.noColor, interactive, out: deps.stdout, err: deps.stderr });
+    });
+
+  jsonOpt(program.command('doctor').description('checks of the box, each with a verdict and a fix'), 'print the checks as JSON')
+    .option('--clean', 'remove stale pins (pin directories no attached balancer uses)')
+    .action(async (_o, cmd: Command) => {
+      const ctx = ctxOf(cmd);
+      if (!deps.probe) throw new Error('doctor is not available in this build');
+      const ok = await doctor(ctx, deps.probe, opts(cmd));
+      run.result = ok ? EXIT.ok : EXIT.failed;
+    });
+
+  for (const c of [program, ...program.commands, ...program.commands.flatMap((c) => c.commands)]) {
+    c.exitOverride().configureOutput(program.configureOutput()).showSuggestionAfterError(true);
+  }
+  return program;
+}
+
+/** Runs one command line; returns the exit code. Never throws. */
+export async function main(argv: readonly string[], deps: CliDeps): Promise<number> {
+  const debug = !!deps.env.KATRAN_TUI_DEBUG;
+  const run: { ctx?: Ctx; result?: number } = {};
+  try {
+    const { argv: args, notes } = normalizeArgv(argv);
+    for (const n of notes) deps.stderr.write(`${n}\n`);
+    const program = buildProgram(deps, run);
+    await program.parseAsync(args, { from: 'user' });
+    return run.result ?? EXIT.ok;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version') return EXIT.ok;
+      if (e.code === 'commander.help') return e.exitCode === 0 ? EXIT.ok : EXIT.usage;
+      return EXIT.usage;
+    }
+    const log = e instanceof Error ? (e as { log?: string }).log : undefined;
+    deps.stderr.write(`${errorLine(e)}${log && !debug ? ' (KATRAN_TUI_DEBUG=1 prints the verifier log)' : ''}\n`);
+    if (debug && e instanceof Error) {
+      deps.stderr.write(`${e.stack ?? ''}\n`);
+      if (log) deps.stderr.write(`verifier log:\n${log}\n`);
+    }
+    return exitCodeFor(e);
+  }
+}

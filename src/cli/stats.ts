@@ -1,0 +1,73 @@
+// stats: counters and rates, as a table, JSON (one document per sample, one per line) or the
+// Prometheus text format. Rates need two samples: each printed sample comes one interval after the
+// previous read, so even --once prints real rates.
+import type { StatsSample } from '../dataplane/types.js';
+import type { Ctx } from './context.js';
+import { UsageError } from './errors.js';
+import { human, pct, prometheus, statsJson, table } from './format.js';
+import { parseIntIn } from './validate.js';
+
+export interface StatsFlags {
+  json?: boolean;
+  prometheus?: boolean;
+  once?: boolean;
+  count?: string;
+}
+
+export function statsText(intf: string, s: StatsSample): string {
+  const g = s.global;
+  const lines: string[] = [];
+  lines.push(`${new Date(s.at).toISOString()}  ${intf}  interval ${(s.elapsedMs / 1000).toFixed(1)} s${s.underFlood ? '  UNDER FLOOD' : ''}${s.resets.length ? `  reset: ${s.resets.join(', ')}` : ''}`);
+  lines.push(table(['XDP', 'PPS', 'BPS', 'PACKETS', 'BYTES'], [
+    ['total', human(g.xdpTotal.r1), human(g.xdpTotal.r2 * 8), human(g.xdpTotal.v1), human(g.xdpTotal.v2, 'B')],
+    ['tx', human(g.xdpTx.r1), human(g.xdpTx.r2 * 8), human(g.xdpTx.v1), human(g.xdpTx.v2, 'B')],
+    ['pass', human(g.xdpPass.r1), human(g.xdpPass.r2 * 8), human(g.xdpPass.v1), human(g.xdpPass.v2, 'B')],
+    ['drop', human(g.xdpDrop.r1), human(g.xdpDrop.r2 * 8), human(g.xdpDrop.v1), human(g.xdpDrop.v2, 'B')],
+  ]));
+  const lruTotal = g.lru.v1;
+  const hit = lruTotal > 0 ? 1 - g.lru.v2 / lruTotal : 0;
+  lines.push(`LRU hit ${lruTotal > 0 ? pct(hit) : '-'}  misses ${human(g.lru.v2)}  fallback LRU ${human(g.fallbackLru.v1)}  CH drops ${human(g.chDrop.v1 + g.chDrop.v2)}  encap failures ${human(g.encapFail.v1 + g.encapFail.v2)}`);
+  const total = s.vips.reduce((a, v) => a + v.pps, 0);
+  if (s.vips.length) {
+    lines.push(table(['VIP', 'PPS', 'BPS', 'SHARE', 'PACKETS'],
+      [...s.vips].sort((a, b) => b.pps - a.pps).map((v) => [v.id, human(v.pps), human(v.bps), total > 0 ? pct(v.pps / total) : '-', human(v.packets)])));
+  }
+  if (s.reals.length) {
+    lines.push(table(['REAL', 'PPS', 'BPS', 'PACKETS'], [...s.reals].sort((a, b) => b.pps - a.pps).map((r) => [r.address, human(r.pps), human(r.bps), human(r.packets)])));
+  }
+  return lines.join('\n');
+}
+
+export async function stats(ctx: Ctx, f: StatsFlags): Promise<void> {
+  if (f.json && f.prometheus) throw new UsageError('stats: --json and --prometheus exclude each other');
+  if (f.once && f.count !== undefined) throw new UsageError('stats: --once and --count exclude each other');
+  let count = f.once ? 1 : f.count !== undefined ? parseIntIn(f.count, '--count', 1, 1_000_000) : Infinity;
+  if (f.prometheus) {
+    if (count !== Infinity && count !== 1) throw new UsageError('stats --prometheus prints one exposition (a textfile collector reads one): use --once, not --count');
+    count = 1;
+  }
+  ctx.requireRoot('stats');
+  const interval = ctx.common.intervalMs;
+  const ac = new AbortController();
+  const off = ctx.deps.onInterrupt(() => ac.abort());
+  try {
+    await ctx.withDataplane({ write: false }, async (dp) => {
+      const intf = dp.info().intf;
+      dp.sample();
+      for (let i = 0; i < count && !ac.signal.aborted; i++) {
+        try {
+          await ctx.deps.sleep(interval, ac.signal);
+        } catch {
+          break;
+        }
+        if (ac.signal.aborted) break;
+        const s = dp.sample();
+        if (f.prometheus) ctx.deps.stdout.write(prometheus(intf, s));
+        else if (f.json) ctx.out(JSON.stringify(statsJson(intf, s)));
+        else ctx.out(`${i > 0 ? '\n' : ''}${statsText(intf, s)}`);
+      }
+    });
+  } finally {
+    off();
+  }
+}

@@ -1,0 +1,25 @@
+// trace: where a flow goes and why (the dataplane computes it and confirms it on a clone of the
+// program, so no live flow, LRU entry or counter changes).
+import { InputError, parseEndpoint, parseVip } from '../dataplane/abi.js';
+import type { Ctx } from './context.js';
+import { traceJson } from './format.js';
+
+export async function trace(ctx: Ctx, srcText: string, vipText: string, f: { syn?: boolean; json?: boolean }): Promise<void> {
+  const src = parseEndpoint(srcText, 'source');
+  const vip = parseVip(vipText);
+  if (src.address.includes(':') !== vip.address.includes(':')) {
+    throw new InputError(`source ${src.address} and VIP ${vip.address} are of different IP families`);
+  }
+  ctx.requireRoot('trace');
+  await ctx.withDataplane({ write: false }, (dp) => {
+    const t = dp.trace({ src: src.address, sport: src.port, vip, syn: !!f.syn });
+    if (f.json) {
+      ctx.out(JSON.stringify({ src: srcText.trim(), ...traceJson(t) }));
+      return;
+    }
+    const where = t.real ? `${t.action} to real ${t.real}` : t.action;
+    ctx.out(`${src.address.includes(':') ? `[${src.address}]` : src.address}:${src.port} -> ${t.vip}: ${where}${t.ringSlot !== undefined ? ` (ring slot ${t.ringSlot})` : ''}`);
+    for (const s of t.steps) ctx.out(`  ${s}`);
+    ctx.out(t.confirmedByKernel ? '  confirmed by the kernel (the program run on a clone of the maps)' : '  NOT confirmed by the kernel: computed in userspace only');
+  });
+}

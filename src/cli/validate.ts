@@ -1,0 +1,72 @@
+// Validation of command-line values that abi.ts does not cover: interface names, numbers, CPU
+// lists, file paths. Everything throws InputError (exit 2) with what is wrong and what is allowed.
+import { InputError } from '../dataplane/abi.js';
+import { sanitize } from './errors.js';
+
+const IFNAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,14}$/;
+
+/** Linux interface names are at most 15 bytes; we accept the safe subset of letters, digits, . - _ */
+export function parseIntf(text: unknown, what = 'interface'): string {
+  const s = String(text ?? '');
+  if (!IFNAME.test(s) || s === '.' || s === '..') {
+    throw new InputError(`bad ${what} name "${sanitize(s, 60)}": expected up to 15 letters, digits, '.', '-' or '_' (e.g. eno2.573)`);
+  }
+  return s;
+}
+
+export function parseIntIn(text: unknown, what: string, min: number, max: number, unit = ''): number {
+  const s = String(text ?? '').trim();
+  if (!/^\d{1,10}$/.test(s) || Number(s) < min || Number(s) > max) {
+    throw new InputError(`bad ${what} "${sanitize(s, 40)}": expected a whole number from ${min} to ${max}${unit}`);
+  }
+  return Number(s);
+}
+
+export const MAX_WEIGHT = 1_000_000;
+
+export function parseWeight(text: unknown): number {
+  return parseIntIn(text, 'weight', 0, MAX_WEIGHT);
+}
+
+export function parseIntervalMs(text: unknown): number {
+  return parseIntIn(text, 'interval', 100, 3_600_000, ' (milliseconds)');
+}
+
+/** "0,1,2-5" -> [0,1,2,3,4,5] (Katran's -forwarding_cores takes "0,1,2"; ranges are a bonus). */
+export function parseCpuList(text: unknown, maxCpu = 1023): number[] {
+  const s = String(text ?? '').trim();
+  const bad = () => new InputError(`bad CPU list "${sanitize(s, 60)}": expected comma-separated CPU numbers or ranges like 0,1,4-7 (0 to ${maxCpu})`);
+  if (s === '' || !/^[\d,\s-]+$/.test(s)) throw bad();
+  const out = new Set<number>();
+  for (const part of s.split(',').map((p) => p.trim())) {
+    const m = /^(\d{1,4})(?:-(\d{1,4}))?$/.exec(part);
+    if (!m) throw bad();
+    const a = Number(m[1]);
+    const b = m[2] === undefined ? a : Number(m[2]);
+    if (a > maxCpu || b > maxCpu || b < a) throw bad();
+    for (let c = a; c <= b; c++) out.add(c);
+  }
+  return [...out].sort((x, y) => x - y);
+}
+
+/** A file path given by the operator: no NUL, bounded length. Existence is checked by the caller. */
+export function parsePath(text: unknown, what = 'file'): string {
+  const s = String(text ?? '');
+  if (s === '' || s.length > 4096 || s.includes('\0')) throw new InputError(`bad ${what} path "${sanitize(s, 60)}"`);
+  return s;
+}
+
+export function parseXdpMode(text: unknown): 'auto' | 'native' | 'generic' {
+  const s = String(text ?? '').trim().toLowerCase();
+  if (s === 'auto' || s === 'native' || s === 'generic') return s;
+  if (s === 'drv' || s === 'driver') return 'native';
+  if (s === 'skb') return 'generic';
+  throw new InputError(`bad XDP mode "${sanitize(s, 40)}": expected auto, native or generic`);
+}
+
+export function parseHash(text: unknown): 'maglev' | 'maglev-v2' {
+  const s = String(text ?? '').trim().toLowerCase().replace(/_/g, '-');
+  if (s === 'maglev' || s === 'maglev-v1' || s === 'v1') return 'maglev';
+  if (s === 'maglev-v2' || s === 'maglevv2' || s === 'v2') return 'maglev-v2';
+  throw new InputError(`bad hash "${sanitize(s, 40)}": expected maglev or maglev-v2`);
+}

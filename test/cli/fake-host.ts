@@ -1,0 +1,183 @@
+// A small in-memory Host / Dataplane for the CLI's unit tests: it records every write so a test
+// can assert that bad input changed nothing.
+import { formatVip, type VipKey } from '../../src/dataplane/abi.js';
+import {
+  ReadOnlyError, type AttachRequest, type BalancerInfo, type BalancerSummary, type ChangeOptions, type ChangeResult, type Dataplane,
+  type HashKind, type Host, type InterfaceInfo, type StatsSample, type TraceRequest, type TraceResult, type VipFlagName, type VipSpec, type VipState,
+} from '../../src/dataplane/types.js';
+import type { CliDeps, Out } from '../../src/cli/context.js';
+import type { DoctorProbe } from '../../src/cli/doctor.js';
+
+interface FakeVip { key: VipKey; flags: VipFlagName[]; hash: HashKind; reals: Map<string, number> }
+
+export class FakeBox {
+  vips = new Map<string, FakeVip>();
+  mac: string | null = '02:00:00:00:00:01';
+  writes: string[] = [];
+  attached = new Map<string, AttachRequest>();
+  opened: { intf: string; readOnly: boolean }[] = [];
+  failOn: string | null = null;
+  counter = 0;
+  snapshot(): string {
+    return JSON.stringify({ vips: [...this.vips.entries()].map(([k, v]) => [k, v.flags, v.hash, [...v.reals]]), mac: this.mac, att: [...this.attached.keys()] });
+  }
+}
+
+const pair = (v1 = 0, v2 = 0, r1 = 0, r2 = 0) => ({ v1, v2, r1, r2 });
+
+export class FakeDp implements Dataplane {
+  closed = false;
+  constructor(private box: FakeBox, private intf: string, private ro: boolean) {}
+  private change(op: string, o: ChangeOptions | undefined, summary: string, fn: () => void): ChangeResult {
+    if (this.ro) throw new ReadOnlyError('opened read-only');
+    if (this.box.failOn && op.startsWith(this.box.failOn)) throw new Error(`${op}: injected failure`);
+    if (!o?.dryRun) {
+      fn();
+      this.box.writes.push(op);
+    }
+    return { applied: !o?.dryRun, summary: [summary], warnings: [] };
+  }
+  private get(key: VipKey): FakeVip {
+    const v = this.box.vips.get(formatVip(key));
+    if (!v) throw new Error(`VIP ${formatVip(key)} does not exist`);
+    return v;
+  }
+  info(): BalancerInfo {
+    return {
+      intf: this.intf, ifindex: 7, mode: 'native', progId: 42, progTag: 'abcdef0123456789', progName: 'balancer_ingress', attachedAt: 1_700_000_000_000,
+      cpus: 2, forwardingCpus: [0, 1], defaultMac: this.box.mac, owner: 'katran-tui', readOnly: this.ro,
+      capacity: { vips: this.box.vips.size, maxVips: 4, reals: 0, maxReals: 16, ringSize: 65537 },
+      vipFlagsSupported: ['no-sport', 'no-lru', 'dport-hash', 'hash-src-dst-port'], healthcheck: null,
+    };
+  }
+  sample(): StatsSample {
+    this.box.counter++;
+    const n = this.box.counter * 100;
+    const global = {
+      lru: pair(n, 3), lruMiss: pair(1, 2), newConnRate: pair(), fallbackLru: pair(), icmpTooBig: pair(), encapFail: pair(), chDrop: pair(0, 1),
+      xdpTotal: pair(n, n * 100, 100, 10000), xdpTx: pair(n - 5, 0, 99, 9900), xdpDrop: pair(5, 500, 1, 100), xdpPass: pair(),
+    };
+    return {
+      at: 1_700_000_000_000 + this.box.counter * 1000, elapsedMs: this.box.counter > 1 ? 1000 : 0, global,
+      perCpu: [{ cpu: 0, total: pair(n), tx: pair(n), drop: pair(), pass: pair() }],
+      vips: [...this.box.vips.keys()].map((id) => ({ id, key: this.box.vips.get(id)!.key, packets: n, bytes: n * 60, pps: 10, bps: 4800 })),
+      reals: [{ index: 1, address: '198.51.100.1', packets: n, bytes: n * 80, pps: 10, bps: 6400 }],
+      healthcheck: null, resets: [], underFlood: false,
+    };
+  }
+  vips(): VipState[] {
+    return [...this.box.vips.values()].map((v, i) => ({
+      id: formatVip(v.key), key: v.key, flags: v.flags, hash: v.hash, vipNum: i,
+      reals: [...v.reals].map(([address, weight], j) => ({ address, weight, index: j + 1, ringSlots: 100, ringShare: 1 / v.reals.size })),
+    }));
+  }
+  addVip(spec: VipSpec, o?: ChangeOptions): ChangeResult {
+    const key = { address: spec.address, port: spec.port, proto: spec.proto };
+    const id = formatVip(key);
+    if (this.box.vips.has(id)) throw new Error(`VIP ${id} exists`);
+    if (this.box.vips.size >= 4) throw new Error('add VIP: map full (4)');
+    return this.change(`addVip ${id}`, o, `add VIP ${id}`, () => this.box.vips.set(id, { key, flags: spec.flags ?? [], hash: spec.hash ?? 'maglev-v2', reals: new Map() }));
+  }
+  removeVip(key: VipKey, o?: ChangeOptions): ChangeResult {
+    this.get(key);
+    return this.change(`removeVip ${formatVip(key)}`, o, `remove VIP ${formatVip(key)}`, () => this.box.vips.delete(formatVip(key)));
+  }
+  setVipFlags(key: VipKey, flags: VipFlagName[], o?: ChangeOptions): ChangeResult {
+    const v = this.get(key);
+    return this.change(`setVipFlags ${formatVip(key)}`, o, 'flags', () => { v.flags = flags; });
+  }
+  addReal(key: VipKey, real: { address: string; weight?: number }, o?: ChangeOptions): ChangeResult {
+    const v = this.get(key);
+    if (v.reals.has(real.address)) throw new Error(`real ${real.address} already in ${formatVip(key)}`);
+    return this.change(`addReal ${formatVip(key)} ${real.address}`, o, `add real ${real.address}`, () => v.reals.set(real.address, real.weight ?? 1));
+  }
+  removeReal(key: VipKey, address: string, o?: ChangeOptions): ChangeResult {
+    const v = this.get(key);
+    if (!v.reals.has(address)) throw new Error(`real ${address} not in ${formatVip(key)}`);
+    return this.change(`removeReal ${formatVip(key)} ${address}`, o, `remove real ${address}`, () => v.reals.delete(address));
+  }
+  setRealWeight(key: VipKey, address: string, weight: number, o?: ChangeOptions): ChangeResult {
+    const v = this.get(key);
+    if (!v.reals.has(address)) throw new Error(`real ${address} not in ${formatVip(key)}`);
+    const r = this.change(`setRealWeight ${formatVip(key)} ${address}`, o, `weight ${address} -> ${weight}`, () => v.reals.set(address, weight));
+    return { ...r, movedShare: 0.25 };
+  }
+  getDefaultMac(): string | null { return this.box.mac; }
+  setDefaultMac(mac: string, o?: ChangeOptions): ChangeResult {
+    return this.change('setDefaultMac', o, `default MAC -> ${mac}`, () => { this.box.mac = mac; });
+  }
+  healthcheck() { return null; }
+  trace(req: TraceRequest): TraceResult {
+    const v = this.get(req.vip);
+    const reals = [...v.reals.keys()];
+    const real = reals.length ? reals[req.sport % reals.length] : null;
+    return { vip: formatVip(req.vip), real, action: real ? 'TX' : 'DROP', steps: ['VIP match', `ring slot ${req.sport % 65537}`], ringSlot: req.sport % 65537, confirmedByKernel: true };
+  }
+  changeLog() { return []; }
+  detach(o?: ChangeOptions): ChangeResult {
+    return this.change('detach', o, `detach from ${this.intf}`, () => this.box.attached.delete(this.intf));
+  }
+  close(): void { this.closed = true; }
+}
+
+export class FakeHost implements Host {
+  constructor(readonly box: FakeBox) {}
+  interfaces(): InterfaceInfo[] {
+    return [{ name: 'veth-lb', ifindex: 7, up: true, mac: '02:00:00:00:00:02', mtu: 1500, xdp: null, defaultRoute: false }];
+  }
+  balancers(): BalancerSummary[] {
+    return [...this.box.attached.keys()].map((intf) => ({ intf, ifindex: 7, progId: 42, mode: 'native' as const, owner: 'katran-tui' as const, pinDir: `/sys/fs/bpf/katran-tui/${intf}`, tag: 'abcdef0123456789' }));
+  }
+  open(intf: string, o?: { readOnly?: boolean }): Dataplane {
+    if (!this.box.attached.has(intf)) throw new Error(`no balancer on ${intf}`);
+    this.box.opened.push({ intf, readOnly: !!o?.readOnly });
+    return new FakeDp(this.box, intf, !!o?.readOnly);
+  }
+  attach(req: AttachRequest, o?: ChangeOptions): { dataplane: Dataplane | null; result: ChangeResult } {
+    if (this.box.attached.has(req.intf)) throw new Error(`${req.intf} already has a balancer`);
+    if (!o?.dryRun) {
+      this.box.attached.set(req.intf, req);
+      this.box.mac = req.defaultMac;
+      this.box.writes.push(`attach ${req.intf}`);
+    }
+    return { dataplane: o?.dryRun ? null : new FakeDp(this.box, req.intf, false), result: { applied: !o?.dryRun, summary: [`attach to ${req.intf} (native)`], warnings: [] } };
+  }
+}
+
+class Sink implements Out {
+  text = '';
+  constructor(public isTTY = false) {}
+  write(s: string) { this.text += s; return true; }
+}
+
+export interface Run { code: number; out: string; err: string; box: FakeBox }
+
+export function fakeDeps(box: FakeBox, o: { tty?: boolean; root?: boolean; files?: Record<string, string>; probe?: Partial<DoctorProbe>; env?: Record<string, string> } = {}) {
+  const stdout = new Sink(!!o.tty), stderr = new Sink();
+  const consoleCalls: unknown[] = [];
+  const deps: CliDeps = {
+    stdout, stderr, stdinIsTTY: !!o.tty, env: o.env ?? {},
+    isRoot: () => o.root ?? true,
+    createHost: () => new FakeHost(box),
+    runConsole: async (_h, opts) => { consoleCalls.push(opts); },
+    runDemo: async () => 0,
+    readInput: async (p) => {
+      if (o.files && p in o.files) return o.files[p];
+      throw Object.assign(new Error(`ENOENT: no such file, open '${p}'`), { code: 'ENOENT' });
+    },
+    sleep: async () => {},
+    onInterrupt: () => () => {},
+    identity: () => ({ version: '9.9.9', object: '/x/dist/bpf/balancer.bpf.o', sha256: 'ab'.repeat(32) }),
+    probe: {
+      readFile: () => null, readdir: () => null, readlink: () => null, libbpfVersion: () => '1.1', removeDir: () => {},
+      ...o.probe,
+    },
+  };
+  return { deps, stdout, stderr, consoleCalls };
+}
+
+export function attachedBox(intf = 'veth-lb'): FakeBox {
+  const box = new FakeBox();
+  box.attached.set(intf, { intf, defaultMac: '02:00:00:00:00:01' });
+  return box;
+}
