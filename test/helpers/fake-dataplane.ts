@@ -114,14 +114,14 @@ export class FakeDataplane implements Dataplane {
     return this;
   }
 
-  /** Seeds n VIPs with `realsPer` reals each, in the documentation prefixes. */
+  /** Seeds n VIPs (192.0.2.x, ports 8000+) with `realsPer` distinct reals each (198.51.x.y). */
   seedMany(n: number, realsPer: number): this {
     const vips = [];
     let r = 0;
     for (let i = 0; i < n; i++) {
       const reals: string[] = [];
       for (let j = 0; j < realsPer; j++, r++) reals.push(`198.51.${100 + Math.floor(r / 250) % 100}.${(r % 250) + 1}`);
-      vips.push({ vip: `192.0.${2 + Math.floor(i / 250)}.${(i % 250) + 1}:${80 + Math.floor(i / 1000)}/tcp`, reals });
+      vips.push({ vip: `192.0.2.${(i % 250) + 1}:${8000 + Math.floor(i / 250)}/tcp`, reals });
     }
     return this.seed(vips);
   }

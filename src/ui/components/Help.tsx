@@ -13,11 +13,20 @@ export const HELP: [string, string][] = [
 
 export function Help({ width, height }: { width: number; height: number }) {
   const t = useTheme();
-  const rows = HELP.slice(0, Math.max(1, height - 2));
+  // Two columns when one does not fit (80x24 leaves 18 lines).
+  const perCol = Math.max(1, height - 1);
+  const cols = HELP.length > perCol && width >= 70 ? 2 : 1;
+  const n = Math.ceil(HELP.length / cols);
+  const colW = Math.floor(width / cols);
+  const lines = Array.from({ length: Math.min(n, perCol) }, (_, i) => Array.from({ length: cols }, (_, c) => HELP[c * n + i]).filter(Boolean));
   return (
-    <Box flexDirection="column" width={width} height={height} borderStyle="round" borderColor={t.c('accent')}>
-      <Text bold color={t.c('title')}> keys (Esc or ? closes)</Text>
-      {rows.map(([k, d]) => <Text key={k} wrap="truncate-end"> <Text bold>{k.padEnd(15)}</Text>{d}</Text>)}
+    <Box flexDirection="column" width={width} height={height}>
+      <Text bold inverse={!t.noColor} color={t.c('title')}>{' keys (Esc or ? closes)'.padEnd(width - 1)}</Text>
+      {lines.map((row) => (
+        <Text key={row[0][0]} wrap="truncate-end">
+          {row.map(([k, d]) => <Text key={k}> <Text bold>{k.padEnd(15)}</Text>{d.padEnd(colW - 17)}</Text>)}
+        </Text>
+      ))}
     </Box>
   );
 }
