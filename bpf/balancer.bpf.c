@@ -1,0 +1,182 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * katran-tui's XDP L4 load balancer: Katran's map ABI (../shared/katran-abi.md), written from the
+ * ABI's facts. The packet path reads top to bottom in process_frame(); each step's details live
+ * in one header: parse.h, icmp.h, select.h (LRU + ring), encap.h; maps.h and constants.h hold the
+ * ABI itself.
+ *
+ * Counters: every frame counts XDP_TOTAL once and exactly one of XDP_TX / XDP_DROP / XDP_PASS
+ * (v1 packets, v2 the received frame's bytes), so TOTAL = TX + DROP + PASS always.
+ *
+ * katran-tui's one intended difference from upstream: while ctl_array[0] (the default gateway
+ * MAC) is all zero, a VIP packet that found its real is dropped instead of being sent to
+ * 00:00:00:00:00:00, and counted at stats[MAX_VIPS + ZERO_MAC_DROP_CNTR] (offset 11). It is checked
+ * where upstream reads the MAC: after real selection (LRU, LRU_MISS, CH counters and the LRU write
+ * behave as upstream's), before the per-VIP and per-real counters, which count only forwarded
+ * packets.
+ */
+#include <stdbool.h>
+#include <linux/bpf.h>
+#include <linux/if_ether.h>
+#include <linux/in.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+
+#include "constants.h"
+#include "structs.h"
+#include "maps.h"
+#include "parse.h"
+#include "icmp.h"
+#include "select.h"
+#include "encap.h"
+
+static __always_inline void count(__u32 key, __u64 bytes)
+{
+	struct lb_stats *st = bpf_map_lookup_elem(&stats, &key);
+
+	if (st) {
+		st->v1 += 1;
+		st->v2 += bytes;
+	}
+}
+
+static __always_inline int process_frame(struct xdp_md *ctx, __u64 frame_len)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	struct ethhdr *eth = data;
+	struct packet_description pckt = {};
+	struct vip_definition vip = {};
+	struct vip_meta *vip_info;
+	struct real_definition *real;
+	struct ctl_value *cval;
+	__u32 key;
+	void *l4;
+	bool is_ipv6;
+	int ret;
+
+	/* 1-2. Ethernet: IPv4 and IPv6 only (802.1Q and the rest: PASS). */
+	if ((void *)(eth + 1) > data_end)
+		return XDP_DROP;
+	if (eth->h_proto == bpf_htons(ETH_P_IP))
+		is_ipv6 = false;
+	else if (eth->h_proto == bpf_htons(ETH_P_IPV6))
+		is_ipv6 = true;
+	else
+		return XDP_PASS;
+
+	/* 3-4. IP header rules, ICMP echo reply, ICMP errors routed like their embedded flow. */
+	if (is_ipv6) {
+		ret = parse_ipv6(data, data_end, &pckt);
+		if (ret >= 0)
+			return ret;
+		l4 = data + sizeof(struct ethhdr) + IPV6_HDR_LEN;
+		if (pckt.flow.proto == IPPROTO_ICMPV6) {
+			ret = handle_icmp6(data, data_end, &pckt, &l4);
+			if (ret >= 0)
+				return ret;
+		}
+	} else {
+		ret = parse_ipv4(data, data_end, &pckt);
+		if (ret >= 0)
+			return ret;
+		l4 = data + sizeof(struct ethhdr) + IPV4_HDR_LEN;
+		if (pckt.flow.proto == IPPROTO_ICMP) {
+			ret = handle_icmp4(data, data_end, &pckt, &l4);
+			if (ret >= 0)
+				return ret;
+		}
+	}
+
+	/* 5. TCP / UDP only; then the VIP: {dst, dport, proto}, else {dst, 0, proto}, else PASS. */
+	ret = parse_l4(l4, data_end, &pckt);
+	if (ret >= 0)
+		return ret;
+	if (is_ipv6)
+		__builtin_memcpy(vip.vipv6, pckt.flow.dstv6, 16);
+	else
+		vip.vip = pckt.flow.dst;
+	vip.port = pckt.flow.port16[1];
+	vip.proto = pckt.flow.proto;
+	vip_info = bpf_map_lookup_elem(&vip_map, &vip);
+	if (!vip_info) {
+		vip.port = 0;
+		vip_info = bpf_map_lookup_elem(&vip_map, &vip);
+		if (!vip_info)
+			return XDP_PASS;
+		/* A port-0 VIP takes every port: the flow forgets its dport unless the hash wants it. */
+		if (!(vip_info->flags & (F_HASH_DPORT_ONLY | F_HASH_SRC_DST_PORT)))
+			pckt.flow.port16[1] = 0;
+	}
+
+	/* 6. Size limit, then the VIP packet counts in LRU.v1. */
+	if (frame_len > MAX_PCKT_SIZE)
+		return XDP_DROP;
+	count(MAX_VIPS + LRU_CNTRS, 0);
+	if (vip_info->flags & F_HASH_NO_SRC_PORT)
+		pckt.flow.port16[0] = 0;
+
+	/* 7. The real: LRU, else the ring (and the LRU write). */
+	real = select_real(&pckt, &vip, vip_info, is_ipv6);
+	if (!real)
+		return XDP_DROP;
+
+	/* 8. The gateway MAC (all zero: katran-tui drops and counts), per-VIP and per-real counters. */
+	key = CTL_MAC_POS;
+	cval = bpf_map_lookup_elem(&ctl_array, &key);
+	if (!cval)
+		return XDP_DROP;
+	if ((cval->value & 0xFFFFFFFFFFFFULL) == 0) {
+		count(MAX_VIPS + ZERO_MAC_DROP_CNTR, frame_len);
+		return XDP_DROP;
+	}
+	count(vip_info->vip_num, pckt.pkt_bytes);
+	{
+		struct lb_stats *rs = bpf_map_lookup_elem(&reals_stats, &pckt.real_index);
+
+		if (rs) {
+			rs->v1 += 1;
+			rs->v2 += pckt.pkt_bytes;
+		}
+	}
+
+	/* 9. Encapsulate by the real's family. An IPv6 packet has no IPIP form: ENCAP_FAIL. */
+	if (real->flags & F_IPV6) {
+		if (!encap_v6(ctx, cval, &pckt, real, is_ipv6)) {
+			struct lb_stats *st = global_stats(ENCAP_FAIL_CNTR);
+
+			if (st)
+				st->v2 += 1;
+			return XDP_DROP;
+		}
+	} else {
+		if (is_ipv6 || !encap_v4(ctx, cval, &pckt, real)) {
+			struct lb_stats *st = global_stats(ENCAP_FAIL_CNTR);
+
+			if (st)
+				st->v1 += 1;
+			return XDP_DROP;
+		}
+	}
+	return XDP_TX;
+}
+
+SEC("xdp")
+int balancer_ingress(struct xdp_md *ctx)
+{
+	__u64 frame_len = ctx->data_end - ctx->data;
+	int action = process_frame(ctx, frame_len);
+	__u32 key;
+
+	count(MAX_VIPS + XDP_TOTAL_CNTR, frame_len);
+	if (action == XDP_TX)
+		key = MAX_VIPS + XDP_TX_CNTR;
+	else if (action == XDP_PASS)
+		key = MAX_VIPS + XDP_PASS_CNTR;
+	else
+		key = MAX_VIPS + XDP_DROP_CNTR;
+	count(key, frame_len);
+	return action;
+}
+
+char _license[] SEC("license") = "GPL";

@@ -1,0 +1,120 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Encapsulation toward the chosen real (katran-abi.md packet path step 9), in place with
+ * bpf_xdp_adjust_head:
+ *   - IPv4 real: IPIP, 20 more bytes. TOS copied, tot_len = inner + 20, id 0, no DF, TTL 64,
+ *     src = 172.16.(c ^ (sport & 0xff)).(d ^ (sport >> 8)) (c.d: the client's last two octets);
+ *   - IPv6 real: IP6IP6 (next header 41) or IPv4-in-IPv6 (4), 40 more bytes. Traffic class copied,
+ *     flow label 0, hop limit 64, src = 100:: + the client's last 32 bits, the first two of those
+ *     bytes XORed with the source port (network order);
+ *   - Ethernet: dst = ctl_array[0] MAC, src = the received frame's dst MAC.
+ * The inner packet is not touched. pkt_bytes (the inner IP header's length field) gives the
+ * outer length, as upstream does.
+ */
+#ifndef KT_ENCAP_H
+#define KT_ENCAP_H
+
+#include <stdbool.h>
+#include <linux/bpf.h>
+#include <linux/if_ether.h>
+#include <linux/in.h>
+#include <linux/ip.h>
+#include <linux/ipv6.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+#include "constants.h"
+#include "structs.h"
+#include "csum.h"
+
+/* 172.16.x.y as a network-order u32 read little-endian. */
+static __always_inline __be32 ipip_v4_src(const struct packet_description *pckt)
+{
+	__u32 suffix = ((__u32)bpf_ntohs(pckt->flow.port16[0])) << 16;
+
+	return ((suffix ^ pckt->flow.src) & 0xFFFF0000) | (IPIP_V4_PREFIX_HI << 8) | IPIP_V4_PREFIX_LO;
+}
+
+/* New Ethernet header at data, old one at data + grow. Copies the old dst MAC before the caller
+ * overwrites it with the outer IP header. */
+static __always_inline void encap_eth(struct ethhdr *new_eth, const struct ethhdr *old_eth, const struct ctl_value *cval, __be16 proto)
+{
+	__builtin_memcpy(new_eth->h_source, old_eth->h_dest, ETH_ALEN);
+	__builtin_memcpy(new_eth->h_dest, cval->mac, ETH_ALEN);
+	new_eth->h_proto = proto;
+}
+
+static __always_inline bool encap_v4(struct xdp_md *ctx, const struct ctl_value *cval, const struct packet_description *pckt,
+				     const struct real_definition *dst)
+{
+	void *data, *data_end;
+	struct iphdr *iph;
+	__be32 saddr = ipip_v4_src(pckt);
+
+	if (bpf_xdp_adjust_head(ctx, 0 - (int)sizeof(struct iphdr)))
+		return false;
+	data = (void *)(long)ctx->data;
+	data_end = (void *)(long)ctx->data_end;
+	iph = data + sizeof(struct ethhdr);
+	/* iph + 1 == data + 34 also covers the old Ethernet header at data + 20 .. 34 */
+	if ((void *)(iph + 1) > data_end)
+		return false;
+	encap_eth(data, data + sizeof(struct iphdr), cval, bpf_htons(ETH_P_IP));
+	iph->version = 4;
+	iph->ihl = 5;
+	iph->tos = pckt->tos;
+	iph->tot_len = bpf_htons(pckt->pkt_bytes + sizeof(struct iphdr));
+	iph->id = 0;
+	iph->frag_off = 0;
+	iph->ttl = DEFAULT_TTL;
+	iph->protocol = IPPROTO_IPIP;
+	iph->check = 0;
+	iph->saddr = saddr;
+	iph->daddr = dst->dst;
+	iph->check = ipv4_hdr_csum(iph);
+	return true;
+}
+
+static __always_inline bool encap_v6(struct xdp_md *ctx, const struct ctl_value *cval, const struct packet_description *pckt,
+				     const struct real_definition *dst, bool is_ipv6)
+{
+	void *data, *data_end;
+	struct ipv6hdr *ip6h;
+	__be32 suffix;
+	__u16 payload_len;
+	__u8 nexthdr;
+
+	if (is_ipv6) {
+		nexthdr = IPPROTO_IPV6;
+		payload_len = pckt->pkt_bytes + sizeof(struct ipv6hdr);
+		suffix = pckt->flow.srcv6[3] ^ pckt->flow.port16[0];
+	} else {
+		nexthdr = IPPROTO_IPIP;
+		payload_len = pckt->pkt_bytes;
+		suffix = pckt->flow.src ^ pckt->flow.port16[0];
+	}
+	if (bpf_xdp_adjust_head(ctx, 0 - (int)sizeof(struct ipv6hdr)))
+		return false;
+	data = (void *)(long)ctx->data;
+	data_end = (void *)(long)ctx->data_end;
+	ip6h = data + sizeof(struct ethhdr);
+	/* ip6h + 1 == data + 54 also covers the old Ethernet header at data + 40 .. 54 */
+	if ((void *)(ip6h + 1) > data_end)
+		return false;
+	encap_eth(data, data + sizeof(struct ipv6hdr), cval, bpf_htons(ETH_P_IPV6));
+	ip6h->version = 6;
+	ip6h->priority = pckt->tos >> 4;
+	ip6h->flow_lbl[0] = (pckt->tos & 0x0F) << 4;
+	ip6h->flow_lbl[1] = 0;
+	ip6h->flow_lbl[2] = 0;
+	ip6h->payload_len = bpf_htons(payload_len);
+	ip6h->nexthdr = nexthdr;
+	ip6h->hop_limit = DEFAULT_TTL;
+	ip6h->saddr.in6_u.u6_addr32[0] = bpf_htonl(0x01000000); /* 100:: */
+	ip6h->saddr.in6_u.u6_addr32[1] = 0;
+	ip6h->saddr.in6_u.u6_addr32[2] = 0;
+	ip6h->saddr.in6_u.u6_addr32[3] = suffix;
+	__builtin_memcpy(&ip6h->daddr, dst->dstv6, 16);
+	return true;
+}
+
+#endif

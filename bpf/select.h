@@ -1,0 +1,199 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Real selection (katran-abi.md packet path step 7): the per-CPU LRU (lru_mapping[cpu], else
+ * fallback_cache), then consistent hashing into the VIP's Maglev ring, then the LRU write.
+ */
+#ifndef KT_SELECT_H
+#define KT_SELECT_H
+
+#include <stdbool.h>
+#include <linux/bpf.h>
+#include <linux/in.h>
+#include <bpf/bpf_helpers.h>
+#include "constants.h"
+#include "structs.h"
+#include "maps.h"
+#include "jhash.h"
+
+static __always_inline struct lb_stats *global_stats(__u32 offset)
+{
+	__u32 key = MAX_VIPS + offset;
+
+	return bpf_map_lookup_elem(&stats, &key);
+}
+
+/* This CPU's LRU, or fallback_cache (counted in FALLBACK_LRU) when it has none. */
+static __always_inline void *cpu_lru(void)
+{
+	__u32 cpu = bpf_get_smp_processor_id();
+	void *lru = bpf_map_lookup_elem(&lru_mapping, &cpu);
+
+	if (!lru) {
+		struct lb_stats *st = global_stats(FALLBACK_LRU_CNTR);
+
+		if (st)
+			st->v1 += 1;
+		lru = &fallback_cache;
+	}
+	return lru;
+}
+
+/* LRU hit: the real, with pckt->real_index set. UDP entries older than 30 s are misses. */
+static __always_inline struct real_definition *lru_lookup(void *lru, struct packet_description *pckt)
+{
+	struct real_pos_lru *hit = bpf_map_lookup_elem(lru, &pckt->flow);
+	__u32 pos;
+
+	if (!hit)
+		return NULL;
+	if (pckt->flow.proto == IPPROTO_UDP) {
+		__u64 now = bpf_ktime_get_ns();
+
+		if (now - hit->atime > LRU_UDP_TIMEOUT)
+			return NULL;
+		hit->atime = now;
+	}
+	pos = hit->pos;
+	pckt->real_index = pos;
+	return bpf_map_lookup_elem(&reals, &pos);
+}
+
+/*
+ * NEW_CONN_RATE: v1 new flows of this CPU in the current one-second window, v2 the window's
+ * start. True when this CPU is over MAX_CONN_RATE (the LRU write is then skipped).
+ */
+static __always_inline bool over_conn_rate(__u64 *now)
+{
+	struct lb_stats *rate = global_stats(NEW_CONN_RATE_CNTR);
+
+	*now = bpf_ktime_get_ns();
+	if (!rate)
+		return true;
+	if (*now - rate->v2 > ONE_SEC) {
+		rate->v1 = 1;
+		rate->v2 = *now;
+		return false;
+	}
+	rate->v1 += 1;
+	return rate->v1 > MAX_CONN_RATE;
+}
+
+/*
+ * Katran's flow hash. DPORT_HASH first rewrites the flow itself (sport = dport, src = 0), so
+ * the rewritten flow is also the LRU key and the outer-source input, as upstream does.
+ */
+static __always_inline __u32 flow_hash(struct packet_description *pckt, const struct vip_meta *vip_info, bool is_ipv6)
+{
+	if (vip_info->flags & F_HASH_DPORT_ONLY) {
+		pckt->flow.port16[0] = pckt->flow.port16[1];
+		pckt->flow.srcv6[0] = 0;
+		pckt->flow.srcv6[1] = 0;
+		pckt->flow.srcv6[2] = 0;
+		pckt->flow.srcv6[3] = 0;
+	}
+	if (is_ipv6)
+		return jhash_2words(jhash_16(pckt->flow.srcv6, MAX_VIPS), pckt->flow.ports, CH_RINGS_SIZE);
+	return jhash_2words(pckt->flow.src, pckt->flow.ports, CH_RINGS_SIZE);
+}
+
+/*
+ * Consistent hashing: ring slot -> real index -> real. Slot 0 (empty): CH_DROP.v2; index with no
+ * real: CH_DROP.v1; both NULL (DROP). Then the LRU write unless NO_LRU, a TCP RST or over rate.
+ */
+static __always_inline struct real_definition *ring_select(void *lru, struct packet_description *pckt,
+							   const struct vip_meta *vip_info, bool is_ipv6)
+{
+	struct real_definition *real;
+	struct lb_stats *drops;
+	bool flood;
+	__u64 now;
+	__u32 key, *slot;
+
+	flood = over_conn_rate(&now);
+	key = RING_SIZE * vip_info->vip_num + flow_hash(pckt, vip_info, is_ipv6) % RING_SIZE;
+	slot = bpf_map_lookup_elem(&ch_rings, &key);
+	if (!slot)
+		return NULL;
+	key = *slot;
+	if (key == 0) {
+		drops = global_stats(CH_DROP_STATS);
+		if (drops)
+			drops->v2 += 1;
+		return NULL;
+	}
+	pckt->real_index = key;
+	real = bpf_map_lookup_elem(&reals, &key);
+	if (!real) {
+		drops = global_stats(CH_DROP_STATS);
+		if (drops)
+			drops->v1 += 1;
+		return NULL;
+	}
+	if (!(vip_info->flags & F_LRU_BYPASS) && !(pckt->flags & F_TCP_RST) && !flood) {
+		struct real_pos_lru entry = {
+			.pos = key,
+			.atime = pckt->flow.proto == IPPROTO_UDP ? now : 0,
+		};
+
+		bpf_map_update_elem(lru, &pckt->flow, &entry, BPF_ANY);
+	}
+	return real;
+}
+
+/* lru_miss_stats[real] += 1 when the matched VIP is the one traced in vip_miss_stats[0]. */
+static __always_inline void trace_lru_miss(const struct vip_definition *vip, const struct packet_description *pckt, bool is_ipv6)
+{
+	__u32 zero = 0;
+	struct vip_definition *traced = bpf_map_lookup_elem(&vip_miss_stats, &zero);
+	__u32 *count;
+	bool match;
+
+	if (!traced || traced->port != vip->port || traced->proto != vip->proto)
+		return;
+	if (is_ipv6)
+		match = traced->vipv6[0] == vip->vipv6[0] && traced->vipv6[1] == vip->vipv6[1] &&
+			traced->vipv6[2] == vip->vipv6[2] && traced->vipv6[3] == vip->vipv6[3];
+	else
+		match = traced->vip == vip->vip;
+	if (!match)
+		return;
+	count = bpf_map_lookup_elem(&lru_miss_stats, &pckt->real_index);
+	if (count)
+		*count += 1;
+}
+
+/*
+ * The whole of step 7. Returns the real (pckt->real_index set) or NULL for DROP. Counts
+ * LRU_MISS (TCP only), LRU.v2 (CH-routed) and the lru_miss_stats trace.
+ */
+static __always_inline struct real_definition *select_real(struct packet_description *pckt, const struct vip_definition *vip,
+							   const struct vip_meta *vip_info, bool is_ipv6)
+{
+	struct real_definition *real = NULL;
+	struct lb_stats *st;
+	void *lru = cpu_lru();
+
+	if (!(pckt->flags & F_SYN_SET) && !(vip_info->flags & F_LRU_BYPASS))
+		real = lru_lookup(lru, pckt);
+	if (real)
+		return real;
+	if (pckt->flow.proto == IPPROTO_TCP) {
+		st = global_stats(LRU_MISS_CNTR);
+		if (st) {
+			if (pckt->flags & F_SYN_SET)
+				st->v1 += 1;
+			else
+				st->v2 += 1;
+		}
+	}
+	real = ring_select(lru, pckt, vip_info, is_ipv6);
+	if (!real)
+		return NULL;
+	st = global_stats(LRU_CNTRS);
+	if (st)
+		st->v2 += 1;
+	trace_lru_miss(vip, pckt, is_ipv6);
+	return real;
+}
+
+#endif
