@@ -189,6 +189,12 @@ const LIBC_DECLS = [
   'int sched_getaffinity(int pid, size_t size, void *mask)',
   'int sched_getcpu(void)',
   'unsigned int geteuid(void)',
+  'void *if_nameindex(void)',
+  'void if_freenameindex(void *ptr)',
+  'int socket(int domain, int type, int protocol)',
+  'int ioctl(int fd, unsigned long request, _Inout_ uint8_t *arg)',
+  'intptr_t sendto(int fd, const uint8_t *buf, size_t len, int flags, const uint8_t *addr, uint32_t addrlen)',
+  'int setsockopt(int fd, int level, int name, const uint8_t *val, uint32_t len)',
 ];
 
 function declare(lib: LibraryHandle, decls: string[]): Lib {
@@ -594,7 +600,12 @@ export interface TestRunResult {
   data: Buffer;
   /** Kernel-measured ns per repetition. */
   duration: number;
+  /** ctx_out (same size as the ctx given to run()), e.g. a tc program's struct __sk_buff after the run. */
+  ctx?: Buffer;
 }
+
+/** Largest ctx_in / ctx_out TestRunner takes (struct __sk_buff is 192 bytes on 6.x kernels). */
+export const TEST_RUN_MAX_CTX = 256;
 
 export class TestRunner {
   private readonly block: NativeBuffer;
@@ -604,19 +615,28 @@ export class TestRunner {
     const L = LAYOUT.bpf_test_run_opts;
     this.dataIn = L.size;
     this.dataOut = L.size + maxPacket;
-    this.block = new NativeBuffer(L.size + maxPacket * 2);
+    this.block = new NativeBuffer(L.size + maxPacket * 2 + TEST_RUN_MAX_CTX * 2);
   }
 
-  /** Runs `packet` through the program; returns the verdict and the output bytes. */
-  run(packet: Uint8Array, repeat = 1): TestRunResult {
-    const r = this.runRaw(packet, repeat);
+  /**
+   * Runs `packet` through the program; returns the verdict and the output bytes. `ctx` is passed
+   * as ctx_in (and the same size is read back as ctx_out), e.g. a struct __sk_buff carrying a mark.
+   */
+  run(packet: Uint8Array, repeat = 1, ctx?: Uint8Array): TestRunResult {
+    const r = this.runRaw(packet, repeat, ctx);
     const out = Buffer.from(this.block.bytes.subarray(this.dataOut, this.dataOut + r.outLen));
-    return { retval: r.retval, data: out, duration: r.duration };
+    const res: TestRunResult = { retval: r.retval, data: out, duration: r.duration };
+    if (ctx) {
+      const at = this.dataOut + this.maxPacket + TEST_RUN_MAX_CTX;
+      res.ctx = Buffer.from(this.block.bytes.subarray(at, at + ctx.length));
+    }
+    return res;
   }
 
   /** As run() without copying the output (benchmarks). */
-  runRaw(packet: Uint8Array, repeat = 1): { retval: number; outLen: number; duration: number } {
+  runRaw(packet: Uint8Array, repeat = 1, ctx?: Uint8Array): { retval: number; outLen: number; duration: number } {
     if (packet.length > this.maxPacket) throw new BpfError('test run', this.what, ERRNO.EINVAL, `packet of ${packet.length} bytes exceeds ${this.maxPacket}`);
+    if (ctx && ctx.length > TEST_RUN_MAX_CTX) throw new BpfError('test run', this.what, ERRNO.EINVAL, `ctx of ${ctx.length} bytes exceeds ${TEST_RUN_MAX_CTX}`);
     const L = LAYOUT.bpf_test_run_opts;
     const v = this.block.view;
     this.block.bytes.fill(0, 0, L.size);
@@ -627,6 +647,16 @@ export class TestRunner {
     v.setUint32(L.data_size_in, packet.length, true);
     v.setUint32(L.data_size_out, this.maxPacket, true);
     v.setInt32(L.repeat, repeat, true);
+    if (ctx) {
+      const ctxIn = this.dataOut + this.maxPacket;
+      const ctxOut = ctxIn + TEST_RUN_MAX_CTX;
+      this.block.bytes.set(ctx, ctxIn);
+      this.block.bytes.fill(0, ctxOut, ctxOut + TEST_RUN_MAX_CTX);
+      v.setBigUint64(L.ctx_in, this.block.at(ctxIn), true);
+      v.setBigUint64(L.ctx_out, this.block.at(ctxOut), true);
+      v.setUint32(L.ctx_size_in, ctx.length, true);
+      v.setUint32(L.ctx_size_out, ctx.length, true);
+    }
     const ret = libbpf().bpf_prog_test_run_opts(this.progFd, this.block.ptr) as number;
     check(ret, 'test run', this.what);
     return { retval: v.getUint32(L.retval, true), outLen: v.getUint32(L.data_size_out, true), duration: v.getUint32(L.duration, true) };
@@ -867,5 +897,116 @@ export function tcDetachEgress(ifindex: number, handle: number, priority: number
   } finally {
     hook.free();
     opts.free();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Interfaces (libc if_nameindex + ioctl: right in whatever network namespace the process is in,
+// unlike /sys/class/net after a bare setns) and AF_PACKET sending for the lab's crafted frames.
+
+const AF_INET = 2;
+const AF_PACKET = 17;
+const SOCK_DGRAM = 2;
+const SOCK_RAW = 3;
+const SOCK_CLOEXEC = 0o2000000;
+const SIOCGIFFLAGS = 0x8913;
+const SIOCGIFMTU = 0x8921;
+const SIOCGIFHWADDR = 0x8927;
+export const IFF_UP = 0x1;
+export const IFF_LOOPBACK = 0x8;
+
+/** Every interface of this network namespace: ifindex and name (libc if_nameindex). */
+export function listLinks(): { ifindex: number; name: string }[] {
+  const c = libc();
+  const ptr = c.if_nameindex() as unknown;
+  if (ptr === null) throw new BpfError('list', 'network interfaces', koffi.errno() || ERRNO.ENOMEM);
+  const out: { ifindex: number; name: string }[] = [];
+  try {
+    for (let i = 0; i < 65536; i++) {
+      const index = koffi.decode(ptr, i * 16, 'uint32_t') as number;
+      if (index === 0) break;
+      const name = koffi.decode(ptr, i * 16 + 8, 'const char *') as string | null;
+      if (name !== null) out.push({ ifindex: index, name });
+    }
+  } finally {
+    c.if_freenameindex(ptr);
+  }
+  return out;
+}
+
+export interface LinkBasics {
+  flags: number;
+  mtu: number;
+  /** 6 bytes (zero for interfaces without an Ethernet address, e.g. lo). */
+  mac: Buffer;
+  /** ARPHRD_* of the hardware address (1: Ethernet, 772: loopback). */
+  hwType: number;
+}
+
+/** Flags, MTU and hardware address of one interface (SIOCGIF* ioctls on a throwaway socket). */
+export function linkBasics(name: string): LinkBasics {
+  const c = libc();
+  if (Buffer.byteLength(name) > 15) throw new BpfError('inspect', `interface ${name}`, ERRNO.EINVAL, 'interface names have at most 15 characters');
+  const fd = c.socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0) as number;
+  if (fd < 0) throw new BpfError('open', 'an ioctl socket', koffi.errno());
+  const req = Buffer.alloc(40);
+  const ioctl = (op: number, what: string): void => {
+    req.fill(0);
+    req.write(name, 0, 'utf8');
+    if ((c.ioctl(fd, op, req) as number) < 0) {
+      const e = koffi.errno();
+      throw new BpfError(`read ${what} of`, `interface ${name}`, e, e === ERRNO.ENODEV ? 'interface does not exist' : undefined);
+    }
+  };
+  try {
+    ioctl(SIOCGIFFLAGS, 'flags');
+    const flags = req.readUInt16LE(16);
+    ioctl(SIOCGIFMTU, 'MTU');
+    const mtu = req.readInt32LE(16);
+    ioctl(SIOCGIFHWADDR, 'hardware address');
+    const hwType = req.readUInt16LE(16);
+    const mac = Buffer.from(req.subarray(18, 24));
+    return { flags, mtu, mac, hwType };
+  } finally {
+    c.close(fd);
+  }
+}
+
+/** An AF_PACKET socket that sends whole Ethernet frames out of one interface (send only). */
+export class PacketSender {
+  private fd: number;
+  private readonly addr = Buffer.alloc(20);
+  /** `mark`: SO_MARK for every frame sent (skb->mark, as a healthcheck probe carries). */
+  constructor(readonly ifname: string, mark?: number) {
+    const ifindex = ifNameToIndex(ifname);
+    if (ifindex === 0) throw new BpfError('open packet socket on', `interface ${ifname}`, ERRNO.ENODEV, 'interface does not exist');
+    const fd = libc().socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0) as number;
+    if (fd < 0) throw new BpfError('open packet socket on', `interface ${ifname}`, koffi.errno());
+    this.fd = fd;
+    if (mark !== undefined) {
+      const v = Buffer.alloc(4);
+      v.writeUInt32LE(mark >>> 0, 0);
+      if ((libc().setsockopt(fd, 1 /* SOL_SOCKET */, 36 /* SO_MARK */, v, 4) as number) < 0) {
+        const e = koffi.errno();
+        libc().close(fd);
+        throw new BpfError('set SO_MARK on', `packet socket of ${ifname}`, e);
+      }
+    }
+    this.addr.writeUInt16LE(AF_PACKET, 0);
+    this.addr.writeUInt16BE(0x0003, 2);
+    this.addr.writeInt32LE(ifindex, 4);
+    this.addr[11] = 6;
+  }
+  send(frame: Uint8Array): void {
+    if (this.fd < 0) throw new BpfError('send on', `interface ${this.ifname}`, ERRNO.EBADF, 'socket closed');
+    if (frame.length >= 6) this.addr.set(frame.subarray(0, 6), 12);
+    const n = Number(libc().sendto(this.fd, frame, frame.length, 0, this.addr, this.addr.length));
+    if (n < 0) throw new BpfError('send on', `interface ${this.ifname}`, koffi.errno());
+  }
+  close(): void {
+    if (this.fd >= 0) {
+      libc().close(this.fd);
+      this.fd = -1;
+    }
   }
 }

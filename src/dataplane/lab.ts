@@ -1,0 +1,387 @@
+// The demo / test topology (GUIDE.md, network safety): only interfaces this module creates, iproute2
+// through execFile with argument arrays (never a shell), documentation prefixes, bounded traffic,
+// and cleanup also on failure. The balancer's interface stays in the ROOT namespace (bpffs and our
+// pins live there); the clients live in a lab namespace behind the veth peer:
+//
+//   root ns                              lab ns kt-<id>-cl
+//   kt<id>b  (balancer, XDP native) <==> kt<id>p  (sink XDP: counts IPIP / IP6IP6 per outer dst)
+//     no addresses, IPv6 off               clients 203.0.113.1-N/24, 2001:db8:c::1-N/64
+//                                          192.0.2.0/24 via 203.0.113.254, 2001:db8:f::/64 via fe80::1,
+//                                          both gateways' neighbour entries = kt<id>b's MAC
+//   kt<id>h  (optional healthcheck intf) <==> kt<id>g  (no XDP, nothing counts there)
+//
+// The sink is loaded and attached to the peer from the root namespace, before the peer moves into
+// the lab namespace (an XDP program attached through netlink moves with its device). The lab's
+// default MAC is the peer's MAC: encapsulated packets the balancer sends back (XDP_TX) reach the
+// sink. No real answers (no ipip module), so TCP never establishes: established-flow packets are
+// crafted frames sent by AF_PACKET inside the namespace.
+import { execFile, execFileSync, spawn } from 'node:child_process';
+import { existsSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { formatIp, formatMac } from './abi.js';
+import { buildFrame, type FrameSpec } from './labframes.js';
+import type { TrafficReport, TrafficSpec } from './labtraffic.js';
+import {
+  BPF_PROG_TYPE, BpfError, BpfObject, ERRNO, PacketSender, XDP_FLAGS, ifNameToIndex, isRoot, linkBasics, mapLookup,
+  mapNextKey, mapUpdate, numPossibleCpus, progInfo, xdpAttach,
+} from './libbpf.js';
+import { bundledObject } from './paths.js';
+
+export type { TrafficFlow, TrafficReport, TrafficSpec } from './labtraffic.js';
+
+export const LAB_PREFIXES = {
+  clientsV4: '203.0.113.0/24',
+  clientsV6: '2001:db8:c::/64',
+  vipsV4: '192.0.2.0/24',
+  vipsV6: '2001:db8:f::/64',
+  realsV4: '198.51.100.0/24',
+  realsV6: '2001:db8:e::/64',
+} as const;
+const GW_V4 = '203.0.113.254';
+const GW_V6 = 'fe80::1';
+export const LAB_MTU = 1600;
+
+export interface LabOptions {
+  /** Lowercase letters and digits, 1-10: names are kt<id>b / kt<id>p / kt-<id>-cl. */
+  id: string;
+  /** Client addresses per family (default 4). */
+  clients?: number;
+  /** Also create a healthcheck interface pair (kt<id>h in the root namespace). */
+  healthcheck?: boolean;
+  /** Path of the sink object (default: the bundled sink.bpf.o). */
+  sinkObject?: string;
+}
+
+export interface SinkCount {
+  /** Outer destination: the real. */
+  dst: string;
+  family: 4 | 6;
+  packets: number;
+  /** Bytes, when the sink counts them. */
+  bytes?: number;
+  /** Packets whose destination MAC was not the sink's own (the default MAC), when the sink says. */
+  wrongMac?: number;
+}
+
+export interface RunningTraffic {
+  /** Resolves with the generator's report when it ends. */
+  done: Promise<TrafficReport>;
+  /** Stops it early (SIGTERM) and waits for its report. */
+  stop(): Promise<TrafficReport>;
+}
+
+export interface Lab {
+  id: string;
+  ns: string;
+  /** The balancer's interface (root namespace). */
+  intf: string;
+  ifindex: number;
+  intfMac: string;
+  /** The peer (in the lab namespace), where the sink runs. */
+  peer: string;
+  peerMac: string;
+  /** The MAC the balancer must send to: the peer's. */
+  defaultMac: string;
+  /** Healthcheck interface in the root namespace, when asked for. */
+  hcIntf?: string;
+  clientsV4: string[];
+  clientsV6: string[];
+  prefixes: typeof LAB_PREFIXES;
+  sinkProgId: number;
+  /** Runs the generator in the client namespace until its counts are sent (bounded). */
+  traffic(spec: TrafficSpec): Promise<TrafficReport>;
+  /** Starts the generator in the background (the demo). */
+  startTraffic(spec: TrafficSpec): RunningTraffic;
+  /** Sends crafted frames from the client namespace out of the peer, by AF_PACKET. */
+  sendFrames(frames: Uint8Array[], o?: { repeat?: number }): Promise<number>;
+  /** A frame from the client side to the balancer (MACs filled in). */
+  frame(spec: Omit<FrameSpec, 'srcMac' | 'dstMac'>): Buffer;
+  /** Sends frames out of a root-namespace lab interface (e.g. the healthcheck one) with an SO_MARK. */
+  sendFramesFromRoot(intf: string, frames: Uint8Array[], mark?: number): number;
+  /** What each real (outer destination) received, from the sink's map. */
+  sinkCounts(): SinkCount[];
+  resetSinkCounts(): void;
+  /** Removes the namespace, the links and the sink; idempotent. */
+  destroy(): void;
+}
+
+function ip(args: string[]): string {
+  try {
+    return execFileSync('ip', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 10_000 });
+  } catch (e) {
+    const err = e as { stderr?: string; message: string };
+    throw new Error(`ip ${args.join(' ')}: ${(err.stderr || err.message).trim()}`);
+  }
+}
+
+function tryIp(args: string[]): boolean {
+  try {
+    ip(args);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export function labNames(id: string): { ns: string; b: string; p: string; h: string; g: string } {
+  if (!/^[a-z0-9]{1,10}$/.test(id)) throw new Error(`lab id ${JSON.stringify(id)}: use 1-10 lowercase letters or digits`);
+  return { ns: `kt-${id}-cl`, b: `kt${id}b`, p: `kt${id}p`, h: `kt${id}h`, g: `kt${id}g` };
+}
+
+function netnsList(): string[] {
+  try {
+    return ip(['netns', 'list']).split('\n').map((l) => l.split(' ')[0]).filter(Boolean);
+  } catch {
+    return [];
+  }
+}
+
+/** Removes whatever a lab with this id (or a crashed one) left: its namespace and links. */
+export function cleanupLab(id: string): string[] {
+  const n = labNames(id);
+  const removed: string[] = [];
+  if (netnsList().includes(n.ns) && tryIp(['netns', 'del', n.ns])) removed.push(`netns ${n.ns}`);
+  for (const l of [n.b, n.h, n.p, n.g]) {
+    if (ifNameToIndex(l) && tryIp(['link', 'del', l])) removed.push(`link ${l}`);
+  }
+  return removed;
+}
+
+/** Leftovers of labs whose id starts with `prefix` (a crashed demo), removed. */
+export function cleanupLabs(prefix: string): string[] {
+  const removed: string[] = [];
+  for (const ns of netnsList()) {
+    const m = /^kt-([a-z0-9]{1,10})-cl$/.exec(ns);
+    if (m && m[1].startsWith(prefix)) removed.push(...cleanupLab(m[1]));
+  }
+  for (const line of ip(['-o', 'link', 'show']).split('\n')) {
+    const name = line.split(': ')[1]?.split('@')[0];
+    const m = name ? /^kt([a-z0-9]{1,10})[bphg]$/.exec(name) : null;
+    if (m && m[1].startsWith(prefix) && ifNameToIndex(name!) && tryIp(['link', 'del', name!])) removed.push(`link ${name}`);
+  }
+  return removed;
+}
+
+function disableIpv6(intf: string): void {
+  const p = `/proc/sys/net/ipv6/conf/${intf}/disable_ipv6`;
+  if (existsSync(p)) writeFileSync(p, '1');
+}
+
+const trafficScript = fileURLToPath(new URL('./labtraffic.js', import.meta.url));
+
+export function createLab(o: LabOptions): Lab {
+  if (!isRoot()) throw new BpfError('create', 'lab', ERRNO.EPERM, 'not root: the lab creates network namespaces and attaches XDP programs');
+  const n = labNames(o.id);
+  cleanupLab(o.id);
+  const clients = Math.min(Math.max(1, o.clients ?? 4), 50);
+  let sink: BpfObject | undefined;
+  try {
+    ip(['link', 'add', n.b, 'mtu', String(LAB_MTU), 'type', 'veth', 'peer', 'name', n.p, 'mtu', String(LAB_MTU)]);
+    disableIpv6(n.b);
+    const peerMac = formatMac(linkBasics(n.p).mac);
+    const intfMac = formatMac(linkBasics(n.b).mac);
+
+    // The sink, attached natively to the peer while it is still in this namespace.
+    const sinkPath = o.sinkObject ?? bundledObject('sink');
+    if (!existsSync(sinkPath)) throw new BpfError('open BPF object', sinkPath, ERRNO.ENOENT, 'the lab\'s sink object is missing: run npm run build');
+    sink = BpfObject.open(sinkPath);
+    sink.load();
+    const prog = sink.programs().find((p) => p.type === BPF_PROG_TYPE.XDP);
+    if (!prog) throw new BpfError('open', sinkPath, ERRNO.ENOENT, 'no XDP program in the sink object');
+    const sinkMapDef = sink.map('sink_counts');
+    if (!sinkMapDef) throw new BpfError('open', sinkPath, ERRNO.ENOENT, 'the sink object has no map sink_counts');
+    const progFd = prog.fd;
+    xdpAttach(ifNameToIndex(n.p), progFd, XDP_FLAGS.UPDATE_IF_NOEXIST | XDP_FLAGS.DRV_MODE, undefined, `interface ${n.p}`);
+    const sinkProgId = progInfo(progFd).id;
+
+    ip(['netns', 'add', n.ns]);
+    ip(['link', 'set', n.p, 'netns', n.ns]);
+    const inNs = (args: string[]): string => ip(['-n', n.ns, ...args]);
+    inNs(['link', 'set', 'lo', 'up']);
+    inNs(['link', 'set', n.p, 'up']);
+    const clientsV4: string[] = [];
+    const clientsV6: string[] = [];
+    for (let i = 1; i <= clients; i++) {
+      clientsV4.push(`203.0.113.${i}`);
+      clientsV6.push(`2001:db8:c::${i.toString(16)}`);
+      inNs(['addr', 'add', `203.0.113.${i}/24`, 'dev', n.p]);
+      inNs(['-6', 'addr', 'add', `2001:db8:c::${i.toString(16)}/64`, 'dev', n.p, 'nodad']);
+    }
+    inNs(['neigh', 'replace', GW_V4, 'lladdr', intfMac, 'dev', n.p, 'nud', 'permanent']);
+    inNs(['-6', 'neigh', 'replace', GW_V6, 'lladdr', intfMac, 'dev', n.p, 'nud', 'permanent']);
+    inNs(['route', 'add', LAB_PREFIXES.vipsV4, 'via', GW_V4, 'dev', n.p]);
+    inNs(['-6', 'route', 'add', LAB_PREFIXES.vipsV6, 'via', GW_V6, 'dev', n.p]);
+    ip(['link', 'set', n.b, 'up']);
+
+    let hcIntf: string | undefined;
+    if (o.healthcheck) {
+      ip(['link', 'add', n.h, 'mtu', String(LAB_MTU), 'type', 'veth', 'peer', 'name', n.g, 'mtu', String(LAB_MTU)]);
+      disableIpv6(n.h);
+      ip(['link', 'set', n.g, 'netns', n.ns]);
+      inNs(['link', 'set', n.g, 'up']);
+      ip(['link', 'set', n.h, 'up']);
+      hcIntf = n.h;
+    }
+
+    const sinkFd = sinkMapDef.fd;
+    const sinkShape = { keySize: sinkMapDef.keySize, valueSize: sinkMapDef.valueSize, type: sinkMapDef.type };
+    const obj = sink;
+    const running = new Set<ReturnType<typeof spawn>>();
+    let destroyed = false;
+
+    const startTraffic = (spec: TrafficSpec): RunningTraffic => {
+      const child = spawn('ip', ['netns', 'exec', n.ns, process.execPath, trafficScript, JSON.stringify(spec)], { stdio: ['ignore', 'pipe', 'pipe'] });
+      running.add(child);
+      let out = '';
+      let err = '';
+      child.stdout!.on('data', (d) => { out += d; });
+      child.stderr!.on('data', (d) => { err += d; });
+      const limit = Math.min(spec.durationMs ?? 30_000, 3_600_000) + 15_000;
+      const timer = setTimeout(() => child.kill('SIGKILL'), limit);
+      const done = new Promise<TrafficReport>((resolve, reject) => {
+        child.on('error', (e) => { clearTimeout(timer); running.delete(child); reject(e); });
+        child.on('close', (code) => {
+          clearTimeout(timer);
+          running.delete(child);
+          const line = out.trim().split('\n').pop() ?? '';
+          try {
+            const r = JSON.parse(line) as TrafficReport;
+            if (code !== 0 && r.errors.length === 0) r.errors.push(`generator exited with ${code}: ${err.trim()}`);
+            resolve(r);
+          } catch {
+            reject(new Error(`lab traffic generator failed (exit ${code}): ${(err || out).trim().slice(0, 2000)}`));
+          }
+        });
+      });
+      return {
+        done,
+        stop: () => {
+          if (child.exitCode === null) child.kill('SIGTERM');
+          return done;
+        },
+      };
+    };
+
+    const lab: Lab = {
+      id: o.id,
+      ns: n.ns,
+      intf: n.b,
+      ifindex: ifNameToIndex(n.b),
+      intfMac,
+      peer: n.p,
+      peerMac,
+      defaultMac: peerMac,
+      hcIntf,
+      clientsV4,
+      clientsV6,
+      prefixes: LAB_PREFIXES,
+      sinkProgId,
+      traffic: (spec) => startTraffic(spec).done,
+      startTraffic,
+      async sendFrames(frames, so = {}) {
+        const r = await startTraffic({ frames: { ifname: n.p, hex: frames.map((f) => Buffer.from(f).toString('hex')), repeat: so.repeat }, durationMs: 10_000 }).done;
+        if (r.errors.length) throw new Error(`send frames in ${n.ns}: ${r.errors.join('; ')}`);
+        return r.frames;
+      },
+      frame: (spec) => buildFrame({ ...spec, srcMac: peerMac, dstMac: intfMac }),
+      sendFramesFromRoot(intf, frames, mark) {
+        if (intf !== n.b && intf !== n.h) throw new Error(`lab ${o.id}: ${intf} is not one of this lab's interfaces`);
+        const s = new PacketSender(intf, mark);
+        try {
+          let k = 0;
+          for (const f of frames.slice(0, 100_000)) {
+            s.send(f);
+            k++;
+          }
+          return k;
+        } finally {
+          s.close();
+        }
+      },
+      sinkCounts: () => readSink(sinkFd, sinkShape),
+      resetSinkCounts() {
+        const cpus = numPossibleCpus();
+        const percpu = sinkShape.type === 5 || sinkShape.type === 6 || sinkShape.type === 10;
+        const zero = Buffer.alloc(percpu ? cpus * ((sinkShape.valueSize + 7) & ~7) : sinkShape.valueSize);
+        for (const k of sinkKeys(sinkFd, sinkShape.keySize)) mapUpdate(sinkFd, k, zero, 0, 'map sink_counts');
+      },
+      destroy() {
+        if (destroyed) return;
+        destroyed = true;
+        for (const c of running) c.kill('SIGKILL');
+        running.clear();
+        cleanupLab(o.id);
+        obj.close();
+      },
+    };
+    return lab;
+  } catch (e) {
+    cleanupLab(o.id);
+    sink?.close();
+    throw e;
+  }
+}
+
+function sinkKeys(fd: number, keySize: number): Buffer[] {
+  const keys: Buffer[] = [];
+  let prev: Buffer | null = null;
+  for (let i = 0; i < 65536; i++) {
+    const k = Buffer.alloc(keySize);
+    if (!mapNextKey(fd, prev, k, 'map sink_counts')) break;
+    keys.push(k);
+    prev = k;
+  }
+  return keys;
+}
+
+/**
+ * Reads the sink's counters. Key: the outer destination (4 bytes v4, 16 bytes v6, or a 20-byte
+ * real_definition-like {addr[16], family/flags}); value: u64 packets [, u64 bytes [, u64 wrong-MAC]],
+ * per CPU or not.
+ */
+function readSink(fd: number, shape: { keySize: number; valueSize: number; type: number }): SinkCount[] {
+  const cpus = numPossibleCpus();
+  const percpu = shape.type === 5 || shape.type === 6 || shape.type === 10;
+  const stride = percpu ? (shape.valueSize + 7) & ~7 : shape.valueSize;
+  const v = Buffer.alloc(percpu ? cpus * stride : shape.valueSize);
+  const out: SinkCount[] = [];
+  for (const k of sinkKeys(fd, shape.keySize)) {
+    if (!mapLookup(fd, k, v, 'map sink_counts')) continue;
+    const sum = (field: number): number => {
+      if (field * 8 + 8 > shape.valueSize) return 0;
+      let s = 0n;
+      for (let c = 0; c < (percpu ? cpus : 1); c++) s += v.readBigUInt64LE(c * stride + field * 8);
+      return Number(s);
+    };
+    const packets = sum(0);
+    if (packets === 0) continue;
+    let family: 4 | 6;
+    let addr: Buffer;
+    if (shape.keySize === 4) {
+      family = 4;
+      addr = k;
+    } else if (shape.keySize === 16) {
+      family = k.subarray(4).some((b) => b !== 0) ? 6 : 4;
+      addr = family === 6 ? k : k.subarray(0, 4);
+    } else {
+      const fam = k[16];
+      family = fam === 6 || fam === 1 || fam === 10 ? 6 : fam === 4 || fam === 2 || fam === 0 ? (k.subarray(4, 16).some((b) => b !== 0) ? 6 : 4) : 4;
+      addr = family === 6 ? k.subarray(0, 16) : k.subarray(0, 4);
+    }
+    const c: SinkCount = { dst: formatIp(addr), family, packets };
+    if (shape.valueSize >= 16) c.bytes = sum(1);
+    if (shape.valueSize >= 24) c.wrongMac = sum(2);
+    out.push(c);
+  }
+  return out.sort((a, b) => a.dst.localeCompare(b.dst));
+}
+
+/** execFile, promisified, for callers that drive iproute2 in a lab namespace. */
+export function execIn(ns: string, cmd: string, args: string[], timeoutMs = 10_000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile('ip', ['netns', 'exec', ns, cmd, ...args], { timeout: timeoutMs, encoding: 'utf8' }, (e, out, err) => {
+      if (e) reject(new Error(`${cmd} in ${ns}: ${(err || e.message).trim()}`));
+      else resolve(out);
+    });
+  });
+}
