@@ -335,7 +335,7 @@ export class FakeDataplane implements Dataplane {
     if (!this.realIndex.has(address) && this.realIndex.size >= this.maxReals) throw new InputError(`add real ${address}: reals map full (${this.maxReals})`);
     const after = [...vip.reals, { address, weight }];
     const movedShare = this.moved(vip.reals, after);
-    const summary = [`add real ${address} weight ${weight} to ${id}`, `${(movedShare * 100).toFixed(1)}% of the ring's slots move`];
+    const summary = [`add real ${address} weight ${weight} to ${id}`];
     if (!dry) {
       if (!this.realIndex.has(address)) this.realIndex.set(address, this.nextRealIndex++);
       vip.reals = after;
@@ -354,7 +354,7 @@ export class FakeDataplane implements Dataplane {
     const movedShare = this.moved(vip.reals, after);
     const warnings = after.every((x) => x.weight === 0) ? [`${id} has no real with weight > 0 after this: its traffic is dropped`] : [];
     if (!dry) { vip.reals = after; this.gcReals(); this.record('remove-real', `${id} ${a}`, { weight: r.weight }, null); }
-    return { applied: !dry, summary: [`remove real ${a} from ${id}`, `${(movedShare * 100).toFixed(1)}% of the ring's slots move`], warnings, movedShare };
+    return { applied: !dry, summary: [`remove real ${a} from ${id}`], warnings, movedShare };
   }
 
   setRealWeight(k: VipKey, address: string, weight: number, o?: ChangeOptions): ChangeResult {
@@ -367,7 +367,7 @@ export class FakeDataplane implements Dataplane {
     const after = vip.reals.map((x) => (x === r ? { ...x, weight: w } : x));
     const movedShare = this.moved(vip.reals, after);
     const warnings = after.every((x) => x.weight === 0) ? [`${id} has no real with weight > 0 after this: its traffic is dropped`] : [];
-    const summary = [`${w === 0 ? 'drain' : 'set weight of'} ${a} on ${id}: ${r.weight} -> ${w}`, `${(movedShare * 100).toFixed(1)}% of the ring's slots move`];
+    const summary = [`${w === 0 ? 'drain' : 'set weight of'} ${a} on ${id}: ${r.weight} -> ${w}`];
     if (!dry) { this.record('set-weight', `${id} ${a}`, r.weight, w); r.weight = w; }
     return { applied: !dry, summary, warnings, movedShare };
   }

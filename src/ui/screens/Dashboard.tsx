@@ -100,6 +100,7 @@ export function Dashboard(p: DashboardProps) {
     setMode(backTo(m));
   };
   const [detailId, setDetailId] = useState<string | null>(null);
+  const [realSel, setRealSel] = useState<string | null>(null);
   const backTo = (m: Extract<Mode, { kind: 'form' }>): Mode => (m.back === 'detail' && detailId ? { kind: 'detail', id: detailId } : { kind: 'main' });
 
   const onRealAction = (a: RealAction, real: Parameters<VipDetailProps['onAction']>[1]) => {
@@ -139,7 +140,7 @@ export function Dashboard(p: DashboardProps) {
     else if (input === 'c') setPanel((x) => (x === 'cpus' ? 'vips' : 'cpus'));
     else if (input === 'h') setPanel((x) => (x === 'hc' ? 'vips' : 'hc'));
     else if (input === 'l') setPanel((x) => (x === 'log' ? 'vips' : 'log'));
-    else if (key.return && selected) { setDetailId(selected.id); setMode({ kind: 'detail', id: selected.id }); }
+    else if (key.return && selected) { setDetailId(selected.id); setRealSel(null); setMode({ kind: 'detail', id: selected.id }); }
     else if (input === 'a') openForm('add VIP', addVipForm(p.dp, bal.info), 'main');
     else if ((input === 'd' || key.delete) && selected) openForm('delete VIP', deleteVipForm(p.dp, selected.vip), 'main');
     else if (input === 'd') setMessage({ text: 'delete VIP: no VIP selected', level: 'error' });
@@ -172,7 +173,7 @@ export function Dashboard(p: DashboardProps) {
   } else if (mode.kind === 'detail') {
     body = (
       <VipDetail vip={bal.vips.find((v) => v.id === mode.id)} vipId={mode.id} sample={stats.sample} history={stats.history}
-        width={p.width} height={bodyH + logH - 1} active={!help}
+        width={p.width} height={bodyH + logH - 1} active={!help} selected={realSel} onSelect={setRealSel}
         onBack={() => { setSelectedId(mode.id); setMode({ kind: 'main' }); }} onAction={onRealAction} />
     );
   } else if (panel === 'cpus') body = <PerCpu sample={stats.sample} height={tableH} width={p.width} />;

@@ -19,15 +19,20 @@ export interface VipDetailProps {
   width: number;
   height: number;
   active: boolean;
+  /** The selected real (by address), kept by the caller across forms. */
+  selected: string | null;
+  onSelect(address: string | null): void;
   onBack(): void;
   onAction(action: RealAction, real: RealState | null): void;
 }
 
 export function VipDetail(p: VipDetailProps) {
   const t = useTheme();
-  const [sel, setSel] = useState(0);
   const [top, setTop] = useState(0);
   const reals = p.vip?.reals ?? [];
+  const found = reals.findIndex((r) => r.address === p.selected);
+  const sel = found >= 0 ? found : 0;
+  const setSel = (f: (i: number) => number) => { const r = reals[Math.max(0, Math.min(reals.length - 1, f(sel)))]; p.onSelect(r?.address ?? null); };
   const chartH = Math.max(7, Math.min(12, Math.floor((p.height - 3) / 2)));
   const listH = Math.max(1, p.height - chartH - 3);
   const idx = Math.min(sel, Math.max(0, reals.length - 1));
@@ -37,8 +42,8 @@ export function VipDetail(p: VipDetailProps) {
     if (key.escape) { p.onBack(); return; }
     if (input === 'j' || key.downArrow) setSel((i) => Math.min(reals.length - 1, i + 1));
     else if (input === 'k' || key.upArrow) setSel((i) => Math.max(0, i - 1));
-    else if (input === 'g') setSel(0);
-    else if (input === 'G') setSel(Math.max(0, reals.length - 1));
+    else if (input === 'g') setSel(() => 0);
+    else if (input === 'G') setSel(() => reals.length - 1);
     else if (key.pageDown) setSel((i) => Math.min(reals.length - 1, i + listH));
     else if (key.pageUp) setSel((i) => Math.max(0, i - listH));
     else if (input === 'a') p.onAction('add', null);
