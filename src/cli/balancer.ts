@@ -1,5 +1,5 @@
 // attach, detach, status: the balancer's lifecycle on an interface.
-import { existsSync, statSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readSync, statSync } from 'node:fs';
 import { formatMac, InputError, parseMac } from '../dataplane/abi.js';
 import { ReadOnlyError, type AttachRequest, type XdpModeRequest } from '../dataplane/types.js';
 import type { Ctx } from './context.js';
@@ -24,6 +24,13 @@ function objectPath(text: string, what: string): string {
   const p = parsePath(text, what);
   if (!existsSync(p)) throw new InputError(`${what} ${p} does not exist`);
   if (!statSync(p).isFile()) throw new InputError(`${what} ${p} is not a file`);
+  const head = Buffer.alloc(20);
+  const fd = openSync(p, 'r');
+  try { readSync(fd, head, 0, 20, 0); } finally { closeSync(fd); }
+  // ELF magic, and e_machine 247 (EM_BPF) in either byte order
+  if (head.readUInt32BE(0) !== 0x7f454c46) throw new InputError(`${what} ${p} is not an ELF object (compile it with clang -target bpf)`);
+  const machine = head[5] === 2 ? head.readUInt16BE(18) : head.readUInt16LE(18);
+  if (machine !== 247) throw new InputError(`${what} ${p} is an ELF object for another machine (e_machine ${machine}), not BPF`);
   return p;
 }
 
@@ -35,8 +42,8 @@ export function attachRequest(intf: string | undefined, f: AttachFlags): AttachR
   }
   const req: AttachRequest = { intf: parseIntf(intf), defaultMac: formatMac(parseMac(f.defaultMac)) };
   if (f.xdpMode !== undefined) req.mode = parseXdpMode(f.xdpMode) as XdpModeRequest;
-  if (f.balancerProg) req.balancerProg = objectPath(f.balancerProg, 'balancer program');
-  if (f.healthcheckerProg) req.healthcheckerProg = objectPath(f.healthcheckerProg, 'healthchecker program');
+  if (f.balancerProg !== undefined) req.balancerProg = objectPath(f.balancerProg, 'balancer program');
+  if (f.healthcheckerProg !== undefined) req.healthcheckerProg = objectPath(f.healthcheckerProg, 'healthchecker program');
   if (f.hcIntf) req.hcIntf = parseIntf(f.hcIntf, 'healthcheck interface');
   if (f.lruSize !== undefined && f.lruSize !== '') req.lruSize = parseIntIn(f.lruSize, 'LRU size', 1, 1_000_000_000, ' (entries, split across the forwarding cores)');
   if (f.forwardingCores !== undefined && f.forwardingCores !== '') req.forwardingCores = parseCpuList(f.forwardingCores);

@@ -167,5 +167,7 @@ export async function doctor(ctx: Ctx, p: DoctorProbe, f: { json?: boolean; clea
     ctx.out(table(['CHECK', 'VERDICT', 'DETAIL'], checks.map((c) => [c.check, c.verdict === 'fail' ? 'FAIL' : c.verdict, c.detail])));
     for (const c of checks) if (c.fix && c.verdict !== 'ok') ctx.out(`fix ${c.check}: ${c.fix}`);
   }
-  return !checks.some((c) => c.verdict === 'fail');
+  const failed = checks.filter((c) => c.verdict === 'fail');
+  if (failed.length) ctx.deps.stderr.write(`katran-tui: doctor: ${failed.length} check(s) failed: ${failed.map((c) => c.check).join(', ')}\n`);
+  return failed.length === 0;
 }

@@ -120,6 +120,8 @@ export class FakeDp implements Dataplane {
   close(): void { this.closed = true; }
 }
 
+export const KNOWN_INTERFACES = ['veth-lb', 'veth-new', 'a0', 'b0'];
+
 export class FakeHost implements Host {
   constructor(readonly box: FakeBox) {}
   interfaces(): InterfaceInfo[] {
@@ -134,6 +136,7 @@ export class FakeHost implements Host {
     return new FakeDp(this.box, intf, !!o?.readOnly);
   }
   attach(req: AttachRequest, o?: ChangeOptions): { dataplane: Dataplane | null; result: ChangeResult } {
+    for (const i of [req.intf, req.hcIntf]) if (i !== undefined && !KNOWN_INTERFACES.includes(i)) throw new Error(`attach: no interface ${i}`);
     if (this.box.attached.has(req.intf)) throw new Error(`${req.intf} already has a balancer`);
     if (!o?.dryRun) {
       this.box.attached.set(req.intf, req);
