@@ -123,3 +123,37 @@ export async function settle(ms = 150): Promise<void> {
 export function sinkOf(lab: Lab, real: string): number {
   return lab.sinkCounts().find((c) => c.dst === real)?.packets ?? 0;
 }
+
+/** A second process (test/e2e/child.ts) holding a balancer; `exit()` ends it and waits. */
+export interface ChildBalancer {
+  progId: number;
+  pid: number;
+  exit(): Promise<number | null>;
+}
+
+export async function spawnChild(spec: { mode: 'attach' | 'foreign'; intf: string; defaultMac: string; pinRoot?: string; vips: TestVip[] }): Promise<ChildBalancer> {
+  const { spawn } = await import('node:child_process');
+  const { fileURLToPath } = await import('node:url');
+  const script = fileURLToPath(new URL('./child.js', import.meta.url));
+  const child = spawn(process.execPath, [script, JSON.stringify(spec)], { stdio: ['pipe', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stderr.on('data', (d) => { err += d; });
+  const exited = new Promise<number | null>((r) => child.on('close', (code) => r(code)));
+  const ready = await new Promise<{ progId: number; pid: number }>((resolve, reject) => {
+    const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`child not ready in 30 s: ${err}`)); }, 30_000);
+    child.stdout.on('data', (d) => {
+      out += d;
+      const line = out.split('\n').find((l) => l.startsWith('{'));
+      if (line) { clearTimeout(timer); resolve(JSON.parse(line)); }
+    });
+    child.on('close', (code) => { clearTimeout(timer); reject(new Error(`child exited (${code}) before it was ready: ${err.trim()}`)); });
+  });
+  return {
+    ...ready,
+    exit() {
+      if (child.exitCode === null) child.stdin.end('exit\n');
+      return exited;
+    },
+  };
+}
