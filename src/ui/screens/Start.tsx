@@ -30,7 +30,7 @@ type View =
 export function xdpText(i: InterfaceInfo): string {
   if (!i.xdp) return '-';
   const who = i.xdp.ours ? 'katran-tui' : i.xdp.katranAbi ? 'Katran' : 'other';
-  return `prog ${i.xdp.progId} ${i.xdp.mode} ${who} (${i.xdp.name})`;
+  return `${i.xdp.progId} ${i.xdp.mode} ${who} (${i.xdp.name})`;
 }
 
 export function Start(p: StartProps) {
@@ -119,10 +119,10 @@ export function Start(p: StartProps) {
         </>
       ) : (
         <>
-          <Text bold wrap="truncate-end">{`  ${cell('NAME', nameW)} ${cell('STATE', 5)} ${cell('MAC', 17)} ${cell('MTU', 6)} XDP`}</Text>
+          <Text bold wrap="truncate-end">{`  ${cell('NAME', 15)} ${cell('STATE', 5)} ${cell('MAC', 17)} ${cell('MTU', 5)} XDP PROG`}</Text>
           {ifs.map((i) => (
             <Text key={i.name} wrap="truncate-end" inverse={i.name === sel && !t.noColor}>
-              {`${i.name === sel ? '>' : ' '} ${cell(i.name, nameW)} ${cell(i.up ? 'up' : 'DOWN', 5)} ${cell(fmtMac(i.mac), 17)} ${cell(String(i.mtu), 6)} ${xdpText(i)}`}
+              {`${i.name === sel ? '>' : ' '} ${cell(i.name, 15)} ${cell(i.up ? 'up' : 'DOWN', 5)} ${cell(fmtMac(i.mac), 17)} ${cell(String(i.mtu), 5)} ${xdpText(i)}`}
               {i.defaultRoute ? <Text color={t.c('bad')}> ! default route</Text> : null}
             </Text>
           ))}
