@@ -337,9 +337,11 @@ export class ControlPlane {
   }
 
   /** Address held at each index of the reals map (null: empty). */
+  private realsReader: ArrayRangeReader | null = null;
+
   private readReals(): (string | null)[] {
     const n = this.maps.reals.maxEntries;
-    const r = new ArrayRangeReader(this.maps.reals, n);
+    const r = this.realsReader ??= new ArrayRangeReader(this.maps.reals, n);
     const got = r.read(0, n);
     const vs = this.maps.reals.valueBufferSize;
     const out: (string | null)[] = new Array(n).fill(null);
@@ -392,6 +394,22 @@ export class ControlPlane {
     }
     s.reals = [...used].map(([index, address]) => ({ address, index })).sort((a, b) => a.index - b.index);
     return s;
+  }
+
+  /** VIPs (vip_num) and reals (index) as the kernel holds them, without ring reads (sampling an observed balancer). */
+  kernelLists(): { vips: { key: VipKey; vipNum: number }[]; reals: { index: number; address: string }[] } {
+    const known = new Map(this.desired.vips.map((v) => [vipDefinition.encode(v.key).toString('hex'), v.key]));
+    const vips = [...this.readVipMap(known).values()].map((k) => ({ key: k.key, vipNum: k.vipNum })).sort((a, b) => a.vipNum - b.vipNum);
+    const reals: { index: number; address: string }[] = [];
+    this.readReals().forEach((a, index) => { if (a && index > 0) reals.push({ index, address: a }); });
+    return { vips, reals };
+  }
+
+  /** Without a state store (observe mode): re-reads the desired picture from the kernel. */
+  refreshFromKernel(): void {
+    if (this.store) return;
+    this.desired = this.importFromKernel();
+    this.version++;
   }
 
   /** VIPs whose vip_map entry, reals entries or the MAC differ from `s` (no ring reads). */

@@ -1,0 +1,229 @@
+// One balancer as the console and the CLI see it (types.ts Dataplane): a BalancerHandle from
+// lifecycle.ts (attached, reopened from pins, or observed read-only) composed with the durable
+// state (state.ts), the control plane (control.ts), the sampler (stats.ts) and the tracer
+// (trace.ts). Read-only handles refuse every write with ReadOnlyError naming the reason.
+import { join } from 'node:path';
+import { existsSync } from 'node:fs';
+import { MAP, formatVip, realDefinition, type VipFlagName, type VipKey } from './abi.js';
+import { ControlPlane, type DesiredConfig, type DesiredStore, type FaultHook } from './control.js';
+import type { BalancerHandle } from './handle.js';
+import { StatsSampler, type SampleReal, type SampleVip } from './stats.js';
+import { StateStore } from './state.js';
+import { Tracer } from './trace.js';
+import { ReadOnlyError } from './types.js';
+import type {
+  BalancerInfo, ChangeLogEntry, ChangeOptions, ChangeResult, Dataplane, HealthcheckState, StatsSample, TraceRequest,
+  TraceResult, VipSpec, VipState,
+} from './types.js';
+import { vipFlagsToNames } from './abi.js';
+
+export interface BalancerOpenOptions {
+  /** State root: the balancer's desired state lives in <stateDir>/<intf>/. */
+  stateDir?: string;
+  /** A store to use instead of opening <stateDir>/<intf> (tests). */
+  store?: DesiredStore & { close?(): void };
+  /** Fault injection points of control.ts (tests). */
+  faults?: FaultHook;
+  /** Detaches the handle (lifecycle.ts's detach); without it detach() says it is not available. */
+  detach?: (h: BalancerHandle) => { detached: boolean; messages: string[] };
+  /** Monotonic clock for the sampler (tests). */
+  monotonicMs?: () => number;
+}
+
+/** The state directory of one balancer under a state root. */
+export function balancerStateDir(stateRoot: string, intf: string): string {
+  return join(stateRoot, intf);
+}
+
+export class Balancer implements Dataplane {
+  readonly control: ControlPlane;
+  private readonly sampler: StatsSampler;
+  private readonly tracer: Tracer;
+  private readonly store: (DesiredStore & { close?(): void }) | null;
+  private lists: { version: number; at: number; vips: SampleVip[]; reals: SampleReal[] } | null = null;
+  private closed = false;
+
+  private constructor(readonly handle: BalancerHandle, store: (DesiredStore & { close?(): void }) | null, private readonly o: BalancerOpenOptions) {
+    this.store = store;
+    try {
+      this.control = ControlPlane.open(handle, store, { faults: o.faults });
+    } catch (e) {
+      store?.close?.();
+      throw e;
+    }
+    this.sampler = new StatsSampler(handle.maps, handle.sizes, { hcStats: handle.healthcheck?.maps.get(MAP.hcStats), monotonicMs: o.monotonicMs });
+    this.tracer = new Tracer(handle);
+  }
+
+  /**
+   * Opens the control plane of `handle`. A writable handle takes the writer lock of
+   * <stateDir>/<intf> (LockedError: "locked by pid N") and finishes or undoes a change a killed
+   * process left half-applied (see `recovered`). Read-only and observed handles take no lock.
+   */
+  static open(handle: BalancerHandle, o: BalancerOpenOptions = {}): Balancer {
+    let store: (DesiredStore & { close?(): void }) | null = o.store ?? null;
+    if (!store && o.stateDir && handle.owner === 'katran-tui') {
+      const dir = balancerStateDir(o.stateDir, handle.intf);
+      if (!handle.readOnly) store = StateStore.open(dir, { write: true });
+      else if (existsSync(dir)) store = StateStore.open(dir, { write: false });
+    }
+    return new Balancer(handle, store, o);
+  }
+
+  /** What open() found and repaired (an interrupted change finished or undone), or null. */
+  get recovered(): string | null {
+    return this.control.recovered;
+  }
+
+  info(): BalancerInfo {
+    const h = this.handle;
+    const s = this.control.state();
+    const info: BalancerInfo = {
+      intf: h.intf,
+      ifindex: h.ifindex,
+      mode: h.mode,
+      progId: h.progId,
+      progTag: h.progTag,
+      progName: h.progName,
+      cpus: h.maps.stats.cpus,
+      forwardingCpus: h.forwardingCpus,
+      defaultMac: this.control.getDefaultMac(),
+      owner: h.owner,
+      readOnly: h.readOnly || !this.store?.writable,
+      capacity: { vips: s.vips.length, maxVips: h.sizes.maxVips, reals: s.reals.length, maxReals: h.sizes.maxReals, ringSize: h.sizes.ringSize },
+      vipFlagsSupported: vipFlagsToNames(h.vipFlagsSupported),
+      healthcheck: h.healthcheck ? { intf: h.healthcheck.intf, progId: h.healthcheck.progId } : null,
+    };
+    if (h.attachedAt !== undefined) info.attachedAt = h.attachedAt;
+    if (h.loadedAt !== undefined) info.loadedAt = h.loadedAt;
+    if (h.objectPath !== undefined) info.objectPath = h.objectPath;
+    if (h.pinDir !== undefined) info.pinDir = h.pinDir;
+    if (info.readOnly) info.readOnlyReason = h.readOnlyReason ?? (h.readOnly ? 'opened read-only' : 'no writable state directory');
+    return info;
+  }
+
+  /** The VIPs and reals to sample: from the desired state, or (no state: observed) from the kernel, at most once a second. */
+  private sampleLists(): { vips: SampleVip[]; reals: SampleReal[] } {
+    const now = Date.now();
+    const fromKernel = !this.store;
+    if (this.lists && (fromKernel ? now - this.lists.at < 1000 : this.lists.version === this.control.version)) return this.lists;
+    if (fromKernel) {
+      const k = this.control.kernelLists();
+      this.lists = { version: this.control.version, at: now, ...k };
+    } else {
+      const s = this.control.state();
+      this.lists = {
+        version: this.control.version,
+        at: now,
+        vips: s.vips.map((v) => ({ key: v.key, vipNum: v.vipNum })),
+        reals: s.reals.map((r) => ({ index: r.index, address: r.address })),
+      };
+    }
+    return this.lists;
+  }
+
+  sample(): StatsSample {
+    const l = this.sampleLists();
+    return this.sampler.sample(l.vips, l.reals);
+  }
+
+  vips(): VipState[] {
+    if (!this.store) this.control.refreshFromKernel();
+    return this.control.vips();
+  }
+
+  addVip(spec: VipSpec, o?: ChangeOptions): ChangeResult {
+    return this.control.addVip(spec, o);
+  }
+
+  removeVip(key: VipKey, o?: ChangeOptions): ChangeResult {
+    return this.control.removeVip(key, o);
+  }
+
+  setVipFlags(key: VipKey, flags: VipFlagName[], o?: ChangeOptions): ChangeResult {
+    return this.control.setVipFlags(key, flags, o);
+  }
+
+  addReal(key: VipKey, real: { address: string; weight?: number }, o?: ChangeOptions): ChangeResult {
+    return this.control.addReal(key, real, o);
+  }
+
+  removeReal(key: VipKey, address: string, o?: ChangeOptions): ChangeResult {
+    return this.control.removeReal(key, address, o);
+  }
+
+  setRealWeight(key: VipKey, address: string, weight: number, o?: ChangeOptions): ChangeResult {
+    return this.control.setRealWeight(key, address, weight, o);
+  }
+
+  getDefaultMac(): string | null {
+    return this.control.getDefaultMac();
+  }
+
+  setDefaultMac(mac: string, o?: ChangeOptions): ChangeResult {
+    return this.control.setDefaultMac(mac, o);
+  }
+
+  /** `config apply`: the balancer holds exactly `cfg` afterwards (one transaction). */
+  applyConfig(cfg: DesiredConfig, o?: ChangeOptions): ChangeResult {
+    return this.control.apply(cfg, o);
+  }
+
+  /** The desired state as `config export` writes it (vip_nums and indexes left out). */
+  exportConfig(): DesiredConfig {
+    const s = this.control.state();
+    return { mac: s.mac, vips: s.vips.map((v) => ({ key: v.key, flags: v.flags, hash: v.hash, reals: v.reals })) };
+  }
+
+  healthcheck(): HealthcheckState | null {
+    const hc = this.handle.healthcheck;
+    if (!hc) return null;
+    const marks: { mark: number; real: string }[] = [];
+    const m = hc.maps.get(MAP.hcReals);
+    if (m) {
+      const v = m.newValueBuffer();
+      for (const k of m.keys()) {
+        if (!m.lookup(k, v)) continue;
+        const r = realDefinition.decode(v);
+        if (r) marks.push({ mark: k.readUInt32LE(0), real: r.address });
+      }
+      marks.sort((a, b) => a.mark - b.mark);
+    }
+    return { intf: hc.intf, progId: hc.progId, marks };
+  }
+
+  trace(req: TraceRequest): TraceResult {
+    return this.tracer.trace(req);
+  }
+
+  changeLog(limit?: number): ChangeLogEntry[] {
+    return this.store?.changeLog(limit) ?? [];
+  }
+
+  detach(o: ChangeOptions = {}): ChangeResult {
+    const h = this.handle;
+    if (h.owner !== 'katran-tui') throw new ReadOnlyError(`detach ${h.intf}: program ${h.progId} was attached by another process; katran-tui only detaches its own`);
+    if (h.readOnly) throw new ReadOnlyError(`detach ${h.intf}: ${h.readOnlyReason ?? 'opened read-only'}`);
+    const summary = [`detach program ${h.progId} from ${h.intf} and remove its pins${h.pinDir ? ` (${h.pinDir})` : ''}`];
+    const warnings = [`traffic to the ${this.control.state().vips.length} VIP(s) on ${h.intf} is no longer balanced`];
+    if (o.dryRun) return { applied: false, summary, warnings };
+    if (!this.o.detach) throw new Error(`detach ${h.intf}: not available here (no lifecycle given to Balancer.open)`);
+    this.tracer.close();
+    const r = this.o.detach(h);
+    this.store?.appendChangeLog({ at: new Date().toISOString(), op: 'detach', target: h.intf, old: { progId: h.progId }, new: null });
+    this.closed = true;
+    this.store?.close?.();
+    return { applied: r.detached, summary: [...summary, ...r.messages], warnings };
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.tracer.close();
+    this.store?.close?.();
+    this.handle.close();
+  }
+
+  /** formatVip, re-exported for callers that hold only a Balancer. */
+  static vipId = formatVip;
+}

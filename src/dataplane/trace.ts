@@ -1,0 +1,287 @@
+// "Where does this flow go" for a 5-tuple: computed in userspace (the VIP lookup, the LRU entries
+// of the live per-CPU LRUs, Katran's flow hash and the ring slot read from the kernel), then
+// confirmed by bpf_prog_test_run on a CLONE of the program: the same object loaded again with the
+// live vip_map, reals, ch_rings and ctl_array reused and every other map (LRUs, stats, reals_stats,
+// miss stats) its own. So a trace changes no live flow, LRU entry or counter. When the live LRU
+// holds the flow, the entry is copied into the clone's own LRUs so that the kernel follows the same
+// path.
+import {
+  CTL_MAC_INDEX, DEFAULTS, IPPROTO, MAP, SIZES, VIP_FLAGS, flowKey, formatVip, isZeroMac, parseIp, parsePort, parseProto,
+  realDefinition, realPosLru, u32Key, vipDefinition, vipFlagsToNames, vipMeta, type VipKey,
+} from './abi.js';
+import { flowRingPosition } from './flowhash.js';
+import type { BalancerHandle } from './handle.js';
+import { BpfError, ERRNO, TestRunner, XDP_ACTION, mapFdById } from './libbpf.js';
+import { loadBalancer, type LoadedBalancer } from './loader.js';
+import { BpfMap } from './maps.js';
+import type { TraceRequest, TraceResult } from './types.js';
+
+const ACTIONS: Record<number, TraceResult['action']> = {
+  [XDP_ACTION.ABORTED]: 'ABORTED', [XDP_ACTION.DROP]: 'DROP', [XDP_ACTION.PASS]: 'PASS', [XDP_ACTION.TX]: 'TX',
+};
+
+// ---------------------------------------------------------------------------------------------
+// A frame for the 5-tuple
+
+function csum(parts: Buffer[]): number {
+  let s = 0;
+  for (const b of parts) {
+    for (let i = 0; i + 1 < b.length; i += 2) s += b.readUInt16BE(i);
+    if (b.length & 1) s += b[b.length - 1] << 8;
+  }
+  while (s > 0xffff) s = (s & 0xffff) + (s >>> 16);
+  return ~s & 0xffff;
+}
+
+/** Ethernet + IPv4/IPv6 + TCP (SYN or ACK) / UDP frame from `src:sport` to `dst:dport`. */
+export function traceFrame(src: string, sport: number, dst: string, dport: number, proto: 'tcp' | 'udp', syn: boolean): Buffer {
+  const s = parseIp(src, 'client address');
+  const d = parseIp(dst, 'VIP address');
+  const payload = Buffer.alloc(16, 0x5a);
+  const l4 = Buffer.alloc(proto === 'tcp' ? 20 : 8);
+  l4.writeUInt16BE(sport, 0);
+  l4.writeUInt16BE(dport, 2);
+  if (proto === 'tcp') {
+    l4.writeUInt32BE(1, 4);
+    l4[12] = 5 << 4;
+    l4[13] = syn ? 0x02 : 0x10;
+    l4.writeUInt16BE(65535, 14);
+  } else {
+    l4.writeUInt16BE(8 + payload.length, 4);
+  }
+  const len = l4.length + payload.length;
+  const pseudo = Buffer.alloc(s.family === 4 ? 12 : 40);
+  if (s.family === 4) {
+    s.bytes.copy(pseudo, 0); d.bytes.copy(pseudo, 4); pseudo[9] = IPPROTO[proto]; pseudo.writeUInt16BE(len, 10);
+  } else {
+    s.bytes.copy(pseudo, 0); d.bytes.copy(pseudo, 16); pseudo.writeUInt32BE(len, 32); pseudo[39] = IPPROTO[proto];
+  }
+  l4.writeUInt16BE(csum([pseudo, l4, payload]) || (proto === 'udp' ? 0xffff : 0), proto === 'tcp' ? 16 : 6);
+  let l3: Buffer;
+  if (s.family === 4) {
+    l3 = Buffer.alloc(20);
+    l3[0] = 0x45;
+    l3.writeUInt16BE(20 + len, 2);
+    l3[8] = 64;
+    l3[9] = IPPROTO[proto];
+    s.bytes.copy(l3, 12);
+    d.bytes.copy(l3, 16);
+    l3.writeUInt16BE(csum([l3]), 10);
+  } else {
+    l3 = Buffer.alloc(40);
+    l3[0] = 0x60;
+    l3.writeUInt16BE(len, 4);
+    l3[6] = IPPROTO[proto];
+    l3[7] = 64;
+    s.bytes.copy(l3, 8);
+    d.bytes.copy(l3, 24);
+  }
+  const eth = Buffer.from(`0200000000010200000000fe${s.family === 4 ? '0800' : '86dd'}`, 'hex');
+  return Buffer.concat([eth, l3, l4, payload]);
+}
+
+/** The real a balanced frame was encapsulated to (outer IPv4 or IPv6 destination), or null. */
+export function encapDestination(frame: Buffer): string | null {
+  if (frame.length < 34) return null;
+  const type = frame.readUInt16BE(12);
+  if (type === 0x0800 && frame[23] === 4) return parseIpBytes(frame.subarray(30, 34));
+  if (type === 0x86dd && frame.length >= 54 && (frame[20] === 41 || frame[20] === 4)) return parseIpBytes(frame.subarray(38, 54));
+  return null;
+}
+
+function parseIpBytes(b: Uint8Array): string {
+  return realDefinition.decode(Buffer.concat([Buffer.from(b), Buffer.alloc(16 - b.length), Buffer.from([b.length === 16 ? 1 : 0, 0, 0, 0])]))?.address ?? '0.0.0.0';
+}
+
+// ---------------------------------------------------------------------------------------------
+
+interface LruHit {
+  where: string;
+  pos: number;
+  atime: bigint;
+  value: Buffer;
+}
+
+export class Tracer {
+  private clone: LoadedBalancer | null = null;
+  private runner: TestRunner | null = null;
+
+  constructor(private readonly handle: BalancerHandle) {}
+
+  /** The live per-CPU LRUs (by inner map id) and the fallback LRU, opened read-only. */
+  private liveLrus(): { where: string; map: BpfMap }[] {
+    const out: { where: string; map: BpfMap }[] = [];
+    const m = this.handle.maps.lruMapping;
+    if (m) {
+      const v = Buffer.alloc(m.valueBufferSize);
+      const cpus = Math.min(m.maxEntries, m.cpus);
+      for (let cpu = 0; cpu < cpus; cpu++) {
+        if (!m.lookup(u32Key(cpu), v)) continue;
+        const id = v.readUInt32LE(0);
+        if (!id) continue;
+        try {
+          out.push({ where: `CPU ${cpu}'s LRU`, map: BpfMap.fromFd(`lru_cpu${cpu}`, mapFdById(id, true), { readOnly: true }) });
+        } catch { /* gone meanwhile */ }
+      }
+    }
+    if (this.handle.maps.fallbackLru) out.push({ where: 'the fallback LRU', map: this.handle.maps.fallbackLru });
+    return out;
+  }
+
+  /** Loads (once) the clone that shares vip_map, reals, ch_rings and ctl_array with the live program. */
+  private ensureClone(): LoadedBalancer {
+    if (this.clone) return this.clone;
+    const path = this.handle.objectPath;
+    if (!path) throw new BpfError('clone', 'the balancer program', ERRNO.ENOENT, 'the object file of this balancer is not known');
+    const m = this.handle.maps;
+    const reuse = new Map<string, number>([[MAP.vips, m.vips.fd], [MAP.reals, m.reals.fd], [MAP.rings, m.rings.fd], [MAP.ctl, m.ctl.fd]]);
+    const cpus = this.handle.forwardingCpus.length ? this.handle.forwardingCpus : undefined;
+    this.clone = loadBalancer(path, { reuse, forwardingCpus: cpus, lruSize: Math.max(16, (cpus?.length ?? 1) * 16) });
+    this.runner = new TestRunner(this.clone.progFd, 2048, 'the trace clone of the balancer');
+    return this.clone;
+  }
+
+  private cloneLrus(c: LoadedBalancer): BpfMap[] {
+    const out: BpfMap[] = [];
+    for (const fd of c.lruFds) out.push(new BpfMap('clone lru', fd, { type: 9, keySize: SIZES.flowKey, valueSize: SIZES.realPosLru, maxEntries: 16, mapFlags: 0 }, false, false));
+    if (c.maps.fallbackLru) out.push(c.maps.fallbackLru);
+    return out;
+  }
+
+  trace(req: TraceRequest): TraceResult {
+    const h = this.handle;
+    const vipKey: VipKey = { address: parseIp(req.vip.address, 'VIP address').text, port: parsePort(req.vip.port, 'VIP port'), proto: parseProto(req.vip.proto) };
+    const src = parseIp(req.src, 'client address');
+    const sport = parsePort(req.sport, 'client port');
+    if ((src.family === 6) !== vipKey.address.includes(':')) throw new BpfError('trace', 'flow', ERRNO.EINVAL, 'the client and the VIP must be of the same address family');
+    const syn = vipKey.proto === 'tcp' && (req.syn ?? false);
+    const steps: string[] = [];
+    const id = formatVip(vipKey);
+    let result: Omit<TraceResult, 'confirmedByKernel'> = { vip: id, real: null, action: 'PASS', steps };
+
+    // 1. VIP lookup: {dst, dport, proto}, then {dst, 0, proto}
+    const meta = Buffer.alloc(h.maps.vips.valueBufferSize);
+    let matched: VipKey | null = null;
+    if (h.maps.vips.lookup(vipDefinition.encode(vipKey), meta)) matched = vipKey;
+    else if (h.maps.vips.lookup(vipDefinition.encode({ ...vipKey, port: 0 }), meta)) matched = { ...vipKey, port: 0 };
+    let ringSlot: number | undefined;
+    if (!matched) {
+      steps.push(`no VIP ${id} (nor ${formatVip({ ...vipKey, port: 0 })}) in vip_map: the packet passes to the host's stack`);
+    } else {
+      const { flags, vipNum } = vipMeta.decode(meta);
+      steps.push(`VIP ${formatVip(matched)} in vip_map: vip_num ${vipNum}, flags ${vipFlagsToNames(flags).join(',') || 'none'}`);
+      // The LRU key: port-0 VIPs forget the dport (unless a port hash flag), NO_SPORT the sport.
+      const dport = matched.port === 0 && !(flags & (VIP_FLAGS['dport-hash'] | VIP_FLAGS['hash-src-dst-port'])) ? 0 : vipKey.port;
+      const lsport = flags & VIP_FLAGS['no-sport'] ? 0 : sport;
+      const key = flowKey.encode({ src: src.text, dst: vipKey.address, sport: lsport, dport, proto: vipKey.proto });
+      let realIndex: number | null = null;
+      let hit: LruHit | null = null;
+      if (syn) steps.push('LRU: skipped (TCP SYN: a new flow always takes the ring)');
+      else if (flags & VIP_FLAGS['no-lru']) steps.push('LRU: skipped (the VIP has no-lru)');
+      else {
+        hit = this.lookupLru(key, vipKey.proto === 'udp', steps);
+        if (hit) realIndex = hit.pos;
+      }
+      if (realIndex === null) {
+        const { hash, pos } = flowRingPosition({ src: src.text, sport, dport: vipKey.port, proto: vipKey.proto }, flags, matched.port, h.sizes.ringSize, h.sizes.chRingsSize, h.sizes.maxVips);
+        ringSlot = pos;
+        const slot = Buffer.alloc(h.maps.rings.valueBufferSize);
+        h.maps.rings.lookup(u32Key(vipNum * h.sizes.ringSize + pos), slot);
+        realIndex = slot.readUInt32LE(0);
+        steps.push(`hash 0x${hash.toString(16).padStart(8, '0')}: ring position ${pos} of ${h.sizes.ringSize} holds real index ${realIndex}`);
+      }
+      if (realIndex === 0) {
+        steps.push('the slot is empty (the VIP has no real with weight > 0): dropped, counted as a CH drop');
+        result = { ...result, action: 'DROP', ringSlot };
+      } else {
+        const def = Buffer.alloc(h.maps.reals.valueBufferSize);
+        const have = h.maps.reals.lookup(u32Key(realIndex), def);
+        const real = have ? realDefinition.decode(def) : null;
+        if (!real) {
+          steps.push(`real index ${realIndex} holds no address: dropped, counted as a CH drop`);
+          result = { ...result, action: 'DROP', ringSlot };
+        } else {
+          const mac = Buffer.alloc(h.maps.ctl.valueBufferSize);
+          h.maps.ctl.lookup(u32Key(CTL_MAC_INDEX), mac);
+          if (real.flags & 1 ? false : src.family === 6) {
+            steps.push(`real ${real.address} is IPv4 and the flow IPv6: no encapsulation exists, dropped (ENCAP_FAIL)`);
+            result = { ...result, action: 'DROP', real: null, ringSlot };
+          } else if (isZeroMac(mac) && this.ownObject()) {
+            steps.push(`real ${real.address}, but the default MAC is all zero: katran-tui's program drops until one is set`);
+            result = { ...result, action: 'DROP', real: null, ringSlot };
+          } else {
+            steps.push(`encapsulated (${real.flags & 1 ? (src.family === 6 ? 'IP6IP6' : 'IPv4 in IPv6') : 'IPIP'}) to real ${real.address}`);
+            result = { ...result, action: 'TX', real: real.address, ringSlot };
+          }
+        }
+      }
+      if (hit) (result as { lruHit?: LruHit }).lruHit = hit;
+    }
+
+    // 2. The kernel's word, from a clone with its own LRUs and counters
+    let confirmed = false;
+    try {
+      const c = this.ensureClone();
+      const lrus = this.cloneLrus(c);
+      const hit = (result as { lruHit?: LruHit }).lruHit;
+      const key = hit ? this.lastKey : null;
+      if (hit && key) for (const m of lrus) m.update(key, hit.value);
+      const frame = traceFrame(src.text, sport, vipKey.address, vipKey.port, vipKey.proto, syn);
+      const r = this.runner!.run(frame);
+      const action = ACTIONS[r.retval] ?? 'ABORTED';
+      const real = action === 'TX' ? encapDestination(r.data) : null;
+      // Leave the clone's LRUs empty for the next trace.
+      if (matched) {
+        for (const m of lrus) for (const k of m.keys()) m.delete(k);
+      }
+      confirmed = action === result.action && real === result.real;
+      steps.push(`kernel (prog_test_run on a clone with its own LRU and counters): ${action}${real ? ` to ${real}` : ''}${confirmed ? ' — agrees' : ' — DIFFERS from the userspace computation'}`);
+    } catch (e) {
+      steps.push(`kernel confirmation unavailable: ${(e as Error).message}`);
+    }
+    const out: TraceResult = { vip: result.vip, real: result.real, action: result.action, steps, confirmedByKernel: confirmed };
+    if (result.ringSlot !== undefined) out.ringSlot = result.ringSlot;
+    return out;
+  }
+
+  private lastKey: Buffer | null = null;
+
+  private lookupLru(key: Buffer, udp: boolean, steps: string[]): LruHit | null {
+    this.lastKey = key;
+    const v = Buffer.alloc(SIZES.realPosLru);
+    const now = process.hrtime.bigint(); // CLOCK_MONOTONIC: the base of the kernel's ktime
+    const lrus = this.liveLrus();
+    let hit: LruHit | null = null;
+    try {
+      for (const { where, map } of lrus) {
+        if (!map.lookup(key, v)) continue;
+        const e = realPosLru.decode(v);
+        if (udp && e.atime > 0n && now - e.atime > DEFAULTS.lruUdpTimeoutNs) {
+          steps.push(`LRU: ${where} holds the flow (real index ${e.pos}) but it is older than 30 s: a miss for UDP`);
+          continue;
+        }
+        steps.push(`LRU: ${where} holds the flow -> real index ${e.pos}${lrus.length > 2 ? ' (the CPU a packet lands on decides which LRU it sees)' : ''}`);
+        if (!hit) hit = { where, pos: e.pos, atime: e.atime, value: Buffer.from(v) };
+      }
+      if (!hit) steps.push('LRU: miss (no live LRU holds the flow)');
+    } finally {
+      for (const { map } of lrus) if (map !== this.handle.maps.fallbackLru) map.close();
+    }
+    return hit;
+  }
+
+  private ownObject(): boolean {
+    try {
+      return this.ensureClone().ownObject;
+    } catch {
+      return true;
+    }
+  }
+
+  close(): void {
+    this.runner?.close();
+    this.runner = null;
+    this.clone?.close();
+    this.clone = null;
+  }
+}
