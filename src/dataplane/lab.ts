@@ -253,6 +253,7 @@ export function createLab(o: LabOptions): Lab {
           }
         });
       });
+      done.catch(() => { /* the caller sees it through `done`; never an unhandled rejection */ });
       return {
         done,
         stop: () => {

@@ -187,7 +187,9 @@ function readdirNames(dir: string): string[] {
   return existsSync(dir) ? readdirSync(dir).sort() : [];
 }
 
-const isBalancerMapPin = (name: string): boolean => name !== PROG_PIN && name !== META_PIN && !name.startsWith(HC_MAP_PREFIX) && !name.endsWith('.new');
+/** Upgrade pins the new program here first, then renames it over PROG_PIN (bpffs refuses '.' in names). */
+const PROG_PIN_NEW = `${PROG_PIN}_new`;
+const isBalancerMapPin = (name: string): boolean => name !== PROG_PIN && name !== PROG_PIN_NEW && name !== META_PIN && !name.startsWith(HC_MAP_PREFIX);
 
 // ---------------------------------------------------------------------------------------------
 // Healthcheck
@@ -696,7 +698,7 @@ export function upgrade(handle: BalancerHandle, objectPath: string): AttachedBal
     const mode = handle.mode === 'unknown' ? ((m) => (m === 'native' || m === 'generic' ? m : 'unknown'))(modeOf(q.attachMode)) : handle.mode;
     xdpAttach(handle.ifindex, loaded.progFd, XDP_FLAGS.REPLACE | modeFlag(mode), handle.progFd, `interface ${handle.intf}`);
     // Re-pin the program: pin the new one aside, then rename over the old pin.
-    const tmp = join(dir, `${PROG_PIN}.new`);
+    const tmp = join(dir, PROG_PIN_NEW);
     rmSync(tmp, { force: true });
     objPin(loaded.progFd, tmp);
     try {
