@@ -1,0 +1,126 @@
+// trace: "where does this flow go", computed in userspace and confirmed by prog_test_run on a clone
+// of the program; the live LRUs and counters are untouched by a trace, and the live program then
+// sends the same flow exactly where the trace said.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Balancer } from '../../src/dataplane/balancer.js';
+import { StateStore } from '../../src/dataplane/state.js';
+import { parseVip, u32Key } from '../../src/dataplane/abi.js';
+import { BpfMap } from '../../src/dataplane/maps.js';
+import { TestRunner, XDP_ACTION, mapFdById, pinToCpu } from '../../src/dataplane/libbpf.js';
+import { encapDestination, traceFrame } from '../../src/dataplane/trace.js';
+import { requireBpf, scratchDir } from '../helpers/env.js';
+import { handleFrom, loadTestBalancer, snapshot } from './control-helpers.js';
+
+const V = parseVip('192.0.2.40:80/udp');
+const T = parseVip('192.0.2.41:443/tcp');
+const V6 = parseVip('[2001:db8::40]:80/udp');
+
+/** Every entry of every live LRU (per-CPU inner maps and the fallback), as text. */
+function liveLru(lb: ReturnType<typeof loadTestBalancer>): string[] {
+  const out: string[] = [];
+  const v = Buffer.alloc(4);
+  for (let cpu = 0; cpu < lb.maps.lruMapping!.cpus; cpu++) {
+    if (!lb.maps.lruMapping!.lookup(u32Key(cpu), v) || !v.readUInt32LE(0)) continue;
+    const m = BpfMap.fromFd(`lru${cpu}`, mapFdById(v.readUInt32LE(0), true), { readOnly: true });
+    const val = Buffer.alloc(16);
+    for (const k of m.keys()) { m.lookup(k, val); out.push(`${cpu}:${k.toString('hex')}=${val.toString('hex')}`); }
+    m.close();
+  }
+  const f = lb.maps.fallbackLru!;
+  const val = Buffer.alloc(16);
+  for (const k of f.keys()) { f.lookup(k, val); out.push(`fb:${k.toString('hex')}=${val.toString('hex')}`); }
+  return out.sort();
+}
+
+test('trace agrees with the kernel clone and the live program, and changes no live LRU entry or counter', async (t) => {
+  if (!(await requireBpf(t))) return;
+  const lb = loadTestBalancer();
+  const store = StateStore.open(scratchDir('trace'), { write: true });
+  const bal = Balancer.open(handleFrom(lb), { store });
+  const unpin = pinToCpu(0);
+  const runner = new TestRunner(lb.progFd);
+  try {
+    bal.setDefaultMac('02:00:00:00:00:cc');
+    for (const k of [V, T, V6]) bal.addVip({ ...k });
+    for (const a of ['198.51.100.41', '198.51.100.42', '198.51.100.43']) bal.addReal(V, { address: a });
+    bal.addReal(T, { address: '198.51.100.41', weight: 3 });
+    bal.addReal(T, { address: '2001:db8:3::1' });
+    bal.addReal(V6, { address: '2001:db8:3::1' });
+    bal.addReal(V6, { address: '2001:db8:3::2' });
+
+    // A few flows already in the live LRU, so that "unchanged" means something
+    for (let i = 0; i < 5; i++) runner.run(traceFrame(`203.0.113.${100 + i}`, 9000 + i, V.address, 80, 'udp', false));
+    const lruBefore = liveLru(lb);
+    assert.ok(lruBefore.length >= 5);
+    const before = snapshot(lb, [0, 1, 2]);
+
+    const cases: { src: string; sport: number; vip: typeof V; syn?: boolean }[] = [];
+    for (let i = 0; i < 20; i++) cases.push({ src: `203.0.113.${i + 1}`, sport: 20000 + i * 7, vip: V });
+    for (let i = 0; i < 10; i++) cases.push({ src: `203.0.113.${i + 50}`, sport: 30000 + i, vip: T, syn: true });
+    for (let i = 0; i < 10; i++) cases.push({ src: `2001:db8:ff::${i + 1}`, sport: 40000 + i, vip: V6 });
+    const results = cases.map((c) => bal.trace({ src: c.src, sport: c.sport, vip: c.vip, syn: c.syn }));
+    for (const [i, r] of results.entries()) {
+      assert.equal(r.confirmedByKernel, true, `case ${i}: ${r.steps.join(' | ')}`);
+      assert.equal(r.action, 'TX');
+      assert.ok(r.real);
+      assert.ok(r.ringSlot !== undefined);
+    }
+    // Nothing live changed: counters, rings, reals, vip_map and every LRU entry
+    assert.deepEqual(snapshot(lb, [0, 1, 2]), before);
+    assert.deepEqual(liveLru(lb), lruBefore);
+
+    // The live program sends each flow where the trace said
+    for (const [i, c] of cases.entries()) {
+      const r = runner.run(traceFrame(c.src, c.sport, c.vip.address, c.vip.port, c.vip.proto, c.syn ?? false));
+      assert.equal(r.retval, XDP_ACTION.TX);
+      assert.equal(encapDestination(r.data), results[i].real, `case ${i}`);
+    }
+  } finally {
+    runner.close();
+    unpin();
+    bal.close();
+    lb.close();
+  }
+});
+
+test('trace follows a live LRU entry after the ring changed; PASS for no VIP; DROP for an empty ring', async (t) => {
+  if (!(await requireBpf(t))) return;
+  const lb = loadTestBalancer();
+  const store = StateStore.open(scratchDir('trace-lru'), { write: true });
+  const bal = Balancer.open(handleFrom(lb), { store });
+  const unpin = pinToCpu(0);
+  const runner = new TestRunner(lb.progFd);
+  try {
+    bal.setDefaultMac('02:00:00:00:00:cc');
+    bal.addVip({ ...V });
+    bal.addReal(V, { address: '198.51.100.41' });
+    // 40 UDP flows enter the live LRU on CPU 0, all to the only real
+    for (let i = 0; i < 40; i++) runner.run(traceFrame('203.0.113.7', 50000 + i, V.address, 80, 'udp', false));
+    bal.addReal(V, { address: '198.51.100.42' });
+    bal.addReal(V, { address: '198.51.100.43' });
+    // A flow the ring now sends elsewhere still goes to .41 through the LRU
+    let found = false;
+    for (let i = 0; i < 40 && !found; i++) {
+      const r = bal.trace({ src: '203.0.113.7', sport: 50000 + i, vip: V });
+      assert.equal(r.confirmedByKernel, true, r.steps.join(' | '));
+      assert.equal(r.real, '198.51.100.41');
+      assert.ok(r.steps.some((s) => /LRU: CPU 0's LRU holds the flow/.test(s)), r.steps.join(' | '));
+      const fresh = bal.trace({ src: '203.0.113.8', sport: 50000 + i, vip: V });
+      if (fresh.real !== '198.51.100.41') found = true;
+    }
+    assert.ok(found, 'some new flow goes to another real');
+
+    const pass = bal.trace({ src: '203.0.113.7', sport: 1, vip: parseVip('192.0.2.99:80/udp') });
+    assert.deepEqual([pass.action, pass.real, pass.confirmedByKernel], ['PASS', null, true]);
+    bal.addVip({ address: '192.0.2.42', port: 53, proto: 'udp' });
+    const drop = bal.trace({ src: '203.0.113.7', sport: 1, vip: parseVip('192.0.2.42:53/udp') });
+    assert.deepEqual([drop.action, drop.real, drop.confirmedByKernel], ['DROP', null, true]);
+    assert.ok(drop.steps.some((s) => /empty/.test(s)));
+  } finally {
+    runner.close();
+    unpin();
+    bal.close();
+    lb.close();
+  }
+});
