@@ -1,0 +1,83 @@
+// types.ts Host over libbpf: the lifecycle (lifecycle.ts, interfaces.ts) for finding, attaching and
+// opening balancers, and the control plane (balancer.ts) for what one balancer does. The CLI and
+// the console get one of these from createHost({pinRoot, stateDir}).
+//
+// open(intf): a balancer katran-tui pinned for intf is reopened from its pins (no reload; writable
+// unless readOnly, taking the state directory's writer lock); any other Katran-ABI program on intf
+// is observed read-only. attach(): the lifecycle's attach, then the control plane on top; when the
+// state directory already holds a desired state for that interface (an earlier attach), its VIPs
+// are re-applied to the fresh maps and the result says so. The requested MAC always wins.
+import { formatMac, parseMac } from './abi.js';
+import { Balancer } from './balancer.js';
+import type { BalancerHandle } from './handle.js';
+import { attach, checkAttach, detach, lifecycleFor, type Lifecycle } from './lifecycle.js';
+import type { AttachRequest, BalancerSummary, ChangeOptions, ChangeResult, Dataplane, Host, InterfaceInfo } from './types.js';
+
+export interface HostOptions {
+  pinRoot: string;
+  stateDir: string;
+}
+
+export class LibbpfHost implements Host {
+  readonly lifecycle: Lifecycle;
+  constructor(readonly o: HostOptions) {
+    this.lifecycle = lifecycleFor(o);
+  }
+
+  interfaces(): InterfaceInfo[] {
+    return this.lifecycle.listInterfaces();
+  }
+
+  balancers(): BalancerSummary[] {
+    return this.lifecycle.listBalancers();
+  }
+
+  private wrap(handle: BalancerHandle): Balancer {
+    try {
+      return Balancer.open(handle, { stateDir: this.o.stateDir, detach: (h) => detach(h) });
+    } catch (e) {
+      handle.close();
+      throw e;
+    }
+  }
+
+  open(intf: string, o: { readOnly?: boolean } = {}): Dataplane {
+    return this.wrap(this.lifecycle.open(intf, o));
+  }
+
+  attach(req: AttachRequest, o: ChangeOptions = {}): { dataplane: Dataplane | null; result: ChangeResult } {
+    const mode = req.mode ?? 'auto';
+    const summary = [`load ${req.balancerProg ?? 'the bundled balancer'} and attach it to ${req.intf} (XDP ${mode}), default MAC ${req.defaultMac}, pins under ${this.o.pinRoot}/${req.intf}`];
+    if (req.hcIntf || req.healthcheckerProg) summary.push(`attach the healthcheck program ${req.healthcheckerProg ?? '(bundled)'} at ${req.hcIntf ?? req.intf} egress`);
+    if (o.dryRun) {
+      const warnings = checkAttach({ ...req, pinRoot: this.o.pinRoot });
+      return { dataplane: null, result: { applied: false, summary, warnings } };
+    }
+    const h = attach({ ...req, pinRoot: this.o.pinRoot });
+    const warnings = [...h.warnings];
+    summary[0] = `attached program ${h.progId} (${h.progName}, tag ${h.progTag}) to ${h.intf} in ${h.mode} mode, default MAC ${req.defaultMac}, pinned under ${h.pinDir}`;
+    let dp: Balancer;
+    try {
+      dp = this.wrap(h);
+    } catch (e) {
+      // The control plane could not open (e.g. another writer holds the lock): leave nothing half-done.
+      try {
+        const again = this.lifecycle.openPinned(req.intf);
+        detach(again);
+      } catch { /* already gone */ }
+      throw e;
+    }
+    if (dp.recovered) warnings.push(`desired state in ${this.o.stateDir}/${req.intf}: ${dp.recovered}`);
+    if (dp.getDefaultMac() !== formatMac(parseMac(req.defaultMac))) {
+      const r = dp.setDefaultMac(req.defaultMac);
+      warnings.push(...r.warnings);
+    }
+    const vips = dp.vips().length;
+    if (vips) warnings.push(`${vips} VIP(s) of the earlier desired state re-applied to the new program`);
+    return { dataplane: dp, result: { applied: true, summary, warnings } };
+  }
+}
+
+export function createHost(o: HostOptions): Host {
+  return new LibbpfHost(o);
+}
