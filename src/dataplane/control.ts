@@ -259,6 +259,8 @@ export class ControlPlane {
       if (this.desired.vips.length) {
         notes.push(`no desired state on disk: imported ${this.desired.vips.length} VIP(s) from the kernel (weights unknown: each real set to 1 until changed)`);
       }
+      // A writer adopts what it found, so that the state file exists from the first open on.
+      if (this.store?.writable && !this.handle.readOnly && !this.store.pendingIntent()) this.store.write(this.desired);
     }
     const pending = this.store?.pendingIntent() ?? null;
     if (pending) {
