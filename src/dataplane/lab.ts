@@ -18,12 +18,12 @@
 import { execFile, execFileSync, spawn } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { formatIp, formatMac } from './abi.js';
+import { formatIp, formatMac, parseMac } from './abi.js';
 import { buildFrame, type FrameSpec } from './labframes.js';
 import type { TrafficReport, TrafficSpec } from './labtraffic.js';
 import {
-  BPF_PROG_TYPE, BpfError, BpfObject, ERRNO, PacketSender, XDP_FLAGS, ifNameToIndex, isRoot, linkBasics, mapLookup,
-  mapNextKey, mapUpdate, numPossibleCpus, progInfo, xdpAttach,
+  BPF_PROG_TYPE, BpfError, BpfObject, ERRNO, PacketSender, XDP_FLAGS, ifNameToIndex, isRoot, linkBasics, mapDelete,
+  mapLookup, mapNextKey, mapUpdate, numPossibleCpus, progInfo, xdpAttach,
 } from './libbpf.js';
 import { bundledObject } from './paths.js';
 
@@ -63,6 +63,17 @@ export interface SinkCount {
   wrongMac?: number;
 }
 
+export interface SinkFlow {
+  real: string;
+  src: string;
+  dst: string;
+  sport: number;
+  dport: number;
+  /** IP protocol number of the inner packet (6 TCP, 17 UDP). */
+  proto: number;
+  packets: number;
+}
+
 export interface RunningTraffic {
   /** Resolves with the generator's report when it ends. */
   done: Promise<TrafficReport>;
@@ -100,6 +111,10 @@ export interface Lab {
   sendFramesFromRoot(intf: string, frames: Uint8Array[], mark?: number): number;
   /** What each real (outer destination) received, from the sink's map. */
   sinkCounts(): SinkCount[];
+  /** Which real each inner flow went to (sink_flows), when the sink records flows. */
+  sinkFlows(): SinkFlow[];
+  /** Frames the sink saw that were not encapsulated (passed to the lab namespace). */
+  sinkOther(): number;
   resetSinkCounts(): void;
   /** Removes the namespace, the links and the sink; idempotent. */
   destroy(): void;
@@ -190,6 +205,13 @@ export function createLab(o: LabOptions): Lab {
     if (!prog) throw new BpfError('open', sinkPath, ERRNO.ENOENT, 'no XDP program in the sink object');
     const sinkMapDef = sink.map('sink_counts');
     if (!sinkMapDef) throw new BpfError('open', sinkPath, ERRNO.ENOENT, 'the sink object has no map sink_counts');
+    // The MAC the balancer must send to: the sink counts frames to any other as wrong_mac.
+    const cfg = sink.map('sink_cfg');
+    if (cfg) {
+      const v = Buffer.alloc(cfg.valueSize);
+      parseMac(peerMac).copy(v, 0);
+      mapUpdate(cfg.fd, Buffer.alloc(4), v, 0, 'map sink_cfg');
+    }
     const progFd = prog.fd;
     xdpAttach(ifNameToIndex(n.p), progFd, XDP_FLAGS.UPDATE_IF_NOEXIST | XDP_FLAGS.DRV_MODE, undefined, `interface ${n.p}`);
     const sinkProgId = progInfo(progFd).id;
@@ -224,6 +246,8 @@ export function createLab(o: LabOptions): Lab {
     }
 
     const sinkFd = sinkMapDef.fd;
+    const flowsDef = ((m) => (m ? { fd: m.fd, keySize: m.keySize, valueSize: m.valueSize } : null))(sink.map('sink_flows'));
+    const otherDef = ((m) => (m ? { fd: m.fd, valueSize: m.valueSize } : null))(sink.map('sink_other'));
     const sinkShape = { keySize: sinkMapDef.keySize, valueSize: sinkMapDef.valueSize, type: sinkMapDef.type };
     const obj = sink;
     const running = new Set<ReturnType<typeof spawn>>();
@@ -300,11 +324,17 @@ export function createLab(o: LabOptions): Lab {
         }
       },
       sinkCounts: () => readSink(sinkFd, sinkShape),
+      sinkFlows: () => (flowsDef ? readSinkFlows(flowsDef.fd, flowsDef.keySize, flowsDef.valueSize) : []),
+      sinkOther() {
+        if (!otherDef) return 0;
+        const v = Buffer.alloc(otherDef.valueSize);
+        return mapLookup(otherDef.fd, Buffer.alloc(4), v, 'map sink_other') ? Number(v.readBigUInt64LE(0)) : 0;
+      },
       resetSinkCounts() {
-        const cpus = numPossibleCpus();
-        const percpu = sinkShape.type === 5 || sinkShape.type === 6 || sinkShape.type === 10;
-        const zero = Buffer.alloc(percpu ? cpus * ((sinkShape.valueSize + 7) & ~7) : sinkShape.valueSize);
-        for (const k of sinkKeys(sinkFd, sinkShape.keySize)) mapUpdate(sinkFd, k, zero, 0, 'map sink_counts');
+        for (const [fd, size] of [[sinkFd, sinkShape.keySize], ...(flowsDef ? [[flowsDef.fd, flowsDef.keySize]] : [])]) {
+          for (const k of sinkKeys(fd, size)) mapDelete(fd, k, 'map sink_counts');
+        }
+        if (otherDef) mapUpdate(otherDef.fd, Buffer.alloc(4), Buffer.alloc(otherDef.valueSize), 0, 'map sink_other');
       },
       destroy() {
         if (destroyed) return;
@@ -375,6 +405,30 @@ function readSink(fd: number, shape: { keySize: number; valueSize: number; type:
     out.push(c);
   }
   return out.sort((a, b) => a.dst.localeCompare(b.dst));
+}
+
+/** sink_flows: key = sink_key (20: addr[16], family u8, pad) + Katran's flow_key (40); value packets u64 first. */
+function readSinkFlows(fd: number, keySize: number, valueSize: number): SinkFlow[] {
+  if (keySize !== 60) return [];
+  const v = Buffer.alloc(valueSize);
+  const out: SinkFlow[] = [];
+  for (const k of sinkKeys(fd, keySize)) {
+    if (!mapLookup(fd, k, v, 'map sink_flows')) continue;
+    const fam = k[16];
+    const real = formatIp(fam === 6 ? k.subarray(0, 16) : k.subarray(0, 4));
+    const f = k.subarray(20);
+    const v6 = f.subarray(4, 16).some((b) => b !== 0) || f.subarray(20, 32).some((b) => b !== 0);
+    out.push({
+      real,
+      src: formatIp(v6 ? f.subarray(0, 16) : f.subarray(0, 4)),
+      dst: formatIp(v6 ? f.subarray(16, 32) : f.subarray(16, 20)),
+      sport: f.readUInt16BE(32),
+      dport: f.readUInt16BE(34),
+      proto: f[36],
+      packets: Number(v.readBigUInt64LE(0)),
+    });
+  }
+  return out;
 }
 
 /** execFile, promisified, for callers that drive iproute2 in a lab namespace. */

@@ -17,7 +17,7 @@ export function labId(letter: string): string {
   return `${letter}${runId.replace(/[^a-z0-9]/g, '').slice(-8)}`.slice(0, 10);
 }
 
-/** Where the lab's sink comes from: the bundled one, or KATRAN_TUI_LAB_SINK while it is not built. */
+/** Where the lab's sink comes from: the bundled one, or KATRAN_TUI_LAB_SINK (another build of it). */
 export function sinkObject(): string | undefined {
   return process.env.KATRAN_TUI_LAB_SINK || undefined;
 }

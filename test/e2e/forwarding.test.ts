@@ -10,7 +10,7 @@ import type { BalancerHandle } from '../../src/dataplane/handle.js';
 import type { Lab } from '../../src/dataplane/lab.js';
 import { TCP_FLAGS } from '../../src/dataplane/labframes.js';
 import { pinRoot } from '../helpers/env.js';
-import { globalStat, labId, lruEntries, newLab, pair, programVip, readMac, requireLab, settle, sinkOf, type TestVip } from './fixture.js';
+import { globalStat, labId, lruEntries, newLab, pair, programVip, readMac, requireLab, setMac, settle, sinkOf, type TestVip } from './fixture.js';
 
 const A: TestVip = { address: '192.0.2.1', port: 53, proto: 'udp', vipNum: 0, reals: [{ index: 1, address: '198.51.100.1' }] };
 const B: TestVip = { address: '192.0.2.2', port: 80, proto: 'tcp', vipNum: 1, reals: [{ index: 2, address: '198.51.100.2' }, { index: 3, address: '198.51.100.3', weight: 2 }] };
@@ -101,6 +101,28 @@ test('UDP, TCP SYNs and crafted ACKs to v4 and v6 VIPs reach the expected reals;
       if (c.wrongMac !== undefined) assert.equal(c.wrongMac, 0, `frames to ${c.dst} carried the default MAC`);
     }
     assert.ok(globalStat(h, 'xdpTx').v1 >= total);
+
+    // Per flow (sink_flows): every SYN flow arrived at the real its LRU entry names; each UDP flow
+    // to D stuck to one real.
+    const flows = lab.sinkFlows();
+    for (const [k, pos] of realOfFlow) {
+      const [src, sport, dst] = k.split('|');
+      const seen = flows.filter((f) => f.src === src && f.sport === Number(sport) && f.dst === dst);
+      assert.deepEqual(seen.map((f) => [f.real, f.packets]), [[realAddr.get(pos), 3]], `flow ${k}`);
+    }
+    for (const f of report.flows.filter((x) => x.dst === D.address)) {
+      const seen = flows.filter((x) => x.src === f.src && x.sport === f.sports[0] && x.dst === D.address);
+      assert.equal(seen.length, 1, `UDP flow ${f.src}:${f.sports[0]} went to one real`);
+      assert.equal(seen[0].packets, 5);
+      assert.equal(seen[0].proto, 17);
+    }
+
+    // The MAC check has teeth: with another default MAC the sink counts wrong-MAC frames.
+    setMac(h, '02:00:00:00:00:99');
+    lab.resetSinkCounts();
+    await lab.traffic({ flows: [{ proto: 'udp', src: c4[0], dst: A.address, dport: A.port, count: 3 }] });
+    await settle();
+    assert.deepEqual(lab.sinkCounts().map((c) => [c.dst, c.packets, c.wrongMac]), [['198.51.100.1', 3, 3]]);
   } finally {
     try { if (h) detach(h); } catch (e) { console.error(e); }
     lab?.destroy();
