@@ -97,6 +97,9 @@ export const STATS = {
   icmpTooBig: 4,
   encapFail: 7,
   chDrop: 9,
+  /** katran-tui only: VIP packets dropped while the default MAC is all zero (v1 packets, v2 bytes);
+   *  offset 11 is upstream's optional QUIC ICMP counter, which the default build never moves. */
+  zeroMacDrop: 11,
   xdpTotal: 16,
   xdpTx: 17,
   xdpDrop: 18,
