@@ -77,7 +77,7 @@ export class Balancer implements Dataplane {
 
   info(): BalancerInfo {
     const h = this.handle;
-    const s = this.control.state();
+    const s = this.control.counts();
     const info: BalancerInfo = {
       intf: h.intf,
       ifindex: h.ifindex,
@@ -90,7 +90,7 @@ export class Balancer implements Dataplane {
       defaultMac: this.control.getDefaultMac(),
       owner: h.owner,
       readOnly: h.readOnly || !this.store?.writable,
-      capacity: { vips: s.vips.length, maxVips: h.sizes.maxVips, reals: s.reals.length, maxReals: h.sizes.maxReals, ringSize: h.sizes.ringSize },
+      capacity: { vips: s.vips, maxVips: h.sizes.maxVips, reals: s.reals, maxReals: h.sizes.maxReals, ringSize: h.sizes.ringSize },
       vipFlagsSupported: vipFlagsToNames(h.vipFlagsSupported),
       healthcheck: h.healthcheck ? { intf: h.healthcheck.intf, progId: h.healthcheck.progId } : null,
     };
@@ -205,7 +205,7 @@ export class Balancer implements Dataplane {
     if (h.owner !== 'katran-tui') throw new ReadOnlyError(`detach ${h.intf}: program ${h.progId} was attached by another process; katran-tui only detaches its own`);
     if (h.readOnly) throw new ReadOnlyError(`detach ${h.intf}: ${h.readOnlyReason ?? 'opened read-only'}`);
     const summary = [`detach program ${h.progId} from ${h.intf} and remove its pins${h.pinDir ? ` (${h.pinDir})` : ''}`];
-    const warnings = [`traffic to the ${this.control.state().vips.length} VIP(s) on ${h.intf} is no longer balanced`];
+    const warnings = [`traffic to the ${this.control.counts().vips} VIP(s) on ${h.intf} is no longer balanced`];
     if (o.dryRun) return { applied: false, summary, warnings };
     if (!this.o.detach) throw new Error(`detach ${h.intf}: not available here (no lifecycle given to Balancer.open)`);
     this.tracer.close();

@@ -37,8 +37,8 @@ export function perSecond(delta: bigint, elapsedMs: number): number {
  * are forgotten at end() (a VIP that went away, a real index reused by another address).
  */
 export class RateBook {
-  private prev = new Map<string, bigint>();
-  private next = new Map<string, bigint>();
+  private prev = new Map<string, [bigint, bigint]>();
+  private next = new Map<string, [bigint, bigint]>();
   private elapsedMs = 0;
   resets: string[] = [];
 
@@ -48,19 +48,16 @@ export class RateBook {
     this.resets = [];
   }
 
-  /** Total and rate of one counter; `name` identifies it across samples. */
-  one(name: string, cur: bigint, gauge = false): { total: number; rate: number } {
-    this.next.set(name, cur);
-    if (gauge) return { total: Number(cur), rate: 0 };
-    const { delta, reset } = counterDelta(this.prev.get(name), cur);
-    if (reset) this.resets.push(name);
-    return { total: Number(cur), rate: perSecond(delta, this.elapsedMs) };
-  }
-
+  /** Totals and rates of one (v1, v2) counter; `name` identifies it across samples. */
   pair(name: string, v1: bigint, v2: bigint, gauge = false): PairStat {
-    const a = this.one(`${name}.v1`, v1, gauge);
-    const b = this.one(`${name}.v2`, v2, gauge);
-    return { v1: a.total, v2: b.total, r1: a.rate, r2: b.rate };
+    const p = this.prev.get(name);
+    this.next.set(name, [v1, v2]);
+    if (gauge || p === undefined) return { v1: Number(v1), v2: Number(v2), r1: 0, r2: 0 };
+    const a = counterDelta(p[0], v1);
+    const b = counterDelta(p[1], v2);
+    if (a.reset) this.resets.push(`${name}.v1`);
+    if (b.reset) this.resets.push(`${name}.v2`);
+    return { v1: Number(v1), v2: Number(v2), r1: perSecond(a.delta, this.elapsedMs), r2: perSecond(b.delta, this.elapsedMs) };
   }
 
   end(): void {
@@ -130,6 +127,8 @@ export class StatsSampler {
   private prevConn: { v1: bigint; v2: bigint }[] | undefined;
   private readonly mono: () => number;
   private readonly wall: () => number;
+  private vipNames: { list: readonly SampleVip[]; ids: string[]; names: string[] } | null = null;
+  private realNames: { list: readonly SampleReal[]; names: string[] } | null = null;
 
   constructor(private readonly maps: BalancerMaps, private readonly sizes: BalancerSizes, private readonly o: SamplerOptions = {}) {
     // Globals sit at MAX_VIPS + offset: read from 0 through the highest global we know, or the
@@ -212,13 +211,19 @@ export class StatsSampler {
     this.prevConn = conn;
 
     const vipStats: VipStat[] = [];
-    for (const v of vips) {
-      const id = formatVip(v.key);
+    if (this.vipNames?.list !== vips) {
+      const ids = vips.map((v) => formatVip(v.key));
+      // The VIP's identity is part of the name: a vip_num reused by another VIP starts afresh.
+      this.vipNames = { list: vips, ids, names: vips.map((v, k) => `vip ${ids[k]}#${v.vipNum}`) };
+    }
+    const vn = this.vipNames;
+    for (let k = 0; k < vips.length; k++) {
+      const v = vips[k];
+      const id = vn.ids[k];
       const i = v.vipNum;
       const pk = row(i) ? this.sum(sv, rowBytes, cpus, stride, i, 0) : 0n;
       const by = row(i) ? this.sum(sv, rowBytes, cpus, stride, i, 8) : 0n;
-      // The VIP's identity is part of the name: a vip_num reused by another VIP starts afresh.
-      const p = book.pair(`vip ${id}#${i}`, pk, by);
+      const p = book.pair(vn.names[k], pk, by);
       vipStats.push({ id, key: v.key, packets: p.v1, bytes: p.v2, pps: p.r1, bps: p.r2 * 8 });
     }
 
@@ -226,11 +231,14 @@ export class StatsSampler {
     const rcpus = this.cpusOf(this.maps.realsStats);
     const rRow = this.maps.realsStats.valueBufferSize;
     const rStride = this.maps.realsStats.perCpu ? rRow / rcpus : rRow;
-    for (const r of reals) {
+    if (this.realNames?.list !== reals) this.realNames = { list: reals, names: reals.map((r) => `real ${r.address}#${r.index}`) };
+    const rn = this.realNames.names;
+    for (let k = 0; k < reals.length; k++) {
+      const r = reals[k];
       const ok = r.index < gotReals;
       const pk = ok ? this.sum(this.realsView, rRow, rcpus, rStride, r.index, 0) : 0n;
       const by = ok ? this.sum(this.realsView, rRow, rcpus, rStride, r.index, 8) : 0n;
-      const p = book.pair(`real ${r.address}#${r.index}`, pk, by);
+      const p = book.pair(rn[k], pk, by);
       realStats.push({ index: r.index, address: r.address, packets: p.v1, bytes: p.v2, pps: p.r1, bps: p.r2 * 8 });
     }
 
