@@ -10,6 +10,7 @@ import type { BalancerHandle } from './handle.js';
 import { StatsSampler, type SampleReal, type SampleVip } from './stats.js';
 import { StateStore } from './state.js';
 import { Tracer } from './trace.js';
+import { detach as lifecycleDetach } from './lifecycle.js';
 import { ReadOnlyError } from './types.js';
 import type {
   BalancerInfo, ChangeLogEntry, ChangeOptions, ChangeResult, Dataplane, HealthcheckState, StatsSample, TraceRequest,
@@ -24,7 +25,7 @@ export interface BalancerOpenOptions {
   store?: DesiredStore & { close?(): void };
   /** Fault injection points of control.ts (tests). */
   faults?: FaultHook;
-  /** Detaches the handle (lifecycle.ts's detach); without it detach() says it is not available. */
+  /** Detaches the handle (default: lifecycle.ts's detach). */
   detach?: (h: BalancerHandle) => { detached: boolean; messages: string[] };
   /** Monotonic clock for the sampler (tests). */
   monotonicMs?: () => number;
@@ -207,9 +208,8 @@ export class Balancer implements Dataplane {
     const summary = [`detach program ${h.progId} from ${h.intf} and remove its pins${h.pinDir ? ` (${h.pinDir})` : ''}`];
     const warnings = [`traffic to the ${this.control.counts().vips} VIP(s) on ${h.intf} is no longer balanced`];
     if (o.dryRun) return { applied: false, summary, warnings };
-    if (!this.o.detach) throw new Error(`detach ${h.intf}: not available here (no lifecycle given to Balancer.open)`);
     this.tracer.close();
-    const r = this.o.detach(h);
+    const r = (this.o.detach ?? lifecycleDetach)(h);
     this.store?.appendChangeLog({ at: new Date().toISOString(), op: 'detach', target: h.intf, old: { progId: h.progId }, new: null });
     this.closed = true;
     this.store?.close?.();

@@ -358,3 +358,36 @@ test('a kernel write failing midway is rolled back: maps and state as before, th
     lb.close();
   }
 });
+
+test('Balancer over an observed (read-only) handle: VIPs imported from the kernel, every write and detach refused', async (t) => {
+  if (!(await requireBpf(t))) return;
+  const s = setup('observed');
+  try {
+    s.cp.setDefaultMac(MAC);
+    s.cp.addVip({ ...VIP, flags: ['no-sport'] });
+    s.cp.addReal(VIP, { address: '198.51.100.1' });
+    const { Balancer } = await import('../../src/dataplane/balancer.js');
+    const h = { ...handleFrom(s.lb, { readOnly: true, readOnlyReason: 'observing program 42 of another process' }), owner: 'observed' as const };
+    const bal = Balancer.open(h, { stateDir: join(s.dir, 'unused') });
+    const before = snapshot(s.lb);
+    const v = bal.vips();
+    assert.deepEqual(v.map((x) => [x.id, x.vipNum, x.flags, x.reals.map((r) => [r.address, r.index, r.ringSlots])]),
+      [['192.0.2.10:80/udp', 0, ['no-sport'], [['198.51.100.1', 1, s.lb.sizes.ringSize]]]]);
+    const info = bal.info();
+    assert.equal(info.readOnly, true);
+    assert.match(info.readOnlyReason!, /another process/);
+    assert.equal(info.defaultMac, MAC);
+    assert.deepEqual(info.capacity, { vips: 1, maxVips: 512, reals: 1, maxReals: 4096, ringSize: 65537 });
+    const sample = bal.sample();
+    assert.deepEqual(sample.vips.map((x) => x.id), ['192.0.2.10:80/udp']);
+    assert.deepEqual(sample.reals.map((x) => x.address), ['198.51.100.1']);
+    for (const fn of [() => bal.addVip({ address: '192.0.2.77', port: 1, proto: 'tcp' }), () => bal.setDefaultMac(MAC), () => bal.detach(), () => bal.removeReal(VIP, '198.51.100.1')]) {
+      assert.throws(fn, (e: Error) => e instanceof ReadOnlyError && /another process|read-only/.test(e.message));
+    }
+    assert.deepEqual(snapshot(s.lb), before);
+    assert.equal(existsSync(join(s.dir, 'unused')), false, 'an observer creates no state directory');
+    assert.deepEqual(bal.changeLog(), []);
+  } finally {
+    s.close();
+  }
+});
