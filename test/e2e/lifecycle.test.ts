@@ -10,7 +10,7 @@ import type { Lab } from '../../src/dataplane/lab.js';
 import {
   BpfError, BpfObject, XDP_FLAGS, closeFd, mapInfo, progFdById, xdpAttach, xdpDetach, xdpQuery,
 } from '../../src/dataplane/libbpf.js';
-import { attach, checkAttach, detach, detachPinned, openPinned, upgrade } from '../../src/dataplane/lifecycle.js';
+import { attach, checkAttach, detach, detachPinned, listBalancers, openPinned, upgrade } from '../../src/dataplane/lifecycle.js';
 import { builtObject, bundledObject } from '../../src/dataplane/paths.js';
 import { pinRoot } from '../helpers/env.js';
 import { labId, lruEntries, newLab, pair, programVip, requireLab, settle, sinkOf, type TestVip } from './fixture.js';
@@ -108,7 +108,7 @@ test('attach pins everything 0700 with kt_meta; refuses a foreign program unless
   }
 });
 
-test('upgrade swaps the program atomically under traffic: maps kept, no packet lost, pins follow', async (t) => {
+test('upgrade swaps the program atomically under traffic: maps kept, no packet lost, pins and status follow', async (t) => {
   if (!(await requireLab(t))) return;
   const root = pinRoot('upgrade');
   let lab: Lab | undefined;
@@ -121,9 +121,12 @@ test('upgrade swaps the program atomically under traffic: maps kept, no packet l
     const mapIds = new Map([...a.maps.all].map(([n, m]) => [n, mapInfo(m.fd).id]));
     const run = lab.startTraffic({ ratePps: 300, durationMs: 10_000, flows: [{ proto: 'udp', src: lab.clientsV4[2], sport: 43000, dst: U.address, dport: U.port, count: 450 }] });
     await settle(500);
-    const up = upgrade(a, bundledObject('balancer'));
+    const oldTag = a.progTag;
+    const oldId = a.progId;
+    const up = upgrade(a, builtObject('test/e2e/balancer_ttl63.bpf.c'));
     h = up;
-    assert.notEqual(up.progId, a.progId, 'a new program');
+    assert.notEqual(up.progId, oldId, 'a new program');
+    assert.notEqual(up.progTag, oldTag, 'another build: another tag');
     assert.equal(xdpQuery(lab.ifindex).progId, up.progId);
     const rep = await run.done;
     assert.equal(rep.flows[0].packets, 450);
@@ -133,12 +136,22 @@ test('upgrade swaps the program atomically under traffic: maps kept, no packet l
     assert.equal(pair(up, 'stats', U.vipNum).v1, 450, 'counters continue across the swap');
     assert.ok(lruEntries(up, { src: lab.clientsV4[2], dst: U.address, sport: 43000, dport: U.port, proto: 'udp' }).length >= 1, 'LRU kept');
     // The old program is gone from the kernel once nothing holds it.
-    assert.throws(() => closeFd(progFdById(a.progId)), /ENOENT|No such/);
-    // The pins follow: a reopen finds the new program.
+    assert.throws(() => closeFd(progFdById(oldId)), /ENOENT|No such/);
+    // The pins follow: a reopen finds the new program; status says it is not the bundled build.
     const re = openPinned(lab.intf, { pinRoot: root });
     assert.equal(re.progId, up.progId);
     re.close();
-    detach(up);
+    const st = listBalancers({ pinRoot: root }).find((b) => b.intf === lab!.intf);
+    assert.deepEqual([st?.progId, st?.tag, st?.differsFromBundled], [up.progId, up.progTag, true]);
+    // And back to the bundled build.
+    const back = upgrade(up, bundledObject('balancer'));
+    h = back;
+    assert.equal(back.progTag, oldTag);
+    assert.equal(listBalancers({ pinRoot: root }).find((b) => b.intf === lab!.intf)?.differsFromBundled, false);
+    await lab.traffic({ flows: [{ proto: 'udp', src: lab.clientsV4[2], sport: 43000, dst: U.address, dport: U.port, count: 5 }] });
+    await settle();
+    assert.equal(sinkOf(lab, U.reals[0].address), 455);
+    detach(back);
     h = undefined;
     assert.equal(xdpQuery(lab.ifindex).progId, 0);
   } finally {
