@@ -142,6 +142,7 @@ export function prometheus(intf: string, s: StatsSample): string {
   e.metric('katran_fallback_lru_packets_total', 'counter', 'Packets that used the shared fallback LRU (a CPU without its own LRU).', [[base, g.fallbackLru.v1]]);
   e.metric('katran_ch_drops_total', 'counter', 'Packets dropped by the ring: real not found, or ring slot empty.',
     [[{ ...base, reason: 'real_missing' }, g.chDrop.v1], [{ ...base, reason: 'slot_empty' }, g.chDrop.v2]]);
+  if (g.zeroMacDrop) e.metric('katran_zero_mac_drops_total', 'counter', 'VIP packets dropped because the default MAC is unset (all zero).', [[base, g.zeroMacDrop.v1]]);
   e.metric('katran_encap_failures_total', 'counter', 'Encapsulation failures, by outer family.',
     [[{ ...base, family: 'ipv4' }, g.encapFail.v1], [{ ...base, family: 'ipv6' }, g.encapFail.v2]]);
   e.metric('katran_icmp_toobig_total', 'counter', 'ICMP too-big messages generated, by family.',
