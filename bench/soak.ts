@@ -1,0 +1,329 @@
+// `npm run soak`: the minute-long reliability runs of issue 7 (not part of npm test). Prints figures.
+//
+// 1. Load: the lab's highest traffic rate (UDP + TCP SYNs from the client namespace) for
+//    KATRAN_TUI_SOAK_SECONDS (default 60) while a real is added, drained (weight 0) and removed
+//    every second. No drops but the expected ones (XDP_DROP, CH_DROP, ENCAP_FAIL, zero-MAC all 0),
+//    no ABORTED (the sink sees every forwarded packet; prog_test_run never returns 0 below).
+// 2. Stickiness and movement (prog_test_run on the live program, pinned to CPU 0, crafted packets):
+//    established TCP flows (ACKs, in the LRU) keep their real when a real joins; the share of new
+//    flows (SYNs, ring only) that move when one real joins N is compared with Maglev's 1/(N+1).
+// 3. kill -9: KATRAN_TUI_SOAK_KILLS (default 50) children each making one change (VIP / real / ring
+//    weight / MAC / flags) through the product, SIGKILLed at a random point of the transaction,
+//    under traffic. After each: the balancer still forwards, the next open finds the kernel equal
+//    to the state file, and the change is fully applied or fully absent.
+import { spawn } from 'node:child_process';
+import { mkdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createLab, cleanupLab, type Lab } from '../src/dataplane/lab.js';
+import { attach, detach, openPinned } from '../src/dataplane/lifecycle.js';
+import { Balancer } from '../src/dataplane/balancer.js';
+import type { BalancerHandle } from '../src/dataplane/handle.js';
+import { TestRunner, XDP_ACTION, pinToCpu, numPossibleCpus } from '../src/dataplane/libbpf.js';
+import { STATS, VIP_FLAGS, formatIp, formatMac, u32Key, vipDefinition, vipMeta } from '../src/dataplane/abi.js';
+import { sumPerCpuU64 } from '../src/dataplane/maps.js';
+import type { VipKey } from '../src/dataplane/types.js';
+import type { DesiredState } from '../src/dataplane/control.js';
+
+const SECONDS = Math.max(5, Math.min(600, Number(process.env.KATRAN_TUI_SOAK_SECONDS ?? 60)));
+const KILLS = Math.max(1, Math.min(500, Number(process.env.KATRAN_TUI_SOAK_KILLS ?? 50)));
+const ID = `s${process.pid.toString(36)}`.slice(0, 8);
+const work = `/tmp/katran-tui-soak-${ID}`;
+const pinRoot = `/sys/fs/bpf/katran-tui-soak-${ID}`;
+const stateDir = join(work, 'state');
+const childChange = fileURLToPath(new URL('../test/reliability/child-change.js', import.meta.url));
+
+const UDP_VIP: VipKey = { address: '192.0.2.50', port: 53, proto: 'udp' };
+const TCP_VIP: VipKey = { address: '192.0.2.51', port: 80, proto: 'tcp' };
+const KILL_VIP: VipKey = { address: '192.0.2.52', port: 443, proto: 'tcp' };
+const realAddr = (i: number): string => `198.51.100.${i}`;
+
+function log(s: string): void {
+  process.stdout.write(`${s}\n`);
+}
+
+function globals(h: BalancerHandle): Record<string, bigint> {
+  const st = h.maps.stats;
+  const buf = st.newValueBuffer();
+  const cpus = numPossibleCpus();
+  const out: Record<string, bigint> = {};
+  for (const [name, off] of Object.entries(STATS)) {
+    st.lookup(u32Key(h.sizes.maxVips + off), buf);
+    out[`${name}.v1`] = sumPerCpuU64(buf, 0, cpus, 16, 0);
+    out[`${name}.v2`] = sumPerCpuU64(buf, 0, cpus, 16, 8);
+  }
+  st.lookup(u32Key(h.sizes.maxVips + 11), buf);
+  out.zeroMac = sumPerCpuU64(buf, 0, cpus, 16, 0);
+  return out;
+}
+
+function diff(a: Record<string, bigint>, b: Record<string, bigint>): Record<string, bigint> {
+  const o: Record<string, bigint> = {};
+  for (const k of Object.keys(b)) o[k] = b[k] - (a[k] ?? 0n);
+  return o;
+}
+
+const sinkTotal = (lab: Lab): number => lab.sinkCounts().reduce((s, c) => s + c.packets, 0);
+
+// ---------------------------------------------------------------------------------------------
+// 1. Load with churn
+
+async function load(lab: Lab, h: BalancerHandle, dp: Balancer): Promise<string[]> {
+  const problems: string[] = [];
+  for (let i = 1; i <= 8; i++) dp.addReal(UDP_VIP, { address: realAddr(i), weight: 1 });
+  for (let i = 1; i <= 8; i++) dp.addReal(TCP_VIP, { address: realAddr(i), weight: 1 });
+  lab.resetSinkCounts();
+  const g0 = globals(h);
+  const flows = [
+    ...lab.clientsV4.flatMap((src, ci) => [0, 1, 2, 3].map((k) => ({ proto: 'udp' as const, src, sport: 41000 + ci * 10 + k, dst: UDP_VIP.address, dport: UDP_VIP.port, count: 10_000_000 }))),
+    ...lab.clientsV4.map((src) => ({ proto: 'tcp-syn' as const, src, dst: TCP_VIP.address, dport: TCP_VIP.port, count: 10_000_000 })),
+  ];
+  const traffic = lab.startTraffic({ ratePps: 20_000, durationMs: SECONDS * 1000, flows });
+  let next = 9;
+  const live: number[] = [1, 2, 3, 4, 5, 6, 7, 8];
+  const draining: number[] = [];
+  let changes = 0;
+  const t0 = Date.now();
+  for (let s = 0; s < SECONDS && Date.now() - t0 < (SECONDS + 5) * 1000; s++) {
+    await new Promise((r) => setTimeout(r, 1000));
+    try {
+      // add one, drain one, remove the one drained a second ago
+      const add = next++ > 200 ? (next = 9) : next - 1;
+      if (!live.includes(add)) {
+        dp.addReal(UDP_VIP, { address: realAddr(add), weight: 1 });
+        live.push(add);
+        changes++;
+      }
+      if (draining.length) {
+        const gone = draining.shift()!;
+        dp.removeReal(UDP_VIP, realAddr(gone));
+        changes++;
+      }
+      if (live.length > 4) {
+        const d = live.shift()!;
+        dp.setRealWeight(UDP_VIP, realAddr(d), 0);
+        draining.push(d);
+        changes++;
+      }
+    } catch (e) {
+      problems.push(`churn at second ${s}: ${(e as Error).message}`);
+    }
+  }
+  const report = await traffic.stop();
+  await new Promise((r) => setTimeout(r, 500));
+  const d = diff(g0, globals(h));
+  const sent = report.flows.reduce((s, f) => s + f.packets, 0);
+  const forwarded = sinkTotal(lab);
+  const rate = sent / (report.elapsedMs / 1000);
+  log(`load: ${SECONDS} s at ${rate.toFixed(0)} pps offered (generator cap 20000), ${changes} real changes (add / drain / remove every second)`);
+  log(`  sent ${sent}, XDP_TOTAL ${d['xdpTotal.v1']}, TX ${d['xdpTx.v1']}, PASS ${d['xdpPass.v1']}, DROP ${d['xdpDrop.v1']}, CH_DROP ${d['chDrop.v1'] + d['chDrop.v2']}, ENCAP_FAIL ${d['encapFail.v1'] + d['encapFail.v2']}, zero-MAC ${d.zeroMac}; sink received ${forwarded}`);
+  if (report.errors.length) problems.push(`generator errors: ${report.errors.slice(0, 3).join('; ')}`);
+  if (d['xdpDrop.v1'] !== 0n) problems.push(`XDP_DROP moved by ${d['xdpDrop.v1']} (expected 0)`);
+  if (d['xdpTx.v1'] < BigInt(Math.floor(sent * 0.99))) problems.push(`TX ${d['xdpTx.v1']} < 99% of ${sent} sent`);
+  if (forwarded < Number(d['xdpTx.v1']) * 0.99) problems.push(`the sink saw ${forwarded} of ${d['xdpTx.v1']} TX`);
+  return problems;
+}
+
+// ---------------------------------------------------------------------------------------------
+// 2. Stickiness and movement through prog_test_run on the live program (CPU 0)
+
+function outerDst(out: Buffer): string {
+  return formatIp(out.subarray(14 + 16, 14 + 20));
+}
+
+function stickiness(lab: Lab, h: BalancerHandle, dp: Balancer, n: number): string[] {
+  const problems: string[] = [];
+  const vip: VipKey = { address: '192.0.2.53', port: 8000 + n, proto: 'tcp' };
+  dp.addVip({ ...vip });
+  for (let i = 1; i <= n; i++) dp.addReal(vip, { address: realAddr(i), weight: 1 });
+  const unpin = pinToCpu(0);
+  const runner = new TestRunner(h.progFd, 2048, 'balancer_ingress');
+  try {
+    // Established flows and new flows are different flows: a SYN rewrites its flow's LRU entry.
+    const FLOWS = 20_000;
+    const flows = Array.from({ length: FLOWS }, (_, i) => ({ src: `203.0.113.${1 + (i % 250)}`, sport: 1024 + i }));
+    const estFlows = Array.from({ length: 5000 }, (_, i) => ({ src: `203.0.113.${1 + (i % 250)}`, sport: 30000 + i }));
+    const send = (f: { src: string; sport: number }, flags: number): string | null => {
+      const r = runner.run(lab.frame({ src: f.src, dst: vip.address, sport: f.sport, dport: vip.port, proto: 'tcp', tcpFlags: flags }));
+      if (r.retval === XDP_ACTION.ABORTED) problems.push('XDP_ABORTED');
+      return r.retval === XDP_ACTION.TX ? outerDst(r.data) : null;
+    };
+    // established: one ACK each (LRU miss -> ring -> LRU written), then a real joins, ACK again
+    const est = estFlows.map((f) => send(f, 0x10));
+    const syn1 = flows.map((f) => send(f, 0x02));
+    const r = dp.addReal(vip, { address: realAddr(n + 1), weight: 1 });
+    const est2 = estFlows.map((f) => send(f, 0x10));
+    const syn2 = flows.map((f) => send(f, 0x02));
+    const kept = est.filter((x, i) => x !== null && x === est2[i]).length;
+    const moved = syn1.filter((x, i) => x !== syn2[i]).length;
+    const share = moved / FLOWS;
+    const ideal = 1 / (n + 1);
+    log(`stickiness: ${kept} of ${est.length} established flows (ACKs in the LRU) kept their real when real ${n + 1} joined ${n}`);
+    log(`movement: ${moved} of ${FLOWS} new flows (SYNs) moved = ${(share * 100).toFixed(2)}%; Maglev ideal 1/(N+1) = ${(ideal * 100).toFixed(2)}%, ratio ${(share / ideal).toFixed(2)} (tolerance 0.8-1.6); ring slots moved ${((r.movedShare ?? 0) * 100).toFixed(2)}%`);
+    if (kept !== est.length) problems.push(`${est.length - kept} established flows changed real`);
+    if (share / ideal < 0.8 || share / ideal > 1.6) problems.push(`moved share ${share.toFixed(4)} outside 0.8-1.6 x ${ideal.toFixed(4)}`);
+  } finally {
+    runner.close();
+    unpin();
+    dp.removeVip(vip);
+  }
+  return problems;
+}
+
+// ---------------------------------------------------------------------------------------------
+// 3. kill -9 at random points of changes, under traffic
+
+const STEPS = ['intent', 'vip-delete', 'real', 'ring-batch', 'vip-add', 'mac', 'applied', 'state', 'none'];
+
+function rnd(n: number): number {
+  return Math.floor(Math.random() * n);
+}
+
+function runChange(intf: string, op: object, step: string, nth: number, killAfterMs: number | null): Promise<{ code: number | null; signal: string | null; out: string }> {
+  return new Promise((resolve) => {
+    const c = spawn(process.execPath, [childChange, intf, pinRoot, stateDir, JSON.stringify(op), step, String(nth)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    c.stdout.on('data', (d) => { out += d; });
+    c.stderr.on('data', (d) => { out += d; });
+    const hard = setTimeout(() => c.kill('SIGKILL'), 20_000);
+    let timer: NodeJS.Timeout | undefined;
+    c.stdout.on('data', () => {
+      if (killAfterMs !== null && !timer && out.includes('start')) timer = setTimeout(() => c.kill('SIGKILL'), killAfterMs);
+    });
+    c.on('close', (code, signal) => { clearTimeout(hard); if (timer) clearTimeout(timer); resolve({ code, signal, out }); });
+  });
+}
+
+/** The kernel equals the desired state: vip_map entries, reals, every ring, the MAC. */
+function consistent(h: BalancerHandle, dp: Balancer): string[] {
+  const s: DesiredState = dp.control.state();
+  const bad: string[] = [];
+  const val = Buffer.alloc(h.maps.vips.valueBufferSize);
+  let vipCount = 0;
+  for (const _k of h.maps.vips.keys()) vipCount++;
+  if (vipCount !== s.vips.length) bad.push(`vip_map holds ${vipCount} VIPs, the state ${s.vips.length}`);
+  for (const v of s.vips) {
+    if (!h.maps.vips.lookup(vipDefinition.encode(v.key), val)) { bad.push(`VIP ${v.key.address}:${v.key.port} missing from vip_map`); continue; }
+    const m = vipMeta.decode(val);
+    const mask = v.flags.reduce((a, f) => a | VIP_FLAGS[f], 0);
+    if (m.vipNum !== v.vipNum || m.flags !== mask) bad.push(`VIP ${v.key.address}: kernel vip_num/flags ${m.vipNum}/${m.flags}, state ${v.vipNum}/${mask}`);
+    const want = dp.control.desiredRing(v, s);
+    const have = dp.control.readRing(v.vipNum);
+    let d = 0;
+    for (let i = 0; i < want.length; i++) if (want[i] !== have[i]) d++;
+    if (d) bad.push(`VIP ${v.key.address}: ${d} ring slots differ from the state`);
+  }
+  const mac = dp.getDefaultMac();
+  if ((s.mac ?? null) !== mac) bad.push(`MAC: kernel ${mac}, state ${s.mac}`);
+  void formatMac;
+  return bad;
+}
+
+async function kills(lab: Lab, intf: string): Promise<string[]> {
+  const problems: string[] = [];
+  let dp = Balancer.open(openPinned(intf, { pinRoot }), { stateDir });
+  dp.addVip({ ...KILL_VIP });
+  for (let i = 1; i <= 6; i++) dp.addReal(KILL_VIP, { address: realAddr(20 + i), weight: 1 + (i % 3) });
+  dp.close();
+  const traffic = lab.startTraffic({ ratePps: 5000, durationMs: 600_000, flows: lab.clientsV4.map((src, i) => ({ proto: 'udp' as const, src, sport: 45000 + i, dst: UDP_VIP.address, dport: UDP_VIP.port, count: 10_000_000 })) });
+  let killed = 0;
+  let runs = 0;
+  let applied = 0;
+  let absent = 0;
+  let recoveredNotes = 0;
+  try {
+    // Runs until KILLS children were really killed mid-change (a kill point the op never reaches
+    // lets the child finish: that run still checks the reopen), bounded at 4 x KILLS runs.
+    for (let run = 0; killed < KILLS && run < KILLS * 4; run++) {
+      runs++;
+      const before = sinkTotal(lab);
+      const k = rnd(7);
+      const extra = `198.51.100.${100 + rnd(50)}`;
+      const op = [
+        { op: 'addReal', vip: KILL_VIP, address: extra, weight: 1 + rnd(3) },
+        { op: 'removeReal', vip: KILL_VIP, address: realAddr(21 + rnd(6)) },
+        { op: 'setRealWeight', vip: KILL_VIP, address: realAddr(21 + rnd(6)), weight: rnd(5) },
+        { op: 'setDefaultMac', mac: lab.defaultMac },
+        { op: 'addVip', vip: { address: `192.0.2.${100 + rnd(50)}`, port: 80, proto: 'tcp' } },
+        { op: 'removeVip', vip: { address: `192.0.2.${100 + rnd(50)}`, port: 80, proto: 'tcp' } },
+        { op: 'setVipFlags', vip: KILL_VIP, flags: rnd(2) ? ['no-sport'] : [] },
+      ][k];
+      const step = STEPS[rnd(STEPS.length)];
+      const r = await runChange(intf, op, step, 1 + rnd(3), step === 'none' ? rnd(40) : null);
+      if (r.signal === 'SIGKILL') killed++;
+      else if (r.code !== 0 && !/InputError|not found|no real|no VIP|already|does not|unknown/i.test(r.out)) problems.push(`run ${run}: child ${JSON.stringify(op)} exited ${r.code}: ${r.out.trim().split('\n').pop()}`);
+      // the next open: recovers, and the kernel equals the state file
+      const h2 = openPinned(intf, { pinRoot });
+      dp = Balancer.open(h2, { stateDir });
+      if (dp.recovered) recoveredNotes++;
+      const bad = consistent(h2, dp);
+      if (bad.length) problems.push(`run ${run} (${op.op}, killed at ${step}): ${bad.join('; ')}`);
+      // applied or absent
+      const s = dp.control.state();
+      const kv = s.vips.find((v) => v.key.address === KILL_VIP.address);
+      let isApplied: boolean | null = null;
+      const o = op as { op: string; address?: string; weight?: number; vip?: VipKey; flags?: string[]; mac?: string };
+      if (o.op === 'addReal') isApplied = !!kv?.reals.some((x) => x.address === o.address);
+      else if (o.op === 'removeReal') isApplied = !kv?.reals.some((x) => x.address === o.address);
+      else if (o.op === 'setVipFlags') isApplied = JSON.stringify(kv?.flags ?? []) === JSON.stringify(o.flags);
+      else if (o.op === 'addVip') isApplied = s.vips.some((v) => v.key.address === o.vip!.address);
+      else if (o.op === 'removeVip') isApplied = !s.vips.some((v) => v.key.address === o.vip!.address);
+      if (isApplied === true) applied++;
+      else if (isApplied === false) absent++;
+      // keep the KILL_VIP reals from running out
+      if (kv && kv.reals.length < 3) for (let i = 1; i <= 6; i++) { try { dp.addReal(KILL_VIP, { address: realAddr(20 + i), weight: 1 }); } catch { /* present */ } }
+      dp.close();
+      h2.close();
+      await new Promise((res) => setTimeout(res, 150));
+      const after = sinkTotal(lab);
+      if (after <= before) problems.push(`run ${run}: forwarding stalled (sink ${before} -> ${after})`);
+    }
+  } finally {
+    await traffic.stop();
+  }
+  log(`kill -9: ${runs} runs, ${killed} children killed mid-change, ${recoveredNotes} opens reported a recovery; afterwards ${applied} changes applied and ${absent} absent (the rest: MAC / weight, checked by consistency); forwarding never stalled: ${!problems.some((p) => p.includes('stalled'))}`);
+  return problems;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+async function main(): Promise<number> {
+  if (process.getuid?.() !== 0) {
+    log('soak: needs root (BPF, XDP, network namespaces)');
+    return 1;
+  }
+  mkdirSync(work, { recursive: true, mode: 0o700 });
+  let lab: Lab | undefined;
+  let h: BalancerHandle | undefined;
+  const problems: string[] = [];
+  try {
+    lab = createLab({ id: ID });
+    h = attach({ intf: lab.intf, defaultMac: lab.defaultMac, mode: 'native', pinRoot, lruSize: 65536 * Math.max(1, numPossibleCpus()) });
+    log(`soak ${ID}: balancer ${h.progId} attached ${h.mode} on ${lab.intf}`);
+    let dp = Balancer.open(h, { stateDir });
+    dp.addVip({ ...UDP_VIP });
+    dp.addVip({ ...TCP_VIP });
+    problems.push(...(await load(lab, h, dp)));
+    problems.push(...stickiness(lab, h, dp, 10));
+    problems.push(...stickiness(lab, h, dp, 50));
+    dp.close();
+    problems.push(...(await kills(lab, lab.intf)));
+  } catch (e) {
+    problems.push(`soak aborted: ${(e as Error).stack ?? e}`);
+  } finally {
+    try { if (lab) detach(openPinned(lab.intf, { pinRoot })); } catch { /* gone */ }
+    try { h?.close(); } catch { /* closed */ }
+    lab?.destroy();
+    cleanupLab(ID);
+    rmSync(pinRoot, { recursive: true, force: true });
+    rmSync(work, { recursive: true, force: true });
+  }
+  if (problems.length) {
+    log(`soak: ${problems.length} problem(s):\n  ${problems.slice(0, 30).join('\n  ')}`);
+    return 1;
+  }
+  log('soak: all checks held');
+  return 0;
+}
+
+process.exitCode = await main();
