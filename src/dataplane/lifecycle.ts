@@ -441,7 +441,12 @@ export function attach(req: AttachOptions): AttachedBalancer {
   } catch (e) {
     if (attached && loaded) {
       try {
-        xdpDetach(ifindex, modeFlag(xdpModeNow(ifindex)), loaded.progFd);
+        if (oldProgFd !== undefined) {
+          // A forced replace that failed later: put the program we replaced back.
+          xdpAttach(ifindex, oldProgFd, XDP_FLAGS.REPLACE | modeFlag(xdpModeNow(ifindex)), loaded.progFd);
+        } else {
+          xdpDetach(ifindex, modeFlag(xdpModeNow(ifindex)), loaded.progFd);
+        }
       } catch { /* replaced meanwhile: not ours to touch */ }
     }
     if (hc) for (const m of hc.maps.values()) m.close();

@@ -95,18 +95,31 @@ test('an upstream ipip healthchecker is refused without ipip0 / ipip60, and noth
   }
   const root = pinRoot('hcipip');
   let lab: Lab | undefined;
+  let floor: import('../../src/dataplane/libbpf.js').BpfObject | undefined;
   try {
     lab = newLab(labId('i'), { healthcheck: true });
     assert.throws(
       () => attach({ intf: lab!.intf, defaultMac: lab!.defaultMac, pinRoot: root, hcIntf: lab!.hcIntf, healthcheckerProg: builtObject('test/e2e/healthchecking_ipip.bpf.c') }),
       /ipip healthchecker.*needs ipip0 and ipip60/,
     );
-    const { xdpQuery } = await import('../../src/dataplane/libbpf.js');
+    const { BpfObject, XDP_FLAGS, xdpAttach, xdpQuery } = await import('../../src/dataplane/libbpf.js');
     assert.equal(xdpQuery(lab.ifindex).progId, 0, 'the balancer attach was rolled back');
     assert.equal(tcQueryEgress(ifNameToIndex(lab.hcIntf!), HC_TC_HANDLE, HC_TC_PRIORITY), 0);
     assert.equal(existsSync(`${root}/${lab.intf}`), false);
+    // A forced replace that fails afterwards puts the replaced program back.
+    floor = BpfObject.open(builtObject('bench/floor.bpf.c'));
+    floor.load();
+    xdpAttach(lab.ifindex, floor.program('xdp_floor')!.fd, XDP_FLAGS.UPDATE_IF_NOEXIST | XDP_FLAGS.DRV_MODE);
+    const floorId = xdpQuery(lab.ifindex).progId;
+    assert.throws(
+      () => attach({ intf: lab!.intf, defaultMac: lab!.defaultMac, pinRoot: root, hcIntf: lab!.hcIntf, force: true, healthcheckerProg: builtObject('test/e2e/healthchecking_ipip.bpf.c') }),
+      /needs ipip0 and ipip60/,
+    );
+    assert.equal(xdpQuery(lab.ifindex).progId, floorId, 'the foreign program is back');
+    assert.equal(existsSync(`${root}/${lab.intf}`), false);
   } finally {
     lab?.destroy();
+    floor?.close();
     rmSync(root, { recursive: true, force: true });
   }
 });
