@@ -31,13 +31,20 @@ export function driverOf(p: DoctorProbe, intf: string): { driver: string | null;
   return { driver: link ? link.split('/').pop() ?? null : devtype, kind: devtype };
 }
 
-export function nativeXdpWhy(p: DoctorProbe, intf: string): { native: boolean | null; why: string } {
+export function nativeXdpWhy(p: DoctorProbe, intf: string): { native: boolean | null; why: string; driver: string | null } {
+  return { ...nativeWhy(p, intf), driver: driverOf(p, intf).driver };
+}
+
+function nativeWhy(p: DoctorProbe, intf: string): { native: boolean | null; why: string } {
   const { driver, kind } = driverOf(p, intf);
   if (kind === 'vlan') {
     return { native: false, why: `${intf} is a VLAN sub-interface: the 8021q driver has no native XDP, so only generic (skb) mode works there; native needs the parent interface, and the program passes VLAN-tagged frames unbalanced` };
   }
   if (driver && NATIVE_XDP_DRIVERS.has(driver)) return { native: true, why: `driver ${driver} supports native XDP` };
   if (driver) return { native: false, why: `driver ${driver} is not known to support native XDP: attach --xdp-mode auto falls back to generic (slower: the packet has already been turned into an skb)` };
+  if (p.readlink(`/sys/class/net/${intf}`)?.includes('/virtual/')) {
+    return { native: null, why: `${intf} is a virtual device (veth, tun, bridge...): veth and tun run XDP natively, most others only in generic mode` };
+  }
   return { native: null, why: 'driver unknown' };
 }
 
@@ -99,7 +106,7 @@ export async function doctorChecks(ctx: Ctx, p: DoctorProbe, o: { clean?: boolea
     }
     const nat = nativeXdpWhy(p, intf);
     if (b) {
-      if (b.mode === 'native') checks.push({ check: `${intf} XDP mode`, verdict: 'ok', detail: `native (${nat.why})` });
+      if (b.mode === 'native') checks.push({ check: `${intf} XDP mode`, verdict: 'ok', detail: `native: the driver runs the program before the kernel allocates an skb${nat.driver ? ` (driver ${nat.driver})` : ''}` });
       else checks.push({ check: `${intf} XDP mode`, verdict: 'warn', detail: `${b.mode}: ${nat.why}`, fix: nat.native ? `re-attach with --xdp-mode native (katran-tui detach --intf ${intf}; katran-tui attach --intf ${intf} --xdp-mode native ...)` : 'attach to an interface whose driver has native XDP for full speed' });
     } else {
       checks.push({ check: `${intf} XDP mode`, verdict: nat.native === false ? 'warn' : 'info', detail: `not attached; ${nat.native ? 'native expected' : nat.native === false ? 'generic expected' : 'mode unknown'}: ${nat.why}` });
