@@ -17,6 +17,11 @@ export interface TrafficFlow {
   count: number;
   /** UDP payload bytes (default 64). */
   size?: number;
+  /**
+   * UDP: source ports (sockets) the flow's datagrams rotate over (default 1, at most 256): that
+   * many distinct 5-tuples from one client. With `sport`, the ports are sport .. sport+ports-1.
+   */
+  ports?: number;
 }
 
 export interface TrafficSpec {
@@ -74,20 +79,25 @@ async function run(spec: TrafficSpec): Promise<TrafficReport> {
     }
   }
 
-  const udp = new Map<number, dgram.Socket>();
+  const udp = new Map<number, dgram.Socket[]>();
   const pendingTcp = new Set<net.Socket>();
   try {
     for (let i = 0; i < flows.length; i++) {
       const f = flows[i];
       if (f.proto === 'udp') {
-        const sock = dgram.createSocket(net.isIPv6(f.src) ? 'udp6' : 'udp4');
-        sock.on('error', (e) => errors.push(`udp ${f.src}: ${e.message}`));
-        await new Promise<void>((res, rej) => {
-          sock.once('error', rej);
-          sock.bind({ address: f.src, port: f.sport ?? 0, exclusive: true }, () => { sock.off('error', rej); res(); });
-        });
-        report.flows[i].sports.push(sock.address().port);
-        udp.set(i, sock);
+        const socks: dgram.Socket[] = [];
+        udp.set(i, socks);
+        const n = Math.min(Math.max(1, Math.floor(f.ports ?? 1)), 256);
+        for (let k = 0; k < n; k++) {
+          const sock = dgram.createSocket(net.isIPv6(f.src) ? 'udp6' : 'udp4');
+          sock.on('error', (e) => errors.push(`udp ${f.src}: ${e.message}`));
+          socks.push(sock);
+          await new Promise<void>((res, rej) => {
+            sock.once('error', rej);
+            sock.bind({ address: f.src, port: f.sport ? f.sport + k : 0, exclusive: true }, () => { sock.off('error', rej); res(); });
+          });
+          report.flows[i].sports.push(sock.address().port);
+        }
       }
     }
     const left = flows.map((f) => Math.min(Math.max(0, Math.floor(f.count)), LIMITS.maxCount));
@@ -114,7 +124,8 @@ async function run(spec: TrafficSpec): Promise<TrafficReport> {
           left[i]--;
           report.flows[i].packets++;
           if (f.proto === 'udp') {
-            udp.get(i)!.send(Buffer.alloc(f.size ?? 64, 0x6b), f.dport, f.dst);
+            const socks = udp.get(i)!;
+            socks[report.flows[i].packets % socks.length].send(Buffer.alloc(f.size ?? 64, 0x6b), f.dport, f.dst);
           } else {
             const s = net.connect({ host: f.dst, port: f.dport, localAddress: f.src, localPort: f.sport || undefined });
             pendingTcp.add(s);
@@ -137,7 +148,7 @@ async function run(spec: TrafficSpec): Promise<TrafficReport> {
     errors.push((e as Error).message);
   } finally {
     for (const s of pendingTcp) s.destroy();
-    for (const s of udp.values()) s.close();
+    for (const socks of udp.values()) for (const s of socks) s.close();
   }
   report.elapsedMs = Date.now() - t0;
   return report;

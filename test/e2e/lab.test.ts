@@ -37,6 +37,10 @@ test('lab: veth with MTU >= 1540, sink on the peer, clients and routes in the na
     const r = await lab.traffic({ flows: [{ proto: 'udp', src: lab.clientsV4[0], dst: '192.0.2.1', dport: 9, count: 5 }] });
     assert.equal(r.flows[0].packets, 5);
     assert.deepEqual(lab.sinkCounts(), []);
+    // One flow spread over several source ports (distinct 5-tuples).
+    const spread = await lab.traffic({ flows: [{ proto: 'udp', src: lab.clientsV4[0], sport: 44000, ports: 8, dst: '192.0.2.1', dport: 9, count: 16 }] });
+    assert.deepEqual(spread.flows[0].sports, [44000, 44001, 44002, 44003, 44004, 44005, 44006, 44007]);
+    assert.equal(spread.flows[0].packets, 16);
     // Bounded in time: a huge count stops at durationMs; stop() ends a run early.
     const t0 = Date.now();
     const long = await lab.traffic({ ratePps: 100, durationMs: 600, flows: [{ proto: 'udp', src: lab.clientsV4[1], dst: '192.0.2.1', dport: 9, count: 10_000_000 }] });
