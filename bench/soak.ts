@@ -248,8 +248,15 @@ async function kills(lab: Lab, intf: string): Promise<string[]> {
         { op: 'removeVip', vip: { address: `192.0.2.${100 + rnd(50)}`, port: 80, proto: 'tcp' } },
         { op: 'setVipFlags', vip: KILL_VIP, flags: rnd(2) ? ['no-sport'] : [] },
       ][k];
-      const step = STEPS[rnd(STEPS.length)];
-      const r = await runChange(intf, op, step, 1 + rnd(3), step === 'none' ? rnd(40) : null);
+      // a kill point the op reaches: every op records an intent, applies, writes the state;
+      // ring ops write ring batches, and each op has its own map step; 'none': a timer kill
+      const own: Record<string, string[]> = {
+        addReal: ['real', 'ring-batch'], removeReal: ['ring-batch'], setRealWeight: ['ring-batch'], setDefaultMac: ['mac'],
+        addVip: ['vip-add'], removeVip: ['vip-delete'], setVipFlags: ['vip-add'],
+      };
+      const choices = [...STEPS.filter((x) => ['intent', 'applied', 'state', 'none'].includes(x)), ...own[op.op]];
+      const step = choices[rnd(choices.length)];
+      const r = await runChange(intf, op, step, 1, step === 'none' ? rnd(40) : null);
       if (r.signal === 'SIGKILL') killed++;
       else if (r.code !== 0 && !/InputError|not found|no real|no VIP|already|does not|unknown/i.test(r.out)) problems.push(`run ${run}: child ${JSON.stringify(op)} exited ${r.code}: ${r.out.trim().split('\n').pop()}`);
       // the next open: recovers, and the kernel equals the state file
@@ -281,6 +288,7 @@ async function kills(lab: Lab, intf: string): Promise<string[]> {
   } finally {
     await traffic.stop();
   }
+  if (killed < KILLS) problems.push(`only ${killed} of ${KILLS} children were killed mid-change in ${runs} runs`);
   log(`kill -9: ${runs} runs, ${killed} children killed mid-change, ${recoveredNotes} opens reported a recovery; afterwards ${applied} changes applied and ${absent} absent (the rest: MAC / weight, checked by consistency); forwarding never stalled: ${!problems.some((p) => p.includes('stalled'))}`);
   return problems;
 }
