@@ -57,7 +57,8 @@ export function useBalancer(dp: Dataplane, now: () => number = Date.now): Balanc
   }, [dp, addLog]);
 
   const refreshInfo = useCallback(() => {
-    try { setInfo(dp.info()); } catch (e) { addLog('error', `refresh: ${describeError(e as Error)}`); }
+    // Re-render only when something changed (this runs with every sample).
+    try { const n = dp.info(); setInfo((o) => (JSON.stringify(o) === JSON.stringify(n) ? o : n)); } catch (e) { addLog('error', `refresh: ${describeError(e as Error)}`); }
   }, [dp, addLog]);
 
   useEffect(() => { refresh(); }, [refresh]);
