@@ -85,3 +85,19 @@ test('runConsole: NO_COLOR in the environment turns colours off', async () => {
   }
   assert.doesNotMatch(io.out(), /\x1b\[(3|4|9|10)\d(;\d+)*m/);
 });
+
+test('runConsole: a resize redraws at the new size', async () => {
+  const { host } = demoFake();
+  const io = ttyPair();
+  const run = runConsole(host, { stdin: io.stdin, stdout: io.stdout, noColor: true });
+  await until(() => io.out().includes('192.0.2.10:80/tcp'));
+  const plain = (t: string) => t.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '');
+  assert.match(plain(io.out()), /HISTORY {8}\n/, '80 columns: HISTORY column 15 wide');
+  const out = io.stdout as unknown as PassThrough & { columns: number; rows: number };
+  out.columns = 120; out.rows = 40;
+  const before = io.out().length;
+  out.emit('resize');
+  await until(() => /HISTORY {20,}/.test(plain(io.out().slice(before))));
+  (io.stdin as unknown as PassThrough).write('q');
+  await run;
+});
