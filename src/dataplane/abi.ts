@@ -75,13 +75,18 @@ export function vipFlagsToNames(mask: number): VipFlagName[] {
 }
 
 /** Parses "no-sport,no-lru" (also Katran's NO_SPORT spelling); throws on unknown names. */
-export function parseVipFlags(text: string | string[]): number {
-  const parts = (Array.isArray(text) ? text : text.split(',')).map((s) => s.trim()).filter(Boolean);
+export function parseVipFlags(text: unknown): number {
+  const list = Array.isArray(text) ? text : typeof text === 'string' ? text.split(',') : null;
+  if (list === null) throw new InputError(`bad VIP flags ${truncate(JSON.stringify(text))}: expected a comma-separated list of ${VIP_FLAG_NAMES.join(', ')}`);
   let mask = 0;
-  for (const p of parts) {
-    const name = p.toLowerCase().replace(/_/g, '-') as VipFlagName;
-    if (!(name in VIP_FLAGS)) throw new InputError(`unknown VIP flag "${p}": allowed are ${VIP_FLAG_NAMES.join(', ')}`);
-    mask |= VIP_FLAGS[name];
+  for (const item of list) {
+    if (typeof item !== 'string') throw new InputError(`bad VIP flag ${truncate(JSON.stringify(item))}: expected one of ${VIP_FLAG_NAMES.join(', ')}`);
+    const p = item.trim();
+    if (!p) continue;
+    const name = p.toLowerCase().replace(/_/g, '-');
+    // Object.hasOwn: "constructor" or "__proto__" are properties of every object, not flags.
+    if (!Object.hasOwn(VIP_FLAGS, name)) throw new InputError(`unknown VIP flag "${truncate(p)}": allowed are ${VIP_FLAG_NAMES.join(', ')}`);
+    mask |= VIP_FLAGS[name as VipFlagName];
   }
   return mask;
 }

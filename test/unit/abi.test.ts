@@ -65,3 +65,14 @@ test('struct codecs lay bytes out as katran-abi.md says', () => {
   assert.equal(f.length, 40);
   assert.equal(f.subarray(32, 37).toString('hex'), '7a69005011');
 });
+
+test('parseVipFlags refuses non-strings, object built-ins and keeps errors short', () => {
+  for (const bad of [[5], [null], [{}], 7, null]) {
+    assert.throws(() => parseVipFlags(bad), InputError, JSON.stringify(bad));
+  }
+  for (const name of ['constructor', 'toString', '__proto__', 'hasOwnProperty']) {
+    assert.throws(() => parseVipFlags(name), /unknown VIP flag/, name);
+  }
+  const long = 'x'.repeat(5000);
+  assert.throws(() => parseVipFlags(long), (e: unknown) => e instanceof InputError && (e as Error).message.length < 300);
+});
