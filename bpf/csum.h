@@ -12,6 +12,20 @@ static __always_inline __u16 csum_fold32(__u32 sum)
 	return (__u16)~sum;
 }
 
+/*
+ * Folds a one's complement sum of 16- and 32-bit words (host order, as they lie in memory) and
+ * inverts it. A 32-bit word counts as its two 16-bit halves (2^16 == 1 mod 0xffff), so a header
+ * can be summed from values already in registers instead of being read back after it is written
+ * (a 16-bit load over freshly stored bytes stalls store forwarding). For any header with a nonzero
+ * word the result equals ipv4_hdr_csum() bit for bit: both sums fold into 1..0xffff.
+ */
+static __always_inline __u16 csum_finish(__u64 sum)
+{
+	sum = (sum & 0xffffffff) + (sum >> 32);
+	sum = (sum & 0xffffffff) + (sum >> 32);
+	return csum_fold32((__u32)sum);
+}
+
 /* Checksum of a 20-byte IPv4 header whose check field is zero. */
 static __always_inline __u16 ipv4_hdr_csum(const void *iph)
 {

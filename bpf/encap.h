@@ -25,6 +25,7 @@
 #include "constants.h"
 #include "structs.h"
 #include "csum.h"
+#include "eth.h"
 
 /* 172.16.x.y as a network-order u32 read little-endian. */
 static __always_inline __be32 ipip_v4_src(const struct packet_description *pckt)
@@ -38,8 +39,8 @@ static __always_inline __be32 ipip_v4_src(const struct packet_description *pckt)
  * overwrites it with the outer IP header. */
 static __always_inline void encap_eth(struct ethhdr *new_eth, const struct ethhdr *old_eth, const struct ctl_value *cval, __be16 proto)
 {
-	__builtin_memcpy(new_eth->h_source, old_eth->h_dest, ETH_ALEN);
-	__builtin_memcpy(new_eth->h_dest, cval->mac, ETH_ALEN);
+	mac_copy(new_eth->h_source, old_eth->h_dest);
+	mac_copy(new_eth->h_dest, cval->mac);
 	new_eth->h_proto = proto;
 }
 
@@ -49,6 +50,11 @@ static __always_inline bool encap_v4(struct xdp_md *ctx, const struct ctl_value 
 	void *data, *data_end;
 	struct iphdr *iph;
 	__be32 saddr = ipip_v4_src(pckt);
+	__be32 daddr = dst->dst;
+	__be16 tot_len = bpf_htons(pckt->pkt_bytes + sizeof(struct iphdr));
+	/* The outer header's 16-bit words as stored (id and frag_off are 0), summed in registers. */
+	__u16 check = csum_finish((__u64)bpf_htons(0x4500 | pckt->tos) + tot_len +
+				  bpf_htons((DEFAULT_TTL << 8) | IPPROTO_IPIP) + saddr + daddr);
 
 	if (bpf_xdp_adjust_head(ctx, 0 - (int)sizeof(struct iphdr)))
 		return false;
@@ -62,15 +68,14 @@ static __always_inline bool encap_v4(struct xdp_md *ctx, const struct ctl_value 
 	iph->version = 4;
 	iph->ihl = 5;
 	iph->tos = pckt->tos;
-	iph->tot_len = bpf_htons(pckt->pkt_bytes + sizeof(struct iphdr));
+	iph->tot_len = tot_len;
 	iph->id = 0;
 	iph->frag_off = 0;
 	iph->ttl = DEFAULT_TTL;
 	iph->protocol = IPPROTO_IPIP;
-	iph->check = 0;
+	iph->check = check;
 	iph->saddr = saddr;
-	iph->daddr = dst->dst;
-	iph->check = ipv4_hdr_csum(iph);
+	iph->daddr = daddr;
 	return true;
 }
 
@@ -101,11 +106,8 @@ static __always_inline bool encap_v6(struct xdp_md *ctx, const struct ctl_value 
 	if ((void *)(ip6h + 1) > data_end)
 		return false;
 	encap_eth(data, data + sizeof(struct ipv6hdr), cval, bpf_htons(ETH_P_IPV6));
-	ip6h->version = 6;
-	ip6h->priority = pckt->tos >> 4;
-	ip6h->flow_lbl[0] = (pckt->tos & 0x0F) << 4;
-	ip6h->flow_lbl[1] = 0;
-	ip6h->flow_lbl[2] = 0;
+	/* version 6, traffic class, flow label 0: one word instead of three bitfield writes */
+	*(__be32 *)ip6h = bpf_htonl(0x60000000 | ((__u32)pckt->tos << 20));
 	ip6h->payload_len = bpf_htons(payload_len);
 	ip6h->nexthdr = nexthdr;
 	ip6h->hop_limit = DEFAULT_TTL;

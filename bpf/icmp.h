@@ -14,6 +14,7 @@
 
 #include "parse.h"
 #include "csum.h"
+#include "eth.h"
 
 /* <linux/icmp.h> drags in glibc's socket headers; the 8-byte ICMP headers are all we need. */
 struct icmp4_hdr {
@@ -38,29 +39,27 @@ struct icmp6_hdr {
 #define ICMPV6_ECHO_REQUEST_T 128
 #define ICMPV6_ECHO_REPLY_T 129
 
-static __always_inline void swap_macs(struct ethhdr *eth)
-{
-	__u8 tmp[ETH_ALEN];
-
-	__builtin_memcpy(tmp, eth->h_source, ETH_ALEN);
-	__builtin_memcpy(eth->h_source, eth->h_dest, ETH_ALEN);
-	__builtin_memcpy(eth->h_dest, tmp, ETH_ALEN);
-}
-
+/*
+ * Echo reply in place. Both checksums are derived from values in registers (the new words are
+ * known), never read back from bytes just written. The IPv4 header checksum is computed over the
+ * whole header as before, so a request with a bad header checksum still gets a correct one; the
+ * ICMP checksum is updated for the type word (RFC 1624), as upstream does.
+ */
 static __always_inline int icmp4_echo_reply(struct ethhdr *eth, struct iphdr *iph, struct icmp4_hdr *icmp)
 {
-	__u16 old = *(__u16 *)icmp;
-	__be32 tmp;
+	__u16 from = *(__u16 *)icmp; /* type and code */
+	__u16 to = bpf_htons((ICMP_ECHOREPLY << 8) | icmp->code);
+	__u32 *w = (__u32 *)iph;     /* w[0]: version/ihl, tos, tot_len; w[1]: id, frag_off */
+	__be32 saddr = iph->saddr;
+	__be32 daddr = iph->daddr;
 
 	icmp->type = ICMP_ECHOREPLY;
-	icmp->checksum = csum_replace16(icmp->checksum, old, *(__u16 *)icmp);
+	icmp->checksum = csum_replace16(icmp->checksum, from, to);
 	swap_macs(eth);
-	tmp = iph->saddr;
-	iph->saddr = iph->daddr;
-	iph->daddr = tmp;
+	iph->check = csum_finish((__u64)w[0] + w[1] + bpf_htons((DEFAULT_TTL << 8) | iph->protocol) + saddr + daddr);
 	iph->ttl = DEFAULT_TTL;
-	iph->check = 0;
-	iph->check = ipv4_hdr_csum(iph);
+	iph->saddr = daddr;
+	iph->daddr = saddr;
 	return XDP_TX;
 }
 
@@ -92,12 +91,13 @@ static __always_inline int handle_icmp4(void *data, void *data_end, struct packe
 
 static __always_inline int icmp6_echo_reply(struct ethhdr *eth, struct ipv6hdr *ip6h, struct icmp6_hdr *icmp)
 {
-	__u16 old = *(__u16 *)icmp;
+	__u16 from = *(__u16 *)icmp; /* type and code */
+	__u16 to = bpf_htons((ICMPV6_ECHO_REPLY_T << 8) | icmp->icmp6_code);
 	struct in6_addr tmp;
 
 	/* Swapping the addresses leaves the pseudo-header sum alone: only the type word changes. */
 	icmp->icmp6_type = ICMPV6_ECHO_REPLY_T;
-	icmp->icmp6_cksum = csum_replace16(icmp->icmp6_cksum, old, *(__u16 *)icmp);
+	icmp->icmp6_cksum = csum_replace16(icmp->icmp6_cksum, from, to);
 	swap_macs(eth);
 	tmp = ip6h->saddr;
 	ip6h->saddr = ip6h->daddr;
