@@ -48,6 +48,7 @@ static __always_inline int process_frame(struct xdp_md *ctx, __u64 frame_len)
 	struct packet_description pckt = {};
 	struct vip_definition vip = {};
 	struct vip_meta *vip_info;
+	struct lb_stats *lru_stats;
 	struct real_definition *real;
 	struct ctl_value *cval;
 	__u32 key;
@@ -112,12 +113,15 @@ static __always_inline int process_frame(struct xdp_md *ctx, __u64 frame_len)
 	/* 6. Size limit, then the VIP packet counts in LRU.v1. */
 	if (frame_len > MAX_PCKT_SIZE)
 		return XDP_DROP;
-	count(MAX_VIPS + LRU_CNTRS, 0);
+	/* One lookup of the LRU counter for v1 here and v2 (CH-routed) in select_real(). */
+	lru_stats = global_stats(LRU_CNTRS);
+	if (lru_stats)
+		lru_stats->v1 += 1;
 	if (vip_info->flags & F_HASH_NO_SRC_PORT)
 		pckt.flow.port16[0] = 0;
 
 	/* 7. The real: LRU, else the ring (and the LRU write). */
-	real = select_real(&pckt, &vip, vip_info, is_ipv6);
+	real = select_real(&pckt, &vip, vip_info, lru_stats, is_ipv6);
 	if (!real)
 		return XDP_DROP;
 

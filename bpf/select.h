@@ -177,10 +177,12 @@ static __always_inline void trace_lru_miss(const struct vip_definition *vip, con
 
 /*
  * The whole of step 7. Returns the real (pckt->real_index set) or NULL for DROP. Counts
- * LRU_MISS (TCP only), LRU.v2 (CH-routed) and the lru_miss_stats trace.
+ * LRU_MISS (TCP only), LRU.v2 (CH-routed; lru_stats is the caller's stats[MAX_VIPS + LRU_CNTRS])
+ * and the lru_miss_stats trace.
  */
 static __always_inline struct real_definition *select_real(struct packet_description *pckt, const struct vip_definition *vip,
-							   const struct vip_meta *vip_info, bool is_ipv6)
+							   const struct vip_meta *vip_info, struct lb_stats *lru_stats,
+							   bool is_ipv6)
 {
 	struct real_definition *real = NULL;
 	struct lb_stats *st;
@@ -202,9 +204,8 @@ static __always_inline struct real_definition *select_real(struct packet_descrip
 	real = ring_select(lru, pckt, vip_info, is_ipv6);
 	if (!real)
 		return NULL;
-	st = global_stats(LRU_CNTRS);
-	if (st)
-		st->v2 += 1;
+	if (lru_stats)
+		lru_stats->v2 += 1;
 	trace_lru_miss(vip, pckt, is_ipv6);
 	return real;
 }
