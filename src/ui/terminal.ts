@@ -10,6 +10,8 @@ const LEAVE = '\x1b[?25h\x1b[?1049l';
 
 export class TerminalSession {
   private restored = false;
+  /** The terminal hung up (SSH dropped): writing to it fails with EIO, so nothing more is written. */
+  private hungUp = false;
   private readonly handlers: [string, (...a: unknown[]) => void][] = [];
 
   constructor(private readonly io: TerminalStreams) {}
@@ -22,16 +24,37 @@ export class TerminalSession {
   restore(): void {
     if (this.restored) return;
     this.restored = true;
-    try { if (this.io.stdin.isTTY && this.io.stdin.isRaw) this.io.stdin.setRawMode(false); } catch { /* closed */ }
-    try { this.io.stdout.write(LEAVE); } catch { /* closed */ }
+    if (!this.hungUp) {
+      try { if (this.io.stdin.isTTY && this.io.stdin.isRaw) this.io.stdin.setRawMode(false); } catch { /* closed */ }
+      try { this.io.stdout.write(LEAVE); } catch { /* closed */ }
+    }
     for (const [ev, h] of this.handlers) process.off(ev, h);
     this.handlers.length = 0;
+  }
+
+  /**
+   * After a hangup every write to the terminal fails with EIO, asynchronously, as an 'error' event
+   * that would crash the process before the caller's clean-up (the demo's teardown) runs. Swallow
+   * those errors for the rest of the process's life; the output has nowhere to go anyway.
+   */
+  hangUp(): void {
+    if (this.hungUp) return;
+    this.hungUp = true;
+    const ignore = () => { /* the terminal is gone */ };
+    for (const s of new Set<NodeJS.EventEmitter>([this.io.stdout, this.io.stdin, process.stdout, process.stderr])) s.on('error', ignore);
+    // At exit Node restores the tty's termios and aborts (an assertion in ResetStdio) when the tty
+    // is gone. By the time 'exit' fires every clean-up has run; end without that last step.
+    process.once('exit', () => process.kill(process.pid, 'SIGKILL'));
   }
 
   /** Calls `onSignal` for SIGTERM / SIGINT / SIGHUP and `onCrash` for uncaught errors. */
   watch(onSignal: (sig: NodeJS.Signals) => void, onCrash: (e: unknown) => void): void {
     const add = (ev: string, h: (...a: unknown[]) => void) => { process.on(ev, h); this.handlers.push([ev, h]); };
-    for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP'] as NodeJS.Signals[]) add(sig, () => onSignal(sig));
+    for (const sig of ['SIGTERM', 'SIGINT'] as NodeJS.Signals[]) add(sig, () => onSignal(sig));
+    add('SIGHUP', () => {
+      this.hangUp();
+      onSignal('SIGHUP');
+    });
     add('uncaughtException', (e) => onCrash(e));
     add('unhandledRejection', (e) => onCrash(e));
     add('exit', () => this.restore());
