@@ -148,17 +148,27 @@ export async function doctorChecks(ctx: Ctx, p: DoctorProbe, o: { clean?: boolea
 
   const pinDirs = p.readdir(ctx.common.pinRoot);
   if (pinDirs && root && host) {
-    const live = new Set(balancers.map((b) => b.pinDir).filter((d): d is string => !!d).map((d) => d.replace(/\/+$/, '')));
-    const stale = pinDirs.filter((d) => /^[A-Za-z0-9._-]+$/.test(d) && d !== '.' && d !== '..').map((d) => join(ctx.common.pinRoot, d)).filter((d) => !live.has(d));
+    const byDir = new Map(balancers.filter((b) => b.pinDir).map((b) => [b.pinDir!.replace(/\/+$/, ''), b]));
+    const stale: { dir: string; why: string }[] = [];
+    for (const name of pinDirs) {
+      if (!/^[A-Za-z0-9._-]+$/.test(name) || name === '.' || name === '..') continue;
+      const dir = join(ctx.common.pinRoot, name);
+      const b = byDir.get(dir);
+      if (!b) { stale.push({ dir, why: 'no balancer program pinned there' }); continue; }
+      if (b.mode !== 'unknown') continue;
+      const ii = interfaces.find((i) => i.name === b.intf);
+      if (!ii) stale.push({ dir, why: `interface ${b.intf} is gone` });
+      else if (ii.xdp?.progId !== b.progId) stale.push({ dir, why: `the pinned program ${b.progId} is no longer attached to ${b.intf}` });
+    }
     if (stale.length === 0) checks.push({ check: 'pins', verdict: 'ok', detail: `${pinDirs.length} pin dir(s) under ${ctx.common.pinRoot}, all in use` });
     else if (o.clean) {
       const removed: string[] = [];
-      for (const d of stale) {
-        try { p.removeDir(d); removed.push(d); } catch (e) { checks.push({ check: 'pins', verdict: 'fail', detail: `cannot remove ${d}: ${(e as Error).message}` }); }
+      for (const { dir } of stale) {
+        try { p.removeDir(dir); removed.push(dir); } catch (e) { checks.push({ check: 'pins', verdict: 'fail', detail: `cannot remove ${dir}: ${(e as Error).message}` }); }
       }
       checks.push({ check: 'pins', verdict: 'ok', detail: `removed ${removed.length} stale pin dir(s): ${removed.join(', ')}` });
     } else {
-      checks.push({ check: 'pins', verdict: 'warn', detail: `stale pins (no attached balancer uses them): ${stale.join(', ')}`, fix: 'katran-tui doctor --clean removes them' });
+      checks.push({ check: 'pins', verdict: 'warn', detail: `stale pins: ${stale.map((x) => `${x.dir} (${x.why})`).join(', ')}`, fix: 'katran-tui doctor --clean removes them' });
     }
   } else if (!pinDirs) {
     checks.push({ check: 'pins', verdict: 'info', detail: `no pins under ${ctx.common.pinRoot}` });

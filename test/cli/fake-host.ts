@@ -17,6 +17,8 @@ export class FakeBox {
   attached = new Map<string, AttachRequest>();
   opened: { intf: string; readOnly: boolean }[] = [];
   failOn: string | null = null;
+  /** Interfaces that vanished while their pins stayed. */
+  gone = new Set<string>();
   counter = 0;
   snapshot(): string {
     return JSON.stringify({ vips: [...this.vips.entries()].map(([k, v]) => [k, v.flags, v.hash, [...v.reals]]), mac: this.mac, att: [...this.attached.keys()] });
@@ -125,10 +127,10 @@ export const KNOWN_INTERFACES = ['veth-lb', 'veth-new', 'a0', 'b0'];
 export class FakeHost implements Host {
   constructor(readonly box: FakeBox) {}
   interfaces(): InterfaceInfo[] {
-    return [{ name: 'veth-lb', ifindex: 7, up: true, mac: '02:00:00:00:00:02', mtu: 1500, xdp: null, defaultRoute: false }];
+    return [{ name: 'veth-lb', ifindex: 7, up: true, mac: '02:00:00:00:00:02', mtu: 1500, xdp: null, defaultRoute: false }].filter((i) => !this.box.gone.has(i.name));
   }
   balancers(): BalancerSummary[] {
-    return [...this.box.attached.keys()].map((intf) => ({ intf, ifindex: 7, progId: 42, mode: 'native' as const, owner: 'katran-tui' as const, pinDir: `/sys/fs/bpf/katran-tui/${intf}`, tag: 'abcdef0123456789' }));
+    return [...this.box.attached.keys()].map((intf) => ({ intf, ifindex: 7, progId: 42, mode: this.box.gone.has(intf) ? 'unknown' as const : 'native' as const, owner: 'katran-tui' as const, pinDir: `/sys/fs/bpf/katran-tui/${intf}`, tag: 'abcdef0123456789' }));
   }
   open(intf: string, o?: { readOnly?: boolean }): Dataplane {
     if (!this.box.attached.has(intf)) throw new Error(`no balancer on ${intf}`);
