@@ -75,12 +75,12 @@ function startTraffic(lab: Lab, durationMs: number) {
     const key = parseVip(v.vip);
     const v6 = key.address.includes(':');
     const srcs = v6 ? lab.clientsV6 : lab.clientsV4;
-    // UDP: one socket (one source port) per flow, so several flows per client spread over the ring;
-    // TCP: every SYN is a new connection from a new ephemeral port.
-    const perClient = key.proto === 'udp' ? 4 : 1;
-    const flows = srcs.flatMap((src) => Array.from({ length: perClient }, () => ({
+    // UDP: each client's flow rotates over 32 source ports (32 sockets), so 128 distinct 5-tuples
+    // spread over the ring by weight; TCP: every SYN is a new connection from a new ephemeral port.
+    const flows = srcs.map((src) => ({
       proto: key.proto === 'udp' ? 'udp' as const : 'tcp-syn' as const, src, dst: key.address, dport: key.port, count: 10_000_000, size: 200,
-    })));
+      ...(key.proto === 'udp' ? { ports: 32 } : {}),
+    }));
     return lab.startTraffic({ flows, ratePps: v.ratePps, profile: 'wave', periodMs: v.periodMs, durationMs });
   });
 }
