@@ -10,7 +10,7 @@ import { closeFd, mapFdById, mapLookup } from '../../src/dataplane/libbpf.js';
 import { ringForReals } from '../../src/dataplane/maglev.js';
 import { sumPerCpuU64 } from '../../src/dataplane/maps.js';
 import { bundledObject } from '../../src/dataplane/paths.js';
-import { requireBpf, runId } from '../helpers/env.js';
+import { inCI, requireBpf, runId } from '../helpers/env.js';
 
 /** A short lab id unique to this run: `<letter><runId-ish>`. Links are kt<id>b etc. (<= 15 chars). */
 export function labId(letter: string): string {
@@ -27,10 +27,12 @@ export async function requireLab(t: TestContext): Promise<boolean> {
   if (!(await requireBpf(t))) return false;
   const sink = sinkObject() ?? bundledObject('sink');
   if (!existsSync(sink)) {
+    if (inCI) throw new Error(`the lab's sink object ${sink} is missing: the build did not make it`);
     t.skip(`the lab's sink object ${sink} is not built yet (bpf/sink.bpf.c)`);
     return false;
   }
   if (!existsSync(bundledObject('balancer'))) {
+    if (inCI) throw new Error(`the balancer object ${bundledObject('balancer')} is missing: the build did not make it`);
     t.skip(`the balancer object ${bundledObject('balancer')} is not built yet`);
     return false;
   }
