@@ -22,7 +22,7 @@ static __always_inline struct lb_stats *global_stats(__u32 offset)
 	return bpf_map_lookup_elem(&stats, &key);
 }
 
-/* This CPU's LRU, or fallback_cache (counted in FALLBACK_LRU) when it has none. */
+/* This CPU's LRU, or NULL when it has none: then fallback_cache, counted in FALLBACK_LRU. */
 static __always_inline void *cpu_lru(void)
 {
 	__u32 cpu = bpf_get_smp_processor_id();
@@ -33,15 +33,42 @@ static __always_inline void *cpu_lru(void)
 
 		if (st)
 			st->v1 += 1;
-		lru = &fallback_cache;
 	}
 	return lru;
+}
+
+/*
+ * The LRU read and write, with one call site per map (this CPU's LRU or fallback_cache): a call
+ * site that can see two different maps makes the verifier keep the generic helper, an indirect
+ * call through the map's ops (a retpoline on this kernel), instead of inlining the lookup and
+ * calling the update directly.
+ */
+static __always_inline struct real_pos_lru *lru_get(void *lru, const struct flow_key *flow)
+{
+	if (lru)
+		return bpf_map_lookup_elem(lru, flow);
+	return bpf_map_lookup_elem(&fallback_cache, flow);
+}
+
+/* A subprogram of its own: clang would otherwise merge the two update calls of lru_put() into one
+ * call site (the fallback path is rare, the extra call costs nothing that matters). */
+static __noinline void fallback_put(const struct flow_key *flow, const struct real_pos_lru *entry)
+{
+	bpf_map_update_elem(&fallback_cache, flow, entry, BPF_ANY);
+}
+
+static __always_inline void lru_put(void *lru, const struct flow_key *flow, const struct real_pos_lru *entry)
+{
+	if (lru)
+		bpf_map_update_elem(lru, flow, entry, BPF_ANY);
+	else
+		fallback_put(flow, entry);
 }
 
 /* LRU hit: the real, with pckt->real_index set. UDP entries older than 30 s are misses. */
 static __always_inline struct real_definition *lru_lookup(void *lru, struct packet_description *pckt)
 {
-	struct real_pos_lru *hit = bpf_map_lookup_elem(lru, &pckt->flow);
+	struct real_pos_lru *hit = lru_get(lru, &pckt->flow);
 	__u32 pos;
 
 	if (!hit)
@@ -148,7 +175,7 @@ static __always_inline struct real_definition *ring_select(void *lru, struct pac
 			.atime = pckt->flow.proto == IPPROTO_UDP ? now : 0,
 		};
 
-		bpf_map_update_elem(lru, &pckt->flow, &entry, BPF_ANY);
+		lru_put(lru, &pckt->flow, &entry);
 	}
 	return real;
 }
