@@ -149,8 +149,13 @@ static __always_inline struct real_definition *ring_select(void *lru, struct pac
 	__u64 now;
 	__u32 key, *slot;
 
-	flood = over_conn_rate(&now);
+	/*
+	 * The ring position before the clock: the hash is a long ALU chain that overlaps the loads
+	 * still in flight, whereas bpf_ktime_get_ns() (a fenced rdtsc) first waits for everything
+	 * issued before it. over_conn_rate() still runs for every CH-routed packet, drops included.
+	 */
 	key = RING_SIZE * vip_info->vip_num + ring_pos(flow_hash(pckt, vip_info, is_ipv6));
+	flood = over_conn_rate(&now);
 	slot = bpf_map_lookup_elem(&ch_rings, &key);
 	if (!slot)
 		return NULL;
