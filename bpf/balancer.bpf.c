@@ -2,8 +2,8 @@
 /*
  * katran-tui's XDP L4 load balancer: Katran's map ABI (../shared/katran-abi.md), written from the
  * ABI's facts. The packet path reads top to bottom in process_frame(); each step's details live
- * in one header: parse.h, icmp.h, select.h (LRU + ring), encap.h; maps.h and constants.h hold the
- * ABI itself.
+ * in one header: parse.h, icmp.h, select.h (LRU + ring), encap.h, with eth.h (MAC moves) and
+ * csum.h (checksums) below them; maps.h and constants.h hold the ABI itself.
  *
  * Counters: every frame counts XDP_TOTAL once and exactly one of XDP_TX / XDP_DROP / XDP_PASS
  * (v1 packets, v2 the received frame's bytes), so TOTAL = TX + DROP + PASS always.
