@@ -10,6 +10,7 @@ const parts: [file: string, fn: string, title: string][] = [
   ['maglev.js', 'benchMaglev', 'Maglev ring'],
   ['dataplane.js', 'benchDataplane', 'Control plane and sampler'],
   ['ui.js', 'benchUi', 'Console'],
+  ['console.js', 'benchConsole', 'Console on the real balancer in tmux (CPU, RSS, first frame)'],
 ];
 const only = process.argv.slice(2);
 let ran = 0;
