@@ -60,6 +60,8 @@ export class FakeDataplane implements Dataplane {
   readonly log: ChangeLogEntry[] = [];
   /** Samples taken so far. */
   ticks = 0;
+  /** vips() calls (the real one reads every VIP's ring: the console must call it sparingly). */
+  vipsCalls = 0;
   /** The fake's clock (ms since the epoch); advances by stepMs per sample. */
   clock = FAKE_T0;
   closed = false;
@@ -220,6 +222,7 @@ export class FakeDataplane implements Dataplane {
   }
 
   vips(): VipState[] {
+    this.vipsCalls++;
     return [...this.vipMap.values()].map((v) => {
       const w = v.reals.reduce((s, r) => s + r.weight, 0);
       return {

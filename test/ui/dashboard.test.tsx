@@ -172,3 +172,34 @@ test('dashboard: 512 VIPs page with PgDn / PgUp and keep 80x24', async () => {
   assert.match(selectedLine(frame(r)), /192\.0\.2\.1:8000/);
   r.unmount();
 });
+
+test('dashboard: the VIP list (every ring on the real balancer) is read once, then only when a sample shows a change', async () => {
+  const { r, dp, sched } = await setup();
+  assert.equal(dp.vipsCalls, 1, 'read once after the first frame');
+  await sched.tick(5);
+  assert.equal(dp.vipsCalls, 1, 'quiet samples read no VIP list');
+  // another writer adds a VIP: the sample's VIP set and the capacity change
+  dp.addVip({ address: '192.0.2.99', port: 99, proto: 'udp' });
+  await sched.tick();
+  assert.equal(dp.vipsCalls, 2);
+  assert.match(frame(r), /192\.0\.2\.99:99\/udp/);
+  // another writer drains a real: only the change log says so
+  dp.setRealWeight({ address: '192.0.2.10', port: 80, proto: 'tcp' }, dp.vips()[0].reals[0].address, 0);
+  const calls = dp.vipsCalls;
+  await sched.tick();
+  assert.equal(dp.vipsCalls, calls + 1);
+  assert.match(frame(r), /192\.0\.2\.10:80\/tcp.*\s2\/3\s/);
+  await sched.tick(3);
+  assert.equal(dp.vipsCalls, calls + 1, 'and quiet again');
+  // our own change through a form: one read, not a second one at the next sample
+  await press(r, 'a');
+  await type(r, '192.0.2.98');
+  await press(r, KEY.tab);
+  await type(r, '98');
+  await press(r, KEY.enter, 'y');
+  assert.match(frame(r), /192\.0\.2\.98:98\/tcp/);
+  const after = dp.vipsCalls;
+  await sched.tick(2);
+  assert.equal(dp.vipsCalls, after);
+  r.unmount();
+});

@@ -78,3 +78,13 @@ test('model: thresholds, LRU hit ratio, interval steps, weight and flag parsing'
   assert.deepEqual(parseFlagList('NO_SPORT, no-lru', ['no-sport', 'no-lru']), ['no-sport', 'no-lru']);
   assert.throws(() => parseFlagList('quic', ['no-sport']), /not implemented by this balancer/);
 });
+
+test('model: before the VIP list is read, rows come from the sample, pending (reals unknown)', () => {
+  const { dp } = demoFake();
+  dp.sample(); const s = dp.sample();
+  const rows = buildRows(null, s);
+  assert.deepEqual(rows.map((r) => r.id).sort(), s.vips.map((v) => v.id).sort());
+  assert.ok(rows.every((r) => r.pending && r.reals === 0));
+  assert.ok(Math.abs(rows.reduce((a, r) => a + r.share, 0) - 1) < 1e-9);
+  assert.ok(buildRows(dp.vips(), s).every((r) => !r.pending));
+});

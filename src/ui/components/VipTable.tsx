@@ -35,12 +35,12 @@ export function VipTable(p: VipTableProps) {
       <Text bold color={t.c('title')} wrap="truncate-end">{head}</Text>
       {shown.map((r) => {
         const sel = r.id === p.selectedId;
-        const realsText = r.liveReals === r.reals ? String(r.reals) : `${r.liveReals}/${r.reals}`;
+        const realsText = r.pending ? '…' : r.liveReals === r.reals ? String(r.reals) : `${r.liveReals}/${r.reals}`;
         const line = `${sel ? '>' : ' '} ${cell(r.id, vw)} ${cell(fmtPps(r.pps), 8, 'right')} ${cell(fmtBps(r.bps), 11, 'right')} ${cell(fmtPct(r.share), 7, 'right')} ${cell(realsText, 6, 'right')} `;
         return (
           <Text key={r.id} wrap="truncate-end" inverse={sel && !t.noColor} bold={sel}>
             {line}
-            <Text color={r.liveReals === 0 ? t.c('bad') : t.c('ok')}>{sparkline(p.history.get(r.id), spark)}</Text>
+            <Text color={r.liveReals === 0 && !r.pending ? t.c('bad') : t.c('ok')}>{sparkline(p.history.get(r.id), spark)}</Text>
           </Text>
         );
       })}

@@ -1,4 +1,4 @@
-// Per-VIP (and per-real) rate history for sparklines and the detail chart. Pure data: no React,
+// Per-VIP rate history for sparklines and the detail chart. Pure data: no React,
 // no screen. Bounded: `cap` points per series in fixed ring buffers (no per-sample allocation);
 // series of VIPs that disappear are dropped.
 import type { StatsSample } from '../../dataplane/types.js';
@@ -28,7 +28,6 @@ export class History {
     this.times.push(s.at);
     if (this.times.length > this.cap) this.times.shift();
     for (const v of s.vips) this.add(v.id, v.pps);
-    for (const r of s.reals) this.add(`real:${r.address}`, r.pps);
     this.add('xdp:total', s.global.xdpTotal.r1);
     this.add('xdp:drop', s.global.xdpDrop.r1);
     for (const [id, r] of this.series) if (r.seen !== this.gen) this.series.delete(id);

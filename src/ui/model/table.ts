@@ -15,18 +15,32 @@ export interface VipRow {
   reals: number;
   /** Reals with weight > 0. */
   liveReals: number;
+  /** Built from the sample alone (the VIP list is not read yet): reals unknown. */
+  pending?: boolean;
 }
 
-export function buildRows(vips: readonly VipState[], sample: StatsSample | null): VipRow[] {
-  const stat = new Map(sample?.vips.map((v) => [v.id, v]) ?? []);
+/**
+ * Rows joined from the VIP list and the sample. Before the first VIP list is read (`vips` null),
+ * the rows come from the sample's VIPs, marked pending (flags and reals unknown).
+ */
+export function buildRows(vips: readonly VipState[] | null, sample: StatsSample | null): VipRow[] {
   let total = 0;
   for (const v of sample?.vips ?? []) total += v.pps;
+  if (vips === null) {
+    return (sample?.vips ?? []).map((s) => ({
+      id: s.id, vip: { id: s.id, key: s.key, flags: [], hash: 'maglev', vipNum: -1, reals: [] }, pps: s.pps, bps: s.bps,
+      share: total > 0 ? s.pps / total : 0, reals: 0, liveReals: 0, pending: true,
+    }));
+  }
+  const stat = new Map(sample?.vips.map((v) => [v.id, v]) ?? []);
   return vips.map((v) => {
     const s = stat.get(v.id);
     const pps = s?.pps ?? 0;
+    let live = 0;
+    for (const r of v.reals) if (r.weight > 0) live++;
     return {
       id: v.id, vip: v, pps, bps: s?.bps ?? 0, share: total > 0 ? pps / total : 0,
-      reals: v.reals.length, liveReals: v.reals.filter((r) => r.weight > 0).length,
+      reals: v.reals.length, liveReals: live,
     };
   });
 }

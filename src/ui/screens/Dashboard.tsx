@@ -63,14 +63,14 @@ export function Dashboard(p: DashboardProps) {
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [stats.error]);
   // Our forms refresh at once; other writers' changes show up here: info (capacity, MAC) with every
-  // sample, the VIP list (which reads the rings) every 10th.
+  // sample, the VIP list (which reads every ring) only when the sample shows a change.
   useEffect(() => {
     if (stats.paused || stats.samples < 2) return;
-    if (stats.samples % 10 === 0) bal.refresh(); else bal.refreshInfo();
+    bal.refreshIfChanged(stats.latest);
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [stats.samples]);
 
-  const rows = useMemo(() => sortRows(filterRows(buildRows(bal.vips, stats.sample), filter), sortKey, desc), [bal.vips, stats.sample, filter, sortKey, desc]);
+  const rows = useMemo(() => sortRows(filterRows(buildRows(bal.vipsLoaded ? bal.vips : null, stats.sample), filter), sortKey, desc), [bal.vips, bal.vipsLoaded, stats.sample, filter, sortKey, desc]);
   const selIndex = indexOfId(rows, selectedId);
   const selected = selIndex >= 0 ? rows[selIndex] : null;
 
@@ -140,6 +140,7 @@ export function Dashboard(p: DashboardProps) {
     else if (input === 'c') setPanel((x) => (x === 'cpus' ? 'vips' : 'cpus'));
     else if (input === 'h') setPanel((x) => (x === 'hc' ? 'vips' : 'hc'));
     else if (input === 'l') setPanel((x) => (x === 'log' ? 'vips' : 'log'));
+    else if ((key.return || input === 'd' || key.delete) && selected?.pending) setMessage({ text: 'the VIP list is still being read: try again in a moment', level: 'info' });
     else if (key.return && selected) { setDetailId(selected.id); setRealSel(null); setMode({ kind: 'detail', id: selected.id }); }
     else if (input === 'a') openForm('add VIP', addVipForm(p.dp, bal.info), 'main');
     else if ((input === 'd' || key.delete) && selected) openForm('delete VIP', deleteVipForm(p.dp, selected.vip), 'main');
@@ -182,7 +183,7 @@ export function Dashboard(p: DashboardProps) {
   else body = <VipTable rows={rows} selectedId={selected?.id ?? null} top={tableTop} height={tableH} width={p.width} sortKey={sortKey} desc={desc} history={stats.history} filter={filter} />;
 
   const showLog = !help && mode.kind !== 'form';
-  const footerKeys = mode.kind === 'filter' ? `filter: ${filter}_   (Enter keeps, Esc clears)` : mode.kind === 'detail' ? DETAIL_KEYS : filter ? `filter "${filter}" (${rows.length}/${bal.vips.length})  ${MAIN_KEYS}` : MAIN_KEYS;
+  const footerKeys = mode.kind === 'filter' ? `filter: ${filter}_   (Enter keeps, Esc clears)` : mode.kind === 'detail' ? DETAIL_KEYS : filter ? `filter "${filter}" (${rows.length}/${bal.vipsLoaded ? bal.vips.length : stats.sample?.vips.length ?? 0})  ${MAIN_KEYS}` : MAIN_KEYS;
   return (
     <Box flexDirection="column" width={p.width} height={frameH}>
       <Header info={bal.info} latest={stats.latest} intervalMs={stats.intervalMs} paused={stats.paused} now={p.now()} width={p.width} />
