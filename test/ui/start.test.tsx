@@ -106,3 +106,26 @@ test('start: a balancer locked by another writer can be opened read-only with r'
   assert.match(frame(r), /\[READ-ONLY\]/);
   r.unmount();
 });
+
+test('start: attaching over another XDP program needs "replace" = yes (force); without it the error stays in the form', async () => {
+  const host = new FakeHost();
+  const { r } = await start(host);
+  await press(r, 'G', KEY.enter); // kt-veth1: xdp_other (prog 77), not Katran
+  let f = frame(r);
+  assert.match(f, /Attach the balancer to kt-veth1/);
+  assert.match(f, /has XDP prog 77 \(xdp_other\), not ours: replace=yes/);
+  assert.match(f, /replace prog 77\s+\[no\]\s+yes/);
+  await type(r, '02:00:00:00:00:fe');
+  await press(r, KEY.enter);
+  assert.match(frame(r), /already has XDP program 77 \(xdp_other\);[\s│]+replacing it needs force/);
+  assert.equal(host.attaches.length, 0);
+  await press(r, KEY.tab, KEY.tab, KEY.tab, 'y'); // -> replace: yes
+  assert.match(frame(r), /replace prog 77\s+no\s+\[yes\]/);
+  await press(r, KEY.enter);
+  f = frame(r);
+  assert.match(f, /Apply\? \[y\/N\]/);
+  await press(r, 'y');
+  assert.deepEqual(host.attaches, [{ intf: 'kt-veth1', defaultMac: '02:00:00:00:00:fe', mode: 'auto', hcIntf: undefined, force: true }]);
+  assert.match(frame(r), /kt-veth1 native prog 42/);
+  r.unmount();
+});

@@ -1,6 +1,6 @@
 // The console's forms: what each asks and which dataplane call it makes.
 import { parseIp, parsePort, parseProto } from '../../dataplane/abi.js';
-import type { BalancerInfo, Dataplane, HashKind, Host, InterfaceInfo, RealState, VipState, XdpModeRequest } from '../../dataplane/types.js';
+import type { AttachRequest, BalancerInfo, Dataplane, HashKind, Host, InterfaceInfo, RealState, VipState, XdpModeRequest } from '../../dataplane/types.js';
 import { fmtMac } from '../format.js';
 import type { FormSpec } from './Form.js';
 import { parseFlagList, parseWeight, vAddress, vFlags, vMac, vOneOf, vPort, vWeight } from './validate.js';
@@ -101,16 +101,19 @@ export function detachForm(dp: Dataplane, info: BalancerInfo): FormSpec {
 /** The attach form; `got` receives the dataplane when the attach is applied. */
 export function attachForm(host: Host, ifc: InterfaceInfo, all: InterfaceInfo[], got: (dp: Dataplane) => void): FormSpec {
   const names = all.map((i) => i.name);
+  const foreign = ifc.xdp && !ifc.xdp.ours ? ifc.xdp : null;
   return {
     title: `Attach the balancer to ${ifc.name}`,
-    note: ifc.defaultRoute ? `WARNING: ${ifc.name} carries the default route; attaching here can cut this box off` : `${ifc.name} ${ifc.up ? 'up' : 'DOWN'} mtu ${ifc.mtu}${ifc.xdp ? `, has XDP prog ${ifc.xdp.progId} (${ifc.xdp.name})` : ''}`,
+    note: ifc.defaultRoute ? `WARNING: ${ifc.name} carries the default route; attaching here can cut this box off` : `${ifc.name} ${ifc.up ? 'up' : 'DOWN'} mtu ${ifc.mtu}${ifc.xdp ? `, has XDP prog ${ifc.xdp.progId} (${ifc.xdp.name})${foreign ? ', not ours: replace=yes' : ''}` : ''}`,
     fields: [
       { name: 'mac', label: 'default MAC', hint: 'the next hop towards the reals, e.g. 58:e4:34:56:46:e0', validate: vMac },
       { name: 'mode', label: 'XDP mode', kind: 'choice', choices: ['auto', 'native', 'generic'] },
       { name: 'hc', label: 'healthcheck intf', hint: 'optional', validate: vOneOf(names, 'interface', true) },
+      // Only where another (non-Katran) XDP program is attached: replacing it is a deliberate choice.
+      ...(foreign ? [{ name: 'force', label: `replace prog ${foreign.progId}`, kind: 'choice' as const, choices: ['no', 'yes'] }] : []),
     ],
     build(v) {
-      const req = { intf: ifc.name, defaultMac: v.mac.trim(), mode: v.mode as XdpModeRequest, hcIntf: v.hc.trim() || undefined };
+      const req: AttachRequest = { intf: ifc.name, defaultMac: v.mac.trim(), mode: v.mode as XdpModeRequest, hcIntf: v.hc.trim() || undefined, ...(v.force === 'yes' ? { force: true } : {}) };
       return {
         label: `attach to ${ifc.name}`,
         run: (o) => {

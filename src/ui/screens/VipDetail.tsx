@@ -1,5 +1,6 @@
 // VIP detail: the pps history chart (blessed-contrib, off-screen) and the reals with weight, ring
-// share, pps and bps. Keys here: j/k select a real, a add, w weight, n drain, x remove, Esc back.
+// share, pps and bps. A real's pps / bps are its totals over every VIP that uses it (the kernel
+// counts per real, not per VIP and real), and the header says so. Keys here: j/k select a real, a add, w weight, n drain, x remove, Esc back.
 import { Box, Text, useInput } from 'ink';
 import { useEffect, useMemo, useState } from 'react';
 import type { RealState, StatsSample, VipState } from '../../dataplane/types.js';
@@ -69,7 +70,7 @@ export function VipDetail(p: VipDetailProps) {
   if (!p.vip) {
     return <Box height={p.height}><Text color={t.c('warn')}>VIP {p.vipId} is gone (removed?). Esc goes back.</Text></Box>;
   }
-  const addrW = Math.max(16, Math.min(40, p.width - 48));
+  const addrW = Math.max(16, Math.min(40, p.width - 59)); // the header line ends in " (all VIPs)"
   return (
     <Box flexDirection="column" width={p.width} height={p.height}>
       <Text wrap="truncate-end">
@@ -78,7 +79,7 @@ export function VipDetail(p: VipDetailProps) {
       </Text>
       <Box height={chartH}><Text>{chart}</Text></Box>
       {series.length < 2 ? <Text color={t.c('dim')}>collecting history… ({series.length} point{series.length === 1 ? '' : 's'})</Text> : <Text> </Text>}
-      <Text bold color={t.c('title')} wrap="truncate-end">{`  ${cell('REAL', addrW)} ${cell('WEIGHT', 7, 'right')} ${cell('RING', 7, 'right')} ${cell('PPS', 8, 'right')} ${cell('BPS', 11, 'right')}`}</Text>
+      <Text bold color={t.c('title')} wrap="truncate-end">{`  ${cell('REAL', addrW)} ${cell('WEIGHT', 7, 'right')} ${cell('RING', 7, 'right')} ${cell('PPS', 8, 'right')} ${cell('BPS', 11, 'right')} (all VIPs)`}</Text>
       {reals.slice(start, start + listH).map((r, i) => {
         const s = stats.get(r.address);
         const selected = start + i === idx;
