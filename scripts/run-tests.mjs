@@ -27,6 +27,14 @@ if (files.length === 0) {
 }
 const runId = process.env.KATRAN_TUI_TEST_RUN ?? `t${process.pid.toString(36)}`;
 const env = { ...process.env, KATRAN_TUI_TEST_RUN: runId, IS_REACT_ACT_ENVIRONMENT: 'true' };
+// CI=true means "BPF tests must not skip" (test/helpers/env.ts reads KATRAN_TUI_CI). CI itself is
+// not passed on: Ink draws no frames when it is set, and the tests drive the console (and the
+// tmux panes they start) as it runs on an operator's terminal.
+for (const k of ['CI', 'CONTINUOUS_INTEGRATION']) {
+  const v = env[k];
+  if (v !== undefined && v !== '0' && v !== 'false') env.KATRAN_TUI_CI = 'true';
+  delete env[k];
+}
 const tapFile = join(tmpdir(), `katran-tui-tests-${runId}.tap`);
 const r = spawnSync(process.execPath, ['--test', '--test-concurrency=1', '--test-reporter=spec', '--test-reporter-destination=stdout',
   '--test-reporter=tap', `--test-reporter-destination=${tapFile}`, ...files], { stdio: 'inherit', env, cwd: root });

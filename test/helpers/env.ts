@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 
 export const runId = process.env.KATRAN_TUI_TEST_RUN ?? `t${process.pid.toString(36)}`;
-export const inCI = process.env.CI === 'true';
+/** Running in CI: BPF must be available (scripts/run-tests.mjs turns CI=true into KATRAN_TUI_CI). */
+export const inCI = process.env.KATRAN_TUI_CI === 'true' || process.env.CI === 'true';
 
 let cached: string | null | undefined;
 
