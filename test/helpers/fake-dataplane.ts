@@ -391,6 +391,27 @@ export class FakeDataplane implements Dataplane {
     return { applied: !dry, summary: [`default gateway MAC: ${this.defaultMac ?? 'unset'} -> ${text}`], warnings: [] };
   }
 
+  /**
+   * The whole-config apply (Dataplane.applyConfig, `config apply`): afterwards exactly `cfg`.
+   * Not atomic like the real one's single transaction; enough for screens that show the result.
+   */
+  applyConfig(cfg: { mac?: string | null; vips: { key: VipKey; flags?: VipFlagName[]; hash?: HashKind; reals?: { address: string; weight: number }[] }[] }, o?: ChangeOptions): ChangeResult {
+    const summary = [`apply a configuration of ${cfg.vips.length} VIP(s)${cfg.mac ? `, default MAC ${cfg.mac}` : ''}`];
+    if (this.guard(o)) return { applied: false, summary, warnings: [] };
+    const quiet = { quiet: true } as ChangeOptions;
+    const want = new Set(cfg.vips.map((v) => formatVip(v.key)));
+    for (const [id, v] of [...this.vipMap]) if (!want.has(id)) this.removeVip(v.key, quiet);
+    for (const v of cfg.vips) {
+      const id = formatVip(v.key);
+      const cur = this.vipMap.get(id);
+      if (cur) this.removeVip(cur.key, quiet);
+      this.addVip({ ...v.key, flags: v.flags, hash: v.hash }, quiet);
+      for (const r of v.reals ?? []) this.addReal(v.key, r, quiet);
+    }
+    if (cfg.mac) this.setDefaultMac(cfg.mac, quiet);
+    return { applied: true, summary, warnings: [] };
+  }
+
   healthcheck(): HealthcheckState | null {
     if (!this.hcEnabled) return null;
     const marks: { mark: number; real: string }[] = [];
