@@ -1,9 +1,8 @@
 // config export / apply: the balancer's desired state as one JSON file. apply validates the whole
-// file before anything is written, prints the diff, and applies it as one transaction: the steps
-// run in an order that never leaves a VIP without reals it is meant to keep, and a failure undoes
-// the steps already done, in reverse.
+// file before anything is written, prints the diff, and applies it as one transaction through the
+// dataplane (one intent record: a failure or a crash leaves it fully applied or fully absent).
 import { formatMac, formatVip, InputError, parseIp, parseMac, parseVip, parseVipFlags, vipFlagsToNames } from '../dataplane/abi.js';
-import type { Dataplane, HashKind, VipFlagName, VipKey, VipState } from '../dataplane/types.js';
+import type { BalancerConfig, Dataplane, HashKind, VipFlagName, VipKey, VipState } from '../dataplane/types.js';
 import type { Ctx } from './context.js';
 import { ensureWritable } from './balancer.js';
 import { OperationError, sanitize } from './errors.js';
@@ -93,66 +92,48 @@ export function validateConfig(text: string, limits?: { maxVips: number; maxReal
   return { defaultMac, vips };
 }
 
-export interface Step {
-  /** "+ vip ...", "- real ...", "~ weight ..." */
-  text: string;
-  run(dp: Dataplane): void;
-  undo(dp: Dataplane): void;
+/** The validated file as the dataplane's one-transaction input. */
+export function toBalancerConfig(want: Desired): BalancerConfig {
+  return {
+    mac: want.defaultMac ?? undefined,
+    vips: [...want.vips.values()].map((v) => ({ key: v.key, flags: v.flags, hash: v.hash, reals: [...v.reals].map(([address, weight]) => ({ address, weight })) })),
+  };
 }
 
-/** The steps that turn the current state into the desired one, in a safe order. */
-export function plan(current: VipState[], currentMac: string | null, want: Desired): Step[] {
+/**
+ * The changes that turn the current state into the desired one, one line each ("+ vip ...",
+ * "- real ...", "~ weight ..."): the diff `config apply` shows. Applying is one transaction in
+ * the dataplane (applyConfig), not these lines one by one.
+ */
+export function plan(current: VipState[], currentMac: string | null, want: Desired): string[] {
   const cur = new Map(current.map((v) => [formatVip(v.key), v]));
-  const delVips: Step[] = [], addVips: Step[] = [], setFlags: Step[] = [], addReals: Step[] = [], weights: Step[] = [], delReals: Step[] = [], mac: Step[] = [];
+  const lines: string[] = [];
+  if (want.defaultMac !== null && want.defaultMac !== currentMac) lines.push(`~ mac ${currentMac ?? 'unset'} -> ${want.defaultMac}`);
   for (const [id, v] of cur) {
-    if (want.vips.has(id)) continue;
-    delVips.push({
-      text: `- vip ${id} (${v.reals.length} real${v.reals.length === 1 ? '' : 's'})`,
-      run: (dp) => void dp.removeVip(v.key),
-      undo: (dp) => {
-        dp.addVip({ ...v.key, flags: v.flags, hash: v.hash });
-        for (const r of v.reals) dp.addReal(v.key, { address: r.address, weight: r.weight });
-      },
-    });
+    if (!want.vips.has(id)) lines.push(`- vip ${id} (${v.reals.length} real${v.reals.length === 1 ? '' : 's'})`);
   }
+  const adds: string[] = [], flags: string[] = [], addReals: string[] = [], weights: string[] = [], delReals: string[] = [];
   for (const [id, d] of want.vips) {
     const c = cur.get(id);
     if (!c) {
-      addVips.push({
-        text: `+ vip ${id}${d.flags.length ? ` flags ${d.flags.join(',')}` : ''} hash ${d.hash}`,
-        run: (dp) => void dp.addVip({ ...d.key, flags: d.flags, hash: d.hash }),
-        undo: (dp) => void dp.removeVip(d.key),
-      });
-      for (const [a, w] of d.reals) {
-        addReals.push({ text: `+ real ${id} ${a} weight ${w}`, run: (dp) => void dp.addReal(d.key, { address: a, weight: w }), undo: () => { /* the VIP's removal undoes it */ } });
-      }
+      adds.push(`+ vip ${id}${d.flags.length ? ` flags ${d.flags.join(',')}` : ''} hash ${d.hash}`);
+      for (const [a, w] of d.reals) addReals.push(`+ real ${id} ${a} weight ${w}`);
       continue;
     }
     if (c.hash !== d.hash) {
       throw new InputError(`config: VIP ${id} uses hash ${c.hash}, the file says ${d.hash}: changing the hash of a live VIP reshuffles every flow; do it explicitly with vip del + vip add`);
     }
     const cf = [...c.flags].sort().join(','), df = [...d.flags].sort().join(',');
-    if (cf !== df) {
-      setFlags.push({ text: `~ vip ${id} flags ${cf || '-'} -> ${df || '-'}`, run: (dp) => void dp.setVipFlags(c.key, d.flags), undo: (dp) => void dp.setVipFlags(c.key, c.flags) });
-    }
+    if (cf !== df) flags.push(`~ vip ${id} flags ${cf || '-'} -> ${df || '-'}`);
     const have = new Map(c.reals.map((r) => [r.address, r.weight]));
     for (const [a, w] of d.reals) {
       const old = have.get(a);
-      if (old === undefined) addReals.push({ text: `+ real ${id} ${a} weight ${w}`, run: (dp) => void dp.addReal(c.key, { address: a, weight: w }), undo: (dp) => void dp.removeReal(c.key, a) });
-      else if (old !== w) weights.push({ text: `~ real ${id} ${a} weight ${old} -> ${w}`, run: (dp) => void dp.setRealWeight(c.key, a, w), undo: (dp) => void dp.setRealWeight(c.key, a, old) });
+      if (old === undefined) addReals.push(`+ real ${id} ${a} weight ${w}`);
+      else if (old !== w) weights.push(`~ real ${id} ${a} weight ${old} -> ${w}`);
     }
-    for (const [a, w] of have) {
-      if (!d.reals.has(a)) delReals.push({ text: `- real ${id} ${a} (weight ${w})`, run: (dp) => void dp.removeReal(c.key, a), undo: (dp) => void dp.addReal(c.key, { address: a, weight: w }) });
-    }
+    for (const [a, w] of have) if (!d.reals.has(a)) delReals.push(`- real ${id} ${a} (weight ${w})`);
   }
-  if (want.defaultMac !== null && want.defaultMac !== currentMac) {
-    mac.push({
-      text: `~ mac ${currentMac ?? 'unset'} -> ${want.defaultMac}`,
-      run: (dp) => void dp.setDefaultMac(want.defaultMac as string),
-      undo: (dp) => { if (currentMac) dp.setDefaultMac(currentMac); },
-    });
-  }
-  return [...mac, ...delVips, ...addVips, ...setFlags, ...addReals, ...weights, ...delReals];
+  return [...lines, ...adds, ...flags, ...addReals, ...weights, ...delReals];
 }
 
 export async function configExport(ctx: Ctx, f: { json?: boolean }): Promise<void> {
@@ -176,9 +157,9 @@ export async function configApply(ctx: Ctx, file: string, f: { dryRun?: boolean;
     const want = validateConfig(text, { maxVips: info.capacity.maxVips, maxReals: info.capacity.maxReals - 1, flags: info.vipFlagsSupported });
     const steps = plan(dp.vips(), dp.getDefaultMac(), want);
     const report = (applied: boolean) => {
-      if (f.json) ctx.out(JSON.stringify({ intf: info.intf, applied, dryRun: !!f.dryRun, changes: steps.map((s) => s.text) }));
+      if (f.json) ctx.out(JSON.stringify({ intf: info.intf, applied, dryRun: !!f.dryRun, changes: steps }));
       else {
-        for (const s of steps) ctx.out(s.text);
+        for (const s of steps) ctx.out(s);
         if (steps.length === 0) ctx.out('no changes: the balancer already matches the file');
         else if (!applied) ctx.out(`dry run: ${steps.length} change${steps.length === 1 ? '' : 's'} shown, nothing written`);
         else ctx.out(`applied ${steps.length} change${steps.length === 1 ? '' : 's'}`);
@@ -188,22 +169,10 @@ export async function configApply(ctx: Ctx, file: string, f: { dryRun?: boolean;
       report(false);
       return;
     }
-    const done: Step[] = [];
-    for (const s of steps) {
-      try {
-        s.run(dp);
-        done.push(s);
-      } catch (e) {
-        const undoErrors: string[] = [];
-        for (const u of [...done].reverse()) {
-          try { u.undo(dp); } catch (ue) { undoErrors.push(`${u.text}: ${(ue as Error).message}`); }
-        }
-        const why = (e as Error).message;
-        if (undoErrors.length) {
-          throw new OperationError(`config apply failed at "${s.text}": ${why}; undoing ${done.length} earlier change(s) also failed: ${undoErrors.join('; ')}`);
-        }
-        throw new OperationError(`config apply failed at "${s.text}": ${why}; the ${done.length} earlier change(s) were undone, the balancer is as before`);
-      }
+    try {
+      dp.applyConfig(toBalancerConfig(want));
+    } catch (e) {
+      throw new OperationError(`config apply failed: ${(e as Error).message}; nothing was applied (one transaction), the balancer is as before`);
     }
     report(true);
   });

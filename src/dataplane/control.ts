@@ -27,7 +27,7 @@ import {
 import type { BalancerHandle } from './handle.js';
 import { ArrayRangeReader } from './maps.js';
 import { movedShare, ringCounts, ringDiff, ringForReals } from './maglev.js';
-import type { ChangeLogEntry, ChangeOptions, ChangeResult, HashKind, RealState, VipSpec, VipState } from './types.js';
+import type { BalancerConfig, ChangeLogEntry, ChangeOptions, ChangeResult, HashKind, RealState, VipSpec, VipState } from './types.js';
 import { ReadOnlyError } from './types.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -96,10 +96,8 @@ export const DEFAULT_HASH: HashKind = 'maglev-v2';
 export const MAX_WEIGHT = 0x7fffffff;
 
 /** A config as `config apply` takes it: every VIP with its reals; vip_nums and indexes are ours. */
-export interface DesiredConfig {
-  mac?: string | null;
-  vips: { key: VipKey; flags?: VipFlagName[]; hash?: HashKind; reals?: DesiredReal[] }[];
-}
+/** `config apply`'s input: the Dataplane interface's BalancerConfig. */
+export type DesiredConfig = BalancerConfig;
 
 const vipId = formatVip;
 

@@ -154,6 +154,13 @@ export interface VipSpec extends VipKey {
   hash?: HashKind;
 }
 
+/** A whole desired configuration (`config apply`): the balancer holds exactly this afterwards. */
+export interface BalancerConfig {
+  /** Default gateway MAC; undefined keeps the current one, null clears it. */
+  mac?: string | null;
+  vips: { key: VipKey; flags?: VipFlagName[]; hash?: HashKind; reals?: { address: string; weight: number }[] }[];
+}
+
 export interface ChangeOptions {
   /** Validate and describe the change; write nothing. */
   dryRun?: boolean;
@@ -215,6 +222,11 @@ export interface Dataplane {
   setRealWeight(key: VipKey, address: string, weight: number, o?: ChangeOptions): ChangeResult;
   getDefaultMac(): string | null;
   setDefaultMac(mac: string, o?: ChangeOptions): ChangeResult;
+  /**
+   * Makes the balancer hold exactly `cfg` (VIPs not in it are removed) in ONE transaction: one
+   * intent, so a crash leaves it fully applied or fully absent, unlike a series of single changes.
+   */
+  applyConfig(cfg: BalancerConfig, o?: ChangeOptions): ChangeResult;
   healthcheck(): HealthcheckState | null;
   trace(req: TraceRequest): TraceResult;
   changeLog(limit?: number): ChangeLogEntry[];

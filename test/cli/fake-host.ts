@@ -2,7 +2,7 @@
 // can assert that bad input changed nothing.
 import { formatVip, type VipKey } from '../../src/dataplane/abi.js';
 import {
-  ReadOnlyError, type AttachRequest, type BalancerInfo, type BalancerSummary, type ChangeOptions, type ChangeResult, type Dataplane,
+  ReadOnlyError, type AttachRequest, type BalancerConfig, type BalancerInfo, type BalancerSummary, type ChangeOptions, type ChangeResult, type Dataplane,
   type HashKind, type Host, type InterfaceInfo, type StatsSample, type TraceRequest, type TraceResult, type VipFlagName, type VipSpec, type VipState,
 } from '../../src/dataplane/types.js';
 import type { CliDeps, Out } from '../../src/cli/context.js';
@@ -103,6 +103,20 @@ export class FakeDp implements Dataplane {
     if (!v.reals.has(address)) throw new Error(`real ${address} not in ${formatVip(key)}`);
     const r = this.change(`setRealWeight ${formatVip(key)} ${address}`, o, `weight ${address} -> ${weight}`, () => v.reals.set(address, weight));
     return { ...r, movedShare: 0.25 };
+  }
+  applyConfig(cfg: BalancerConfig, o?: ChangeOptions): ChangeResult {
+    // All or nothing, like the real one: build the new state aside, then swap it in.
+    const next = new Map<string, FakeVip>();
+    for (const v of cfg.vips) {
+      const id = formatVip(v.key);
+      if (this.box.failOn && `applyConfig ${id}`.startsWith(this.box.failOn)) throw new Error(`applyConfig ${id}: injected failure`);
+      next.set(id, { key: v.key, flags: v.flags ?? [], hash: v.hash ?? 'maglev-v2', reals: new Map((v.reals ?? []).map((r) => [r.address, r.weight])) });
+    }
+    if (next.size > 4) throw new Error('apply config: map full (4)');
+    return this.change('applyConfig', o, `apply config: ${next.size} VIPs`, () => {
+      this.box.vips = next;
+      if (cfg.mac) this.box.mac = cfg.mac;
+    });
   }
   getDefaultMac(): string | null { return this.box.mac; }
   setDefaultMac(mac: string, o?: ChangeOptions): ChangeResult {
