@@ -112,11 +112,12 @@ export async function benchConsole(): Promise<void> {
       ratePps: 2000, profile: 'wave', periodMs: 10_000, durationMs: (MEASURE_S + DETAIL_S + 60) * 1000,
     });
 
-    // KATRAN_TUI_BENCH_NODE_FLAGS (e.g. --max-semi-space-size=2) measures node flags bin/ might set.
+    // As an operator runs it: the executable, with the node flags of its shebang. Other flags can be
+    // measured with KATRAN_TUI_BENCH_NODE_FLAGS (then node runs bin/katran-tui with exactly those).
     const flags = process.env.KATRAN_TUI_BENCH_NODE_FLAGS?.trim() ?? '';
     if (flags && !/^(--[a-z0-9-]+(=[\w.]+)?\s*)+$/.test(flags)) throw new Error(`KATRAN_TUI_BENCH_NODE_FLAGS: expected --flag[=value] words, got ${JSON.stringify(flags)}`);
     if (flags) console.log(`node flags for the console: ${flags}`);
-    const cmd = `${process.execPath} ${flags ? `${flags} ` : ''}bin/katran-tui --intf ${lab.intf} --pin-root ${pins} --state-dir ${stateDir} --interval 1000; echo CONSOLE-EXIT=$?`;
+    const cmd = `${flags ? `${process.execPath} ${flags} bin/katran-tui` : './bin/katran-tui'} --intf ${lab.intf} --pin-root ${pins} --state-dir ${stateDir} --interval 1000; echo CONSOLE-EXIT=$?`;
     t0 = performance.now();
     tmux.start(cmd, { width: 80, height: 24, conf: join(scratch, 'tmux.conf'), env: { TERM: 'xterm-256color' } });
     const header = new RegExp(`${lab.intf} native prog \\d+`);
