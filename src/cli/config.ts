@@ -1,12 +1,11 @@
 // config export / apply: the balancer's desired state as one JSON file. apply validates the whole
 // file before anything is written, prints the diff, and applies it as one transaction through the
 // dataplane (one intent record: a failure or a crash leaves it fully applied or fully absent).
-import { formatMac, formatVip, InputError, parseIp, parseMac, parseVip, parseVipFlags, vipFlagsToNames } from '../dataplane/abi.js';
+import { formatMac, formatVip, InputError, parseHash, parseWeight, parseIp, parseMac, parseVip, parseVipFlags, vipFlagsToNames } from '../dataplane/abi.js';
 import type { BalancerConfig, Dataplane, HashKind, VipFlagName, VipKey, VipState } from '../dataplane/types.js';
 import type { Ctx } from './context.js';
 import { ensureWritable } from './balancer.js';
 import { OperationError, sanitize } from './errors.js';
-import { parseHash, parseWeight } from './validate.js';
 
 export const CONFIG_FORMAT = 1;
 
@@ -79,7 +78,7 @@ export function validateConfig(text: string, limits?: { maxVips: number; maxReal
       const a = parseIp(r.address, 'real address');
       if (a.family === 4 && key.address.includes(':')) throw new InputError(`${w}: real ${a.text} is IPv4 but VIP ${id} is IPv6`);
       if (reals.has(a.text)) throw new InputError(`${w}: real ${a.text} appears twice in ${id}`);
-      const weight = r.weight === undefined ? 1 : typeof r.weight === 'number' ? parseWeight(String(r.weight)) : parseWeight('?');
+      const weight = r.weight === undefined ? 1 : typeof r.weight === 'number' ? parseWeight(r.weight) : parseWeight(JSON.stringify(r.weight));
       reals.set(a.text, weight);
       allReals.add(a.text);
     });

@@ -22,11 +22,6 @@ export function parseIntIn(text: unknown, what: string, min: number, max: number
   return Number(s);
 }
 
-export const MAX_WEIGHT = 1_000_000;
-
-export function parseWeight(text: unknown): number {
-  return parseIntIn(text, 'weight', 0, MAX_WEIGHT);
-}
 
 export function parseIntervalMs(text: unknown): number {
   return parseIntIn(text, 'interval', 100, 3_600_000, ' (milliseconds)');
@@ -64,9 +59,3 @@ export function parseXdpMode(text: unknown): 'auto' | 'native' | 'generic' {
   throw new InputError(`bad XDP mode "${sanitize(s, 40)}": expected auto, native or generic`);
 }
 
-export function parseHash(text: unknown): 'maglev' | 'maglev-v2' {
-  const s = String(text ?? '').trim().toLowerCase().replace(/_/g, '-');
-  if (s === 'maglev' || s === 'maglev-v1' || s === 'v1') return 'maglev';
-  if (s === 'maglev-v2' || s === 'maglevv2' || s === 'v2') return 'maglev-v2';
-  throw new InputError(`bad hash "${sanitize(s, 40)}": expected maglev or maglev-v2`);
-}

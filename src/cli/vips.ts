@@ -1,9 +1,8 @@
 // vip add / del / list and real add / del / weight.
-import { formatVip, InputError, parseIp, parseVip, parseVipFlags, vipFlagsToNames } from '../dataplane/abi.js';
+import { formatVip, InputError, parseHash, parseIp, parseVip, parseVipFlags, parseWeight, vipFlagsToNames } from '../dataplane/abi.js';
 import type { Ctx } from './context.js';
 import { ensureWritable, printChange } from './balancer.js';
 import { pct, table, vipJson } from './format.js';
-import { parseHash, parseWeight } from './validate.js';
 
 interface ChangeFlags { dryRun?: boolean; json?: boolean }
 

@@ -249,6 +249,34 @@ export function parseEndpoint(text: string, what = 'endpoint'): { address: strin
 }
 
 // ---------------------------------------------------------------------------------------------
+// Weights and ring hashes
+
+/** The largest weight a real may have (Maglev V2 sums weights in 32-bit signed arithmetic). */
+export const MAX_WEIGHT = 0x7fffffff;
+
+/** A real's weight: a whole number from 0 (drain) to MAX_WEIGHT, as a number or its digits. */
+export function parseWeight(text: unknown): number {
+  const s = typeof text === 'number' ? String(text) : typeof text === 'string' ? text.trim() : '';
+  if (!/^\d{1,10}$/.test(s) || Number(s) > MAX_WEIGHT) {
+    throw new InputError(`bad weight "${truncate(typeof text === 'string' || typeof text === 'number' ? text : JSON.stringify(text), 40)}": expected a whole number from 0 to ${MAX_WEIGHT} (0 drains the real)`);
+  }
+  return Number(s);
+}
+
+export const HASH_KINDS = ['maglev', 'maglev-v2'] as const;
+export type HashKind = (typeof HASH_KINDS)[number];
+/** What katran_server_grpc uses, and so katran-tui's default. */
+export const DEFAULT_HASH: HashKind = 'maglev-v2';
+
+/** "maglev" (Katran's library default, V1) or "maglev-v2"; also v1 / v2 / maglev_v2. */
+export function parseHash(text: unknown): HashKind {
+  const s = String(text ?? '').trim().toLowerCase().replace(/_/g, '-');
+  if (s === 'maglev' || s === 'maglev-v1' || s === 'v1') return 'maglev';
+  if (s === 'maglev-v2' || s === 'maglevv2' || s === 'v2') return 'maglev-v2';
+  throw new InputError(`bad hash "${truncate(s, 40)}": expected maglev or maglev-v2`);
+}
+
+// ---------------------------------------------------------------------------------------------
 // MACs
 
 export function parseMac(text: string): Buffer {

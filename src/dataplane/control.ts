@@ -20,7 +20,7 @@
 //      a VIP appears only once its ring is complete;
 //   e. the default MAC.
 import {
-  CTL_MAC_INDEX, InputError, REAL_FLAGS, VIP_FLAGS, VIP_FLAG_NAMES, formatMac, formatVip, isZeroMac, parseIp, parseMac,
+  CTL_MAC_INDEX, DEFAULT_HASH, InputError, MAX_WEIGHT, REAL_FLAGS, parseHash, parseWeight, VIP_FLAGS, VIP_FLAG_NAMES, formatMac, formatVip, isZeroMac, parseIp, parseMac,
   parsePort, parseProto, parseVipFlags, realDefinition, u32Key, vipDefinition, vipFlagsToNames, vipMeta,
   type VipFlagName, type VipKey,
 } from './abi.js';
@@ -91,9 +91,7 @@ export class ChangeError extends Error {
   }
 }
 
-export const DEFAULT_HASH: HashKind = 'maglev-v2';
-/** maglev.ts's limit for a weight. */
-export const MAX_WEIGHT = 0x7fffffff;
+export { DEFAULT_HASH, MAX_WEIGHT };
 
 /** A config as `config apply` takes it: every VIP with its reals; vip_nums and indexes are ours. */
 /** `config apply`'s input: the Dataplane interface's BalancerConfig. */
@@ -195,18 +193,10 @@ function checkRealAddress(text: string): { address: string; family: 4 | 6 } {
   return { address: a.text, family: a.family };
 }
 
-export function checkWeight(w: unknown): number {
-  if (typeof w === 'string' && /^\s*\d+\s*$/.test(w)) w = Number(w);
-  if (typeof w !== 'number' || !Number.isInteger(w) || w < 0 || w > MAX_WEIGHT) {
-    throw new InputError(`bad weight "${String(w).slice(0, 40)}": expected a whole number from 0 to ${MAX_WEIGHT} (0 drains the real)`);
-  }
-  return w;
-}
+export const checkWeight = parseWeight;
 
 function checkHash(h: unknown): HashKind {
-  if (h === undefined) return DEFAULT_HASH;
-  if (h === 'maglev' || h === 'maglev-v2') return h;
-  throw new InputError(`bad hash "${String(h).slice(0, 40)}": expected maglev or maglev-v2`);
+  return h === undefined ? DEFAULT_HASH : parseHash(h);
 }
 
 /** Flag names, refusing unknown ones and those the loaded object does not implement. */

@@ -2,13 +2,12 @@
 // the CLI see only these types; src/dataplane/balancer.ts implements them over libbpf, and UI tests
 // use a fake that implements them too. Plain numbers (not BigInt) cross this line: counters are
 // summed in BigInt inside stats.ts and converted once per sample.
-import type { GlobalCounter, VipFlagName, VipKey } from './abi.js';
+import type { GlobalCounter, HashKind, VipFlagName, VipKey } from './abi.js';
 
-export type { VipKey, VipFlagName, GlobalCounter } from './abi.js';
+export type { VipKey, VipFlagName, GlobalCounter, HashKind } from './abi.js';
 
 export type XdpMode = 'native' | 'generic';
 export type XdpModeRequest = XdpMode | 'auto';
-export type HashKind = 'maglev' | 'maglev-v2';
 
 /** A network interface as the start screen lists it. */
 export interface InterfaceInfo {
@@ -23,6 +22,36 @@ export interface InterfaceInfo {
   defaultRoute: boolean;
 }
 
+/**
+ * Where the balancer's interface stands, checked with every sample (if_indextoname on the ifindex
+ * the balancer is attached to, and bpf_xdp_query there):
+ * - ok: the interface is there under the same name and runs our program;
+ * - renamed: the same ifindex runs our program under another name (`intf` is the new name, `from`
+ *   the old one); nothing to do, the balancer keeps forwarding;
+ * - gone: the ifindex no longer exists (`ip link del`): the XDP attachment went with it, the pinned
+ *   program and maps remain; `reappeared` is set when an interface of the last name exists again
+ *   (another ifindex): Dataplane.reattach() puts the pinned program there, maps (VIPs, LRU) kept;
+ * - replaced: the ifindex exists but runs another program (`otherProgId`) or none (0); with none,
+ *   reattach() puts ours back.
+ */
+export interface InterfaceState {
+  status: 'ok' | 'gone' | 'renamed' | 'replaced';
+  /** The interface's name now (renamed: the new name; gone: the last name it had). */
+  intf: string;
+  /** The ifindex the balancer is attached to (gone: was attached to). */
+  ifindex: number;
+  /** renamed: the name it had before. */
+  from?: string;
+  /** gone: an interface of the same name exists again at this ifindex. */
+  reappeared?: { ifindex: number };
+  /** replaced: the program now attached there (0: none). */
+  otherProgId?: number;
+  /** reattach() can bring the balancer back (gone + reappeared, or replaced by nothing). */
+  canReattach: boolean;
+  /** One line for the operator. */
+  message: string;
+}
+
 /** One balancer on the box: ours (pinned by katran-tui) or another process's Katran. */
 export interface BalancerSummary {
   intf: string;
@@ -34,6 +63,8 @@ export interface BalancerSummary {
   tag: string;
   /** The pinned program differs from the bundled object (an upgrade is available). */
   differsFromBundled?: boolean;
+  /** Ours: where its interface stands (gone, renamed...); absent when unknown. */
+  interfaceState?: InterfaceState;
 }
 
 export interface AttachRequest {
@@ -74,6 +105,8 @@ export interface BalancerInfo {
   capacity: { vips: number; maxVips: number; reals: number; maxReals: number; ringSize: number };
   vipFlagsSupported: VipFlagName[];
   healthcheck: { intf: string; progId: number } | null;
+  /** Where the interface stands now (deleted, renamed, program replaced); absent: not checked. */
+  interfaceState?: InterfaceState;
 }
 
 /** Totals and per-second rates of one lb_stats pair (v1, v2) over the last interval. */
@@ -128,6 +161,8 @@ export interface StatsSample {
   resets: string[];
   /** New connections hit the per-CPU limit during this interval. */
   underFlood: boolean;
+  /** The interface checked with this sample (deleted, renamed...); absent: not checked. */
+  interfaceState?: InterfaceState;
 }
 
 export interface RealState {
@@ -230,6 +265,12 @@ export interface Dataplane {
   healthcheck(): HealthcheckState | null;
   trace(req: TraceRequest): TraceResult;
   changeLog(limit?: number): ChangeLogEntry[];
+  /**
+   * After the interface was deleted and an interface of that name came back (or our program was
+   * detached behind our back): attaches the pinned program to the interface's current ifindex and
+   * records it in the pins. The same program and maps: VIPs, reals and LRU survive.
+   */
+  reattach(o?: ChangeOptions): ChangeResult;
   /** Detaches our program and removes the pins: only on explicit request. */
   detach(o?: ChangeOptions): ChangeResult;
   /** Releases fds and the lock; never detaches. */

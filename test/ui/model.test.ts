@@ -5,7 +5,8 @@ import { nextInterval } from '../../src/ui/hooks/useStats.js';
 import { dropLevel, lruHitRatio } from '../../src/ui/model/health.js';
 import { History } from '../../src/ui/model/history.js';
 import { buildRows, filterRows, moveSelection, scrollTop, sortRows } from '../../src/ui/model/table.js';
-import { parseFlagList, parseWeight } from '../../src/ui/forms/validate.js';
+import { parseFlagList } from '../../src/ui/forms/validate.js';
+import { parseWeight } from '../../src/dataplane/abi.js';
 import { demoFake } from '../helpers/fake-dataplane.js';
 
 test('format: humanised numbers, rates, durations, MACs, cells, sparklines', () => {
@@ -74,7 +75,7 @@ test('model: thresholds, LRU hit ratio, interval steps, weight and flag parsing'
   assert.equal(nextInterval(250, -1), 250);
   assert.equal(parseWeight('0'), 0);
   assert.throws(() => parseWeight('-1'), /bad weight/);
-  assert.throws(() => parseWeight('4294967296'), /bad weight/);
+  assert.throws(() => parseWeight('2147483648'), /bad weight/); // the same limit as the control plane's
   assert.deepEqual(parseFlagList('NO_SPORT, no-lru', ['no-sport', 'no-lru']), ['no-sport', 'no-lru']);
   assert.throws(() => parseFlagList('quic', ['no-sport']), /not implemented by this balancer/);
 });

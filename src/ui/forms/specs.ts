@@ -3,7 +3,8 @@ import { parseIp, parsePort, parseProto } from '../../dataplane/abi.js';
 import type { AttachRequest, BalancerInfo, Dataplane, HashKind, Host, InterfaceInfo, RealState, VipState, XdpModeRequest } from '../../dataplane/types.js';
 import { fmtMac } from '../format.js';
 import type { FormSpec } from './Form.js';
-import { parseFlagList, parseWeight, vAddress, vFlags, vMac, vOneOf, vPort, vWeight } from './validate.js';
+import { parseWeight } from '../../dataplane/abi.js';
+import { parseFlagList, vAddress, vFlags, vMac, vOneOf, vPort, vWeight } from './validate.js';
 
 export function addVipForm(dp: Dataplane, info: BalancerInfo): FormSpec {
   return {

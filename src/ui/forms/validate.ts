@@ -1,6 +1,6 @@
 // Field validators for the forms. Addresses, ports, MACs, VIPs and flags are parsed by abi.ts (one
 // rule in one place); a validator returns the error text or null.
-import { InputError, parseIp, parseMac, parsePort, parseVipFlags } from '../../dataplane/abi.js';
+import { InputError, parseIp, parseMac, parsePort, parseVipFlags, parseWeight } from '../../dataplane/abi.js';
 import type { VipFlagName } from '../../dataplane/types.js';
 
 export type Validator = (v: string) => string | null;
@@ -16,11 +16,6 @@ export const vPort: Validator = wrap((v) => parsePort(v, 'port'));
 export const vMac: Validator = wrap((v) => parseMac(v));
 
 /** A weight: a whole number 0..4294967295 (0 drains the real). */
-export function parseWeight(v: string): number {
-  const s = v.trim();
-  if (!/^\d{1,10}$/.test(s) || Number(s) > 0xffffffff) throw new InputError(`bad weight "${v}": expected a whole number from 0 to 4294967295 (0 drains)`);
-  return Number(s);
-}
 export const vWeight: Validator = wrap(parseWeight);
 
 /** Comma-separated VIP flags, checked against what the loaded balancer implements. */
