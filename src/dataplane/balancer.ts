@@ -10,10 +10,10 @@ import type { BalancerHandle } from './handle.js';
 import { StatsSampler, type SampleReal, type SampleVip } from './stats.js';
 import { StateStore } from './state.js';
 import { Tracer } from './trace.js';
-import { detach as lifecycleDetach } from './lifecycle.js';
+import { detach as lifecycleDetach, interfaceStateOf, reattach as lifecycleReattach, type ReattachResult } from './lifecycle.js';
 import { ReadOnlyError } from './types.js';
 import type {
-  BalancerInfo, ChangeLogEntry, ChangeOptions, ChangeResult, Dataplane, HealthcheckState, StatsSample, TraceRequest,
+  BalancerInfo, ChangeLogEntry, ChangeOptions, ChangeResult, Dataplane, HealthcheckState, InterfaceState, StatsSample, TraceRequest,
   TraceResult, VipSpec, VipState,
 } from './types.js';
 import { vipFlagsToNames } from './abi.js';
@@ -29,7 +29,12 @@ export interface BalancerOpenOptions {
   detach?: (h: BalancerHandle) => { detached: boolean; messages: string[] };
   /** Monotonic clock for the sampler (tests). */
   monotonicMs?: () => number;
+  /** Re-attaches the handle (default: lifecycle.ts's reattach). */
+  reattach?: (h: BalancerHandle, o: { dryRun?: boolean }) => ReattachResult;
 }
+
+/** How old an interface check info() may reuse (sample() always checks afresh). */
+const IFSTATE_MAX_AGE_MS = 200;
 
 /** The state directory of one balancer under a state root. */
 export function balancerStateDir(stateRoot: string, intf: string): string {
@@ -43,9 +48,13 @@ export class Balancer implements Dataplane {
   private readonly store: (DesiredStore & { close?(): void }) | null;
   private lists: { version: number; at: number; vips: SampleVip[]; reals: SampleReal[] } | null = null;
   private closed = false;
+  private ifState: { at: number; st: InterfaceState } | null = null;
+  /** The name the balancer was opened under: a rename is relative to it (or to the pins' name). */
+  private readonly openedAs: string;
 
   private constructor(readonly handle: BalancerHandle, store: (DesiredStore & { close?(): void }) | null, private readonly o: BalancerOpenOptions) {
     this.store = store;
+    this.openedAs = handle.pinName ?? handle.intf;
     try {
       this.control = ControlPlane.open(handle, store, { faults: o.faults });
     } catch (e) {
@@ -64,7 +73,8 @@ export class Balancer implements Dataplane {
   static open(handle: BalancerHandle, o: BalancerOpenOptions = {}): Balancer {
     let store: (DesiredStore & { close?(): void }) | null = o.store ?? null;
     if (!store && o.stateDir && handle.owner === 'katran-tui') {
-      const dir = balancerStateDir(o.stateDir, handle.intf);
+      // Keyed by the pins' name: a renamed interface keeps its desired state (and writer lock).
+      const dir = balancerStateDir(o.stateDir, handle.pinName ?? handle.intf);
       if (!handle.readOnly) store = StateStore.open(dir, { write: true });
       else if (existsSync(dir)) store = StateStore.open(dir, { write: false });
     }
@@ -76,7 +86,23 @@ export class Balancer implements Dataplane {
     return this.control.recovered;
   }
 
+  /**
+   * Where the interface stands (deleted, renamed, our program replaced): if_indextoname and
+   * bpf_xdp_query on the ifindex, at most every `maxAgeMs`. A rename is followed: the handle takes
+   * the interface's new name (detach and upgrade find it by that name).
+   */
+  interfaceState(maxAgeMs = 0): InterfaceState {
+    const now = Date.now();
+    if (this.ifState && now - this.ifState.at <= maxAgeMs) return this.ifState.st;
+    const h = this.handle;
+    const st = interfaceStateOf({ intf: h.intf, pinName: this.openedAs, ifindex: h.ifindex, progId: h.progId });
+    if (st.status !== 'gone') h.intf = st.intf;
+    this.ifState = { at: now, st };
+    return st;
+  }
+
   info(): BalancerInfo {
+    const interfaceState = this.interfaceState(IFSTATE_MAX_AGE_MS);
     const h = this.handle;
     const s = this.control.counts();
     const info: BalancerInfo = {
@@ -94,6 +120,7 @@ export class Balancer implements Dataplane {
       capacity: { vips: s.vips, maxVips: h.sizes.maxVips, reals: s.reals, maxReals: h.sizes.maxReals, ringSize: h.sizes.ringSize },
       vipFlagsSupported: vipFlagsToNames(h.vipFlagsSupported),
       healthcheck: h.healthcheck ? { intf: h.healthcheck.intf, progId: h.healthcheck.progId } : null,
+      interfaceState,
     };
     if (h.attachedAt !== undefined) info.attachedAt = h.attachedAt;
     if (h.loadedAt !== undefined) info.loadedAt = h.loadedAt;
@@ -125,7 +152,9 @@ export class Balancer implements Dataplane {
 
   sample(): StatsSample {
     const l = this.sampleLists();
-    return this.sampler.sample(l.vips, l.reals);
+    const s = this.sampler.sample(l.vips, l.reals);
+    s.interfaceState = this.interfaceState();
+    return s;
   }
 
   vips(): VipState[] {
@@ -199,6 +228,22 @@ export class Balancer implements Dataplane {
 
   changeLog(limit?: number): ChangeLogEntry[] {
     return this.store?.changeLog(limit) ?? [];
+  }
+
+  reattach(o: ChangeOptions = {}): ChangeResult {
+    const h = this.handle;
+    if (h.owner !== 'katran-tui') throw new ReadOnlyError(`re-attach ${h.intf}: program ${h.progId} was attached by another process; katran-tui only re-attaches its own`);
+    if (h.readOnly) throw new ReadOnlyError(`re-attach ${h.intf}: ${h.readOnlyReason ?? 'opened read-only'}`);
+    if (this.store && !this.store.writable) throw new ReadOnlyError(`re-attach ${h.intf}: no writable state directory`);
+    const old = { intf: h.intf, ifindex: h.ifindex };
+    const r = (this.o.reattach ?? lifecycleReattach)(h, { dryRun: !!o.dryRun });
+    const vips = this.control.counts().vips;
+    const summary = [...r.summary, `${vips} VIP(s) in the maps go on being balanced there`];
+    this.ifState = null;
+    if (r.applied) {
+      this.store?.appendChangeLog({ at: new Date().toISOString(), op: 'reattach', target: h.intf, old, new: { intf: h.intf, ifindex: h.ifindex } });
+    }
+    return { applied: r.applied, summary, warnings: r.warnings };
   }
 
   detach(o: ChangeOptions = {}): ChangeResult {

@@ -28,6 +28,11 @@ export interface BalancerHandle {
   readOnly: boolean;
   readOnlyReason?: string;
   pinDir?: string;
+  /**
+   * The name the pins and the desired state are keyed by (<pinRoot>/<pinName>, <stateDir>/<pinName>):
+   * the interface's name at attach time. It stays when the interface is renamed (intf follows).
+   */
+  pinName?: string;
   objectPath?: string;
   /** ms since the epoch */
   attachedAt?: number;

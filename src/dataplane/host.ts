@@ -41,7 +41,7 @@ export class LibbpfHost implements Host {
     }
   }
 
-  open(intf: string, o: { readOnly?: boolean } = {}): Dataplane {
+  open(intf: string, o: { readOnly?: boolean; detached?: boolean } = {}): Dataplane {
     return this.wrap(this.lifecycle.open(intf, o));
   }
 

@@ -9,7 +9,7 @@
 // program whose tag differs is another build. The tag is the kernel's hash of the instructions with
 // map references blanked, so the same source built the same way gives the same tag.
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import {
   CTL_MAC_INDEX, MAP, UPSTREAM_DEFAULT_VIP_FLAGS, ctlMac, isZeroMac, kernelMapName, parseMac, realDefinition, u32Key,
 } from './abi.js';
@@ -27,7 +27,7 @@ import {
   HC_MAP_PREFIX, HC_PROG_PIN, META_PIN, PROG_PIN, createMeta, pinDirFor, pinnedDirs, pinnedProgIds, pinnedProgInfo,
   readMeta, removePinDir, requireBpffs, writeMeta, type PinMeta,
 } from './pins.js';
-import type { AttachRequest, BalancerSummary, InterfaceInfo, XdpMode, XdpModeRequest } from './types.js';
+import type { AttachRequest, BalancerSummary, InterfaceInfo, InterfaceState, XdpMode, XdpModeRequest } from './types.js';
 import { ReadOnlyError } from './types.js';
 
 /** tc handle / priority of the healthcheck filter at the hc interface's egress. */
@@ -147,6 +147,7 @@ function handleFrom(p: {
     readOnly: p.readOnly,
     readOnlyReason: p.readOnlyReason,
     pinDir: p.pinDir,
+    pinName: p.pinDir ? basename(p.pinDir) : undefined,
     objectPath: p.objectPath,
     attachedAt: p.attachedAt,
     loadedAt: bootNsToEpochMs(p.info.loadTime),
@@ -485,6 +486,48 @@ function xdpModeNow(ifindex: number): XdpMode | 'unknown' {
 export interface OpenOptions {
   pinRoot?: string;
   readOnly?: boolean;
+  /**
+   * Open the pins even when our program is no longer attached where they say (the interface was
+   * deleted, recreated, or the program detached behind our back), to sample the maps and
+   * reattach(). The handle's ifindex is the recorded one.
+   */
+  allowDetached?: boolean;
+}
+
+/**
+ * The pin directory of the balancer attached to the interface now called `intf` when its pins live
+ * under another name: the interface was renamed after the attach (`ip link set X name Y`). Pins and
+ * the desired state stay under the attach-time name (a running console holds them and the writer
+ * lock, so nothing is moved); they are found by the ifindex kt_meta records, and only when the
+ * program pinned there is the one attached to that ifindex now (an ifindex the kernel reused for
+ * another interface does not match). Null when there is none.
+ */
+export function pinDirByIfindex(pinRoot: string, intf: string): string | null {
+  const ifindex = ifNameToIndex(intf);
+  if (!ifindex) return null;
+  let attachedId = 0;
+  try {
+    const q = xdpQuery(ifindex);
+    attachedId = q.progId || q.drvProgId || q.skbProgId;
+  } catch {
+    return null;
+  }
+  if (!attachedId) return null;
+  for (const { dir } of pinnedDirs(pinRoot)) {
+    const meta = readMetaSafe(dir);
+    if (meta?.ifindex !== ifindex) continue;
+    try {
+      if (pinnedProgInfo(join(dir, PROG_PIN))?.id === attachedId) return dir;
+    } catch { /* a half-removed dir */ }
+  }
+  return null;
+}
+
+/** The pin directory for `intf`: <pinRoot>/<intf>, or the renamed interface's (pinDirByIfindex); null when neither. */
+export function pinDirOf(pinRoot: string, intf: string): string | null {
+  const dir = pinDirFor(pinRoot, intf);
+  if (existsSync(join(dir, PROG_PIN))) return dir;
+  return pinDirByIfindex(pinRoot, intf);
 }
 
 /**
@@ -494,7 +537,7 @@ export interface OpenOptions {
 export function openPinned(intf: string, o: OpenOptions = {}): BalancerHandle {
   const pinRoot = o.pinRoot ?? DEFAULT_PIN_ROOT;
   const readOnly = o.readOnly ?? false;
-  const dir = pinDirFor(pinRoot, intf);
+  const dir = pinDirOf(pinRoot, intf) ?? pinDirFor(pinRoot, intf);
   const progPath = join(dir, PROG_PIN);
   if (!existsSync(progPath)) {
     throw new BpfError('open', `balancer on ${intf}`, ERRNO.ENOENT, `katran-tui has no balancer pinned for ${intf} (nothing under ${dir}); attach one, or observe a Katran another process attached`);
@@ -506,16 +549,31 @@ export function openPinned(intf: string, o: OpenOptions = {}): BalancerHandle {
   let hcMaps: Map<string, BpfMap> | undefined;
   try {
     const info = progInfo(progFd);
+    if (o.allowDetached) {
+      const st = interfaceStateOf({ intf, pinName: basename(dir), ifindex: meta.ifindex, progId: info.id });
+      if (st.status !== 'ok' && st.status !== 'renamed') {
+        all = openPinnedMaps(dir, readOnly, isBalancerMapPin);
+        let healthcheck: HealthcheckHandle | null = null;
+        const hcInfo = meta.hc ? pinnedProgInfo(join(dir, HC_PROG_PIN)) : null;
+        if (meta.hc && hcInfo) {
+          hcMaps = openHcMaps(dir, readOnly);
+          healthcheck = { intf: meta.hc.intf, ifindex: meta.hc.ifindex, progId: hcInfo.id, maps: hcMaps };
+        }
+        return pinnedHandle(intf, meta.ifindex, meta.mode, progFd, info, all, readOnly, dir, meta, healthcheck);
+      }
+    }
     // Is it still attached where we left it?
     const nowIndex = ifNameToIndex(intf);
+    const renamed = ifIndexToName(meta.ifindex);
     if (!nowIndex) {
-      const renamed = ifIndexToName(meta.ifindex);
       throw new BpfError('open', `balancer on ${intf}`, ERRNO.ENODEV, renamed
-        ? `interface ${intf} was renamed to ${renamed} (ifindex ${meta.ifindex}); the pins under ${dir} still carry the old name`
-        : `interface ${intf} (ifindex ${meta.ifindex}) no longer exists: the balancer is not forwarding; detach removes the stale pins`);
+        ? `interface ${intf} was renamed to ${renamed} (ifindex ${meta.ifindex}): open it as ${renamed} (katran-tui --intf ${renamed}); its pins stay under ${dir}`
+        : `interface ${intf} (ifindex ${meta.ifindex}) no longer exists: the balancer is not forwarding; its program and maps stay pinned under ${dir}: when ${intf} is back, katran-tui reattach --intf ${intf} attaches them again (VIPs kept); detach removes the stale pins`);
     }
     if (nowIndex !== meta.ifindex) {
-      throw new BpfError('open', `balancer on ${intf}`, ERRNO.ENODEV, `interface ${intf} is now ifindex ${nowIndex}, the balancer was attached to ifindex ${meta.ifindex}: the interface was recreated and our program is not on it`);
+      throw new BpfError('open', `balancer on ${intf}`, ERRNO.ENODEV, renamed
+        ? `interface ${intf} is now ifindex ${nowIndex}; the balancer is on ifindex ${meta.ifindex}, renamed to ${renamed}: open it as ${renamed}`
+        : `interface ${intf} is now ifindex ${nowIndex}, the balancer was attached to ifindex ${meta.ifindex}: the interface was recreated and our program is not on it (katran-tui reattach --intf ${intf} attaches the pinned program and maps to it)`);
     }
     const q = xdpQuery(nowIndex, `interface ${intf}`);
     const attachedId = q.progId || q.drvProgId || q.skbProgId;
@@ -539,24 +597,161 @@ export function openPinned(intf: string, o: OpenOptions = {}): BalancerHandle {
         healthcheck = { intf: meta.hc.intf, ifindex: meta.hc.ifindex, progId: hcInfo.id, maps: hcMaps };
       }
     }
-    const opened = all;
-    return handleFrom({
-      intf, ifindex: nowIndex, mode, progFd, info, all: opened, owner: 'katran-tui', readOnly,
-      readOnlyReason: readOnly ? 'opened read-only (--readonly): maps opened with BPF_F_RDONLY' : undefined,
-      pinDir: dir, objectPath: meta.objectPath || undefined, attachedAt: meta.attachedAt || undefined,
-      forwardingCpus: meta.forwardingCpus, healthcheck,
-      onClose: () => {
-        for (const m of opened.values()) m.close();
-        closeFd(progFd);
-      },
-      what: dir,
-    });
+    return pinnedHandle(intf, nowIndex, mode, progFd, info, all, readOnly, dir, meta, healthcheck);
   } catch (e) {
     for (const m of all?.values() ?? []) m.close();
     for (const m of hcMaps?.values() ?? []) m.close();
     closeFd(progFd);
     throw e;
   }
+}
+
+function pinnedHandle(
+  intf: string, ifindex: number, mode: XdpMode | 'unknown', progFd: number, info: ProgInfo, all: Map<string, BpfMap>, readOnly: boolean,
+  dir: string, meta: PinMeta, healthcheck: HealthcheckHandle | null,
+): BalancerHandle {
+  return handleFrom({
+    intf, ifindex, mode, progFd, info, all, owner: 'katran-tui', readOnly,
+    readOnlyReason: readOnly ? 'opened read-only (--readonly): maps opened with BPF_F_RDONLY' : undefined,
+    pinDir: dir, objectPath: meta.objectPath || undefined, attachedAt: meta.attachedAt || undefined,
+    forwardingCpus: meta.forwardingCpus, healthcheck,
+    onClose: () => {
+      for (const m of all.values()) m.close();
+      closeFd(progFd);
+    },
+    what: dir,
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// The interface under a running balancer: deleted, renamed, our program replaced; re-attach
+
+/**
+ * Where the balancer's interface stands: if_indextoname on the ifindex it is attached to and
+ * bpf_xdp_query there (two cheap calls per sample; if_nametoindex too while it is gone).
+ * `intf`: the name it had last; `pinName`: the attach-time name (renamed is relative to it).
+ */
+export function interfaceStateOf(p: { intf: string; pinName?: string; ifindex: number; progId: number }): InterfaceState {
+  const gone = (): InterfaceState => {
+    // Back under the last name, or under the attach-time name.
+    let again = ifNameToIndex(p.intf);
+    let name = p.intf;
+    if (!again && p.pinName && p.pinName !== p.intf) {
+      again = ifNameToIndex(p.pinName);
+      if (again) name = p.pinName;
+    }
+    if (again && again !== p.ifindex) {
+      return {
+        status: 'gone', intf: name, ifindex: p.ifindex, reappeared: { ifindex: again }, canReattach: true,
+        message: `interface ${p.intf} (ifindex ${p.ifindex}) was deleted; ${name} exists again as ifindex ${again}: re-attach the pinned program there (the same maps: VIPs, reals and LRU kept)`,
+      };
+    }
+    return {
+      status: 'gone', intf: p.intf, ifindex: p.ifindex, canReattach: false,
+      message: `interface ${p.intf} (ifindex ${p.ifindex}) is gone: its XDP attachment went with it, nothing is balanced; the program and maps stay pinned until ${p.intf} is back to re-attach them`,
+    };
+  };
+  const name = ifIndexToName(p.ifindex);
+  if (!name) return gone();
+  let attached: number;
+  try {
+    const q = xdpQuery(p.ifindex);
+    attached = q.progId || q.drvProgId || q.skbProgId || q.hwProgId;
+  } catch {
+    return gone(); // deleted between the two calls
+  }
+  if (attached !== p.progId) {
+    return {
+      status: 'replaced', intf: name, ifindex: p.ifindex, otherProgId: attached, canReattach: attached === 0,
+      message: attached
+        ? `another XDP program (id ${attached}) replaced ours (id ${p.progId}) on ${name} (ifindex ${p.ifindex}): katran-tui's maps are not in use there`
+        : `our program (id ${p.progId}) is no longer attached to ${name} (ifindex ${p.ifindex}): nothing is balanced; re-attach puts it back (maps kept)`,
+    };
+  }
+  const from = p.pinName ?? p.intf;
+  if (name !== from) {
+    return {
+      status: 'renamed', intf: name, ifindex: p.ifindex, from, canReattach: false,
+      message: `interface renamed ${from} -> ${name} (ifindex ${p.ifindex}): still attached and forwarding; pins and state stay under ${from}`,
+    };
+  }
+  return { status: 'ok', intf: name, ifindex: p.ifindex, canReattach: false, message: `attached to ${name} (ifindex ${p.ifindex})` };
+}
+
+export interface ReattachResult {
+  applied: boolean;
+  summary: string[];
+  warnings: string[];
+}
+
+/**
+ * Attaches our pinned program (the handle's program fd: the same program, the same maps) to the
+ * interface's current ifindex after it was deleted and recreated, or after our program was detached
+ * behind our back, and records the ifindex in kt_meta. Refuses while the balancer is attached, while
+ * no interface of the name exists, and over another XDP program. The handle follows (ifindex, intf,
+ * mode). The healthcheck program's redirect target (hc_ctrl_map[3]) follows too.
+ */
+export function reattach(handle: BalancerHandle, o: { dryRun?: boolean } = {}): ReattachResult {
+  if (handle.owner !== 'katran-tui' || !handle.pinDir) {
+    throw new ReadOnlyError(`re-attach ${handle.intf}: program ${handle.progId} was attached by another process; katran-tui only re-attaches its own`);
+  }
+  if (handle.readOnly) throw new ReadOnlyError(`re-attach ${handle.intf}: ${handle.readOnlyReason ?? 'opened read-only'}`);
+  const dir = handle.pinDir;
+  const st = interfaceStateOf({ intf: handle.intf, pinName: handle.pinName, ifindex: handle.ifindex, progId: handle.progId });
+  const what = `balancer of ${handle.intf}`;
+  if (st.status === 'ok' || st.status === 'renamed') {
+    throw new BpfError('re-attach', what, ERRNO.EEXIST, `program ${handle.progId} is attached to ${st.intf} (ifindex ${st.ifindex}): nothing to re-attach`);
+  }
+  if (st.status === 'replaced' && st.otherProgId) {
+    throw new BpfError('re-attach', what, ERRNO.EBUSY, `another XDP program (id ${st.otherProgId}) is attached to ${st.intf}: katran-tui does not replace it; detach it first (ip link set dev ${st.intf} xdp off) if it should go`);
+  }
+  if (st.status === 'gone' && !st.reappeared) {
+    throw new BpfError('re-attach', what, ERRNO.ENODEV, `interface ${st.intf} (ifindex ${st.ifindex}) is gone and no interface ${st.intf} exists: create it first`);
+  }
+  const target = st.reappeared?.ifindex ?? st.ifindex;
+  const name = st.intf;
+  const mode: XdpMode = handle.mode === 'generic' ? 'generic' : 'native';
+  const summary = [`attach the pinned program ${handle.progId} (${handle.progName}) to ${name} (ifindex ${target}${target !== handle.ifindex ? `, was ${handle.ifindex}` : ''}) in ${mode} mode, with the same maps (VIPs, reals, LRU kept); kt_meta under ${dir} records ifindex ${target}`];
+  const warnings = interfaceWarnings(name);
+  const meta = readMetaSafe(dir);
+  const hc = meta?.hc;
+  const hcGone = !!hc && ifIndexToName(hc.ifindex) === undefined;
+  if (hcGone) warnings.push(`the healthcheck program was at ${hc!.intf}'s egress (ifindex ${hc!.ifindex}), which is gone too: it is not re-attached (detach and attach again to restore healthchecks)`);
+  if (o.dryRun) return { applied: false, summary, warnings };
+  requireRoot('re-attach', what);
+  let got: XdpMode = mode;
+  try {
+    xdpAttach(target, handle.progFd, XDP_FLAGS.UPDATE_IF_NOEXIST | modeFlag(mode), undefined, `interface ${name}`);
+  } catch (e) {
+    if (!(e instanceof BpfError) || mode !== 'native' || !(e.errno === ERRNO.EOPNOTSUPP || e.errno === ERRNO.ENOTSUPP || e.errno === ERRNO.EINVAL)) throw e;
+    xdpAttach(target, handle.progFd, XDP_FLAGS.UPDATE_IF_NOEXIST | XDP_FLAGS.SKB_MODE, undefined, `interface ${name}`);
+    got = 'generic';
+    warnings.push(`native XDP is not available on ${name} (${e.message}): re-attached in generic mode, which is much slower`);
+  }
+  const attachedAt = Date.now();
+  if (meta) {
+    try {
+      writeMeta(dir, { ...meta, ifindex: target, mode: got, attachedAt });
+    } catch (e) {
+      // Not recorded: undo, so that the pins never disagree with the kernel.
+      try { xdpDetach(target, modeFlag(got), handle.progFd); } catch { /* replaced meanwhile */ }
+      throw e;
+    }
+  }
+  if (hc && !hcGone && handle.healthcheck) {
+    const ctrl = handle.healthcheck.maps.get(MAP.hcCtrl);
+    if (ctrl && ctrl.maxEntries > 3) {
+      const v = Buffer.alloc(ctrl.valueBufferSize);
+      v.writeUInt32LE(target, 0);
+      ctrl.update(u32Key(3), v);
+    }
+  }
+  summary[0] = `re-attached program ${handle.progId} to ${name} (ifindex ${target}) in ${got} mode: the same maps, VIPs and LRU kept`;
+  handle.ifindex = target;
+  handle.intf = name;
+  handle.mode = got;
+  handle.attachedAt = attachedAt;
+  return { applied: true, summary, warnings };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -820,10 +1015,14 @@ export interface Lifecycle {
   stateDir: string;
   attach(req: AttachRequest): AttachedBalancer;
   checkAttach(req: AttachRequest): string[];
-  openPinned(intf: string, o?: { readOnly?: boolean }): BalancerHandle;
+  openPinned(intf: string, o?: { readOnly?: boolean; allowDetached?: boolean }): BalancerHandle;
   observe(intf: string): BalancerHandle;
-  /** Ours: reopened from pins; otherwise observed read-only. */
-  open(intf: string, o?: { readOnly?: boolean }): BalancerHandle;
+  /**
+   * Ours: reopened from pins (also after a rename: found by ifindex); otherwise observed read-only.
+   * `detached`: ours also when its interface is gone or our program is not attached (to reattach).
+   */
+  open(intf: string, o?: { readOnly?: boolean; detached?: boolean }): BalancerHandle;
+  reattach(handle: BalancerHandle, o?: { dryRun?: boolean }): ReattachResult;
   detach(handle: BalancerHandle): DetachResult;
   detachPinned(intf: string): DetachResult;
   upgrade(handle: BalancerHandle, objectPath: string): AttachedBalancer;
@@ -838,12 +1037,13 @@ export function lifecycleFor(o: { pinRoot?: string; stateDir: string }): Lifecyc
     stateDir: o.stateDir,
     attach: (req) => attach({ ...req, pinRoot }),
     checkAttach: (req) => checkAttach({ ...req, pinRoot }),
-    openPinned: (intf, x) => openPinned(intf, { pinRoot, readOnly: x?.readOnly }),
+    openPinned: (intf, x) => openPinned(intf, { pinRoot, readOnly: x?.readOnly, allowDetached: x?.allowDetached }),
     observe: (intf) => observe(intf),
     open(intf, x) {
-      if (existsSync(join(pinDirFor(pinRoot, intf), PROG_PIN))) return openPinned(intf, { pinRoot, readOnly: x?.readOnly });
+      if (pinDirOf(pinRoot, intf)) return openPinned(intf, { pinRoot, readOnly: x?.readOnly, allowDetached: x?.detached });
       return observe(intf);
     },
+    reattach: (h, x) => reattach(h, x),
     detach: (h) => detach(h),
     detachPinned: (intf) => detachPinned(intf, { pinRoot }),
     upgrade: (h, p) => upgrade(h, p),

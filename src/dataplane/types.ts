@@ -281,7 +281,11 @@ export interface Dataplane {
 export interface Host {
   interfaces(): InterfaceInfo[];
   balancers(): BalancerSummary[];
-  open(intf: string, o?: { readOnly?: boolean }): Dataplane;
+  /**
+   * `detached`: open katran-tui's pinned balancer also when it is not attached (its interface was
+   * deleted or recreated, or the program detached), to sample its maps and reattach() it.
+   */
+  open(intf: string, o?: { readOnly?: boolean; detached?: boolean }): Dataplane;
   attach(req: AttachRequest, o?: ChangeOptions): { dataplane: Dataplane | null; result: ChangeResult };
 }
 

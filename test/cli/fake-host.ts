@@ -3,7 +3,7 @@
 import { formatVip, type VipKey } from '../../src/dataplane/abi.js';
 import {
   ReadOnlyError, type AttachRequest, type BalancerConfig, type BalancerInfo, type BalancerSummary, type ChangeOptions, type ChangeResult, type Dataplane,
-  type HashKind, type Host, type InterfaceInfo, type StatsSample, type TraceRequest, type TraceResult, type VipFlagName, type VipSpec, type VipState,
+  type HashKind, type Host, type InterfaceInfo, type InterfaceState, type StatsSample, type TraceRequest, type TraceResult, type VipFlagName, type VipSpec, type VipState,
 } from '../../src/dataplane/types.js';
 import type { CliDeps, Out } from '../../src/cli/context.js';
 import type { DoctorProbe } from '../../src/cli/doctor.js';
@@ -19,6 +19,20 @@ export class FakeBox {
   failOn: string | null = null;
   /** Interfaces that vanished while their pins stayed. */
   gone = new Set<string>();
+  /** Of those, interfaces of the same name that exist again (re-attach possible). */
+  back = new Set<string>();
+  /** Interfaces renamed while attached: old name -> new name. */
+  renamed = new Map<string, string>();
+  ifState(intf: string): InterfaceState {
+    if (this.gone.has(intf)) {
+      return this.back.has(intf)
+        ? { status: 'gone', intf, ifindex: 7, reappeared: { ifindex: 9 }, canReattach: true, message: `interface ${intf} (ifindex 7) was deleted; ${intf} exists again as ifindex 9: re-attach the pinned program there (the same maps: VIPs, reals and LRU kept)` }
+        : { status: 'gone', intf, ifindex: 7, canReattach: false, message: `interface ${intf} (ifindex 7) is gone: its XDP attachment went with it, nothing is balanced; the program and maps stay pinned until ${intf} is back to re-attach them` };
+    }
+    const to = this.renamed.get(intf);
+    if (to) return { status: 'renamed', intf: to, from: intf, ifindex: 7, canReattach: false, message: `interface renamed ${intf} -> ${to} (ifindex 7): still attached and forwarding; pins and state stay under ${intf}` };
+    return { status: 'ok', intf, ifindex: 7, canReattach: false, message: `attached to ${intf} (ifindex 7)` };
+  }
   counter = 0;
   snapshot(): string {
     return JSON.stringify({ vips: [...this.vips.entries()].map(([k, v]) => [k, v.flags, v.hash, [...v.reals]]), mac: this.mac, att: [...this.attached.keys()] });
@@ -49,7 +63,7 @@ export class FakeDp implements Dataplane {
       intf: this.intf, ifindex: 7, mode: 'native', progId: 42, progTag: 'abcdef0123456789', progName: 'balancer_ingress', attachedAt: 1_700_000_000_000,
       cpus: 2, forwardingCpus: [0, 1], defaultMac: this.box.mac, owner: 'katran-tui', readOnly: this.ro,
       capacity: { vips: this.box.vips.size, maxVips: 4, reals: 0, maxReals: 16, ringSize: 65537 },
-      vipFlagsSupported: ['no-sport', 'no-lru', 'dport-hash', 'hash-src-dst-port'], healthcheck: null,
+      vipFlagsSupported: ['no-sport', 'no-lru', 'dport-hash', 'hash-src-dst-port'], healthcheck: null, interfaceState: this.box.ifState(this.intf),
     };
   }
   sample(): StatsSample {
@@ -130,6 +144,11 @@ export class FakeDp implements Dataplane {
     return { vip: formatVip(req.vip), real, action: real ? 'TX' : 'DROP', steps: ['VIP match', `ring slot ${req.sport % 65537}`], ringSlot: req.sport % 65537, confirmedByKernel: true };
   }
   changeLog() { return []; }
+  reattach(o?: ChangeOptions): ChangeResult {
+    const st = this.box.ifState(this.intf);
+    if (!st.canReattach) throw new Error(`re-attach balancer of ${this.intf}: ${st.status === 'gone' ? `interface ${this.intf} (ifindex 7) is gone and no interface ${this.intf} exists: create it first` : `program 42 is attached to ${st.intf} (ifindex 7): nothing to re-attach`}`);
+    return this.change('reattach', o, `re-attach program 42 to ${this.intf} (ifindex 9) with the same maps`, () => { this.box.gone.delete(this.intf); this.box.back.delete(this.intf); });
+  }
   detach(o?: ChangeOptions): ChangeResult {
     return this.change('detach', o, `detach from ${this.intf}`, () => this.box.attached.delete(this.intf));
   }
@@ -144,10 +163,14 @@ export class FakeHost implements Host {
     return [{ name: 'veth-lb', ifindex: 7, up: true, mac: '02:00:00:00:00:02', mtu: 1500, xdp: null, defaultRoute: false }].filter((i) => !this.box.gone.has(i.name));
   }
   balancers(): BalancerSummary[] {
-    return [...this.box.attached.keys()].map((intf) => ({ intf, ifindex: 7, progId: 42, mode: this.box.gone.has(intf) ? 'unknown' as const : 'native' as const, owner: 'katran-tui' as const, pinDir: `/sys/fs/bpf/katran-tui/${intf}`, tag: 'abcdef0123456789' }));
+    return [...this.box.attached.keys()].map((intf) => {
+      const st = this.box.ifState(intf);
+      return { intf: st.intf, ifindex: 7, progId: 42, mode: this.box.gone.has(intf) ? 'unknown' as const : 'native' as const, owner: 'katran-tui' as const, pinDir: `/sys/fs/bpf/katran-tui/${intf}`, tag: 'abcdef0123456789', interfaceState: st };
+    });
   }
-  open(intf: string, o?: { readOnly?: boolean }): Dataplane {
+  open(intf: string, o?: { readOnly?: boolean; detached?: boolean }): Dataplane {
     if (!this.box.attached.has(intf)) throw new Error(`no balancer on ${intf}`);
+    if (this.box.gone.has(intf) && !o?.detached) throw new Error(`open balancer on ${intf}: interface ${intf} (ifindex 7) no longer exists`);
     this.box.opened.push({ intf, readOnly: !!o?.readOnly });
     return new FakeDp(this.box, intf, !!o?.readOnly);
   }

@@ -8,7 +8,7 @@ import { ReadOnlyError } from '../../src/dataplane/types.js';
 import type {
   AttachRequest, BalancerInfo, BalancerSummary, ChangeLogEntry, ChangeOptions, ChangeResult, CpuStat, Dataplane,
   HashKind, HealthcheckState, Host, InterfaceInfo, PairStat, RealStat, StatsSample, TraceRequest, TraceResult,
-  VipSpec, VipState, VipStat,
+  VipSpec, VipState, VipStat, InterfaceState
 } from '../../src/dataplane/types.js';
 
 const GLOBALS: GlobalCounter[] = ['lru', 'lruMiss', 'newConnRate', 'fallbackLru', 'icmpTooBig', 'encapFail', 'chDrop', 'xdpTotal', 'xdpTx', 'xdpDrop', 'xdpPass'];
@@ -79,6 +79,9 @@ export class FakeDataplane implements Dataplane {
   failOn: 'apply' | 'any' = 'apply';
   /** sample() throws this (once). */
   sampleError: Error | null = null;
+  /** Where the interface stands (deleteInterface / recreateInterface / renameInterface move it). */
+  ifState: InterfaceState;
+  reattachCalls = 0;
   private prev: StatsSample | null = null;
   private totals = { vip: new Map<string, { p: number; b: number }>(), real: new Map<string, { p: number; b: number }>(), g: new Map<GlobalCounter, [number, number]>() };
 
@@ -94,8 +97,33 @@ export class FakeDataplane implements Dataplane {
     this.stepMs = o.stepMs ?? 1000;
     this.defaultMac = o.defaultMac === undefined ? '02:00:00:00:00:01' : o.defaultMac;
     this.hcEnabled = o.healthcheck ?? true;
+    this.ifState = { status: 'ok', intf: this.intf, ifindex: 7, canReattach: false, message: `attached to ${this.intf} (ifindex 7)` };
   }
 
+  /** `ip link del`: the attachment goes, the maps stay; rates drop to 0. */
+  deleteInterface(): this {
+    const { intf, ifindex } = this.ifState;
+    this.ifState = { status: 'gone', intf, ifindex, canReattach: false, message: `interface ${intf} (ifindex ${ifindex}) is gone: its XDP attachment went with it, nothing is balanced; the program and maps stay pinned until ${intf} is back to re-attach them` };
+    return this;
+  }
+
+  /** An interface of the same name appears again at `ifindex`. */
+  recreateInterface(ifindex = 9): this {
+    const { intf } = this.ifState;
+    this.ifState = { ...this.ifState, status: 'gone', reappeared: { ifindex }, canReattach: true, message: `interface ${intf} (ifindex ${this.ifState.ifindex}) was deleted; ${intf} exists again as ifindex ${ifindex}: re-attach the pinned program there (the same maps: VIPs, reals and LRU kept)` };
+    return this;
+  }
+
+  /** `ip link set X name Y`: still attached. */
+  renameInterface(name: string): this {
+    const { ifindex } = this.ifState;
+    this.ifState = { status: 'renamed', intf: name, from: this.intf, ifindex, canReattach: false, message: `interface renamed ${this.intf} -> ${name} (ifindex ${ifindex}): still attached and forwarding; pins and state stay under ${this.intf}` };
+    return this;
+  }
+
+  private get forwarding(): boolean {
+    return this.ifState.status === 'ok' || this.ifState.status === 'renamed';
+  }
   /** Seeds VIPs and reals without validation bookkeeping in the change log. */
   seed(vips: { vip: string; reals?: (string | [string, number])[]; flags?: VipFlagName[] }[]): this {
     const ro = this.readOnly;
@@ -132,8 +160,8 @@ export class FakeDataplane implements Dataplane {
     const reals = new Set<string>();
     for (const v of this.vipMap.values()) for (const r of v.reals) reals.add(r.address);
     return {
-      intf: this.intf,
-      ifindex: 7,
+      intf: this.ifState.status === 'renamed' ? this.ifState.intf : this.intf,
+      ifindex: this.ifState.ifindex,
       mode: 'native',
       progId: 42,
       progTag: 'a1b2c3d4e5f60718',
@@ -150,6 +178,7 @@ export class FakeDataplane implements Dataplane {
       capacity: { vips: this.vipMap.size, maxVips: this.maxVips, reals: this.realIndex.size, maxReals: this.maxReals, ringSize: this.ringSize },
       vipFlagsSupported: ['no-sport', 'no-lru', 'dport-hash', 'hash-src-dst-port'],
       healthcheck: this.hcEnabled ? { intf: this.intf, progId: 43 } : null,
+      interfaceState: { ...this.ifState },
     };
   }
 
@@ -162,7 +191,8 @@ export class FakeDataplane implements Dataplane {
     if (this.sampleError) { const e = this.sampleError; this.sampleError = null; throw e; }
     const first = this.prev === null;
     if (!first) { this.ticks++; this.clock += this.stepMs; }
-    const dt = first ? 0 : this.stepMs / 1000;
+    // No interface, no packets: every counter stands still.
+    const dt = first || !this.forwarding ? 0 : this.stepMs / 1000;
     const vips: VipStat[] = [];
     const reals: RealStat[] = [];
     const realPps = new Map<string, number>();
@@ -216,6 +246,7 @@ export class FakeDataplane implements Dataplane {
       healthcheck: this.hcEnabled ? { processed: this.ticks * 10, dropped: 0, skipped: 0, tooBig: 0 } : null,
       resets: [],
       underFlood: this.underFlood,
+      interfaceState: { ...this.ifState },
     };
     this.prev = s;
     return s;
@@ -435,6 +466,26 @@ export class FakeDataplane implements Dataplane {
     return { applied: !dry, summary: [`detach program 42 from ${this.intf} and remove its pins`], warnings: [`${this.vipMap.size} VIP(s) stop being balanced`] };
   }
 
+  reattach(o?: ChangeOptions): ChangeResult {
+    this.reattachCalls++;
+    const st = this.ifState;
+    if (!st.canReattach) {
+      if (this.readOnly) throw new ReadOnlyError(this.readOnlyReason);
+      throw fakeBpfError(`re-attach balancer of ${st.intf}: ${st.status === 'gone' ? `interface ${st.intf} (ifindex ${st.ifindex}) is gone and no interface ${st.intf} exists: create it first` : `program 42 is attached to ${st.intf} (ifindex ${st.ifindex}): nothing to re-attach`}`);
+    }
+    const dry = this.guard(o);
+    const target = st.reappeared?.ifindex ?? st.ifindex;
+    if (!dry) {
+      this.record('reattach', st.intf, { ifindex: st.ifindex }, { ifindex: target });
+      this.ifState = { status: 'ok', intf: st.intf, ifindex: target, canReattach: false, message: `attached to ${st.intf} (ifindex ${target})` };
+    }
+    return {
+      applied: !dry,
+      summary: [`${dry ? 'attach' : 're-attached'} the pinned program 42 to ${st.intf} (ifindex ${target}) with the same maps (VIPs, reals, LRU kept)`, `${this.vipMap.size} VIP(s) in the maps go on being balanced there`],
+      warnings: [],
+    };
+  }
+
   close(): void { this.closed = true; }
 }
 
@@ -477,7 +528,7 @@ export class FakeHost implements Host {
     }));
   }
 
-  open(intf: string, o?: { readOnly?: boolean }): FakeDataplane {
+  open(intf: string, o?: { readOnly?: boolean; detached?: boolean }): FakeDataplane {
     const d = this.dps.find((x) => x.intf === intf && !x.detached);
     if (!d) throw new InputError(`no balancer on ${intf}`);
     if (this.lockedBy !== undefined && !o?.readOnly && d.owner === 'katran-tui') {
