@@ -17,6 +17,10 @@ export interface HeaderProps {
 
 export function badges(p: Pick<HeaderProps, 'info' | 'latest' | 'paused'>): { text: string; level: 'bad' | 'warn' | 'badge' }[] {
   const b: { text: string; level: 'bad' | 'warn' | 'badge' }[] = [];
+  const st = p.latest?.interfaceState ?? p.info.interfaceState;
+  if (st?.status === 'gone') b.push({ text: 'INTERFACE GONE', level: 'bad' });
+  else if (st?.status === 'replaced') b.push({ text: st.otherProgId ? 'XDP REPLACED' : 'NOT ATTACHED', level: 'bad' });
+  else if (st?.status === 'renamed') b.push({ text: `RENAMED ${st.from} -> ${st.intf}`, level: 'warn' });
   if (p.latest?.underFlood) b.push({ text: 'UNDER FLOOD', level: 'bad' });
   if (fallbackAlarm(p.latest)) b.push({ text: 'FALLBACK_LRU', level: 'bad' });
   if (p.paused) b.push({ text: 'PAUSED', level: 'warn' });

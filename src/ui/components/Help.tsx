@@ -8,6 +8,7 @@ export const HELP: [string, string][] = [
   ['p', 'pause view (sampling continues)'], ['+ / -', 'longer / shorter interval'],
   ['v c h l', 'VIPs, per-CPU, healthcheck, log'],
   ['a', 'add VIP (detail: add real)'], ['d', 'delete VIP'], ['m', 'default gateway MAC'], ['D', 'detach the balancer'],
+  ['R', 're-attach after the interface came back'],
   ['w / n / x', 'detail: weight, drain, remove real'], ['?', 'this help'], ['q Ctrl-C', 'quit (never detaches)'],
 ];
 

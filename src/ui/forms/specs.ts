@@ -1,6 +1,6 @@
 // The console's forms: what each asks and which dataplane call it makes.
 import { parseIp, parsePort, parseProto } from '../../dataplane/abi.js';
-import type { AttachRequest, BalancerInfo, Dataplane, HashKind, Host, InterfaceInfo, RealState, VipState, XdpModeRequest } from '../../dataplane/types.js';
+import type { AttachRequest, BalancerInfo, Dataplane, HashKind, Host, InterfaceInfo, InterfaceState, RealState, VipState, XdpModeRequest } from '../../dataplane/types.js';
 import { fmtMac } from '../format.js';
 import type { FormSpec } from './Form.js';
 import { parseWeight } from '../../dataplane/abi.js';
@@ -96,6 +96,16 @@ export function detachForm(dp: Dataplane, info: BalancerInfo): FormSpec {
     note: 'Traffic to every VIP stops being balanced. Type the interface name to go on.',
     fields: [{ name: 'intf', label: 'interface', validate: (v) => (v.trim() === info.intf ? null : `type ${info.intf} to confirm`) }],
     build: () => ({ label: 'detach', run: (o) => dp.detach(o) }),
+  };
+}
+
+/** Re-attach the pinned program after the interface came back: shows the dry run, then y/N. */
+export function reattachForm(dp: Dataplane, st: InterfaceState): FormSpec {
+  return {
+    title: `Re-attach the balancer to ${st.intf}`,
+    note: st.message,
+    fields: [],
+    build: () => ({ label: `re-attach to ${st.intf}`, run: (o) => dp.reattach(o) }),
   };
 }
 

@@ -1,8 +1,8 @@
 // The dashboard: header, XDP actions, globals, a main panel (VIPs / per-CPU / healthcheck / log),
 // the log pane and the footer; VIP detail, forms and the help overlay open over the main area.
 import { Box, Text, useInput } from 'ink';
-import { useEffect, useMemo, useState } from 'react';
-import type { ChangeResult, Dataplane } from '../../dataplane/types.js';
+import { useEffect, useMemo, useRef, useState } from 'react';
+import type { ChangeResult, Dataplane, InterfaceState } from '../../dataplane/types.js';
 import { Actions } from '../components/Actions.js';
 import { Footer } from '../components/Footer.js';
 import { Globals } from '../components/Globals.js';
@@ -14,7 +14,7 @@ import { PerCpu } from '../components/PerCpu.js';
 import { VipTable } from '../components/VipTable.js';
 import { describeError } from '../errors.js';
 import { Form, type FormSpec } from '../forms/Form.js';
-import { addRealForm, addVipForm, deleteVipForm, detachForm, drainForm, macForm, removeRealForm, weightForm } from '../forms/specs.js';
+import { addRealForm, addVipForm, deleteVipForm, detachForm, drainForm, macForm, reattachForm, removeRealForm, weightForm } from '../forms/specs.js';
 import { useBalancer } from '../hooks/useBalancer.js';
 import { useStats, type Scheduler } from '../hooks/useStats.js';
 import { buildRows, filterRows, indexOfId, moveSelection, scrollTop, sortRows, SORT_KEYS, type SortKey } from '../model/table.js';
@@ -70,6 +70,23 @@ export function Dashboard(p: DashboardProps) {
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [stats.samples]);
 
+  // The interface under the balancer: deleted, renamed, our program replaced. Each change of state
+  // is logged once; the banner and the header badge show the current one.
+  const ifState: InterfaceState | undefined = stats.latest?.interfaceState ?? bal.info.interfaceState;
+  const ifKey = ifState ? `${ifState.status} ${ifState.intf} ${ifState.ifindex} ${ifState.reappeared?.ifindex ?? ''} ${ifState.otherProgId ?? ''}` : '';
+  const lastIfKey = useRef<string | null>(null);
+  useEffect(() => {
+    if (!ifState) return;
+    const prev = lastIfKey.current;
+    lastIfKey.current = ifKey;
+    if (prev === null && ifState.status === 'ok') return;
+    if (prev === ifKey) return;
+    bal.addLog(ifState.status === 'ok' ? 'info' : ifState.status === 'renamed' ? 'warn' : 'error', ifState.canReattach ? `${ifState.message} (R re-attaches)` : ifState.message);
+    if (ifState.status !== 'gone') bal.refreshInfo(); // the name follows a rename
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [ifKey]);
+  const banner = ifState && ifState.status !== 'ok' ? ifState : null;
+
   const rows = useMemo(() => sortRows(filterRows(buildRows(bal.vipsLoaded ? bal.vips : null, stats.sample), filter), sortKey, desc), [bal.vips, bal.vipsLoaded, stats.sample, filter, sortKey, desc]);
   const selIndex = indexOfId(rows, selectedId);
   const selected = selIndex >= 0 ? rows[selIndex] : null;
@@ -77,7 +94,7 @@ export function Dashboard(p: DashboardProps) {
   // Layout: header 2, actions 1, globals 1, panel (1 heading + n rows), log 3, footer 1.
   const frameH = Math.max(12, p.height - 1);
   const logH = frameH >= 20 ? 3 : 1;
-  const bodyH = frameH - 2 - 1 - 1 - logH - 1; // includes the panel heading
+  const bodyH = frameH - 2 - (banner ? 1 : 0) - 1 - 1 - logH - 1; // includes the panel heading
   const tableH = bodyH - 1;
   const tableTop = scrollTop(selIndex, tableH, top, rows.length);
   if (tableTop !== top) setTop(tableTop);
@@ -147,6 +164,10 @@ export function Dashboard(p: DashboardProps) {
     else if (input === 'd') setMessage({ text: 'delete VIP: no VIP selected', level: 'error' });
     else if (input === 'm') openForm('default MAC', macForm(p.dp, bal.info), 'main');
     else if (input === 'D') openForm('detach', detachForm(p.dp, bal.info), 'main', true);
+    else if (input === 'R') {
+      if (ifState?.canReattach) openForm('re-attach', reattachForm(p.dp, ifState), 'main');
+      else setMessage({ text: `re-attach: nothing to do: ${ifState?.message ?? 'the interface was not checked yet'}`, level: 'info' });
+    }
   }, { isActive: mode.kind === 'main' || mode.kind === 'detail' });
 
   // The filter prompt: typing filters live; Enter keeps it, Esc clears it.
@@ -187,6 +208,11 @@ export function Dashboard(p: DashboardProps) {
   return (
     <Box flexDirection="column" width={p.width} height={frameH}>
       <Header info={bal.info} latest={stats.latest} intervalMs={stats.intervalMs} paused={stats.paused} now={p.now()} width={p.width} />
+      {banner ? (
+        <Text wrap="truncate-end" bold color={t.c(banner.status === 'renamed' ? 'warn' : 'bad')}>
+          {bannerText(banner)}
+        </Text>
+      ) : null}
       <Actions sample={stats.sample} prevDropRate={stats.prevDropRate} />
       <Globals sample={stats.sample} />
       {body}
@@ -197,6 +223,24 @@ export function Dashboard(p: DashboardProps) {
 }
 
 type VipDetailProps = import('./VipDetail.js').VipDetailProps;
+
+/** The one line under the header while the interface is not as the balancer left it (the key first: it survives truncation). */
+export function bannerText(st: InterfaceState): string {
+  switch (st.status) {
+    case 'gone':
+      return st.reappeared
+        ? `INTERFACE GONE: ${st.intf} is back as ifindex ${st.reappeared.ifindex} (was ${st.ifindex}): press R to re-attach the pinned program (same maps, VIPs kept)`
+        : `INTERFACE GONE: ${st.intf} (ifindex ${st.ifindex}) was deleted, nothing is balanced; program and maps stay pinned until ${st.intf} is back`;
+    case 'replaced':
+      return st.otherProgId
+        ? `XDP REPLACED: program ${st.otherProgId} replaced ours on ${st.intf} (ifindex ${st.ifindex}): katran-tui's maps are not in use`
+        : `NOT ATTACHED: our program is no longer on ${st.intf} (ifindex ${st.ifindex}): press R to re-attach it (same maps)`;
+    case 'renamed':
+      return `renamed ${st.from} -> ${st.intf} (ifindex ${st.ifindex}): still attached and forwarding`;
+    default:
+      return st.message;
+  }
+}
 
 function safe<T>(fn: () => T): T | null {
   try { return fn(); } catch { return null; }
