@@ -95,6 +95,7 @@ export async function benchBpf(): Promise<void> {
     const syn6Same = Buffer.from(syn6);
     const pass = flowFrame({ src: '203.0.113.7', dst: '192.0.2.99', sport: 5555, dport: 80, proto: 'tcp', flags: 'A', payloadLen: 64 });
     const echo = echoRequestFrame({ src: '203.0.113.7', dst: vip4.address });
+    const echo6 = echoRequestFrame({ src: '2001:db8:c::7', dst: vip6.address });
     const floorFrame = Buffer.from(ack);
 
     const cases: Case[] = [
@@ -111,6 +112,7 @@ export async function benchBpf(): Promise<void> {
       { name: 'new flow (v6 SYN, new sport)', next: varySport(syn6), runner: run, every10k: resetRate },
       { name: 'non-VIP pass', next: () => pass, runner: run },
       { name: 'ICMP echo (v4)', katranNs: 46, next: () => echo, runner: run },
+      { name: 'ICMP echo (v6)', next: () => echo6, runner: run },
     ];
     const results = cases.map((c) => ({ c, ns: measure(c) }));
     const floorNs = results[0].ns;

@@ -40,11 +40,14 @@ static __always_inline void count(__u32 key, __u64 bytes)
 	}
 }
 
-static __always_inline int process_frame(struct xdp_md *ctx, __u64 frame_len)
+/*
+ * Steps 3-9 for a frame whose IP header passed the DROP rules and is no echo request: the flow
+ * (from the IP header, or for an ICMP error from the embedded one), the VIP, the real, the
+ * encapsulation. Its flow state starts here, so an echo reply never builds it.
+ */
+static __always_inline int forward_flow(struct xdp_md *ctx, void *data, void *data_end, __u64 frame_len,
+					bool is_ipv6)
 {
-	void *data = (void *)(long)ctx->data;
-	void *data_end = (void *)(long)ctx->data_end;
-	struct ethhdr *eth = data;
 	struct packet_description pckt = {};
 	struct vip_definition vip = {};
 	struct vip_meta *vip_info;
@@ -53,24 +56,11 @@ static __always_inline int process_frame(struct xdp_md *ctx, __u64 frame_len)
 	struct ctl_value *cval;
 	__u32 key;
 	void *l4;
-	bool is_ipv6;
 	int ret;
 
-	/* 1-2. Ethernet: IPv4 and IPv6 only (802.1Q and the rest: PASS). */
-	if ((void *)(eth + 1) > data_end)
-		return XDP_DROP;
-	if (eth->h_proto == bpf_htons(ETH_P_IP))
-		is_ipv6 = false;
-	else if (eth->h_proto == bpf_htons(ETH_P_IPV6))
-		is_ipv6 = true;
-	else
-		return XDP_PASS;
-
-	/* 3-4. IP header rules, ICMP echo reply, ICMP errors routed like their embedded flow. */
+	/* 3-4. The flow; ICMP errors are routed like their embedded flow. */
 	if (is_ipv6) {
-		ret = parse_ipv6(data, data_end, &pckt);
-		if (ret >= 0)
-			return ret;
+		parse_ipv6(data, &pckt);
 		l4 = data + sizeof(struct ethhdr) + IPV6_HDR_LEN;
 		if (pckt.flow.proto == IPPROTO_ICMPV6) {
 			ret = handle_icmp6(data, data_end, &pckt, &l4);
@@ -78,9 +68,7 @@ static __always_inline int process_frame(struct xdp_md *ctx, __u64 frame_len)
 				return ret;
 		}
 	} else {
-		ret = parse_ipv4(data, data_end, &pckt);
-		if (ret >= 0)
-			return ret;
+		parse_ipv4(data, &pckt);
 		l4 = data + sizeof(struct ethhdr) + IPV4_HDR_LEN;
 		if (pckt.flow.proto == IPPROTO_ICMP) {
 			ret = handle_icmp4(data, data_end, &pckt, &l4);
@@ -163,6 +151,41 @@ static __always_inline int process_frame(struct xdp_md *ctx, __u64 frame_len)
 		}
 	}
 	return XDP_TX;
+}
+
+static __always_inline int process_frame(struct xdp_md *ctx, __u64 frame_len)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	struct ethhdr *eth = data;
+	bool is_ipv6;
+	int ret;
+
+	/* 1-2. Ethernet: IPv4 and IPv6 only (802.1Q and the rest: PASS). */
+	if ((void *)(eth + 1) > data_end)
+		return XDP_DROP;
+	if (eth->h_proto == bpf_htons(ETH_P_IP))
+		is_ipv6 = false;
+	else if (eth->h_proto == bpf_htons(ETH_P_IPV6))
+		is_ipv6 = true;
+	else
+		return XDP_PASS;
+
+	/* 3. The IP header's DROP rules; 4. an echo request is answered here, before any flow state. */
+	if (is_ipv6) {
+		ret = check_ipv6(data, data_end);
+		if (ret >= 0)
+			return ret;
+		ret = answer_echo6(data, data_end);
+	} else {
+		ret = check_ipv4(data, data_end);
+		if (ret >= 0)
+			return ret;
+		ret = answer_echo4(data, data_end);
+	}
+	if (ret >= 0)
+		return ret;
+	return forward_flow(ctx, data, data_end, frame_len, is_ipv6);
 }
 
 SEC("xdp")

@@ -34,8 +34,11 @@ static __always_inline __u8 ipv6_tclass(const struct ipv6hdr *ip6h)
 	return (ip6h->priority << 4) | (ip6h->flow_lbl[0] >> 4);
 }
 
-/* IPv4 after the Ethernet header: addresses, proto, TOS and tot_len into pckt. */
-static __always_inline int parse_ipv4(void *data, void *data_end, struct packet_description *pckt)
+/*
+ * The DROP rules of the IP headers (step 3), kept apart from filling the flow so that an echo
+ * request is answered before any flow state is built (see process_frame()).
+ */
+static __always_inline int check_ipv4(void *data, void *data_end)
 {
 	struct iphdr *iph = data + sizeof(struct ethhdr);
 
@@ -45,16 +48,10 @@ static __always_inline int parse_ipv4(void *data, void *data_end, struct packet_
 		return XDP_DROP;
 	if (iph->frag_off & bpf_htons(IPV4_FRAG_MASK))
 		return XDP_DROP;
-	pckt->tos = iph->tos;
-	pckt->pkt_bytes = bpf_ntohs(iph->tot_len);
-	pckt->flow.proto = iph->protocol;
-	pckt->flow.src = iph->saddr;
-	pckt->flow.dst = iph->daddr;
 	return FURTHER_PROCESSING;
 }
 
-/* IPv6 after the Ethernet header: addresses, next header, traffic class and payload_len. */
-static __always_inline int parse_ipv6(void *data, void *data_end, struct packet_description *pckt)
+static __always_inline int check_ipv6(void *data, void *data_end)
 {
 	struct ipv6hdr *ip6h = data + sizeof(struct ethhdr);
 
@@ -62,12 +59,31 @@ static __always_inline int parse_ipv6(void *data, void *data_end, struct packet_
 		return XDP_DROP;
 	if (ip6h->nexthdr == NEXTHDR_FRAGMENT)
 		return XDP_DROP;
+	return FURTHER_PROCESSING;
+}
+
+/* IPv4 header (passed check_ipv4()): addresses, proto, TOS and tot_len into pckt. */
+static __always_inline void parse_ipv4(void *data, struct packet_description *pckt)
+{
+	struct iphdr *iph = data + sizeof(struct ethhdr);
+
+	pckt->tos = iph->tos;
+	pckt->pkt_bytes = bpf_ntohs(iph->tot_len);
+	pckt->flow.proto = iph->protocol;
+	pckt->flow.src = iph->saddr;
+	pckt->flow.dst = iph->daddr;
+}
+
+/* IPv6 header (passed check_ipv6()): addresses, next header, traffic class and payload_len. */
+static __always_inline void parse_ipv6(void *data, struct packet_description *pckt)
+{
+	struct ipv6hdr *ip6h = data + sizeof(struct ethhdr);
+
 	pckt->tos = ipv6_tclass(ip6h);
 	pckt->pkt_bytes = bpf_ntohs(ip6h->payload_len);
 	pckt->flow.proto = ip6h->nexthdr;
 	__builtin_memcpy(pckt->flow.srcv6, &ip6h->saddr, 16);
 	__builtin_memcpy(pckt->flow.dstv6, &ip6h->daddr, 16);
-	return FURTHER_PROCESSING;
 }
 
 /*

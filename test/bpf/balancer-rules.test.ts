@@ -154,6 +154,19 @@ describe('balancer: ICMP', () => {
     }
   });
 
+  it('echo request v4 with a bad IPv4 header checksum gets a correct one (the header is summed whole, as upstream does)', async (t) => {
+    if (!(await requireBpf(t))) return;
+    const fx = fixture();
+    const dst = VIPS.tcp.address;
+    const req = echoRequestFrame({ src: C1, dst, id: 0x1234, seq: 7, ttl: 50, ethSrc: '02:00:00:00:00:99' });
+    req[24] ^= 0x5a; // IPv4 header checksum, high byte
+    const want = ethernet({ dst: '02:00:00:00:00:99', src: LB_MAC }, ipv4({ src: dst, dst: C1, proto: PROTO.icmp, ttl: 64 },
+      icmp4({ type: ICMP.echoReply, rest: (0x1234 << 16) | 7, body: pattern(32, 3) })));
+    const b = take(fx);
+    assertBytes(runExpect(fx, req, 'tx', 'echo with a bad header checksum'), want, 'echo reply with a correct header checksum');
+    assertDelta(b, take(fx), { globals: xdp('tx', req.length) }, 'echo counters');
+  });
+
   it('echo request v6 is answered in place, byte-exact', async (t) => {
     if (!(await requireBpf(t))) return;
     const fx = fixture();
