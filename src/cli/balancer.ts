@@ -4,7 +4,7 @@ import { formatMac, InputError, parseMac } from '../dataplane/abi.js';
 import { ReadOnlyError, type AttachRequest, type XdpModeRequest } from '../dataplane/types.js';
 import type { Ctx } from './context.js';
 import { UsageError } from './errors.js';
-import { changeJson, changeText, summaryJson, table } from './format.js';
+import { changeJson, changeText, interfaceStateText, summaryJson, table } from './format.js';
 import { parseCpuList, parseIntf, parseIntIn, parsePath, parseXdpMode } from './validate.js';
 
 export interface AttachFlags {
@@ -87,6 +87,23 @@ export async function detach(ctx: Ctx, f: { dryRun?: boolean; json?: boolean }):
   }
 }
 
+/**
+ * Attaches the pinned program again after its interface was deleted and came back (or the program
+ * was detached behind our back): the same program and maps, so VIPs and LRU survive.
+ */
+export async function reattach(ctx: Ctx, f: { dryRun?: boolean; json?: boolean }): Promise<void> {
+  if (!ctx.common.intf) throw new UsageError('reattach needs --intf IF (the interface that came back)');
+  ensureWritable(ctx);
+  ctx.requireRoot('reattach');
+  const host = await ctx.host();
+  const dp = host.open(ctx.common.intf, { readOnly: false, detached: true });
+  try {
+    printChange(ctx, dp.reattach({ dryRun: !!f.dryRun }), f);
+  } finally {
+    dp.close();
+  }
+}
+
 export async function status(ctx: Ctx, f: { json?: boolean }): Promise<void> {
   ctx.requireRoot('status');
   const host = await ctx.host();
@@ -98,8 +115,13 @@ export async function status(ctx: Ctx, f: { json?: boolean }): Promise<void> {
   } else if (all.length === 0) {
     ctx.out('no balancer on this box (attach one: katran-tui attach --intf IF --default-mac MAC)');
   } else {
-    ctx.out(table(['INTF', 'IFINDEX', 'MODE', 'PROG ID', 'TAG', 'OWNER', 'PINS'],
-      all.map((b) => [b.intf, b.ifindex, b.mode, b.progId, b.tag + (b.differsFromBundled ? ' *' : ''), b.owner, b.pinDir ?? '-'])));
+    ctx.out(table(['INTF', 'IFINDEX', 'MODE', 'PROG ID', 'TAG', 'OWNER', 'PINS', 'STATE'],
+      all.map((b) => [b.intf, b.ifindex, b.mode, b.progId, b.tag + (b.differsFromBundled ? ' *' : ''), b.owner, b.pinDir ?? '-', interfaceStateText(b.interfaceState)])));
+  }
+  for (const b of all) {
+    const st = b.interfaceState;
+    if (!st || st.status === 'ok') continue;
+    ctx.warn(`${b.intf}: ${st.message}${st.canReattach ? ` (katran-tui reattach --intf ${st.intf})` : ''}`);
   }
   for (const b of stale) {
     ctx.warn(`${b.intf}: the pinned program (tag ${b.tag}) differs from the bundled object (sha256 ${id.sha256?.slice(0, 16) ?? 'unknown'}…): it keeps running until it is re-attached`);

@@ -100,6 +100,15 @@ export async function doctorChecks(ctx: Ctx, p: DoctorProbe, o: { clean?: boolea
   for (const intf of intfs) {
     const ii = interfaces.find((i) => i.name === intf);
     const b = balancers.find((x) => x.intf === intf);
+    const st = b?.interfaceState;
+    if (st && st.status !== 'ok') {
+      const fix = st.canReattach ? `katran-tui reattach --intf ${st.intf} (the same program and maps: VIPs and LRU kept)`
+        : st.status === 'gone' ? `recreate ${st.intf}, then katran-tui reattach --intf ${st.intf}; or katran-tui detach --intf ${st.intf} to drop the balancer`
+          : st.status === 'renamed' ? `none needed; katran-tui --intf ${st.intf} opens it (pins stay under ${b!.pinDir ?? st.from})`
+            : `detach the other program, then katran-tui reattach --intf ${st.intf}; or katran-tui detach --intf ${st.intf}`;
+      checks.push({ check: `${intf} interface`, verdict: st.status === 'renamed' ? 'warn' : 'fail', detail: st.message, fix });
+      if (st.status === 'gone') continue;
+    }
     if (!ii && root && host) {
       checks.push({ check: `${intf}`, verdict: 'fail', detail: `no interface ${intf} on this box`, fix: 'ip -br link lists the interfaces' });
       continue;

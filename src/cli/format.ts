@@ -1,7 +1,7 @@
 // Output of the command line: aligned tables for people, JSON documents for scripts (their shapes
 // are a public interface, documented in README.md), and the Prometheus text exposition format.
 import type {
-  BalancerInfo, BalancerSummary, ChangeResult, StatsSample, TraceResult, VipState, GlobalCounter, PairStat,
+  BalancerInfo, BalancerSummary, ChangeResult, InterfaceState, StatsSample, TraceResult, VipState, GlobalCounter, PairStat,
 } from '../dataplane/types.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -47,7 +47,20 @@ export function summaryJson(b: BalancerSummary): object {
   return {
     intf: b.intf, ifindex: b.ifindex, progId: b.progId, mode: b.mode, owner: b.owner, tag: b.tag,
     pinDir: b.pinDir ?? null, differsFromBundled: b.differsFromBundled ?? false,
+    interfaceState: b.interfaceState ?? null,
   };
+}
+
+/** The STATE column of `status`: ok, or what happened to the interface. */
+export function interfaceStateText(st: InterfaceState | undefined): string {
+  if (!st) return '-';
+  switch (st.status) {
+    case 'ok': return 'ok';
+    case 'renamed': return `renamed from ${st.from}`;
+    case 'gone': return st.reappeared ? `GONE, back as ifindex ${st.reappeared.ifindex}` : 'GONE';
+    case 'replaced': return st.otherProgId ? `REPLACED by prog ${st.otherProgId}` : 'NOT ATTACHED';
+    default: return st.status;
+  }
 }
 
 export function infoJson(i: BalancerInfo): object {

@@ -4,7 +4,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import { DEFAULT_PIN_ROOT, DEFAULT_STATE_DIR } from '../dataplane/paths.js';
 import { normalizeArgv } from './argv.js';
-import { attach, attachRequest, detach, status, type AttachFlags } from './balancer.js';
+import { attach, attachRequest, detach, reattach, status, type AttachFlags } from './balancer.js';
 import { configApply, configExport } from './config.js';
 import { Ctx, type CliDeps, type CommonOptions } from './context.js';
 import { doctor } from './doctor.js';
@@ -95,6 +95,9 @@ export function buildProgram(deps: CliDeps, run: { ctx?: Ctx; result?: number })
 
   dryOpt(jsonOpt(program.command('detach').description('detach our balancer from --intf and remove its pins (only on this explicit request)'), 'print the result as JSON'))
     .action(async (_o, cmd: Command) => detach(ctxOf(cmd), opts(cmd)));
+
+  dryOpt(jsonOpt(program.command('reattach').description('attach our pinned program again to --intf after the interface was deleted and recreated (same maps: VIPs and LRU kept)'), 'print the result as JSON'))
+    .action(async (_o, cmd: Command) => reattach(ctxOf(cmd), opts(cmd)));
 
   jsonOpt(program.command('status').description('every balancer on the box, ours and observed ones'))
     .action(async (_o, cmd: Command) => status(ctxOf(cmd), opts(cmd)));

@@ -982,19 +982,19 @@ export function listBalancers(o: { pinRoot?: string } = {}): BalancerSummary[] {
     ourIds.add(info.id);
     let mode: XdpMode | 'unknown' = 'unknown';
     const ifindex = ifNameToIndex(intf);
-    if (ifindex && ifindex === meta?.ifindex) {
+    // Where it stands, by the recorded ifindex: a renamed interface is listed under its new name.
+    const st = meta ? interfaceStateOf({ intf, pinName: intf, ifindex: meta.ifindex, progId: info.id }) : undefined;
+    if (st && (st.status === 'ok' || st.status === 'renamed')) {
       try {
-        const q = xdpQuery(ifindex);
-        if ((q.progId || q.drvProgId || q.skbProgId) === info.id) {
-          const m = modeOf(q.attachMode);
-          mode = m === 'native' || m === 'generic' ? m : 'unknown';
-        }
+        const m = modeOf(xdpQuery(st.ifindex).attachMode);
+        mode = m === 'native' || m === 'generic' ? m : 'unknown';
       } catch { /* unknown */ }
     }
     const bundledTag = objectTagAgainst(dir);
     out.push({
-      intf, ifindex: meta?.ifindex ?? ifindex, progId: info.id, mode, owner: 'katran-tui', pinDir: dir, tag: info.tag,
+      intf: st?.status === 'renamed' ? st.intf : intf, ifindex: meta?.ifindex ?? ifindex, progId: info.id, mode, owner: 'katran-tui', pinDir: dir, tag: info.tag,
       differsFromBundled: bundledTag === null ? true : bundledTag !== info.tag,
+      ...(st ? { interfaceState: st } : {}),
     });
   }
   for (const { ifindex, name } of listLinks()) {

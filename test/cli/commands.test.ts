@@ -166,10 +166,50 @@ test('status lists balancers; JSON shape', async () => {
   assert.equal(r.code, 0);
   assert.deepEqual(JSON.parse(r.out), {
     version: '9.9.9', bundled: { object: '/x/dist/bpf/balancer.bpf.o', sha256: 'ab'.repeat(32) },
-    balancers: [{ intf: 'veth-lb', ifindex: 7, progId: 42, mode: 'native', owner: 'katran-tui', tag: 'abcdef0123456789', pinDir: '/sys/fs/bpf/katran-tui/veth-lb', differsFromBundled: false }],
+    balancers: [{ intf: 'veth-lb', ifindex: 7, progId: 42, mode: 'native', owner: 'katran-tui', tag: 'abcdef0123456789', pinDir: '/sys/fs/bpf/katran-tui/veth-lb', differsFromBundled: false,
+      interfaceState: { status: 'ok', intf: 'veth-lb', ifindex: 7, canReattach: false, message: 'attached to veth-lb (ifindex 7)' } }],
   });
   const t = await run(attachedBox(), ['status']);
-  assert.match(t.out, /^INTF\s+IFINDEX\s+MODE\s+PROG ID\s+TAG\s+OWNER\s+PINS\nveth-lb\s+7\s+native\s+42/);
+  assert.match(t.out, /^INTF\s+IFINDEX\s+MODE\s+PROG ID\s+TAG\s+OWNER\s+PINS\s+STATE\nveth-lb\s+7\s+native\s+42.*\s+ok\n/);
+});
+
+test('interface deleted, back, renamed: status and doctor say so; reattach brings it back (dry run writes nothing)', async () => {
+  const box = attachedBox();
+  box.gone.add('veth-lb');
+  const s = await run(box, ['status']);
+  assert.equal(s.code, 0);
+  assert.match(s.out, /veth-lb\s+7\s+unknown.*\sGONE\n/);
+  assert.match(s.err, /veth-lb: interface veth-lb \(ifindex 7\) is gone: its XDP attachment went with it/);
+  const d = await run(box, ['doctor', '--json']);
+  const gone = JSON.parse(d.out).checks.find((c: { check: string }) => c.check === 'veth-lb interface');
+  assert.equal(gone.verdict, 'fail');
+  assert.match(gone.fix, /recreate veth-lb, then katran-tui reattach --intf veth-lb/);
+  const early = await run(box, ['reattach', '--intf', 'veth-lb']);
+  assert.equal(early.code, 1);
+  assert.match(early.err, /no interface veth-lb exists: create it first/);
+  // The interface is back under the same name, at another ifindex.
+  box.back.add('veth-lb');
+  const back = await run(box, ['status', '--json']);
+  assert.deepEqual(JSON.parse(back.out).balancers[0].interfaceState.reappeared, { ifindex: 9 });
+  assert.match((await run(box, ['status'])).err, /exists again as ifindex 9.*\(katran-tui reattach --intf veth-lb\)/);
+  const before = box.writes.length;
+  const dry = await run(box, ['reattach', '--intf', 'veth-lb', '--dry-run', '--json']);
+  assert.equal(dry.code, 0, dry.err);
+  assert.equal(JSON.parse(dry.out).applied, false);
+  assert.equal(box.writes.length, before);
+  assert.equal((await run(box, ['reattach', '--intf', 'veth-lb', '--readonly'])).code, 1);
+  const r = await run(box, ['reattach', '--intf', 'veth-lb']);
+  assert.equal(r.code, 0, r.err);
+  assert.deepEqual(box.writes.slice(before), ['reattach']);
+  assert.match((await run(box, ['status'])).out, /\sok\n/);
+  assert.match((await run(box, ['reattach', '--intf', 'veth-lb'])).err, /nothing to re-attach/);
+  // Renamed: listed under the new name, doctor warns and says nothing needs doing.
+  box.renamed.set('veth-lb', 'lb-new');
+  const rs = await run(box, ['status']);
+  assert.match(rs.out, /lb-new\s+7\s+native.*renamed from veth-lb\n/);
+  const rd = JSON.parse((await run(box, ['doctor', '--json'])).out).checks.find((c: { check: string }) => c.check === 'lb-new interface');
+  assert.equal(rd.verdict, 'warn');
+  assert.match(rd.detail, /renamed veth-lb -> lb-new/);
 });
 
 test('stats --once / --count N --json: one document per line, rates from the second read', async () => {
