@@ -116,6 +116,13 @@ export interface Lab {
   /** Frames the sink saw that were not encapsulated (passed to the lab namespace). */
   sinkOther(): number;
   resetSinkCounts(): void;
+  /** Deletes the balancer's interface (`ip link del`; its peer goes with it), as an operator might. */
+  deleteLink(): void;
+  /**
+   * Creates the pair again after deleteLink(): the same names and MACs, the sink on the peer, the
+   * lab namespace's addresses and routes; a new ifindex (returned, and in `ifindex`).
+   */
+  recreateLink(): number;
   /** Removes the namespace, the links and the sink; idempotent. */
   destroy(): void;
 }
@@ -213,27 +220,33 @@ export function createLab(o: LabOptions): Lab {
       mapUpdate(cfg.fd, Buffer.alloc(4), v, 0, 'map sink_cfg');
     }
     const progFd = prog.fd;
-    xdpAttach(ifNameToIndex(n.p), progFd, XDP_FLAGS.UPDATE_IF_NOEXIST | XDP_FLAGS.DRV_MODE, undefined, `interface ${n.p}`);
     const sinkProgId = progInfo(progFd).id;
-
-    ip(['netns', 'add', n.ns]);
-    ip(['link', 'set', n.p, 'netns', n.ns]);
     const inNs = (args: string[]): string => ip(['-n', n.ns, ...args]);
-    inNs(['link', 'set', 'lo', 'up']);
-    inNs(['link', 'set', n.p, 'up']);
     const clientsV4: string[] = [];
     const clientsV6: string[] = [];
     for (let i = 1; i <= clients; i++) {
       clientsV4.push(`203.0.113.${i}`);
       clientsV6.push(`2001:db8:c::${i.toString(16)}`);
-      inNs(['addr', 'add', `203.0.113.${i}/24`, 'dev', n.p]);
-      inNs(['-6', 'addr', 'add', `2001:db8:c::${i.toString(16)}/64`, 'dev', n.p, 'nodad']);
     }
-    inNs(['neigh', 'replace', GW_V4, 'lladdr', intfMac, 'dev', n.p, 'nud', 'permanent']);
-    inNs(['-6', 'neigh', 'replace', GW_V6, 'lladdr', intfMac, 'dev', n.p, 'nud', 'permanent']);
-    inNs(['route', 'add', LAB_PREFIXES.vipsV4, 'via', GW_V4, 'dev', n.p]);
-    inNs(['-6', 'route', 'add', LAB_PREFIXES.vipsV6, 'via', GW_V6, 'dev', n.p]);
-    ip(['link', 'set', n.b, 'up']);
+    // The sink on the peer (natively, while it is still in this namespace), then the peer into the
+    // lab namespace with the clients' addresses and routes to the VIPs, then the balancer's side up.
+    const wire = (): void => {
+      xdpAttach(ifNameToIndex(n.p), progFd, XDP_FLAGS.UPDATE_IF_NOEXIST | XDP_FLAGS.DRV_MODE, undefined, `interface ${n.p}`);
+      ip(['link', 'set', n.p, 'netns', n.ns]);
+      inNs(['link', 'set', n.p, 'up']);
+      for (let i = 0; i < clients; i++) {
+        inNs(['addr', 'add', `${clientsV4[i]}/24`, 'dev', n.p]);
+        inNs(['-6', 'addr', 'add', `${clientsV6[i]}/64`, 'dev', n.p, 'nodad']);
+      }
+      inNs(['neigh', 'replace', GW_V4, 'lladdr', intfMac, 'dev', n.p, 'nud', 'permanent']);
+      inNs(['-6', 'neigh', 'replace', GW_V6, 'lladdr', intfMac, 'dev', n.p, 'nud', 'permanent']);
+      inNs(['route', 'add', LAB_PREFIXES.vipsV4, 'via', GW_V4, 'dev', n.p]);
+      inNs(['-6', 'route', 'add', LAB_PREFIXES.vipsV6, 'via', GW_V6, 'dev', n.p]);
+      ip(['link', 'set', n.b, 'up']);
+    };
+    ip(['netns', 'add', n.ns]);
+    inNs(['link', 'set', 'lo', 'up']);
+    wire();
 
     let hcIntf: string | undefined;
     if (o.healthcheck) {
@@ -329,6 +342,18 @@ export function createLab(o: LabOptions): Lab {
         if (!otherDef) return 0;
         const v = Buffer.alloc(otherDef.valueSize);
         return mapLookup(otherDef.fd, Buffer.alloc(4), v, 'map sink_other') ? Number(v.readBigUInt64LE(0)) : 0;
+      },
+      deleteLink() {
+        if (ifNameToIndex(n.b)) ip(['link', 'del', n.b]);
+      },
+      recreateLink() {
+        if (ifNameToIndex(n.b)) throw new Error(`lab ${o.id}: ${n.b} still exists (deleteLink first)`);
+        // The same names and MACs: the balancer's default MAC (the peer's) stays right.
+        ip(['link', 'add', n.b, 'address', intfMac, 'mtu', String(LAB_MTU), 'type', 'veth', 'peer', 'name', n.p, 'address', peerMac, 'mtu', String(LAB_MTU)]);
+        disableIpv6(n.b);
+        wire();
+        lab.ifindex = ifNameToIndex(n.b);
+        return lab.ifindex;
       },
       resetSinkCounts() {
         for (const [fd, size] of [[sinkFd, sinkShape.keySize], ...(flowsDef ? [[flowsDef.fd, flowsDef.keySize]] : [])]) {
