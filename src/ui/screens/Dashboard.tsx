@@ -81,7 +81,7 @@ export function Dashboard(p: DashboardProps) {
     lastIfKey.current = ifKey;
     if (prev === null && ifState.status === 'ok') return;
     if (prev === ifKey) return;
-    bal.addLog(ifState.status === 'ok' ? 'info' : ifState.status === 'renamed' ? 'warn' : 'error', ifState.canReattach ? `${ifState.message} (R re-attaches)` : ifState.message);
+    bal.addLog(ifState.status === 'ok' ? 'info' : ifState.status === 'renamed' ? 'warn' : 'error', logText(ifState));
     if (ifState.status !== 'gone') bal.refreshInfo(); // the name follows a rename
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [ifKey]);
@@ -223,6 +223,22 @@ export function Dashboard(p: DashboardProps) {
 }
 
 type VipDetailProps = import('./VipDetail.js').VipDetailProps;
+
+/** A log line per change of the interface's state: the gist first (the log pane truncates). */
+export function logText(st: InterfaceState): string {
+  switch (st.status) {
+    case 'gone':
+      return st.reappeared
+        ? `${st.intf} is back as ifindex ${st.reappeared.ifindex} (was ${st.ifindex}): R re-attaches the pinned program`
+        : `interface ${st.intf} (ifindex ${st.ifindex}) deleted: XDP attachment gone, program and maps kept`;
+    case 'replaced':
+      return st.otherProgId ? `program ${st.otherProgId} replaced ours on ${st.intf} (ifindex ${st.ifindex})` : `our program is no longer attached to ${st.intf} (ifindex ${st.ifindex}): R re-attaches`;
+    case 'renamed':
+      return `interface renamed ${st.from} -> ${st.intf} (ifindex ${st.ifindex}): still attached`;
+    default:
+      return `${st.intf} (ifindex ${st.ifindex}): balancer attached`;
+  }
+}
 
 /** The one line under the header while the interface is not as the balancer left it (the key first: it survives truncation). */
 export function bannerText(st: InterfaceState): string {
