@@ -158,7 +158,11 @@ export async function doctorChecks(ctx: Ctx, p: DoctorProbe, o: { clean?: boolea
   const pinDirs = p.readdir(ctx.common.pinRoot);
   if (pinDirs && root && host) {
     const byDir = new Map(balancers.filter((b) => b.pinDir).map((b) => [b.pinDir!.replace(/\/+$/, ''), b]));
+    // stale: nothing usable is pinned there (removable). detached: a balancer program and its maps
+    // (VIPs, reals, LRU) are pinned but attached nowhere: `reattach` brings them back, so --clean
+    // never removes those; `detach` does, on explicit request.
     const stale: { dir: string; why: string }[] = [];
+    const detached: { dir: string; intf: string; why: string }[] = [];
     for (const name of pinDirs) {
       if (!/^[A-Za-z0-9._-]+$/.test(name) || name === '.' || name === '..') continue;
       const dir = join(ctx.common.pinRoot, name);
@@ -166,10 +170,17 @@ export async function doctorChecks(ctx: Ctx, p: DoctorProbe, o: { clean?: boolea
       if (!b) { stale.push({ dir, why: 'no balancer program pinned there' }); continue; }
       if (b.mode !== 'unknown') continue;
       const ii = interfaces.find((i) => i.name === b.intf);
-      if (!ii) stale.push({ dir, why: `interface ${b.intf} is gone` });
-      else if (ii.xdp?.progId !== b.progId) stale.push({ dir, why: `the pinned program ${b.progId} is no longer attached to ${b.intf}` });
+      if (!ii) detached.push({ dir, intf: b.intf, why: `interface ${b.intf} is gone` });
+      else if (ii.xdp?.progId !== b.progId) detached.push({ dir, intf: b.intf, why: `the pinned program ${b.progId} is no longer attached to ${b.intf}` });
     }
-    if (stale.length === 0) checks.push({ check: 'pins', verdict: 'ok', detail: `${pinDirs.length} pin dir(s) under ${ctx.common.pinRoot}, all in use` });
+    if (detached.length) {
+      checks.push({
+        check: 'detached balancers', verdict: 'warn',
+        detail: `pinned but attached nowhere (VIPs and LRU kept in the pins): ${detached.map((x) => `${x.dir} (${x.why})`).join(', ')}`,
+        fix: detached.map((x) => `katran-tui reattach --intf ${x.intf} (or katran-tui detach --intf ${x.intf} to remove it)`).join('; '),
+      });
+    }
+    if (stale.length === 0) checks.push({ check: 'pins', verdict: 'ok', detail: `${pinDirs.length} pin dir(s) under ${ctx.common.pinRoot}, none stale` });
     else if (o.clean) {
       const removed: string[] = [];
       for (const { dir } of stale) {

@@ -274,14 +274,22 @@ test('doctor: verdicts, fixes, JSON; exit 1 when a check fails', async () => {
   const c = await run(box, ['doctor', '--clean'], { probe: { ...probe, removeDir: (p: string) => void removed.push(p) } });
   assert.deepEqual(removed, ['/sys/fs/bpf/katran-tui/gone0']);
   assert.match(c.out, /removed 1 stale pin dir/);
-  // pins of a balancer whose interface vanished are stale too
+  // a balancer whose interface vanished is not stale: its pins hold the VIPs and the LRU, reattach
+  // brings it back, and --clean leaves it alone
   const goneBox = attachedBox();
   goneBox.attached.set('a0', { intf: 'a0', defaultMac: '02:00:00:00:00:01' });
   goneBox.gone.add('a0');
-  const g = await run(goneBox, ['doctor', '--intf', 'veth-lb', '--json'], { probe: { ...probe, readdir: (p: string) => (p === '/sys/fs/bpf/katran-tui' ? ['veth-lb', 'a0'] : null) } });
-  const pins = JSON.parse(g.out).checks.find((x: { check: string }) => x.check === 'pins');
-  assert.equal(pins.verdict, 'warn');
-  assert.match(pins.detail, /^stale pins: \/sys\/fs\/bpf\/katran-tui\/a0 \(interface a0 is gone\)$/);
+  const goneProbe = { ...probe, readdir: (p: string) => (p === '/sys/fs/bpf/katran-tui' ? ['veth-lb', 'a0'] : null) };
+  const g = await run(goneBox, ['doctor', '--intf', 'veth-lb', '--json'], { probe: goneProbe });
+  const checks = JSON.parse(g.out).checks as { check: string; verdict: string; detail: string; fix?: string }[];
+  const det = checks.find((x) => x.check === 'detached balancers')!;
+  assert.equal(det.verdict, 'warn');
+  assert.match(det.detail, /\/sys\/fs\/bpf\/katran-tui\/a0 \(interface a0 is gone\)/);
+  assert.match(det.fix ?? '', /katran-tui reattach --intf a0/);
+  assert.equal(checks.find((x) => x.check === 'pins')!.verdict, 'ok');
+  const keep: string[] = [];
+  await run(goneBox, ['doctor', '--intf', 'veth-lb', '--clean'], { probe: { ...goneProbe, removeDir: (p: string) => void keep.push(p) } });
+  assert.deepEqual(keep, [], '--clean never removes a detached balancer');
   const bad = await run(box, ['doctor'], { probe: { ...probe, readFile: () => null } });
   assert.equal(bad.code, 1);
   assert.match(bad.out, /bpffs\s+FAIL/);
