@@ -15,7 +15,7 @@ import type { Balancer } from '../src/dataplane/balancer.js';
 import type { DesiredConfig } from '../src/dataplane/control.js';
 import type { Lab, RunningTraffic } from '../src/dataplane/lab.js';
 import { bundledObject } from '../src/dataplane/paths.js';
-import { hasTmux, Tmux } from '../test/tmux/tmux.js';
+import { hasTmux, Tmux } from '../test/helpers/tmux.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const TARGET = { cpuPct: 5, rssMiB: 150, firstFrameMs: 1000 };

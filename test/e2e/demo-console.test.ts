@@ -6,48 +6,30 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, rmSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { setTimeout as delay } from 'node:timers/promises';
 import { cleanupLab, labNames } from '../../src/dataplane/lab.js';
 import { demoPaths } from '../../src/demo.js';
 import { labId, requireLab } from './fixture.js';
+import { scratchDir } from '../helpers/env.js';
+import { Tmux, hasTmux } from '../helpers/tmux.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 
-function tmux(args: string[]): string {
-  return execFileSync('tmux', args, { encoding: 'utf8', timeout: 10_000 });
-}
-
-async function waitFor(session: string, re: RegExp, ms: number): Promise<string> {
-  let pane = '';
-  for (let i = 0; i < ms / 250; i++) {
-    pane = tmux(['capture-pane', '-p', '-t', session]);
-    if (re.test(pane)) return pane;
-    await delay(250);
-  }
-  throw new Error(`timed out waiting for ${re} in:\n${pane}`);
-}
-
 test('demo in a terminal: the console on the lab, q tears it down', { timeout: 120_000 }, async (t) => {
   if (!(await requireLab(t))) return;
-  try {
-    execFileSync('tmux', ['-V']);
-  } catch {
-    t.skip('tmux is not installed (bash scripts/setup.sh installs it)');
-    return;
-  }
+  assert.ok(hasTmux(), 'tmux is installed (bash scripts/setup.sh installs it)');
   const id = labId('m');
   const names = labNames(id);
   const { pinRoot, stateDir } = demoPaths(id);
-  const session = `kt-${id}`;
+  const scratch = scratchDir(`demo-console-${id}`);
+  const tmux = new Tmux(join(scratch, 'tmux.sock'), 'main', root);
   try {
-    tmux(['new-session', '-d', '-s', session, '-x', '100', '-y', '30', '-e', `KATRAN_TUI_DEMO_ID=${id}`, '-c', root,
-      `${process.execPath} bin/katran-tui demo; echo DEMO-EXIT=$?; sleep 60`]);
-    const pane = await waitFor(session, /192\.0\.2\.20:53\/udp/, 30_000);
+    tmux.start(`${process.execPath} bin/katran-tui demo; echo DEMO-EXIT=$?`, { width: 100, height: 30, conf: join(scratch, 'tmux.conf'), env: { KATRAN_TUI_DEMO_ID: id } });
+    const pane = await tmux.waitFor(/192\.0\.2\.20:53\/udp/, 30_000);
     assert.match(pane, new RegExp(`${names.b} native`));
     // traffic moves: a non-zero XDP rate within a few samples
-    await waitFor(session, /XDP TOTAL [1-9][\d.]*k?\/s/, 10_000);
-    tmux(['send-keys', '-t', session, 'q']);
-    const after = await waitFor(session, /DEMO-EXIT=\d+/, 30_000);
+    await tmux.waitFor(/XDP TOTAL [1-9][\d.]*k?\/s/, 10_000);
+    tmux.keys('q');
+    const after = await tmux.waitFor(/DEMO-EXIT=\d+/, 30_000);
     assert.match(after, /DEMO-EXIT=0/);
     assert.match(after.replace(/\n/g, ''), /torn down: balancer on/);
     assert.ok(!execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' }).includes(names.ns), 'namespace removed');
@@ -55,7 +37,7 @@ test('demo in a terminal: the console on the lab, q tears it down', { timeout: 1
     assert.ok(!links.includes(`${names.b}:`) && !links.includes(`${names.b}@`), 'balancer link removed');
     assert.ok(!existsSync(pinRoot) && !existsSync(stateDir), 'pins and state removed');
   } finally {
-    try { tmux(['kill-session', '-t', session]); } catch { /* gone */ }
+    tmux.kill();
     cleanupLab(id);
     rmSync(pinRoot, { recursive: true, force: true });
     rmSync(stateDir, { recursive: true, force: true });

@@ -12,7 +12,7 @@ import { cleanupLab, labNames } from '../../src/dataplane/lab.js';
 import { demoPaths } from '../../src/demo.js';
 import { labId, requireLab } from './fixture.js';
 import { scratchDir } from '../helpers/env.js';
-import { TmuxPane } from '../helpers/tmux.js';
+import { Tmux, hasTmux } from '../helpers/tmux.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 
@@ -27,17 +27,18 @@ function alive(pid: number): boolean {
 
 test('a hung-up terminal under the demo: the lab is torn down and the process ends cleanly', { timeout: 120_000 }, async (t) => {
   if (!(await requireLab(t))) return;
-  assert.ok(TmuxPane.available(), 'tmux is installed (bash scripts/setup.sh installs it)');
+  assert.ok(hasTmux(), 'tmux is installed (bash scripts/setup.sh installs it)');
   const id = labId('h');
   const names = labNames(id);
   const { pinRoot, stateDir } = demoPaths(id);
-  const log = join(scratchDir(`hangup-${id}`), 'demo.err');
-  const pane = new TmuxPane(`kt-${id}`);
+  const scratch = scratchDir(`hangup-${id}`);
+  const log = join(scratch, 'demo.err');
+  const pane = new Tmux(join(scratch, 'tmux.sock'), 'main', root);
   try {
-    pane.start(`exec ${process.execPath} bin/katran-tui demo 2>${log}`, { cols: 100, rows: 30, cwd: root, env: { KATRAN_TUI_DEMO_ID: id } });
+    pane.start(`exec ${process.execPath} bin/katran-tui demo 2>${log}`, { width: 100, height: 30, conf: join(scratch, 'tmux.conf'), env: { KATRAN_TUI_DEMO_ID: id } });
     await pane.waitFor(/XDP TOTAL [1-9][\d.]*k?\/s/, 40_000);
     assert.ok(execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' }).includes(names.ns), 'the demo built its lab');
-    const pid = pane.pid();
+    const pid = pane.pane().pid;
     assert.ok(pid > 0 && alive(pid), 'the demo runs as the pane process');
     pane.kill();
     for (let i = 0; i < 100 && alive(pid); i++) await delay(200);

@@ -11,7 +11,7 @@ import { createHost } from '../../src/dataplane/host.js';
 import type { Lab } from '../../src/dataplane/lab.js';
 import { xdpQuery } from '../../src/dataplane/libbpf.js';
 import { detachPinned } from '../../src/dataplane/lifecycle.js';
-import { hasTmux, procState, Tmux } from './tmux.js';
+import { hasTmux, procState, Tmux } from '../helpers/tmux.js';
 import { labId, newLab, requireLab, settle, sinkOf } from '../e2e/fixture.js';
 import { pinRoot, scratchDir } from '../helpers/env.js';
 
