@@ -6,6 +6,16 @@
 import dgram from 'node:dgram';
 import net from 'node:net';
 
+
+/**
+ * The per-flow rate of a 'wave' generator at `elapsedMs`: between 10% and 100% of `share`. Every
+ * flow of one generator swings in phase: phases spread over the flows would cancel out in the
+ * VIP's total, and the operator would see a flat rate.
+ */
+export function waveRate(share: number, elapsedMs: number, periodMs: number): number {
+  return share * (0.55 + 0.45 * Math.sin((2 * Math.PI * elapsedMs) / periodMs));
+}
+
 export interface TrafficFlow {
   proto: 'udp' | 'tcp-syn';
   src: string;
@@ -115,7 +125,7 @@ async function run(spec: TrafficSpec): Promise<TrafficReport> {
         if (left[i] === 0) continue;
         const f = flows[i];
         let r = share;
-        if (spec.profile === 'wave') r = share * (0.55 + 0.45 * Math.sin((2 * Math.PI * (now - t0)) / period + (i * 2 * Math.PI) / flows.length));
+        if (spec.profile === 'wave') r = waveRate(share, now - t0, period);
         credit[i] = Math.min(credit[i] + r * dt, Math.max(1, r * 0.2));
         // the first packet goes at once
         if (report.flows[i].packets === 0 && credit[i] < 1) credit[i] = 1;
