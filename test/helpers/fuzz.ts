@@ -2,6 +2,7 @@
 // takes the PRNG, so a run is reproduced from its seed alone (KATRAN_TUI_FUZZ_SEED=<seed>).
 // The builders here write every header field as given, including wrong ones (IHL, lengths,
 // checksums): they are for packets the balancer must survive, not for well-formed traffic.
+import { inetChecksum, ipBytes, ipv4, type Ipv4Opts } from './packets.js';
 
 /** sfc32: small, fast, good enough for fuzzing; state from a 32-bit seed via splitmix32. */
 export class Rng {
@@ -78,40 +79,11 @@ export function fuzzSeed(): number {
 export const ETHERTYPE = { ipv4: 0x0800, ipv6: 0x86dd, arp: 0x0806, vlan: 0x8100, qinq: 0x88a8 } as const;
 export const IPPROTO_NUM = { hopopts: 0, icmp: 1, ipip: 4, tcp: 6, udp: 17, ipv6: 41, routing: 43, frag: 44, esp: 50, ah: 51, icmp6: 58, none: 59, dstopts: 60, mobility: 135 } as const;
 
-export function ip4(text: string): Buffer {
-  return Buffer.from(text.split('.').map(Number));
-}
-
-export function ip6(text: string): Buffer {
-  const out = Buffer.alloc(16);
-  const [head, tail] = text.split('::');
-  const h = head ? head.split(':').map((x) => parseInt(x, 16)) : [];
-  const t = tail !== undefined && tail !== '' ? tail.split(':').map((x) => parseInt(x, 16)) : [];
-  const words = tail !== undefined ? [...h, ...new Array(8 - h.length - t.length).fill(0), ...t] : h;
-  for (let i = 0; i < 8; i++) out.writeUInt16BE(words[i] ?? 0, i * 2);
-  return out;
-}
-
-export function ipBytesOf(text: string): Buffer {
-  return text.includes(':') ? ip6(text) : ip4(text);
-}
-
-export function csum(...parts: Uint8Array[]): number {
-  let s = 0;
-  let odd = -1;
-  for (const p of parts) {
-    for (let i = 0; i < p.length; i++) {
-      if (odd < 0) odd = p[i];
-      else {
-        s += (odd << 8) | p[i];
-        odd = -1;
-      }
-    }
-  }
-  if (odd >= 0) s += odd << 8;
-  while (s > 0xffff) s = (s & 0xffff) + (s >>> 16);
-  return ~s & 0xffff;
-}
+// Addresses and checksums are packets.ts's (one parsing rule, one checksum).
+export const ipBytesOf = ipBytes;
+export const ip4 = ipBytes;
+export const ip6 = ipBytes;
+export const csum = inetChecksum;
 
 export const MAC_DST = Buffer.from('020000000001', 'hex');
 export const MAC_SRC = Buffer.from('020000000002', 'hex');
@@ -131,39 +103,11 @@ export function eth(type: number, payload: Uint8Array, tags: [number, number][] 
   return Buffer.concat([h, payload]);
 }
 
-export interface V4Header {
-  src: string;
-  dst: string;
-  proto: number;
-  /** Header length in 32-bit words as written (default: 5 + options). */
-  ihl?: number;
-  version?: number;
-  tos?: number;
-  totLen?: number;
-  id?: number;
-  /** flags (3 bits) << 13 | offset */
-  fragField?: number;
-  ttl?: number;
-  options?: Uint8Array;
-  check?: number;
-}
+/** An IPv4 header written as given, wrong fields included (packets.ts's builder, raw overrides). */
+export type V4Header = Pick<Ipv4Opts, 'src' | 'dst' | 'proto' | 'ihl' | 'version' | 'tos' | 'totLen' | 'id' | 'fragField' | 'ttl' | 'options' | 'check'>;
 
 export function v4(o: V4Header, payload: Uint8Array): Buffer {
-  const opt = o.options ? Buffer.concat([Buffer.from(o.options), Buffer.alloc((4 - (o.options.length % 4)) % 4)]) : Buffer.alloc(0);
-  const hl = 20 + opt.length;
-  const h = Buffer.alloc(hl);
-  h[0] = ((o.version ?? 4) << 4) | ((o.ihl ?? hl / 4) & 0xf);
-  h[1] = o.tos ?? 0;
-  h.writeUInt16BE((o.totLen ?? hl + payload.length) & 0xffff, 2);
-  h.writeUInt16BE(o.id ?? 0x1234, 4);
-  h.writeUInt16BE((o.fragField ?? 0) & 0xffff, 6);
-  h[8] = o.ttl ?? 64;
-  h[9] = o.proto;
-  ip4(o.src).copy(h, 12);
-  ip4(o.dst).copy(h, 16);
-  opt.copy(h, 20);
-  h.writeUInt16BE(o.check ?? csum(h), 10);
-  return Buffer.concat([h, payload]);
+  return ipv4(o, payload);
 }
 
 export interface V6Header {

@@ -113,17 +113,21 @@ export interface Ipv4Opts {
   /** Overrides: total length and header checksum (default: computed). */
   totLen?: number;
   check?: number;
+  /** Raw overrides for bad-packet tests: version nibble, IHL as written, the whole flags+offset field. */
+  version?: number;
+  ihl?: number;
+  fragField?: number;
 }
 
 export function ipv4(o: Ipv4Opts, payload: Uint8Array = Buffer.alloc(0)): Buffer {
   const opt = o.options ? Buffer.concat([Buffer.from(o.options), Buffer.alloc((4 - (o.options.length % 4)) % 4)]) : Buffer.alloc(0);
   const hl = 20 + opt.length;
   const h = Buffer.alloc(hl);
-  h[0] = 0x40 | (hl / 4);
+  h[0] = ((o.version ?? 4) << 4) | ((o.ihl ?? hl / 4) & 0xf);
   h[1] = o.tos ?? 0;
-  h.writeUInt16BE(o.totLen ?? hl + payload.length, 2);
+  h.writeUInt16BE((o.totLen ?? hl + payload.length) & 0xffff, 2);
   h.writeUInt16BE(o.id ?? 0x1234, 4);
-  h.writeUInt16BE((o.df ? 0x4000 : 0) | (o.mf ? 0x2000 : 0) | ((o.fragOffset ?? 0) & 0x1fff), 6);
+  h.writeUInt16BE((o.fragField ?? ((o.df ? 0x4000 : 0) | (o.mf ? 0x2000 : 0) | ((o.fragOffset ?? 0) & 0x1fff))) & 0xffff, 6);
   h[8] = o.ttl ?? 64;
   h[9] = o.proto;
   ipBytes(o.src).copy(h, 12);
