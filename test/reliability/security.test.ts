@@ -5,7 +5,7 @@
 // batch delete each fail with EPERM / EACCES on every map); the product opens no network listener.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, lstatSync, readdirSync, rmSync } from 'node:fs';
+import { lstatSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { attach, detach, observe, openPinned } from '../../src/dataplane/lifecycle.js';
 import type { BalancerHandle } from '../../src/dataplane/handle.js';
@@ -246,22 +246,17 @@ test('the product opens no network listener (a running katran-tui process: attac
     const fds = readdirSync(`/proc/${pid}/fd`).length;
     assert.deepEqual(socks.filter((x) => x.listening || x.table !== 'unix'), [], `process ${pid} owns network sockets: ${JSON.stringify(socks)}`);
     console.log(`no listener: pid ${pid} holds ${fds} fds, ${socks.length} sockets (inet or listening unix): none`);
-    // The CLI, when its host has landed: a long-running `stats --json` process.
+    // The CLI too: a long-running `stats --json` process.
     const cli = new URL('../../../bin/katran-tui', import.meta.url).pathname;
-    const host = new URL('../../src/dataplane/host.js', import.meta.url).pathname;
-    if (existsSync(host)) {
-      await killChild(child.child, 'SIGTERM');
-      child = undefined;
-      const c2 = await startChild(process.execPath, [cli, 'stats', '--json', '--intf', intf, '--pin-root', root, '--state-dir', stateDir, '--interval', '200', '--count', '50'], /\{/, { timeoutMs: 20_000 });
-      try {
-        const s2 = socketsOf(c2.child.pid!);
-        assert.deepEqual(s2.filter((x) => x.listening || x.table !== 'unix'), [], `katran-tui stats owns network sockets: ${JSON.stringify(s2)}`);
-        console.log(`no listener: katran-tui stats (pid ${c2.child.pid}) holds no inet or listening socket`);
-      } finally {
-        await killChild(c2.child);
-      }
-    } else {
-      t.diagnostic('the CLI host (dist/src/dataplane/host.js) has not landed: only the library process was checked');
+    await killChild(child.child, 'SIGTERM');
+    child = undefined;
+    const c2 = await startChild(process.execPath, [cli, 'stats', '--json', '--intf', intf, '--pin-root', root, '--state-dir', stateDir, '--interval', '200', '--count', '50'], /\{/, { timeoutMs: 20_000 });
+    try {
+      const s2 = socketsOf(c2.child.pid!);
+      assert.deepEqual(s2.filter((x) => x.listening || x.table !== 'unix'), [], `katran-tui stats owns network sockets: ${JSON.stringify(s2)}`);
+      console.log(`no listener: katran-tui stats (pid ${c2.child.pid}) holds no inet or listening socket`);
+    } finally {
+      await killChild(c2.child);
     }
   } finally {
     if (child) await killChild(child.child);
