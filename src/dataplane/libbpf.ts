@@ -102,6 +102,8 @@ export const XDP_FLAGS = {
 } as const;
 export const XDP_ATTACHED = { NONE: 0, DRV: 1, SKB: 2, HW: 3, MULTI: 4 } as const;
 export const XDP_ACTION = { ABORTED: 0, DROP: 1, PASS: 2, TX: 3, REDIRECT: 4 } as const;
+/** bpf_prog_test_run_opts flag: the frames an XDP program returns XDP_TX for are really sent. */
+export const BPF_F_TEST_XDP_LIVE_FRAMES = 1 << 1;
 export const BPF_F_RDONLY = 1 << 3;
 export const BPF_F_WRONLY = 1 << 4;
 export const BPF_F_RDONLY_PROG = 1 << 7;
@@ -660,6 +662,32 @@ export class TestRunner {
     const ret = libbpf().bpf_prog_test_run_opts(this.progFd, this.block.ptr) as number;
     check(ret, 'test run', this.what);
     return { retval: v.getUint32(L.retval, true), outLen: v.getUint32(L.data_size_out, true), duration: v.getUint32(L.duration, true) };
+  }
+
+  /**
+   * Live frames (BPF_F_TEST_XDP_LIVE_FRAMES): `repeat` frames built from `packet` go through the
+   * program in batches of `batchSize`, and those it returns XDP_TX / XDP_REDIRECT for are really
+   * sent, out of ctx.ingress_ifindex (looked up in the calling thread's network namespace). No
+   * output is copied back (the kernel refuses data_out / ctx_out in this mode).
+   */
+  runLive(packet: Uint8Array, repeat: number, ctx: Uint8Array, batchSize: number): void {
+    if (packet.length > this.maxPacket) throw new BpfError('test run', this.what, ERRNO.EINVAL, `packet of ${packet.length} bytes exceeds ${this.maxPacket}`);
+    if (ctx.length > TEST_RUN_MAX_CTX) throw new BpfError('test run', this.what, ERRNO.EINVAL, `ctx of ${ctx.length} bytes exceeds ${TEST_RUN_MAX_CTX}`);
+    const L = LAYOUT.bpf_test_run_opts;
+    const v = this.block.view;
+    const ctxIn = this.dataOut + this.maxPacket;
+    this.block.bytes.fill(0, 0, L.size);
+    this.block.bytes.set(packet, this.dataIn);
+    this.block.bytes.set(ctx, ctxIn);
+    v.setBigUint64(0, BigInt(L.size), true);
+    v.setBigUint64(L.data_in, this.block.at(this.dataIn), true);
+    v.setUint32(L.data_size_in, packet.length, true);
+    v.setBigUint64(L.ctx_in, this.block.at(ctxIn), true);
+    v.setUint32(L.ctx_size_in, ctx.length, true);
+    v.setInt32(L.repeat, repeat, true);
+    v.setUint32(L.flags, BPF_F_TEST_XDP_LIVE_FRAMES, true);
+    v.setUint32(L.batch_size, batchSize, true);
+    check(libbpf().bpf_prog_test_run_opts(this.progFd, this.block.ptr) as number, 'test run (live frames)', this.what);
   }
 
   close(): void {

@@ -1,0 +1,152 @@
+// The generator's child process (src/lab/generator.ts says why and how it is started): in the lab
+// namespace, pinned to one CPU, it loads bpf/trafficgen.bpf.o and sends in chunks of live-frames
+// test runs, switching gen_cfg between streams by their share, until its packet or time bound, a
+// {"stop":true} line on stdin, or SIGTERM. Paced: each chunk is what the rate owes since the rate
+// was set (at most 20 ms worth), the loop sleeping 1 ms when nothing is owed.
+import { setPriority } from 'node:os';
+import { createInterface } from 'node:readline';
+import { BPF_PROG_TYPE, BpfObject, TestRunner, currentCpu, ifNameToIndex, mapLookup, mapUpdate, numPossibleCpus, pinToCpu, progInfo } from '../dataplane/libbpf.js';
+import { bundledObject } from '../dataplane/paths.js';
+import { ethtoolStats } from './ethtool.js';
+import { GEN_LIMITS, streamConfig, type GenReport, type GenSpec } from './generator.js';
+
+const XDP_MD_SIZE = 24; // struct xdp_md: data, data_end, data_meta, ingress_ifindex, rx_queue_index, egress_ifindex
+const XDP_MD_DATA_END = 4; // must equal the frame's length (the kernel checks it)
+const XDP_MD_INGRESS_IFINDEX = 12;
+
+function out(m: object): void {
+  process.stdout.write(`${JSON.stringify(m)}\n`);
+}
+
+async function main(spec: GenSpec): Promise<GenReport> {
+  const t0 = process.hrtime.bigint();
+  const cpu0 = process.cpuUsage();
+  const ms = (): number => Number(process.hrtime.bigint() - t0) / 1e6;
+  const report: GenReport = {
+    offered: 0, perStream: spec.streams.map(() => 0), elapsedMs: 0, sent: 0, calls: 0, cpu: -1,
+    stoppedBy: 'time', ethtool: {}, cpuMs: 0, progId: 0, errors: [],
+  };
+  let stopping = false;
+  let rate = spec.ratePps ?? 0;
+  let weights = spec.streams.map((s) => s.weight ?? 1);
+  let rateSince = 0;
+  let sentSinceRate = 0;
+  process.on('SIGTERM', () => { stopping = true; });
+  process.on('SIGINT', () => { stopping = true; });
+  createInterface({ input: process.stdin }).on('line', (line) => {
+    try {
+      const m = JSON.parse(line) as { stop?: boolean; rate?: number; weights?: number[] };
+      if (m.stop) stopping = true;
+      if (typeof m.rate === 'number' && m.rate >= 0 && m.rate <= GEN_LIMITS.maxRatePps) {
+        rate = m.rate;
+        rateSince = ms();
+        sentSinceRate = 0;
+      }
+      if (Array.isArray(m.weights) && m.weights.length === spec.streams.length && m.weights.every((w) => w >= 0)) weights = m.weights;
+    } catch { /* not a command */ }
+  });
+
+  const cpu = spec.cpu ?? currentCpu();
+  const unpin = pinToCpu(cpu);
+  if (spec.nice !== undefined) setPriority(0, spec.nice);
+  report.cpu = cpu;
+  const obj = BpfObject.open(bundledObject('trafficgen'));
+  let runner: TestRunner | undefined;
+  try {
+    obj.load();
+    const prog = obj.programs().find((p) => p.type === BPF_PROG_TYPE.XDP)!;
+    report.progId = progInfo(prog.fd).id;
+    const cfgFd = obj.map('gen_cfg')!.fd;
+    const stateFd = obj.map('gen_state')!.fd;
+    const ifindex = ifNameToIndex(spec.ifname);
+    if (!ifindex) throw new Error(`generator: no interface ${spec.ifname} in this namespace`);
+    const streams = spec.streams.map((s) => {
+      const c = streamConfig(spec, s);
+      const ctx = Buffer.alloc(XDP_MD_SIZE);
+      ctx.writeUInt32LE(c.frame.length, XDP_MD_DATA_END);
+      ctx.writeUInt32LE(ifindex, XDP_MD_INGRESS_IFINDEX);
+      return { ...c, ctx };
+    });
+    runner = new TestRunner(prog.fd, 256, 'trafficgen');
+    const chunkMax = Math.max(1, Math.min(spec.chunk ?? 262_144, 1 << 24));
+    const limit = spec.packets ?? Number.MAX_SAFE_INTEGER;
+    const key = Buffer.alloc(4);
+    let current = -1;
+    let lastProgress = 0;
+    out({ ready: { progId: report.progId, cpu } });
+    for (let guard = 0; guard < 1e9; guard++) {
+      const now = ms();
+      if (stopping) { report.stoppedBy = 'stop'; break; }
+      if (report.offered >= limit) { report.stoppedBy = 'packets'; break; }
+      if (now >= spec.durationMs) { report.stoppedBy = 'time'; break; }
+      if (now - lastProgress >= (spec.progressMs ?? 500)) {
+        lastProgress = now;
+        out({ progress: { offered: report.offered, perStream: report.perStream, elapsedMs: now } });
+      }
+      let n = Math.min(chunkMax, limit - report.offered);
+      if (rate > 0) {
+        const owed = Math.floor((rate * (now - rateSince)) / 1000) - sentSinceRate;
+        n = Math.min(n, owed, Math.ceil(rate / 50));
+        if (n <= 0) {
+          await new Promise((r) => setTimeout(r, 1));
+          continue;
+        }
+      }
+      // The stream furthest behind its share goes next.
+      const total = weights.reduce((a, b) => a + b, 0);
+      if (total <= 0) {
+        await new Promise((r) => setTimeout(r, 5));
+        continue;
+      }
+      let pick = 0;
+      let behind = -Infinity;
+      for (let i = 0; i < streams.length; i++) {
+        if (weights[i] <= 0) continue;
+        const b = (weights[i] / total) * (report.offered + n) - report.perStream[i];
+        if (b > behind) { behind = b; pick = i; }
+      }
+      if (streams.length > 1) n = Math.max(1, Math.min(n, Math.ceil(behind)));
+      if (pick !== current) {
+        mapUpdate(cfgFd, key, streams[pick].cfg, 0, 'map gen_cfg');
+        current = pick;
+      }
+      runner.runLive(streams[pick].frame, n, streams[pick].ctx, spec.batchSize ?? GEN_LIMITS.batchSize);
+      report.calls++;
+      report.offered += n;
+      report.perStream[pick] += n;
+      sentSinceRate += n;
+      // Let stdin and signals in between chunks.
+      if (rate === 0) await new Promise((r) => setImmediate(r));
+    }
+    const ncpu = numPossibleCpus();
+    const v = Buffer.alloc(ncpu * 16);
+    if (mapLookup(stateFd, key, v, 'map gen_state')) {
+      for (let c = 0; c < ncpu; c++) report.sent += Number(v.readBigUInt64LE(c * 16 + 8));
+    }
+    try {
+      report.ethtool = ethtoolStats(spec.ifname);
+    } catch (e) {
+      report.errors.push((e as Error).message);
+    }
+  } catch (e) {
+    report.stoppedBy = 'error';
+    report.errors.push((e as Error).message);
+  } finally {
+    runner?.close();
+    obj.close();
+    unpin();
+  }
+  report.elapsedMs = ms();
+  const u = process.cpuUsage(cpu0);
+  report.cpuMs = (u.user + u.system) / 1000;
+  return report;
+}
+
+const spec = JSON.parse(process.argv[2] ?? '{}') as GenSpec;
+main(spec).then((r) => {
+  out({ report: r });
+  process.exit(r.stoppedBy === 'error' ? 1 : 0);
+}, (e) => {
+  process.stderr.write(`${(e as Error)?.stack ?? e}\n`);
+  process.exit(1);
+});
