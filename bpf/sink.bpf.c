@@ -14,7 +14,9 @@
  * sink_flows: HASH, key struct sink_flow_key (60 bytes: sink_key + the inner flow_key of Katran's
  *   layout, ports 0 for non-TCP/UDP inner packets), value struct sink_count.
  * sink_other: ARRAY[1] of struct sink_count: frames that were not encapsulated.
- * sink_cfg: ARRAY[1] of struct sink_cfg: the gateway MAC the balancer should be sending to.
+ * sink_cfg: ARRAY[1] of struct sink_cfg: the gateway MAC the balancer should be sending to, and
+ *   no_flows = 1 to skip sink_flows (at Mpps of new flows a full hash map's failed insert per
+ *   packet would make the sink, not the balancer, the limit).
  */
 #include <stdbool.h>
 #include <linux/bpf.h>
@@ -51,7 +53,8 @@ struct sink_count {
 
 struct sink_cfg {
 	__u8 mac[6];
-	__u8 pad[2];
+	__u8 no_flows;
+	__u8 pad;
 };
 
 _Static_assert(sizeof(struct sink_key) == 20, "sink_key is 20 bytes");
@@ -199,8 +202,10 @@ int sink(struct xdp_md *ctx)
 		wrong_mac = any && diff;
 	}
 	count_in(&sink_counts, &fk.real, bytes, wrong_mac);
-	inner_flow(inner, data_end, inner_v6, &fk.inner);
-	count_in(&sink_flows, &fk, bytes, wrong_mac);
+	if (!cfg || !cfg->no_flows) {
+		inner_flow(inner, data_end, inner_v6, &fk.inner);
+		count_in(&sink_flows, &fk, bytes, wrong_mac);
+	}
 	return XDP_DROP;
 
 other:

@@ -86,7 +86,7 @@ export const LAYOUT = {
   bpf_obj_get_opts: { size: 16, file_flags: 8 },
   bpf_tc_hook: { size: 24, ifindex: 8, attach_point: 12, parent: 16 },
   bpf_tc_opts: { size: 32, prog_fd: 8, flags: 12, prog_id: 16, handle: 20, priority: 24 },
-  bpf_prog_info: { size: 232, type: 0, id: 4, tag: 8, load_time: 40, created_by_uid: 48, nr_map_ids: 52, map_ids: 56, name: 64 },
+  bpf_prog_info: { size: 232, type: 0, id: 4, tag: 8, load_time: 40, created_by_uid: 48, nr_map_ids: 52, map_ids: 56, name: 64, run_time_ns: 192, run_cnt: 200 },
   bpf_map_info: { size: 88, type: 0, id: 4, key_size: 8, value_size: 12, max_entries: 16, map_flags: 20, name: 24 },
 } as const;
 
@@ -801,6 +801,9 @@ export interface ProgInfo {
   loadTime: bigint;
   createdByUid: number;
   mapIds: number[];
+  /** Time spent in the program and runs (kernel.bpf_stats_enabled = 1 only; else 0). */
+  runTimeNs: bigint;
+  runCnt: bigint;
 }
 
 export function progInfo(fd: number): ProgInfo {
@@ -824,6 +827,8 @@ export function progInfo(fd: number): ProgInfo {
       loadTime: v.getBigUint64(L.load_time, true),
       createdByUid: v.getUint32(L.created_by_uid, true),
       mapIds,
+      runTimeNs: v.getBigUint64(L.run_time_ns, true),
+      runCnt: v.getBigUint64(L.run_cnt, true),
     };
   } finally {
     info.free();

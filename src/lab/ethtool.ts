@@ -77,3 +77,40 @@ export function vethXdp(stats: Record<string, number>): { rxXdp: number; rxDrops
     xmitErr: g('tx_queue_0_xdp_xmit_errors'),
   };
 }
+
+const ETHTOOL_GGRO = 0x2b;
+const ETHTOOL_SGRO = 0x2c;
+
+/**
+ * Turns GRO on or off (ETHTOOL_SGRO). On a veth GRO also turns its NAPI on without a native XDP
+ * program: frames its peer sends with XDP (the generator's live frames) are then received, as
+ * skbs, instead of dropped uncounted. A generic-mode balancer on the lab's veth needs it.
+ */
+export function setGro(ifname: string, on: boolean): void {
+  const c = libc();
+  const fd = c.socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0) as number;
+  if (fd < 0) throw new BpfError('open', 'an ioctl socket', koffi.errno());
+  const ifr = Buffer.alloc(40);
+  ifr.write(ifname, 0, 'utf8');
+  const v = new NativeBuffer(8);
+  try {
+    ifr.writeBigUInt64LE(v.ptr, 16);
+    v.view.setUint32(0, ETHTOOL_GGRO, true);
+    if ((c.ioctl(fd, SIOCETHTOOL, ifr) as number) < 0) throw new BpfError('read GRO of', `interface ${ifname}`, koffi.errno());
+    if ((v.view.getUint32(4, true) !== 0) === on) return;
+    v.view.setUint32(0, ETHTOOL_SGRO, true);
+    v.view.setUint32(4, on ? 1 : 0, true);
+    if ((c.ioctl(fd, SIOCETHTOOL, ifr) as number) < 0) throw new BpfError(`turn GRO ${on ? 'on' : 'off'} on`, `interface ${ifname}`, koffi.errno());
+  } finally {
+    v.free();
+    c.close(fd);
+  }
+}
+
+/** after - before, per counter of vethXdp(). */
+export function vethXdpDelta(before: Record<string, number>, after: Record<string, number>): ReturnType<typeof vethXdp> {
+  const a = vethXdp(after);
+  const b = vethXdp(before);
+  for (const k of Object.keys(a) as (keyof typeof a)[]) a[k] -= b[k];
+  return a;
+}

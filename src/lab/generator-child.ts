@@ -23,8 +23,8 @@ async function main(spec: GenSpec): Promise<GenReport> {
   const cpu0 = process.cpuUsage();
   const ms = (): number => Number(process.hrtime.bigint() - t0) / 1e6;
   const report: GenReport = {
-    offered: 0, perStream: spec.streams.map(() => 0), elapsedMs: 0, sent: 0, calls: 0, cpu: -1,
-    stoppedBy: 'time', ethtool: {}, cpuMs: 0, progId: 0, errors: [],
+    offered: 0, perStream: spec.streams.map(() => 0), elapsedMs: 0, activeMs: 0, sent: 0, calls: 0, cpu: -1,
+    stoppedBy: 'time', ethtoolStart: {}, ethtool: {}, runTimeNs: 0, runCnt: 0, cpuMs: 0, progId: 0, errors: [],
   };
   let stopping = false;
   let rate = spec.ratePps ?? 0;
@@ -68,12 +68,14 @@ async function main(spec: GenSpec): Promise<GenReport> {
       return { ...c, ctx };
     });
     runner = new TestRunner(prog.fd, 256, 'trafficgen');
-    const chunkMax = Math.max(1, Math.min(spec.chunk ?? 262_144, 1 << 24));
+    const chunkMax = Math.max(1, Math.min(spec.chunk ?? 65_536, 1 << 24));
     const limit = spec.packets ?? Number.MAX_SAFE_INTEGER;
     const key = Buffer.alloc(4);
     let current = -1;
     let lastProgress = 0;
+    report.ethtoolStart = ethtoolStats(spec.ifname);
     out({ ready: { progId: report.progId, cpu } });
+    const start = ms();
     for (let guard = 0; guard < 1e9; guard++) {
       const now = ms();
       if (stopping) { report.stoppedBy = 'stop'; break; }
@@ -118,11 +120,15 @@ async function main(spec: GenSpec): Promise<GenReport> {
       // Let stdin and signals in between chunks.
       if (rate === 0) await new Promise((r) => setImmediate(r));
     }
+    report.activeMs = ms() - start;
     const ncpu = numPossibleCpus();
     const v = Buffer.alloc(ncpu * 16);
     if (mapLookup(stateFd, key, v, 'map gen_state')) {
       for (let c = 0; c < ncpu; c++) report.sent += Number(v.readBigUInt64LE(c * 16 + 8));
     }
+    const info = progInfo(prog.fd);
+    report.runTimeNs = Number(info.runTimeNs);
+    report.runCnt = Number(info.runCnt);
     try {
       report.ethtool = ethtoolStats(spec.ifname);
     } catch (e) {

@@ -59,7 +59,7 @@ export interface GenSpec {
    * pinned to the same CPU (the sink's) gets what it needs first.
    */
   nice?: number;
-  /** Frames per test-run call, flat out (default 262144: ~0.1 s at 2.5 Mpps, the stop latency). */
+  /** Frames per test-run call, flat out (default 65536: ~50 ms at 1.3 Mpps, the stop latency). */
   chunk?: number;
   /** Frames per batch inside one test run (1-256, default 256: one veth ring's worth). */
   batchSize?: number;
@@ -78,13 +78,19 @@ export interface GenProgress {
 export interface GenReport extends GenProgress {
   /** Frames the program returned XDP_TX for (its own per-CPU counter). */
   sent: number;
+  /** ms from the first chunk to the end (elapsedMs less the start: the rate's denominator). */
+  activeMs: number;
   /** The test-run calls made. */
   calls: number;
   cpu: number;
   /** Why it stopped. */
   stoppedBy: 'packets' | 'time' | 'stop' | 'error';
-  /** The client interface's ethtool statistics (veth: per-queue XDP counters) at the end. */
+  /** The client interface's ethtool statistics (veth: per-queue XDP counters) at the start and the end. */
+  ethtoolStart: Record<string, number>;
   ethtool: Record<string, number>;
+  /** The program's run time and runs (kernel.bpf_stats_enabled = 1 only; else 0). */
+  runTimeNs: number;
+  runCnt: number;
   /** CPU time the child used (user + system, ms). */
   cpuMs: number;
   progId: number;

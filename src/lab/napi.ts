@@ -16,7 +16,8 @@ export function setThreaded(ifname: string, on: boolean, ns?: string): void {
   const path = `/sys/class/net/${ifname}/threaded`;
   const v = on ? '1\n' : '0\n';
   if (!ns) {
-    writeFileSync(path, v);
+    // Writing fails (EOPNOTSUPP) on a veth without NAPI (no native XDP program): only when needed.
+    if (readFileSync(path, 'utf8').trim() !== v.trim()) writeFileSync(path, v);
     return;
   }
   // ip netns exec mounts the namespace's own /sys; a bare setns would still see the root's.

@@ -9,7 +9,7 @@ import { attach, detach } from '../../src/dataplane/lifecycle.js';
 import type { BalancerHandle } from '../../src/dataplane/handle.js';
 import type { Lab } from '../../src/dataplane/lab.js';
 import { BpfError, progFdById } from '../../src/dataplane/libbpf.js';
-import { ethtoolStats, vethXdp } from '../../src/lab/ethtool.js';
+import { ethtoolStats, vethXdp, vethXdpDelta } from '../../src/lab/ethtool.js';
 import { startLabGenerator, streamConfig, validateSpec } from '../../src/lab/generator.js';
 import { buildFrame, TCP_FLAGS } from '../../src/dataplane/labframes.js';
 import { pinRoot } from '../helpers/env.js';
@@ -75,7 +75,7 @@ test('generator: exactly the packets asked, v4 TCP SYN and v6 UDP, every flow of
     assert.ok(Math.abs(r.perStream[0] - 0.75 * N) <= 0.01 * N, `streams by weight 3:1 (${r.perStream})`);
 
     // Every frame offered reached the balancer or was dropped at its ring (counted by the kernel).
-    const peer = vethXdp(r.ethtool);
+    const peer = vethXdpDelta(r.ethtoolStart, r.ethtool);
     const after = vethXdp(ethtoolStats(lab.intf));
     const v4 = pair(h, 'stats', V4.vipNum).v1;
     const v6 = pair(h, 'stats', V6.vipNum).v1;
