@@ -1,8 +1,10 @@
 // XDP speed for `npm run bench`: kernel-measured ns per packet (bpf_prog_test_run_opts duration,
 // repeat = 1: with repeat > 1 the kernel would rerun the already rewritten buffer), CALLS calls per
 // run, the median of RUNS runs' means, for each path of the balancer beside the floor program
-// (parse Ethernet, swap MACs, XDP_TX) and Katran's own object measured the same way on this
-// machine kind. The process is pinned to CPU 0, the CPU given its own LRU.
+// (parse Ethernet, swap MACs, XDP_TX) and, when KATRAN_REF_OBJ names another Katran-ABI object,
+// that object on the same paths. Every comparison is measured in this run: the runs of the
+// objects are interleaved (run r of every case and object before run r + 1). The process is
+// pinned to CPU 0, the CPU given its own LRU.
 import { BpfObject, TestRunner, mapUpdate, numPossibleCpus, pinToCpu } from '../src/dataplane/libbpf.js';
 import { MAP, u32Key } from '../src/dataplane/abi.js';
 import { builtObject } from '../src/dataplane/paths.js';
@@ -15,7 +17,6 @@ const NEW_CONN_RATE = 2;
 
 interface Case {
   name: string;
-  katranNs?: number;
   /** Runs once per call before the packet goes in (e.g. a new source port); returns the frame. */
   next: (i: number) => Buffer;
   runner: TestRunner;
@@ -28,18 +29,18 @@ function median(xs: number[]): number {
   return s[Math.floor(s.length / 2)];
 }
 
-function measure(c: Case): number {
-  const means: number[] = [];
-  for (let i = 0; i < 2000; i++) c.runner.runRaw(c.next(i)); // warm-up
-  for (let r = 0; r < RUNS; r++) {
-    let sum = 0;
-    for (let i = 0; i < CALLS; i++) {
-      if (c.every10k && i % 10_000 === 0) c.every10k();
-      sum += c.runner.runRaw(c.next(i)).duration;
-    }
-    means.push(sum / CALLS);
+/** The mean ns/packet of one run of CALLS calls. */
+function runOnce(c: Case): number {
+  let sum = 0;
+  for (let i = 0; i < CALLS; i++) {
+    if (c.every10k && i % 10_000 === 0) c.every10k();
+    sum += c.runner.runRaw(c.next(i)).duration;
   }
-  return median(means);
+  return sum / CALLS;
+}
+
+function warm(c: Case): void {
+  for (let i = 0; i < 2000; i++) c.runner.runRaw(c.next(i));
 }
 
 /** A frame whose TCP / UDP source port is rewritten per call (bytes 34/35 for v4, 54/55 for v6). */
@@ -51,82 +52,102 @@ function varySport(frame: Buffer): (i: number) => Buffer {
   };
 }
 
+/** A balancer object with the bench's VIPs and reals, and its cases (one per path). */
+function balancerCases(lb: BalancerFixture): Case[] {
+  const vip4 = { address: '192.0.2.10', port: 80, proto: 'tcp' as const, vipNum: 1 };
+  const vip6 = { address: '2001:db8::10', port: 443, proto: 'tcp' as const, vipNum: 2 };
+  lb.addVip(vip4);
+  lb.addVip(vip6);
+  lb.setReal(1, '198.51.100.1');
+  lb.setReal(2, '2001:db8:1::2');
+  lb.fillRing(1, 1);
+  lb.fillRing(2, 2);
+  lb.setMac('02:aa:bb:cc:dd:01');
+  const run = lb.runner;
+
+  // Resetting this CPU's NEW_CONN_RATE window keeps every SYN a full new flow (LRU write
+  // included) instead of letting the 125k/s/CPU limit skip the write after the first 125k.
+  const ncpu = numPossibleCpus();
+  const resetRate = () => mapUpdate(lb.fds[MAP.stats], u32Key(MAX_VIPS + NEW_CONN_RATE), Buffer.alloc(16 * ncpu));
+  // The opposite: this CPU over the limit in a window that starts now (bpf_ktime_get_ns and
+  // process.hrtime are both CLOCK_MONOTONIC), so no SYN writes the LRU. The "same pkt" rows mix
+  // both modes (the first 125k SYNs of each second write), in a share that depends on how fast
+  // this process issues calls; these two rows do not.
+  const overRate = () => {
+    const v = Buffer.alloc(16 * ncpu);
+    const now = process.hrtime.bigint();
+    for (let c = 0; c < ncpu; c++) {
+      v.writeBigUInt64LE(1n << 40n, c * 16);
+      v.writeBigUInt64LE(now, c * 16 + 8);
+    }
+    mapUpdate(lb.fds[MAP.stats], u32Key(MAX_VIPS + NEW_CONN_RATE), v);
+  };
+
+  const ack = flowFrame({ src: '203.0.113.7', dst: vip4.address, sport: 31337, dport: 80, proto: 'tcp', flags: 'A', payloadLen: 64 });
+  lb.run(flowFrame({ src: '203.0.113.7', dst: vip4.address, sport: 31337, dport: 80, proto: 'tcp', flags: 'S' }));
+  const syn4 = flowFrame({ src: '203.0.113.7', dst: vip4.address, sport: 1024, dport: 80, proto: 'tcp', flags: 'S', payloadLen: 0 });
+  const syn6 = flowFrame({ src: '2001:db8:c::7', dst: vip6.address, sport: 1024, dport: 443, proto: 'tcp', flags: 'S', payloadLen: 0 });
+  const syn4Same = Buffer.from(syn4);
+  const syn6Same = Buffer.from(syn6);
+  const pass = flowFrame({ src: '203.0.113.7', dst: '192.0.2.99', sport: 5555, dport: 80, proto: 'tcp', flags: 'A', payloadLen: 64 });
+  const echo = echoRequestFrame({ src: '203.0.113.7', dst: vip4.address });
+  const echo6 = echoRequestFrame({ src: '2001:db8:c::7', dst: vip6.address });
+  return [
+    { name: 'LRU hit (v4 ACK)', next: () => ack, runner: run },
+    // The same SYN every call. After 125k new flows in a second this CPU is "under flood" and
+    // skips the LRU write, so the figure mixes both.
+    { name: 'new flow (v4 SYN, same pkt)', next: () => syn4Same, runner: run },
+    { name: 'new flow (v6 SYN, same pkt)', next: () => syn6Same, runner: run },
+    { name: 'new flow (v4 SYN, over rate)', next: () => syn4Same, runner: run, every10k: overRate },
+    { name: 'new flow (v6 SYN, over rate)', next: () => syn6Same, runner: run, every10k: overRate },
+    // Every call a new flow (new source port) with its LRU insert: the honest worst case.
+    { name: 'new flow (v4 SYN, new sport)', next: varySport(Buffer.from(syn4)), runner: run, every10k: resetRate },
+    { name: 'new flow (v6 SYN, new sport)', next: varySport(Buffer.from(syn6)), runner: run, every10k: resetRate },
+    { name: 'non-VIP pass', next: () => pass, runner: run },
+    { name: 'ICMP echo (v4)', next: () => echo, runner: run },
+    { name: 'ICMP echo (v6)', next: () => echo6, runner: run },
+  ];
+}
+
 export async function benchBpf(): Promise<void> {
   const unpin = pinToCpu(0);
+  const refPath = process.env.KATRAN_REF_OBJ;
   const lb = new BalancerFixture([0]);
+  const ref = refPath ? new BalancerFixture([0], refPath) : undefined;
   const floorObj = BpfObject.open(builtObject('bench/floor.bpf.c'));
   try {
     floorObj.load();
     const floor = new TestRunner(floorObj.program('xdp_floor')!.fd, 4096, 'xdp_floor');
-    const vip4 = { address: '192.0.2.10', port: 80, proto: 'tcp' as const, vipNum: 1 };
-    const vip6 = { address: '2001:db8::10', port: 443, proto: 'tcp' as const, vipNum: 2 };
-    lb.addVip(vip4);
-    lb.addVip(vip6);
-    lb.setReal(1, '198.51.100.1');
-    lb.setReal(2, '2001:db8:1::2');
-    lb.fillRing(1, 1);
-    lb.fillRing(2, 2);
-    lb.setMac('02:aa:bb:cc:dd:01');
-    const run = lb.runner;
-
-    // Resetting this CPU's NEW_CONN_RATE window keeps every SYN a full new flow (LRU write
-    // included) instead of letting the 125k/s/CPU limit skip the write after the first 125k.
-    const ncpu = numPossibleCpus();
-    const resetRate = () => mapUpdate(lb.fds[MAP.stats], u32Key(MAX_VIPS + NEW_CONN_RATE), Buffer.alloc(16 * ncpu));
-    // The opposite: this CPU over the limit in a window that starts now (bpf_ktime_get_ns and
-    // process.hrtime are both CLOCK_MONOTONIC), so no SYN writes the LRU. The "same pkt" rows mix
-    // both modes (the first 125k SYNs of each second write), in a share that depends on how fast
-    // this process issues calls; these two rows do not.
-    const overRate = () => {
-      const v = Buffer.alloc(16 * ncpu);
-      const now = process.hrtime.bigint();
-      for (let c = 0; c < ncpu; c++) {
-        v.writeBigUInt64LE(1n << 40n, c * 16);
-        v.writeBigUInt64LE(now, c * 16 + 8);
+    const ours = balancerCases(lb);
+    const theirs = ref ? balancerCases(ref) : [];
+    const floorFrame = Buffer.from(flowFrame({ src: '203.0.113.7', dst: '192.0.2.10', sport: 31337, dport: 80, proto: 'tcp', flags: 'A', payloadLen: 64 }));
+    const floorCase: Case = { name: 'floor (xdp_floor)', next: () => floorFrame, runner: floor };
+    const all = [floorCase, ...ours, ...theirs];
+    for (const c of all) warm(c);
+    // Interleaved: run r of every case and object, then run r + 1.
+    const means = new Map<Case, number[]>(all.map((c) => [c, []]));
+    for (let r = 0; r < RUNS; r++) for (const c of all) means.get(c)!.push(runOnce(c));
+    const ns = (c: Case): number => median(means.get(c)!);
+    const floorNs = ns(floorCase);
+    const rows = [['path', 'ns/pkt', 'x floor', ...(ref ? ['ref ns', 'ref x floor', 'x ref'] : [])]];
+    rows.push([floorCase.name, floorNs.toFixed(1), '1.00', ...(ref ? ['-', '-', '-'] : [])]);
+    ours.forEach((c, i) => {
+      const v = ns(c);
+      const row = [c.name, v.toFixed(1), (v / floorNs).toFixed(2)];
+      if (ref) {
+        const w = ns(theirs[i]);
+        row.push(w.toFixed(1), (w / floorNs).toFixed(2), (v / w).toFixed(2));
       }
-      mapUpdate(lb.fds[MAP.stats], u32Key(MAX_VIPS + NEW_CONN_RATE), v);
-    };
-
-    const ack = flowFrame({ src: '203.0.113.7', dst: vip4.address, sport: 31337, dport: 80, proto: 'tcp', flags: 'A', payloadLen: 64 });
-    lb.run(flowFrame({ src: '203.0.113.7', dst: vip4.address, sport: 31337, dport: 80, proto: 'tcp', flags: 'S' }));
-    const syn4 = flowFrame({ src: '203.0.113.7', dst: vip4.address, sport: 1024, dport: 80, proto: 'tcp', flags: 'S', payloadLen: 0 });
-    const syn6 = flowFrame({ src: '2001:db8:c::7', dst: vip6.address, sport: 1024, dport: 443, proto: 'tcp', flags: 'S', payloadLen: 0 });
-    const syn4Same = Buffer.from(syn4);
-    const syn6Same = Buffer.from(syn6);
-    const pass = flowFrame({ src: '203.0.113.7', dst: '192.0.2.99', sport: 5555, dport: 80, proto: 'tcp', flags: 'A', payloadLen: 64 });
-    const echo = echoRequestFrame({ src: '203.0.113.7', dst: vip4.address });
-    const echo6 = echoRequestFrame({ src: '2001:db8:c::7', dst: vip6.address });
-    const floorFrame = Buffer.from(ack);
-
-    const cases: Case[] = [
-      { name: 'floor (xdp_floor)', next: () => floorFrame, runner: floor },
-      { name: 'LRU hit (v4 ACK)', katranNs: 110, next: () => ack, runner: run },
-      // As the reference figures were taken: the same SYN every call. After 125k new flows in a
-      // second this CPU is "under flood" and skips the LRU write, so the figure mixes both.
-      { name: 'new flow (v4 SYN, same pkt)', katranNs: 170, next: () => syn4Same, runner: run },
-      { name: 'new flow (v6 SYN, same pkt)', katranNs: 120, next: () => syn6Same, runner: run },
-      { name: 'new flow (v4 SYN, over rate)', next: () => syn4Same, runner: run, every10k: overRate },
-      { name: 'new flow (v6 SYN, over rate)', next: () => syn6Same, runner: run, every10k: overRate },
-      // Every call a new flow (new source port) with its LRU insert: the honest worst case.
-      { name: 'new flow (v4 SYN, new sport)', next: varySport(syn4), runner: run, every10k: resetRate },
-      { name: 'new flow (v6 SYN, new sport)', next: varySport(syn6), runner: run, every10k: resetRate },
-      { name: 'non-VIP pass', next: () => pass, runner: run },
-      { name: 'ICMP echo (v4)', katranNs: 46, next: () => echo, runner: run },
-      { name: 'ICMP echo (v6)', next: () => echo6, runner: run },
-    ];
-    const results = cases.map((c) => ({ c, ns: measure(c) }));
-    const floorNs = results[0].ns;
-    const rows = [['path', 'ns/pkt', 'x floor', 'Katran ns', 'vs Katran']];
-    for (const { c, ns } of results) {
-      rows.push([c.name, ns.toFixed(1), (ns / floorNs).toFixed(2), c.katranNs ? String(c.katranNs) : '-', c.katranNs ? `${((ns / c.katranNs) * 100).toFixed(0)}%` : '-']);
-    }
+      rows.push(row);
+    });
     const w = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
     for (const r of rows) console.log(r.map((x, i) => (i === 0 ? x.padEnd(w[i]) : x.padStart(w[i]))).join('  '));
-    console.log(`(${CALLS} calls per run, median of ${RUNS} runs' means; CPU 0 pinned; "over rate": NEW_CONN_RATE set over the limit every 10k calls, so no SYN writes the LRU; "new sport": a new source port per call and the NEW_CONN_RATE window reset every 10k calls, so every SYN inserts into the LRU)`);
+    console.log(`(${CALLS} calls per run, median of ${RUNS} interleaved runs' means; CPU 0 pinned; ${ref ? `ref = ${refPath}, same paths, same run; ` : 'set KATRAN_REF_OBJ to a Katran-ABI object to add it to every row; '}"over rate": NEW_CONN_RATE set over the limit every 10k calls, so no SYN writes the LRU; "new sport": a new source port per call and the NEW_CONN_RATE window reset every 10k calls, so every SYN inserts into the LRU)`);
     floor.close();
   } finally {
     floorObj.close();
     lb.close();
+    ref?.close();
     unpin();
   }
 }
