@@ -20,8 +20,13 @@ export interface ConsoleOptions {
   noColor: boolean;
 }
 
+/** The demo's default rate (packets per second over all VIPs) and the range --rate takes. */
+export const DEMO_RATE = { default: 100_000, min: 100, max: 2_000_000 } as const;
+
 export interface DemoOptions {
   durationS?: number;
+  /** Packets per second over all the demo's VIPs (default DEMO_RATE.default). */
+  ratePps?: number;
   intervalMs: number;
   noColor: boolean;
   interactive: boolean;

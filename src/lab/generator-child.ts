@@ -1,8 +1,10 @@
 // The generator's child process (src/lab/generator.ts says why and how it is started): in the lab
 // namespace, pinned to one CPU, it loads bpf/trafficgen.bpf.o and sends in chunks of live-frames
 // test runs, switching gen_cfg between streams by their share, until its packet or time bound, a
-// {"stop":true} line on stdin, or SIGTERM. Paced: each chunk is what the rate owes since the rate
-// was set (at most 20 ms worth), the loop sleeping 1 ms when nothing is owed.
+// {"stop":true} line on stdin, or SIGTERM. Every test run with repeat > 1 costs ~25 ms here that is
+// not spent sending (the kernel waits, the CPU is free), so the generator paces in bursts: each
+// cycle sends what the rate owes since the last (at most 250 ms worth), one run per stream; the
+// frames of one run leave at the pipeline's speed.
 import { setPriority } from 'node:os';
 import { createInterface } from 'node:readline';
 import { BPF_PROG_TYPE, BpfObject, TestRunner, currentCpu, ifNameToIndex, mapLookup, mapUpdate, numPossibleCpus, pinToCpu, progInfo } from '../dataplane/libbpf.js';
@@ -23,7 +25,7 @@ async function main(spec: GenSpec): Promise<GenReport> {
   const cpu0 = process.cpuUsage();
   const ms = (): number => Number(process.hrtime.bigint() - t0) / 1e6;
   const report: GenReport = {
-    offered: 0, perStream: spec.streams.map(() => 0), elapsedMs: 0, activeMs: 0, sent: 0, calls: 0, cpu: -1,
+    offered: 0, perStream: spec.streams.map(() => 0), elapsedMs: 0, activeMs: 0, callMs: 0, sent: 0, calls: 0, cpu: -1,
     stoppedBy: 'time', ethtoolStart: {}, ethtool: {}, runTimeNs: 0, runCnt: 0, cpuMs: 0, progId: 0, errors: [],
   };
   let stopping = false;
@@ -68,7 +70,7 @@ async function main(spec: GenSpec): Promise<GenReport> {
       return { ...c, ctx };
     });
     runner = new TestRunner(prog.fd, 256, 'trafficgen');
-    const chunkMax = Math.max(1, Math.min(spec.chunk ?? 65_536, 1 << 24));
+    const chunkMax = Math.max(1, Math.min(spec.chunk ?? 262_144, 1 << 26));
     const limit = spec.packets ?? Number.MAX_SAFE_INTEGER;
     const key = Buffer.alloc(4);
     let current = -1;
@@ -85,40 +87,58 @@ async function main(spec: GenSpec): Promise<GenReport> {
         lastProgress = now;
         out({ progress: { offered: report.offered, perStream: report.perStream, elapsedMs: now } });
       }
+      // One cycle: n frames (flat out: a chunk; paced: what the rate owes, at most 250 ms worth),
+      // split over the streams by weight, one test run per stream that has frames due.
       let n = Math.min(chunkMax, limit - report.offered);
       if (rate > 0) {
         const owed = Math.floor((rate * (now - rateSince)) / 1000) - sentSinceRate;
-        n = Math.min(n, owed, Math.ceil(rate / 50));
+        n = Math.min(n, owed, Math.ceil(rate / 4));
         if (n <= 0) {
-          await new Promise((r) => setTimeout(r, 1));
+          await new Promise((r) => setTimeout(r, 2));
           continue;
         }
       }
-      // The stream furthest behind its share goes next.
       const total = weights.reduce((a, b) => a + b, 0);
       if (total <= 0) {
         await new Promise((r) => setTimeout(r, 5));
         continue;
       }
-      let pick = 0;
-      let behind = -Infinity;
+      // Each stream's due: its share of everything sent so far plus this cycle, less what it got
+      // (so shares stay exact over cycles); whatever rounding leaves goes to the most behind.
+      const due = streams.map((_, i) => (weights[i] > 0 ? Math.max(0, Math.floor((weights[i] / total) * (report.offered + n) - report.perStream[i])) : 0));
+      let left = n - due.reduce((a, b) => a + b, 0);
+      for (let i = 0; i < streams.length && left < 0; i++) {
+        const cut = Math.min(due[i], -left);
+        due[i] -= cut;
+        left += cut;
+      }
+      if (left > 0) {
+        let pick = 0;
+        let behind = -Infinity;
+        for (let i = 0; i < streams.length; i++) {
+          if (weights[i] <= 0) continue;
+          const b = (weights[i] / total) * (report.offered + n) - report.perStream[i] - due[i];
+          if (b > behind) { behind = b; pick = i; }
+        }
+        due[pick] += left;
+      }
       for (let i = 0; i < streams.length; i++) {
-        if (weights[i] <= 0) continue;
-        const b = (weights[i] / total) * (report.offered + n) - report.perStream[i];
-        if (b > behind) { behind = b; pick = i; }
+        if (due[i] <= 0) continue;
+        if (i !== current) {
+          mapUpdate(cfgFd, key, streams[i].cfg, 0, 'map gen_cfg');
+          current = i;
+        }
+        const c0 = ms();
+        runner.runLive(streams[i].frame, due[i], streams[i].ctx, spec.batchSize ?? GEN_LIMITS.batchSize);
+        report.callMs += ms() - c0;
+        report.calls++;
+        report.offered += due[i];
+        report.perStream[i] += due[i];
+        sentSinceRate += due[i];
       }
-      if (streams.length > 1) n = Math.max(1, Math.min(n, Math.ceil(behind)));
-      if (pick !== current) {
-        mapUpdate(cfgFd, key, streams[pick].cfg, 0, 'map gen_cfg');
-        current = pick;
-      }
-      runner.runLive(streams[pick].frame, n, streams[pick].ctx, spec.batchSize ?? GEN_LIMITS.batchSize);
-      report.calls++;
-      report.offered += n;
-      report.perStream[pick] += n;
-      sentSinceRate += n;
-      // Let stdin and signals in between chunks.
-      if (rate === 0) await new Promise((r) => setImmediate(r));
+      // Let stdin and signals in between cycles (paced too: a rate the runs cannot keep up with
+      // always owes frames, and the stop line must still be read).
+      await new Promise((r) => setImmediate(r));
     }
     report.activeMs = ms() - start;
     const ncpu = numPossibleCpus();

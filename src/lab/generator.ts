@@ -59,7 +59,7 @@ export interface GenSpec {
    * pinned to the same CPU (the sink's) gets what it needs first.
    */
   nice?: number;
-  /** Frames per test-run call, flat out (default 65536: ~50 ms at 1.3 Mpps, the stop latency). */
+  /** Frames per cycle flat out (default 262144: ~0.2 s at 1.3 Mpps, the stop latency; at most 2^26). */
   chunk?: number;
   /** Frames per batch inside one test run (1-256, default 256: one veth ring's worth). */
   batchSize?: number;
@@ -80,6 +80,8 @@ export interface GenReport extends GenProgress {
   sent: number;
   /** ms from the first chunk to the end (elapsedMs less the start: the rate's denominator). */
   activeMs: number;
+  /** ms spent inside the test-run calls (each costs ~25 ms of kernel set-up here besides sending). */
+  callMs: number;
   /** The test-run calls made. */
   calls: number;
   cpu: number;
