@@ -135,9 +135,11 @@ async function sample(lab: Lab, o: Obj, a: Attached, t: Traffic, mode: 'native' 
   const lb1 = progRun(a.progId);
   const sink1 = progRun(lab.sinkProgId);
   const sink = lab.sinkCounts().reduce((s, c) => s + c.packets, 0);
-  // Native: veth's own XDP counters. Generic: the balancer's XDP_TX counter (the floor has none:
-  // what left the interface), and what the interface dropped on the way out.
-  const tx = mode === 'native' ? b.xdpTx : a.handle ? globalStat(a.handle, 'xdpTx').v1 - tx0 : if1.tx - if0.tx;
+  // Native: veth's own XDP counters (xdp_tx counts the frames that made it into the sink's ring,
+  // xdp_tx_errors those that did not: together what the object returned XDP_TX for). Generic: the
+  // balancer's XDP_TX counter (the floor has none: what left the interface), and what the
+  // interface dropped on the way out.
+  const tx = mode === 'native' ? b.xdpTx + b.xdpTxErr : a.handle ? globalStat(a.handle, 'xdpTx').v1 - tx0 : if1.tx - if0.tx;
   const txErr = mode === 'native' ? b.xdpTxErr : if1.txDropped - if0.txDropped;
   const per = (x: { ns: number; cnt: number }, y: { ns: number; cnt: number }): number => (y.cnt > x.cnt ? (y.ns - x.ns) / (y.cnt - x.cnt) : NaN);
   return {

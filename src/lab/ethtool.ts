@@ -70,8 +70,8 @@ export function vethXdp(stats: Record<string, number>): { rxXdp: number; rxDrops
     rxXdp: g('rx_queue_0_xdp_packets'),
     rxDrops: g('rx_queue_0_drops'),
     xdpDrops: g('rx_queue_0_xdp_drops'),
-    xdpTx: g('rx_queue_0_xdp_tx'),
-    xdpTxErr: g('rx_queue_0_xdp_tx_errors'),
+    xdpTx: g('rx_queue_0_xdp_tx'), // made it into the peer's ring
+    xdpTxErr: g('rx_queue_0_xdp_tx_errors'), // did not (ring full, or the peer has no XDP)
     xdpRedirect: g('rx_queue_0_xdp_redirect'),
     xmit: g('tx_queue_0_xdp_xmit'),
     xmitErr: g('tx_queue_0_xdp_xmit_errors'),
