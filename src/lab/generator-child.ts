@@ -35,7 +35,8 @@ async function main(spec: GenSpec): Promise<GenReport> {
   let sentSinceRate = 0;
   process.on('SIGTERM', () => { stopping = true; });
   process.on('SIGINT', () => { stopping = true; });
-  createInterface({ input: process.stdin }).on('line', (line) => {
+  // The parent gone (its end of stdin closed): stop, whatever the bounds say.
+  createInterface({ input: process.stdin }).on('close', () => { stopping = true; }).on('line', (line) => {
     try {
       const m = JSON.parse(line) as { stop?: boolean; rate?: number; weights?: number[] };
       if (m.stop) stopping = true;
