@@ -8,7 +8,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Host } from '../dataplane/types.js';
-import { bundledObject } from '../dataplane/paths.js';
+import { bundledObject } from '../dataplane/kernel/paths.js';
 import type { CliDeps, ConsoleOptions, DemoOptions, HostOptions } from './context.js';
 import type { DoctorProbe } from './doctor.js';
 
@@ -39,7 +39,7 @@ async function load<T>(relative: string, what: string): Promise<T> {
 }
 
 export async function createRealHost(o: HostOptions): Promise<Host> {
-  const m = await load<{ createHost(o: HostOptions): Host }>('../dataplane/host.js', 'the dataplane host');
+  const m = await load<{ createHost(o: HostOptions): Host }>('../dataplane/balancer/host.js', 'the dataplane host');
   return m.createHost(o);
 }
 
@@ -49,7 +49,7 @@ export async function runRealConsole(host: Host, o: ConsoleOptions): Promise<voi
 }
 
 export async function runRealDemo(o: DemoOptions): Promise<number> {
-  const m = await load<{ runDemo(o: DemoOptions): Promise<number> }>('../demo.js', 'the demo');
+  const m = await load<{ runDemo(o: DemoOptions): Promise<number> }>('../lab/demo.js', 'the demo');
   return m.runDemo(o);
 }
 
@@ -57,7 +57,7 @@ export const realProbe: DoctorProbe = {
   readFile: (p) => { try { return readFileSync(p, 'utf8'); } catch { return null; } },
   readdir: (p) => { try { return readdirSync(p); } catch { return null; } },
   readlink: (p) => { try { return readlinkSync(p); } catch { return null; } },
-  libbpfVersion: async () => (await import('../dataplane/libbpf.js')).libbpfVersion(),
+  libbpfVersion: async () => (await import('../dataplane/kernel/libbpf.js')).libbpfVersion(),
   removeDir: (p) => rmSync(p, { recursive: true, force: true }),
 };
 

@@ -1,7 +1,7 @@
 // Shared setup of the balancer prog_test_run tests: addresses (documentation prefixes only),
 // VIPs, reals, the expected-output builders and counter assertions.
 import assert from 'node:assert/strict';
-import { pinToCpu } from '../../src/dataplane/libbpf.js';
+import { pinToCpu } from '../../src/dataplane/kernel/libbpf.js';
 import { BalancerFixture, delta, snapshot, type Delta, type GlobalName, type Snapshot, type VipSpec } from '../helpers/balancer-fixture.js';
 import {
   DEFAULT_DST_MAC, ETH_P, PROTO, ethernet, ipipV4Source, ipipV6Source, ipv4, ipv6, macBytes,

@@ -3,7 +3,7 @@
 // from running the program).
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { XDP_ACTION } from '../../src/dataplane/libbpf.js';
+import { XDP_ACTION } from '../../src/dataplane/kernel/libbpf.js';
 import { requireBpf } from '../helpers/env.js';
 import {
   ETH_P, ICMP, ICMP6, PROTO, echoRequestFrame, ethernet, flowFrame, icmp4, icmp6, icmpErrorFrame, ipv4, ipv6, ipv6Fragment,

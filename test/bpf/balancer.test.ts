@@ -3,7 +3,7 @@
 // Every case runs on CPU 0 (pinned), the only CPU with its own LRU in lru_mapping.
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { XDP_ACTION, mapDelete, mapUpdate } from '../../src/dataplane/libbpf.js';
+import { XDP_ACTION, mapDelete, mapUpdate } from '../../src/dataplane/kernel/libbpf.js';
 import { MAP, u32Key } from '../../src/dataplane/abi.js';
 import { requireBpf } from '../helpers/env.js';
 import { flowFrame, parseEncap, ipipV4Source, ipipV6Source } from '../helpers/packets.js';

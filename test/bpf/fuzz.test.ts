@@ -9,13 +9,13 @@
 // Reproduce a failure with KATRAN_TUI_FUZZ_SEED=<seed printed> node scripts/run-tests.mjs fuzz.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { loadBalancer, type LoadedBalancer } from '../../src/dataplane/loader.js';
-import { TestRunner, XDP_ACTION, numPossibleCpus } from '../../src/dataplane/libbpf.js';
+import { loadBalancer, type LoadedBalancer } from '../../src/dataplane/kernel/loader.js';
+import { TestRunner, XDP_ACTION, numPossibleCpus } from '../../src/dataplane/kernel/libbpf.js';
 import {
   STATS, VIP_FLAGS, ctlMac, parseMac, perCpuStride, realDefinition, u32Key, vipDefinition, vipMeta, type Proto,
 } from '../../src/dataplane/abi.js';
-import { bundledObject, requireObject } from '../../src/dataplane/paths.js';
-import { sumPerCpuU64 } from '../../src/dataplane/maps.js';
+import { bundledObject, requireObject } from '../../src/dataplane/kernel/paths.js';
+import { sumPerCpuU64 } from '../../src/dataplane/kernel/maps.js';
 import { requireBpf } from '../helpers/env.js';
 import {
   ETHERTYPE, IPPROTO_NUM as P, Rng, eth, fuzzSeed, hex, icmpMsg, tcpSeg, udpSeg, v4, v6, v6Ext, type V4Header,

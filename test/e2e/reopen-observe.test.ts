@@ -5,11 +5,11 @@ import assert from 'node:assert/strict';
 import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { u32Key, vipDefinition, vipMeta } from '../../src/dataplane/abi.js';
-import type { BalancerHandle } from '../../src/dataplane/handle.js';
-import type { Lab } from '../../src/dataplane/lab.js';
-import { BpfError, ERRNO, XDP_FLAGS, mapUpdate, xdpDetach, xdpQuery } from '../../src/dataplane/libbpf.js';
-import { listInterfaces } from '../../src/dataplane/interfaces.js';
-import { attach, detach, listBalancers, observe, openPinned, type AttachedBalancer } from '../../src/dataplane/lifecycle.js';
+import type { BalancerHandle } from '../../src/dataplane/kernel/handle.js';
+import type { Lab } from '../../src/lab/lab.js';
+import { BpfError, ERRNO, XDP_FLAGS, mapUpdate, xdpDetach, xdpQuery } from '../../src/dataplane/kernel/libbpf.js';
+import { listInterfaces } from '../../src/dataplane/kernel/interfaces.js';
+import { attach, detach, listBalancers, observe, openPinned, type AttachedBalancer } from '../../src/dataplane/balancer/lifecycle.js';
 import { ReadOnlyError } from '../../src/dataplane/types.js';
 import { pinRoot } from '../helpers/env.js';
 import {

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import {
   buildRing, fnv32, hash128to64, ipHash, movedShare, murmur3_x64_128_h1, ringCounts, ringDiff, ringForReals,
   spookyHash128, spookyHash32, type Endpoint,
-} from '../../src/dataplane/maglev.js';
+} from '../../src/dataplane/control/maglev.js';
 import type { HashKind } from '../../src/dataplane/types.js';
 
 const M = 65537;

@@ -5,8 +5,8 @@ import {
   BpfError, ERRNO, closeFd, mapDelete, mapDeleteBatch, mapInfo, mapLookup, mapLookupBatch, mapNextKey,
   mapUpdate, mapUpdateBatch, numPossibleCpus, BPF_ANY, BPF_MAP_TYPE,
 } from './libbpf.js';
-import { perCpuStride, u32Key } from './abi.js';
-import { ReadOnlyError } from './types.js';
+import { perCpuStride, u32Key } from '../abi.js';
+import { ReadOnlyError } from '../types.js';
 
 export interface MapShape {
   type: number;

@@ -7,13 +7,13 @@
 // (netlink), its maps from bpf_obj_get_info_by_fd; default routes from /proc/net/route and
 // /proc/net/ipv6_route, which are per namespace too.
 import { existsSync, readFileSync } from 'node:fs';
-import { MAP, formatMac, kernelMapName } from './abi.js';
+import { MAP, formatMac, kernelMapName } from '../abi.js';
 import {
   BpfError, IFF_UP, XDP_ATTACHED, closeFd, linkBasics, listLinks, mapFdById, mapInfo, progFdById, progInfo, xdpQuery,
 } from './libbpf.js';
 import { DEFAULT_PIN_ROOT } from './paths.js';
 import { pinnedProgIds } from './pins.js';
-import type { InterfaceInfo, XdpMode } from './types.js';
+import type { InterfaceInfo, XdpMode } from '../types.js';
 
 /** Maps whose presence makes a program a Katran-ABI balancer (kernel names, 15 chars). */
 export const KATRAN_ABI_MAPS = [MAP.vips, MAP.reals, MAP.rings, MAP.stats, MAP.ctl].map(kernelMapName);

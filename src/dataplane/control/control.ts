@@ -23,12 +23,12 @@ import {
   CTL_MAC_INDEX, DEFAULT_HASH, InputError, MAX_WEIGHT, REAL_FLAGS, parseHash, parseWeight, VIP_FLAGS, VIP_FLAG_NAMES, formatMac, formatVip, isZeroMac, parseIp, parseMac,
   parsePort, parseProto, parseVipFlags, realDefinition, u32Key, vipDefinition, vipFlagsToNames, vipMeta,
   type VipFlagName, type VipKey,
-} from './abi.js';
-import type { BalancerHandle } from './handle.js';
-import { ArrayRangeReader } from './maps.js';
+} from '../abi.js';
+import type { BalancerHandle } from '../kernel/handle.js';
+import { ArrayRangeReader } from '../kernel/maps.js';
 import { movedShare, ringCounts, ringDiff, ringForReals } from './maglev.js';
-import type { BalancerConfig, ChangeLogEntry, ChangeOptions, ChangeResult, HashKind, RealState, VipSpec, VipState } from './types.js';
-import { ReadOnlyError } from './types.js';
+import type { BalancerConfig, ChangeLogEntry, ChangeOptions, ChangeResult, HashKind, RealState, VipSpec, VipState } from '../types.js';
+import { ReadOnlyError } from '../types.js';
 
 // ---------------------------------------------------------------------------------------------
 // Desired state (what state.json holds)

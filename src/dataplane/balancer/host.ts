@@ -7,11 +7,11 @@
 // is observed read-only. attach(): the lifecycle's attach, then the control plane on top; when the
 // state directory already holds a desired state for that interface (an earlier attach), its VIPs
 // are re-applied to the fresh maps and the result says so. The requested MAC always wins.
-import { formatMac, parseMac } from './abi.js';
+import { formatMac, parseMac } from '../abi.js';
 import { Balancer } from './balancer.js';
-import type { BalancerHandle } from './handle.js';
+import type { BalancerHandle } from '../kernel/handle.js';
 import { attach, checkAttach, detach, lifecycleFor, type Lifecycle } from './lifecycle.js';
-import type { AttachRequest, BalancerSummary, ChangeOptions, ChangeResult, Dataplane, Host, InterfaceInfo } from './types.js';
+import type { AttachRequest, BalancerSummary, ChangeOptions, ChangeResult, Dataplane, Host, InterfaceInfo } from '../types.js';
 
 export interface HostOptions {
   pinRoot: string;

@@ -6,10 +6,10 @@
 //
 // The pure part (deltas, rates, resets, flood detection) is separate from the kernel reads so
 // that it is unit-tested without BPF: see RateBook and the functions below it.
-import { DEFAULTS, STATS, formatVip, type GlobalCounter, type VipKey } from './abi.js';
-import type { BalancerMaps, BalancerSizes } from './loader.js';
-import { ArrayRangeReader, type BpfMap } from './maps.js';
-import type { CpuStat, PairStat, RealStat, StatsSample, VipStat } from './types.js';
+import { DEFAULTS, STATS, formatVip, type GlobalCounter, type VipKey } from '../abi.js';
+import type { BalancerMaps, BalancerSizes } from '../kernel/loader.js';
+import { ArrayRangeReader, type BpfMap } from '../kernel/maps.js';
+import type { CpuStat, PairStat, RealStat, StatsSample, VipStat } from '../types.js';
 
 export const GLOBAL_COUNTERS = Object.keys(STATS) as GlobalCounter[];
 /** Counters that are gauges, not monotonic: never a reset, no rate. */

@@ -15,7 +15,7 @@ import {
 } from 'node:fs';
 import { createHash, randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { LockedError, ReadOnlyError, type ChangeLogEntry } from './types.js';
+import { LockedError, ReadOnlyError, type ChangeLogEntry } from '../types.js';
 
 export const STATE_FILES = {
   state: 'state.json',

@@ -4,19 +4,19 @@
 // (trace.ts). Read-only handles refuse every write with ReadOnlyError naming the reason.
 import { join } from 'node:path';
 import { existsSync } from 'node:fs';
-import { MAP, formatVip, realDefinition, type VipFlagName, type VipKey } from './abi.js';
-import { ControlPlane, type DesiredConfig, type DesiredStore, type FaultHook } from './control.js';
-import type { BalancerHandle } from './handle.js';
-import { StatsSampler, type SampleReal, type SampleVip } from './stats.js';
-import { StateStore } from './state.js';
-import { Tracer } from './trace.js';
+import { MAP, formatVip, realDefinition, type VipFlagName, type VipKey } from '../abi.js';
+import { ControlPlane, type DesiredConfig, type DesiredStore, type FaultHook } from '../control/control.js';
+import type { BalancerHandle } from '../kernel/handle.js';
+import { StatsSampler, type SampleReal, type SampleVip } from '../stats/stats.js';
+import { StateStore } from '../control/state.js';
+import { Tracer } from '../trace/trace.js';
 import { detach as lifecycleDetach, interfaceStateOf, reattach as lifecycleReattach, type ReattachResult } from './lifecycle.js';
-import { ReadOnlyError } from './types.js';
+import { ReadOnlyError } from '../types.js';
 import type {
   BalancerInfo, ChangeLogEntry, ChangeOptions, ChangeResult, Dataplane, HealthcheckState, InterfaceState, StatsSample, TraceRequest,
   TraceResult, VipSpec, VipState,
-} from './types.js';
-import { vipFlagsToNames } from './abi.js';
+} from '../types.js';
+import { vipFlagsToNames } from '../abi.js';
 
 export interface BalancerOpenOptions {
   /** State root: the balancer's desired state lives in <stateDir>/<intf>/. */

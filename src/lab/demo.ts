@@ -9,11 +9,11 @@
 // interface it did not create.
 import { existsSync, rmSync } from 'node:fs';
 import { setTimeout as delay } from 'node:timers/promises';
-import { formatVip, parseVip } from './dataplane/abi.js';
-import type { Dataplane, Host } from './dataplane/types.js';
-import type { DemoOptions, Out } from './cli/context.js';
-import { createRealHost, runRealConsole } from './cli/real-deps.js';
-import { table } from './cli/format.js';
+import { formatVip, parseVip } from '../dataplane/abi.js';
+import type { Dataplane, Host } from '../dataplane/types.js';
+import type { DemoOptions, Out } from '../cli/context.js';
+import { createRealHost, runRealConsole } from '../cli/real-deps.js';
+import { table } from '../cli/format.js';
 
 export const DEMO_PIN_ROOT = '/sys/fs/bpf/katran-tui-demo';
 export const DEMO_STATE_DIR = '/tmp/katran-tui-demo';
@@ -42,8 +42,8 @@ export const DEMO_VIPS: DemoVip[] = [
     reals: [{ address: '2001:db8:e::1', weight: 1 }, { address: '2001:db8:e::2', weight: 2 }, { address: '2001:db8:e::3', weight: 5 }] },
 ];
 
-type LabModule = typeof import('./dataplane/lab.js');
-type Lab = import('./dataplane/lab.js').Lab;
+type LabModule = typeof import('./lab.js');
+type Lab = import('./lab.js').Lab;
 
 function say(out: Out, line: string): void {
   out.write(`${line}\n`);
@@ -88,7 +88,7 @@ function startTraffic(lab: Lab, durationMs: number) {
 export async function runDemo(o: DemoOptions): Promise<number> {
   const id = demoId();
   const { pinRoot, stateDir } = demoPaths(id);
-  const labMod: LabModule = await import('./dataplane/lab.js');
+  const labMod: LabModule = await import('./lab.js');
   const left = cleanLeftovers(labMod, id);
   if (left.length) say(o.err, `katran-tui demo: removed leftovers of an earlier demo: ${left.join(', ')}`);
 

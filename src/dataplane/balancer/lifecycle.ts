@@ -12,23 +12,23 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } 
 import { basename, join } from 'node:path';
 import {
   CTL_MAC_INDEX, MAP, UPSTREAM_DEFAULT_VIP_FLAGS, ctlMac, isZeroMac, kernelMapName, parseMac, realDefinition, u32Key,
-} from './abi.js';
-import type { BalancerHandle, HealthcheckHandle } from './handle.js';
-import { defaultRouteInterfaces, isKatranAbi, listInterfaces, modeOf, xdpProgramOn } from './interfaces.js';
+} from '../abi.js';
+import type { BalancerHandle, HealthcheckHandle } from '../kernel/handle.js';
+import { defaultRouteInterfaces, isKatranAbi, listInterfaces, modeOf, xdpProgramOn } from '../kernel/interfaces.js';
 import {
   BPF_PROG_TYPE, BpfError, BpfObject, ERRNO, XDP_FLAGS, closeFd, ifIndexToName, ifNameToIndex, isRoot, linkBasics,
   listLinks, mapFdById, mapInfo, numPossibleCpus, objGet, objPin, progFdById, progInfo, tcAttachEgress, tcDetachEgress,
   tcQueryEgress, xdpAttach, xdpDetach, xdpQuery, type ProgInfo,
-} from './libbpf.js';
-import { balancerMaps, loadBalancer, sizesFrom, type LoadedBalancer } from './loader.js';
-import { BpfMap } from './maps.js';
-import { DEFAULT_PIN_ROOT, bundledObject } from './paths.js';
+} from '../kernel/libbpf.js';
+import { balancerMaps, loadBalancer, sizesFrom, type LoadedBalancer } from '../kernel/loader.js';
+import { BpfMap } from '../kernel/maps.js';
+import { DEFAULT_PIN_ROOT, bundledObject } from '../kernel/paths.js';
 import {
   HC_MAP_PREFIX, HC_PROG_PIN, META_PIN, PROG_PIN, createMeta, pinDirFor, pinnedDirs, pinnedProgIds, pinnedProgInfo,
   readMeta, removePinDir, requireBpffs, writeMeta, type PinMeta,
-} from './pins.js';
-import type { AttachRequest, BalancerSummary, InterfaceInfo, InterfaceState, XdpMode, XdpModeRequest } from './types.js';
-import { ReadOnlyError } from './types.js';
+} from '../kernel/pins.js';
+import type { AttachRequest, BalancerSummary, InterfaceInfo, InterfaceState, XdpMode, XdpModeRequest } from '../types.js';
+import { ReadOnlyError } from '../types.js';
 
 /** tc handle / priority of the healthcheck filter at the hc interface's egress. */
 export const HC_TC_HANDLE = 0x4b54;

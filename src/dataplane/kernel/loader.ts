@@ -2,7 +2,7 @@
 // template before load, one LRU per forwarding CPU after, and typed handles for every map with
 // every size read from the object itself (katran-abi.md: never hard-code them).
 import { existsSync } from 'node:fs';
-import { DEFAULTS, MAP, OWN_VIP_FLAGS, SIZES, UPSTREAM_DEFAULT_VIP_FLAGS, u32Key } from './abi.js';
+import { DEFAULTS, MAP, OWN_VIP_FLAGS, SIZES, UPSTREAM_DEFAULT_VIP_FLAGS, u32Key } from '../abi.js';
 import {
   BPF_MAP_TYPE, BPF_PROG_TYPE, BpfError, BpfObject, ERRNO, closeFd, mapCreate, numPossibleCpus, type ProgramDef,
 } from './libbpf.js';
