@@ -22,10 +22,11 @@ import { formatIp, formatMac, parseMac } from '../dataplane/abi.js';
 import { buildFrame, type FrameSpec } from './frames.js';
 import type { TrafficReport, TrafficSpec } from './traffic.js';
 import {
-  BPF_PROG_TYPE, BpfError, BpfObject, ERRNO, PacketSender, XDP_FLAGS, ifNameToIndex, isRoot, linkBasics, mapDelete,
+  BPF_PROG_TYPE, BpfError, BpfObject, ERRNO, XDP_FLAGS, ifNameToIndex, isRoot, linkBasics, mapDelete,
   mapLookup, mapNextKey, mapUpdate, numPossibleCpus, progInfo, xdpAttach,
 } from '../dataplane/kernel/libbpf.js';
 import { bundledObject } from '../dataplane/kernel/paths.js';
+import { PacketSender } from './libc.js';
 
 export type { TrafficFlow, TrafficReport, TrafficSpec } from './traffic.js';
 

@@ -71,7 +71,7 @@ async function run(spec: TrafficSpec): Promise<TrafficReport> {
   process.on('SIGINT', () => { stopping = true; });
 
   if (spec.frames) {
-    const { PacketSender } = await import('../dataplane/kernel/libbpf.js');
+    const { PacketSender } = await import('./libc.js');
     const s = new PacketSender(spec.frames.ifname, spec.frames.mark);
     try {
       const frames = spec.frames.hex.slice(0, LIMITS.maxFrames).map((h) => Buffer.from(h, 'hex'));
