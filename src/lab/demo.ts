@@ -12,7 +12,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { formatVip, parseVip } from '../dataplane/abi.js';
 import type { Dataplane, Host } from '../dataplane/types.js';
 import type { DemoOptions, Out } from '../cli/context.js';
-import { createRealHost, runRealConsole } from '../cli/real-deps.js';
+import { createHost } from '../dataplane/balancer/host.js';
 import { table } from '../cli/format.js';
 
 export const DEMO_PIN_ROOT = '/sys/fs/bpf/katran-tui-demo';
@@ -105,7 +105,7 @@ export async function runDemo(o: DemoOptions): Promise<number> {
   try {
     lab = labMod.createLab({ id, clients: 4 });
     say(o.err, `katran-tui demo: lab ${lab.ns} with ${lab.intf} (balancer, root namespace) <-> ${lab.peer} (sink, ${lab.ns}); pins ${pinRoot}, state ${stateDir}`);
-    host = await createRealHost({ pinRoot, stateDir });
+    host = createHost({ pinRoot, stateDir });
     const { dataplane, result } = host.attach({ intf: lab.intf, defaultMac: lab.defaultMac, mode: 'native' });
     for (const w of result.warnings) say(o.err, `katran-tui demo: ${w}`);
     const dp = dataplane ?? host.open(lab.intf);
@@ -118,7 +118,7 @@ export async function runDemo(o: DemoOptions): Promise<number> {
     traffic = startTraffic(lab, durationMs);
 
     if (o.interactive) {
-      await runRealConsole(host, { intf: lab.intf, readOnly: false, intervalMs: o.intervalMs, noColor: o.noColor });
+      await (await import('../ui/run.js')).runConsole(host, { intf: lab.intf, readOnly: false, intervalMs: o.intervalMs, noColor: o.noColor });
     } else {
       say(o.err, `katran-tui demo: ${DEMO_VIPS.length} VIPs, traffic for ${o.durationS} s (Ctrl-C stops early)`);
       try {
