@@ -79,7 +79,8 @@ export async function benchConsole(): Promise<void> {
   if (!existsSync(bundledObject('balancer')) || !existsSync(bundledObject('sink'))) { console.log('skipped: BPF objects not built'); return; }
   const { createLab } = await import('../src/lab/lab.js');
   const { createHost } = await import('../src/dataplane/balancer/host.js');
-  const { detach, lifecycleFor } = await import('../src/dataplane/balancer/lifecycle.js');
+  const { detach } = await import('../src/dataplane/balancer/detach.js');
+  const { openPinned } = await import('../src/dataplane/balancer/open.js');
 
   const id = `bc${process.pid.toString(36)}`.slice(0, 10);
   const pins = join('/sys/fs/bpf', `katran-tui-bench-${id}`);
@@ -158,7 +159,7 @@ export async function benchConsole(): Promise<void> {
     tmux.kill();
     try { await traffic?.stop(); } catch { /* ended */ }
     try {
-      if (lab) detach(lifecycleFor({ pinRoot: pins, stateDir }).openPinned(lab.intf));
+      if (lab) detach(openPinned(lab.intf, { pinRoot: pins }));
     } catch { /* not attached */ }
     lab?.destroy();
     rmSync(pins, { recursive: true, force: true });

@@ -5,7 +5,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
-import { attach, detach } from '../../src/dataplane/balancer/lifecycle.js';
+import { attach } from '../../src/dataplane/balancer/attach.js';
+import { detach } from '../../src/dataplane/balancer/detach.js';
 import type { BalancerHandle } from '../../src/dataplane/kernel/handle.js';
 import type { Lab } from '../../src/lab/lab.js';
 import { TCP_FLAGS } from '../../src/lab/frames.js';

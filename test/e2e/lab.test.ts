@@ -6,7 +6,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { cleanupLab, type Lab } from '../../src/lab/lab.js';
 import { ifNameToIndex, linkBasics, xdpQuery } from '../../src/dataplane/kernel/libbpf.js';
 import { defaultRouteInterfaces } from '../../src/dataplane/kernel/interfaces.js';
-import { interfaceWarnings } from '../../src/dataplane/balancer/lifecycle.js';
+import { interfaceWarnings } from '../../src/dataplane/balancer/checks.js';
 import { labId, newLab, requireLab, sinkObject } from './fixture.js';
 
 const netns = (): string[] => execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' }).split('\n').map((l) => l.split(' ')[0]).filter(Boolean);

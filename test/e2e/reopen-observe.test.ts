@@ -9,7 +9,10 @@ import type { BalancerHandle } from '../../src/dataplane/kernel/handle.js';
 import type { Lab } from '../../src/lab/lab.js';
 import { BpfError, ERRNO, XDP_FLAGS, mapUpdate, xdpDetach, xdpQuery } from '../../src/dataplane/kernel/libbpf.js';
 import { listInterfaces } from '../../src/dataplane/kernel/interfaces.js';
-import { attach, detach, listBalancers, observe, openPinned, type AttachedBalancer } from '../../src/dataplane/balancer/lifecycle.js';
+import { attach, type AttachedBalancer } from '../../src/dataplane/balancer/attach.js';
+import { detach } from '../../src/dataplane/balancer/detach.js';
+import { listBalancers } from '../../src/dataplane/balancer/list.js';
+import { observe, openPinned } from '../../src/dataplane/balancer/open.js';
 import { ReadOnlyError } from '../../src/dataplane/types.js';
 import { pinRoot } from '../helpers/env.js';
 import {

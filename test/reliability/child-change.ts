@@ -3,7 +3,7 @@
 // Usage: node child-change.js <intf> <pinRoot> <stateDir> <op json> <step|none> <nth>
 // op: {"op":"addReal","vip":{...},"address":"...","weight":1} | removeReal | setRealWeight |
 //     setDefaultMac {"mac"} | addVip {"vip","flags"} | removeVip {"vip"} | setVipFlags {"vip","flags"}
-import { openPinned } from '../../src/dataplane/balancer/lifecycle.js';
+import { openPinned } from '../../src/dataplane/balancer/open.js';
 import { Balancer } from '../../src/dataplane/balancer/balancer.js';
 
 const [intf, pinRoot, stateDir, opJson, step, nthText] = process.argv.slice(2);

@@ -3,7 +3,7 @@
 // Usage: node child-probe.js libbpf | load [object] | attach <intf> <pinRoot>
 import { libbpf } from '../../src/dataplane/kernel/libbpf.js';
 import { loadBalancer } from '../../src/dataplane/kernel/loader.js';
-import { attach } from '../../src/dataplane/balancer/lifecycle.js';
+import { attach } from '../../src/dataplane/balancer/attach.js';
 import { bundledObject } from '../../src/dataplane/kernel/paths.js';
 
 const [what, a, b] = process.argv.slice(2);

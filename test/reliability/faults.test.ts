@@ -12,7 +12,9 @@ import { StateCorruptError, StateStore } from '../../src/dataplane/control/state
 import { LockedError } from '../../src/dataplane/types.js';
 import { BpfError, xdpQuery, ifNameToIndex } from '../../src/dataplane/kernel/libbpf.js';
 import { loadBalancer } from '../../src/dataplane/kernel/loader.js';
-import { attach, detach, openPinned } from '../../src/dataplane/balancer/lifecycle.js';
+import { attach } from '../../src/dataplane/balancer/attach.js';
+import { detach } from '../../src/dataplane/balancer/detach.js';
+import { openPinned } from '../../src/dataplane/balancer/open.js';
 import { requireBpffs } from '../../src/dataplane/kernel/pins.js';
 import { builtObject } from '../../src/dataplane/kernel/paths.js';
 import { handleFrom, loadTestBalancer } from '../bpf/control-helpers.js';

@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { createHost } from '../../src/dataplane/balancer/host.js';
 import type { Lab } from '../../src/lab/lab.js';
 import { xdpQuery } from '../../src/dataplane/kernel/libbpf.js';
-import { detachPinned } from '../../src/dataplane/balancer/lifecycle.js';
+import { detachPinned } from '../../src/dataplane/balancer/detach.js';
 import { hasTmux, procState, Tmux } from '../helpers/tmux.js';
 import { labId, newLab, requireLab, settle, sinkOf } from '../e2e/fixture.js';
 import { pinRoot, scratchDir } from '../helpers/env.js';
