@@ -12,7 +12,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Balancer } from '../src/dataplane/balancer/balancer.js';
-import type { DesiredConfig } from '../src/dataplane/control/control.js';
+import type { DesiredConfig } from '../src/dataplane/control/desired.js';
 import type { Lab, RunningTraffic } from '../src/lab/lab.js';
 import { bundledObject } from '../src/dataplane/kernel/paths.js';
 import { hasTmux, Tmux } from '../test/helpers/tmux.js';

@@ -9,7 +9,7 @@ import type { BalancerHandle } from '../src/dataplane/kernel/handle.js';
 import { loadBalancer } from '../src/dataplane/kernel/loader.js';
 import { bundledObject } from '../src/dataplane/kernel/paths.js';
 import { StateStore } from '../src/dataplane/control/state.js';
-import type { DesiredConfig } from '../src/dataplane/control/control.js';
+import type { DesiredConfig } from '../src/dataplane/control/desired.js';
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);

@@ -25,7 +25,7 @@ import { TestRunner, XDP_ACTION, pinToCpu, numPossibleCpus } from '../src/datapl
 import { STATS, VIP_FLAGS, formatIp, formatMac, u32Key, vipDefinition, vipMeta } from '../src/dataplane/abi.js';
 import { sumPerCpuU64 } from '../src/dataplane/kernel/maps.js';
 import type { VipKey } from '../src/dataplane/types.js';
-import type { DesiredState } from '../src/dataplane/control/control.js';
+import type { DesiredState } from '../src/dataplane/control/desired.js';
 
 const SECONDS = Math.max(5, Math.min(600, Number(process.env.KATRAN_TUI_SOAK_SECONDS ?? 60)));
 const KILLS = Math.max(1, Math.min(500, Number(process.env.KATRAN_TUI_SOAK_KILLS ?? 50)));

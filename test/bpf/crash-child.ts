@@ -6,7 +6,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { MAP } from '../../src/dataplane/abi.js';
-import { ControlPlane, type DesiredConfig } from '../../src/dataplane/control/control.js';
+import { ControlPlane } from '../../src/dataplane/control/control.js';
+import { type DesiredConfig } from '../../src/dataplane/control/desired.js';
 import type { BalancerHandle } from '../../src/dataplane/kernel/handle.js';
 import { objGet } from '../../src/dataplane/kernel/libbpf.js';
 import { balancerMaps, sizesFrom } from '../../src/dataplane/kernel/loader.js';

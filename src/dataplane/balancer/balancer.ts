@@ -5,7 +5,9 @@
 import { join } from 'node:path';
 import { existsSync } from 'node:fs';
 import { MAP, formatVip, realDefinition, type VipFlagName, type VipKey } from '../abi.js';
-import { ControlPlane, type DesiredConfig, type DesiredStore, type FaultHook } from '../control/control.js';
+import { ControlPlane } from '../control/control.js';
+import { type DesiredConfig, type DesiredStore } from '../control/desired.js';
+import { type FaultHook } from '../control/reconciler.js';
 import type { BalancerHandle } from '../kernel/handle.js';
 import { StatsSampler, type SampleReal, type SampleVip } from '../stats/stats.js';
 import { StateStore } from '../control/state.js';
