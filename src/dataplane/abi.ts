@@ -1,4 +1,4 @@
-// Katran's map ABI, mirrored from bpf/ (see ../shared/katran-abi.md): map names, default sizes,
+// Katran's map ABI, mirrored from bpf/ (docs/abi.md): map names, default sizes,
 // flags, stats indexes and the byte layout of every key and value. One place for each fact;
 // bpf/constants.h and bpf/structs.h are the C side of the same facts.
 import { isIP } from 'node:net';

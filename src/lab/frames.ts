@@ -1,5 +1,5 @@
 // Ethernet frames for the lab's crafted traffic (sent by AF_PACKET from the client namespace):
-// TCP segments with any flags (ACKs of a flow that never established: GUIDE.md, no real answers in
+// TCP segments with any flags (ACKs of a flow that never established: no real answers in
 // the lab) and UDP datagrams, IPv4 or IPv6, with correct checksums.
 import { isIP } from 'node:net';
 import { parseIp, parseMac } from '../dataplane/abi.js';

@@ -1,4 +1,4 @@
-// The demo / test topology (GUIDE.md, network safety): only interfaces this module creates, iproute2
+// The demo / test topology (network safety): only interfaces this module creates, iproute2
 // through execFile with argument arrays (never a shell), documentation prefixes, bounded traffic,
 // and cleanup also on failure. The balancer's interface stays in the ROOT namespace (bpffs and our
 // pins live there); the clients live in a lab namespace behind the veth peer:

@@ -1,4 +1,4 @@
-// Katran's Maglev ring: every test vector of katran-abi.md ("Maglev ring (userspace)"), plus the
+// Katran's Maglev ring (docs/abi.md, "The Maglev ring"): the test vectors Katran's rings give, plus the
 // properties the control plane relies on (one endpoint, no endpoint, minimal movement, ringDiff).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';

@@ -1,5 +1,5 @@
 // Katran's Maglev ring, bit-identical to Katran's userspace (katran/lib: Maglev V1 and MaglevV2),
-// written from the facts in /work/shared/katran-abi.md ("Maglev ring (userspace)").
+// written from the facts in docs/abi.md ("The Maglev ring").
 //
 // The per-endpoint hashes (folly's IPAddress hash, MurmurHash3 x64 128) run once per real, in
 // BigInt for clarity. The ring fill is the hot part: it runs in plain u32 number arithmetic on

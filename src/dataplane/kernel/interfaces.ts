@@ -2,7 +2,7 @@
 //
 // Choice: names and indexes come from libc if_nameindex(), flags / MTU / MAC from SIOCGIF* ioctls
 // (both through libbpf.ts), not from /sys/class/net: they answer for the network namespace the
-// process is in, where sysfs shows whichever namespace it was mounted in (GUIDE.md: after a bare
+// process is in, where sysfs shows whichever namespace it was mounted in (after a bare
 // setns /sys/class/net still shows the root namespace). The XDP program comes from bpf_xdp_query
 // (netlink), its maps from bpf_obj_get_info_by_fd; default routes from /proc/net/route and
 // /proc/net/ipv6_route, which are per namespace too.

@@ -1,7 +1,7 @@
 // The only file that knows koffi: libbpf.so.1 and the few libc calls we need, declared once,
 // wrapped so that every failure becomes a BpfError naming the operation and the object.
 //
-// Conventions (GUIDE.md): libbpf >= 1.0 returns -errno from int APIs; pointer APIs return NULL
+// Conventions: libbpf >= 1.0 returns -errno from int APIs; pointer APIs return NULL
 // and set errno (read koffi.errno() at once). Opts structs start with `sz`. Map reads are sync
 // calls into reused native buffers: koffi's async path costs ~70x more.
 import koffi, { type LibraryHandle } from 'koffi';

@@ -1,5 +1,5 @@
 // The sampler: per-VIP (stats[vip_num]), per-real (reals_stats[index]) and the global counters
-// (stats[MAX_VIPS + offset], katran-abi.md) read with batch lookups into buffers allocated once,
+// (stats[MAX_VIPS + offset], docs/abi.md) read with batch lookups into buffers allocated once,
 // summed over CPUs in BigInt and also kept per CPU for the XDP action counters. Rates are over the
 // real elapsed time between samples (a monotonic clock); a counter that goes backwards is a reset
 // (rate 0 for that interval, named in `resets`), never a negative rate.
