@@ -26,12 +26,8 @@ function libc(): Libc {
   return cache;
 }
 
-const AF_PACKET = 17;
-const SOCK_RAW = 3;
-const SOCK_CLOEXEC = 0o2000000;
-const SOL_SOCKET = 1;
-const SO_MARK = 36;
-const ETH_P_ALL = 0x0003;
+/** <linux/socket.h>, <linux/if_ether.h>: the numbers of an AF_PACKET raw socket with SO_MARK. */
+const C = { AF_PACKET: 17, SOCK_RAW: 3, SOCK_CLOEXEC: 0o2000000, SOL_SOCKET: 1, SO_MARK: 36, ETH_P_ALL: 0x0003 } as const;
 
 /** An AF_PACKET socket that sends whole Ethernet frames out of one interface (send only). */
 export class PacketSender {
@@ -43,20 +39,20 @@ export class PacketSender {
     const c = libc();
     const ifindex = c.if_nametoindex(ifname);
     if (ifindex === 0) throw new BpfError('open packet socket on', `interface ${ifname}`, ERRNO.ENODEV, 'interface does not exist');
-    const fd = c.socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
+    const fd = c.socket(C.AF_PACKET, C.SOCK_RAW | C.SOCK_CLOEXEC, 0);
     if (fd < 0) throw new BpfError('open packet socket on', `interface ${ifname}`, koffi.errno());
     this.fd = fd;
     if (mark !== undefined) {
       const v = Buffer.alloc(4);
       v.writeUInt32LE(mark >>> 0, 0);
-      if (c.setsockopt(fd, SOL_SOCKET, SO_MARK, v, 4) < 0) {
+      if (c.setsockopt(fd, C.SOL_SOCKET, C.SO_MARK, v, 4) < 0) {
         const e = koffi.errno();
         c.close(fd);
         throw new BpfError('set SO_MARK on', `packet socket of ${ifname}`, e);
       }
     }
-    this.addr.writeUInt16LE(AF_PACKET, 0);
-    this.addr.writeUInt16BE(ETH_P_ALL, 2);
+    this.addr.writeUInt16LE(C.AF_PACKET, 0);
+    this.addr.writeUInt16BE(C.ETH_P_ALL, 2);
     this.addr.writeInt32LE(ifindex, 4);
     this.addr[11] = 6;
   }
