@@ -1,7 +1,7 @@
 // config export / apply: the balancer's desired state as one JSON file. apply validates the whole
 // file before anything is written, prints the diff, and applies it as one transaction through the
 // dataplane (one intent record: a failure or a crash leaves it fully applied or fully absent).
-import { formatMac, formatVip, InputError, parseHash, parseWeight, parseIp, parseMac, parseVip, parseVipFlags, vipFlagsToNames } from '../dataplane/abi.js';
+import { DEFAULT_HASH, formatMac, formatVip, InputError, parseHash, parseWeight, parseIp, parseMac, parseVip, parseVipFlags, vipFlagsToNames } from '../dataplane/abi.js';
 import type { BalancerConfig, Dataplane, HashKind, VipFlagName, VipKey, VipState } from '../dataplane/types.js';
 import type { Ctx } from './context.js';
 import { ensureWritable } from './balancer.js';
@@ -67,7 +67,7 @@ export function validateConfig(text: string, limits?: { maxVips: number; maxReal
       flags = vipFlagsToNames(parseVipFlags(v.flags as string[]));
       if (limits) for (const fl of flags) if (!limits.flags.includes(fl)) throw new InputError(`${where}: VIP flag ${fl} is not implemented by the attached program (it implements: ${limits.flags.join(', ') || 'none'})`);
     }
-    const hash = v.hash === undefined ? 'maglev-v2' : parseHash(typeof v.hash === 'string' ? v.hash : '?');
+    const hash = v.hash === undefined ? DEFAULT_HASH : parseHash(typeof v.hash === 'string' ? v.hash : '?');
     if (v.reals !== undefined && !Array.isArray(v.reals)) throw new InputError(`${where}: "reals" must be an array`);
     const reals = new Map<string, number>();
     ((v.reals as unknown[] | undefined) ?? []).forEach((r, j) => {

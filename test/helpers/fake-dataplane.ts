@@ -2,7 +2,7 @@
 // contract: inputs are validated by the abi.ts parsers (InputError), writes in read-only mode throw
 // ReadOnlyError, dryRun writes nothing, capacity limits hold, and counters grow deterministically
 // per sample (so a test can assert exact rates). The ring share is weight / sum of weights.
-import { formatVip, InputError, parseIp, parseMac, parsePort, parseVipFlags, vipFlagsToNames, VIP_FLAGS } from '../../src/dataplane/abi.js';
+import { DEFAULT_HASH, formatVip, InputError, parseIp, parseMac, parsePort, parseVipFlags, vipFlagsToNames, VIP_FLAGS } from '../../src/dataplane/abi.js';
 import type { GlobalCounter, VipFlagName, VipKey } from '../../src/dataplane/abi.js';
 import { ReadOnlyError } from '../../src/dataplane/types.js';
 import type {
@@ -304,7 +304,7 @@ export class FakeDataplane implements Dataplane {
     if (unsupported.length) throw new InputError(`add VIP ${id}: flag ${unsupported.join(', ')} is not implemented by this balancer (supported: ${supported.join(', ')})`);
     if (this.vipMap.has(id)) throw new InputError(`add VIP ${id}: already exists`);
     if (this.vipMap.size >= this.maxVips) throw new InputError(`add VIP ${id}: map full (${this.maxVips})`);
-    const hash = spec.hash ?? 'maglev';
+    const hash = spec.hash ?? DEFAULT_HASH;
     const summary = [`add VIP ${id}${flags.length ? ` flags ${vipFlagsToNames(mask).join(',')}` : ''} hash ${hash}`];
     const warnings = this.vipMap.size + 1 > this.maxVips * 0.9 ? [`VIP map ${this.vipMap.size + 1}/${this.maxVips}`] : [];
     if (!dry) {

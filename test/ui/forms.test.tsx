@@ -133,3 +133,12 @@ test('detach: needs the interface name, then y detaches and returns to the start
   assert.match(frame(r), /katran-tui · interfaces/);
   r.unmount();
 });
+
+test('add VIP: the hash field preselects the default every entry point uses (maglev-v2), and the VIP gets it', async () => {
+  const { r, dp } = await setup();
+  await press(r, 'a');
+  assert.match(frame(r), /hash\s+ maglev  \[maglev-v2\]/);
+  await type(r, '192.0.2.60'); await press(r, KEY.tab); await type(r, '80'); await press(r, KEY.enter, 'y');
+  assert.equal(dp.vipMap.get('192.0.2.60:80/tcp')?.hash, 'maglev-v2');
+  r.unmount();
+});

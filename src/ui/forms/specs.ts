@@ -1,6 +1,6 @@
 // The console's forms: what each asks and which dataplane call it makes.
-import { parseIp, parsePort, parseProto } from '../../dataplane/abi.js';
-import type { AttachRequest, BalancerInfo, Dataplane, HashKind, Host, InterfaceInfo, InterfaceState, RealState, VipState, XdpModeRequest } from '../../dataplane/types.js';
+import { DEFAULT_HASH, HASH_KINDS, parseHash, parseIp, parsePort, parseProto } from '../../dataplane/abi.js';
+import type { AttachRequest, BalancerInfo, Dataplane, Host, InterfaceInfo, InterfaceState, RealState, VipState, XdpModeRequest } from '../../dataplane/types.js';
 import { fmtMac } from '../format.js';
 import type { FormSpec } from './Form.js';
 import { parseWeight } from '../../dataplane/abi.js';
@@ -14,12 +14,12 @@ export function addVipForm(dp: Dataplane, info: BalancerInfo): FormSpec {
       { name: 'port', label: 'port', hint: '0 matches every port', validate: vPort },
       { name: 'proto', label: 'protocol', kind: 'choice', choices: ['tcp', 'udp'] },
       { name: 'flags', label: 'flags', hint: `optional: ${info.vipFlagsSupported.join(',')}`, validate: vFlags(info.vipFlagsSupported) },
-      { name: 'hash', label: 'hash', kind: 'choice', choices: ['maglev', 'maglev-v2'] },
+      { name: 'hash', label: 'hash', kind: 'choice', choices: [...HASH_KINDS], initial: DEFAULT_HASH },
     ],
     build(v) {
       const spec = {
         address: parseIp(v.address, 'VIP address').text, port: parsePort(v.port, 'VIP port'), proto: parseProto(v.proto),
-        flags: parseFlagList(v.flags ?? '', info.vipFlagsSupported), hash: v.hash as HashKind,
+        flags: parseFlagList(v.flags ?? '', info.vipFlagsSupported), hash: parseHash(v.hash),
       };
       return { label: 'add VIP', run: (o) => dp.addVip(spec, o) };
     },
