@@ -2,6 +2,7 @@
 // file before anything is written, prints the diff, and applies it as one transaction through the
 // dataplane (one intent record: a failure or a crash leaves it fully applied or fully absent).
 import { DEFAULT_HASH, formatMac, formatVip, InputError, parseHash, parseWeight, parseIp, parseMac, parseVip, parseVipFlags, vipFlagsToNames } from '../dataplane/abi.js';
+import { checkHashChange } from '../dataplane/rules.js';
 import type { BalancerConfig, Dataplane, HashKind, VipFlagName, VipKey, VipState } from '../dataplane/types.js';
 import type { Ctx } from './context.js';
 import { ensureWritable } from './balancer.js';
@@ -119,9 +120,7 @@ export function plan(current: VipState[], currentMac: string | null, want: Desir
       for (const [a, w] of d.reals) addReals.push(`+ real ${id} ${a} weight ${w}`);
       continue;
     }
-    if (c.hash !== d.hash) {
-      throw new InputError(`config: VIP ${id} uses hash ${c.hash}, the file says ${d.hash}: changing the hash of a live VIP reshuffles every flow; do it explicitly with vip del + vip add`);
-    }
+    checkHashChange(d.key, c.hash, d.hash); // the dataplane's policy, asked here so that the dry run refuses too
     const cf = [...c.flags].sort().join(','), df = [...d.flags].sort().join(',');
     if (cf !== df) flags.push(`~ vip ${id} flags ${cf || '-'} -> ${df || '-'}`);
     const have = new Map(c.reals.map((r) => [r.address, r.weight]));
@@ -171,6 +170,7 @@ export async function configApply(ctx: Ctx, file: string, f: { dryRun?: boolean;
     try {
       dp.applyConfig(toBalancerConfig(want));
     } catch (e) {
+      if (e instanceof InputError) throw e; // the dataplane refused the file: nothing was written
       throw new OperationError(`config apply failed: ${(e as Error).message}; nothing was applied (one transaction), the balancer is as before`);
     }
     report(true);

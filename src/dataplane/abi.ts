@@ -192,7 +192,8 @@ export function formatIp(bytes: Uint8Array): string {
   return `${hex.slice(0, best).join(':')}::${hex.slice(best + bestLen).join(':')}`;
 }
 
-function truncate(s: unknown, n = 60): string {
+/** Operator text quoted in an error: at most `n` characters. */
+export function truncate(s: unknown, n = 60): string {
   const t = String(s);
   return t.length > n ? `${t.slice(0, n)}…` : t;
 }

@@ -27,6 +27,7 @@ import {
 import type { BalancerHandle } from './handle.js';
 import { ArrayRangeReader } from './maps.js';
 import { movedShare, ringCounts, ringDiff, ringForReals } from './maglev.js';
+import { checkHashChange } from './rules.js';
 import type { BalancerConfig, ChangeLogEntry, ChangeOptions, ChangeResult, HashKind, RealState, VipSpec, VipState } from './types.js';
 import { ReadOnlyError } from './types.js';
 
@@ -886,6 +887,7 @@ export class ControlPlane {
         rs.push({ address, weight: checkWeight(r.weight ?? 1) });
       }
       const prev = old.vips.find((v) => vipId(v.key) === id);
+      if (prev) checkHashChange(key, prev.hash, hash);
       vips.push({ key, flags, hash, vipNum: prev?.vipNum ?? -1, reals: rs });
     }
     if (vips.length > this.handle.sizes.maxVips) throw new InputError(`apply config: map full (${this.handle.sizes.maxVips}): the config has ${vips.length} VIPs`);

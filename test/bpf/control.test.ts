@@ -170,6 +170,26 @@ test('weight 0 drains with a warning; IPv4 real behind an IPv6 VIP is refused', 
   }
 });
 
+test('apply refuses a hash change of a live VIP (the policy is the dataplane\'s): nothing changed', async (t) => {
+  if (!(await requireBpf(t))) return;
+  const s = setup('hashchange');
+  try {
+    const { cp, lb, dir } = s;
+    cp.apply({ vips: [{ key: VIP, hash: 'maglev-v2', reals: [{ address: '198.51.100.1', weight: 1 }] }] });
+    const before = snapshot(lb);
+    const file = stateFile(dir);
+    for (const dryRun of [true, false]) {
+      assert.throws(() => cp.apply({ vips: [{ key: VIP, hash: 'maglev', reals: [{ address: '198.51.100.1', weight: 1 }] }] }, { dryRun }),
+        (e: Error) => e instanceof InputError && /VIP 192\.0\.2\.10:80\/udp uses hash maglev-v2, the config says maglev: changing the hash of a live VIP/.test(e.message));
+    }
+    assert.deepEqual(snapshot(lb), before);
+    assert.equal(stateFile(dir), file);
+    assert.equal(cp.vips()[0].hash, 'maglev-v2');
+  } finally {
+    s.close();
+  }
+});
+
 test('vip_num and real index reuse: lowest free, counters zeroed before reuse, index 0 never used', async (t) => {
   if (!(await requireBpf(t))) return;
   const s = setup('reuse');

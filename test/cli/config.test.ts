@@ -4,6 +4,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { main } from '../../src/cli/program.js';
 import { attachedBox, FakeBox, fakeDeps } from './fake-host.js';
+import { FakeDataplane } from '../helpers/fake-dataplane.js';
+import { InputError } from '../../src/dataplane/abi.js';
 
 async function run(box: FakeBox, argv: string[], files: Record<string, string> = {}) {
   const f = fakeDeps(box, { files });
@@ -112,4 +114,15 @@ test('a hash change of a live VIP is refused', async () => {
   const r = await run(box, ['config', 'apply', 'n.json'], { 'n.json': JSON.stringify(next) });
   assert.equal(r.code, 2);
   assert.match(r.err, /changing the hash of a live VIP/);
+  const dry = await run(box, ['config', 'apply', 'n.json', '--dry-run'], { 'n.json': JSON.stringify(next) });
+  assert.equal(dry.code, 2, 'the dry run gives the same answer');
+  assert.match(dry.err, /^katran-tui: VIP 192\.0\.2\.1:80\/tcp uses hash maglev-v2, the config says maglev: changing the hash of a live VIP/m);
+});
+
+test('the console\'s fake dataplane refuses a hash change of a live VIP as the control plane does', () => {
+  const dp = new FakeDataplane().seed([{ vip: '192.0.2.1:80/tcp', reals: ['198.51.100.1'] }]);
+  const key = { address: '192.0.2.1', port: 80, proto: 'tcp' as const };
+  assert.throws(() => dp.applyConfig({ vips: [{ key, hash: 'maglev', reals: [{ address: '198.51.100.1', weight: 1 }] }] }),
+    (e: Error) => e instanceof InputError && /uses hash maglev-v2, the config says maglev: changing the hash of a live VIP/.test(e.message));
+  assert.equal(dp.vipMap.get('192.0.2.1:80/tcp')?.hash, 'maglev-v2');
 });

@@ -5,6 +5,7 @@
 import { DEFAULT_HASH, formatVip, InputError, parseIp, parseMac, parsePort, parseVipFlags, vipFlagsToNames, VIP_FLAGS } from '../../src/dataplane/abi.js';
 import type { GlobalCounter, VipFlagName, VipKey } from '../../src/dataplane/abi.js';
 import { ReadOnlyError } from '../../src/dataplane/types.js';
+import { checkHashChange } from '../../src/dataplane/rules.js';
 import type {
   AttachRequest, BalancerInfo, BalancerSummary, ChangeLogEntry, ChangeOptions, ChangeResult, CpuStat, Dataplane,
   HashKind, HealthcheckState, Host, InterfaceInfo, PairStat, RealStat, StatsSample, TraceRequest, TraceResult,
@@ -428,6 +429,10 @@ export class FakeDataplane implements Dataplane {
    */
   applyConfig(cfg: { mac?: string | null; vips: { key: VipKey; flags?: VipFlagName[]; hash?: HashKind; reals?: { address: string; weight: number }[] }[] }, o?: ChangeOptions): ChangeResult {
     const summary = [`apply a configuration of ${cfg.vips.length} VIP(s)${cfg.mac ? `, default MAC ${cfg.mac}` : ''}`];
+    for (const v of cfg.vips) {
+      const cur = this.vipMap.get(formatVip(v.key));
+      if (cur) checkHashChange(cur.key, cur.hash, v.hash ?? DEFAULT_HASH);
+    }
     if (this.guard(o)) return { applied: false, summary, warnings: [] };
     const quiet = { quiet: true } as ChangeOptions;
     const want = new Set(cfg.vips.map((v) => formatVip(v.key)));
