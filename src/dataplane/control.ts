@@ -27,7 +27,7 @@ import {
 import type { BalancerHandle } from './handle.js';
 import { ArrayRangeReader } from './maps.js';
 import { movedShare, ringCounts, ringDiff, ringForReals } from './maglev.js';
-import { checkHashChange } from './rules.js';
+import { checkHashChange, describeChange } from './rules.js';
 import type { BalancerConfig, ChangeLogEntry, ChangeOptions, ChangeResult, HashKind, RealState, VipSpec, VipState } from './types.js';
 import { ReadOnlyError } from './types.js';
 
@@ -745,7 +745,7 @@ export class ControlPlane {
     if (vipNum === null || next.vips.length >= this.maps.vips.maxEntries) throw new InputError(`add VIP: map full (${this.handle.sizes.maxVips})`);
     const nv: DesiredVip = { key, flags, hash, vipNum, reals: [] };
     next.vips.push(nv);
-    const summary = [`add VIP ${id} (vip_num ${vipNum}, hash ${hash}, flags ${flagsText(flags)})`];
+    const summary = [describeChange({ op: 'add-vip', target: id, old: null, new: nv })];
     const warnings = [`VIP ${id} has no reals yet: its traffic is dropped (counted as CH drops) until a real is added`];
     if (!o.dryRun) this.commit('add-vip', id, next, null, nv, new Set([id]));
     return this.result(o.dryRun, summary, warnings);
@@ -759,7 +759,7 @@ export class ControlPlane {
     next.vips = next.vips.filter((x) => x !== v);
     this.gcReals(next);
     const freed = this.desired.reals.filter((r) => !next.reals.some((x) => x.index === r.index));
-    const summary = [`remove VIP ${id} (vip_num ${v.vipNum}, ${v.reals.length} real(s))`];
+    const summary = [describeChange({ op: 'remove-vip', target: id, old: v, new: null })];
     if (freed.length) summary.push(`free real index(es) ${freed.map((r) => `${r.index} (${r.address})`).join(', ')}`);
     const warnings = [`traffic to ${id} is no longer balanced: it passes to the host's stack`];
     if (!o.dryRun) this.commit('remove-vip', id, next, v, null, new Set([id]));
@@ -774,7 +774,7 @@ export class ControlPlane {
     const id = vipId(v.key);
     const before = v.flags;
     v.flags = flags;
-    const summary = [`set flags of ${id}: ${flagsText(before)} -> ${flagsText(flags)}`];
+    const summary = [describeChange({ op: 'set-vip-flags', target: id, old: before, new: flags })];
     const warnings: string[] = [];
     if (flagsMask(before) !== flagsMask(flags)) warnings.push('flows held in the LRU keep their real; new flows hash with the new flags');
     if (!o.dryRun && flagsMask(before) !== flagsMask(flags)) this.commit('set-vip-flags', id, next, before, flags, new Set([id]));
@@ -795,7 +795,7 @@ export class ControlPlane {
     const index = this.allocIndex(next, address, new Set());
     v.reals.push({ address, weight });
     const moved = this.moved(v, next);
-    const summary = [`add real ${address} (weight ${weight}, index ${index}) to ${id}`, `ring of ${id}: ${pct(moved)} of slots move`];
+    const summary = [describeChange({ op: 'add-real', target: `${id} ${address}`, old: null, new: { address, weight, index } }), `ring of ${id}: ${pct(moved)} of slots move`];
     const warnings: string[] = [];
     if (weight === 0) warnings.push(`${address} has weight 0: it takes no new flows`);
     if (!o.dryRun) this.commit('add-real', `${id} ${address}`, next, null, { address, weight, index }, new Set([id]));
@@ -813,7 +813,7 @@ export class ControlPlane {
     v.reals = v.reals.filter((x) => x !== r);
     this.gcReals(next);
     const moved = this.moved(v, next);
-    const summary = [`remove real ${address} from ${id}`, `ring of ${id}: ${pct(moved)} of slots move`];
+    const summary = [describeChange({ op: 'remove-real', target: `${id} ${address}`, old: r, new: null }), `ring of ${id}: ${pct(moved)} of slots move`];
     const warnings = [`flows of ${address} held in the LRU keep going to it until they age out`];
     if (!v.reals.some((x) => x.weight > 0)) {
       warnings.unshift(`${id} has no real with weight > 0 left: its ring is emptied, and its traffic is dropped (counted as CH drops)`);
@@ -835,7 +835,7 @@ export class ControlPlane {
     const before = r.weight;
     r.weight = weight;
     const moved = this.moved(v, next);
-    const summary = [`set weight of ${address} in ${id}: ${before} -> ${weight}`, `ring of ${id}: ${pct(moved)} of slots move`];
+    const summary = [describeChange({ op: 'set-weight', target: `${id} ${address}`, old: before, new: weight }), `ring of ${id}: ${pct(moved)} of slots move`];
     const warnings: string[] = [];
     if (weight === 0) warnings.push(`draining ${address}: new flows go to the other reals; flows held in the LRU stay on it until they age out`);
     if (!v.reals.some((x) => x.weight > 0)) warnings.unshift(`${id} has no real with weight > 0 left: its ring is emptied, and its traffic is dropped (counted as CH drops)`);
@@ -850,7 +850,7 @@ export class ControlPlane {
     const next = copyState(this.desired);
     const before = next.mac;
     next.mac = text;
-    const summary = [`set default gateway MAC: ${before ?? 'none'} -> ${text ?? '00:00:00:00:00:00'}`];
+    const summary = [describeChange({ op: 'set-mac', target: 'default MAC', old: before, new: text })];
     const warnings = text === null ? ['an all-zero MAC: katran-tui\'s program drops every balanced packet until a MAC is set'] : [];
     if (!o.dryRun && before !== text) this.commit('set-mac', 'default MAC', next, before, text, new Set());
     return this.result(o.dryRun, summary, warnings);

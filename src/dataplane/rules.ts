@@ -156,5 +156,6 @@ function splitTarget(t: string): [string, string?] {
 function word(v: unknown): string {
   if (v === null || v === undefined) return '-';
   if (typeof v !== 'object') return String(v);
+  if (Array.isArray(v)) return flagsText(v);
   return Object.entries(v as Rec).filter(([, x]) => typeof x !== 'object' || x === null).map(([k, x]) => `${k} ${x}`).join(', ') || '-';
 }

@@ -13,6 +13,7 @@ import { BPF_MAP_TYPE, TestRunner, XDP_ACTION, mapCreate, pinToCpu } from '../..
 import { BpfMap, sumPerCpuU64 } from '../../src/dataplane/maps.js';
 import { ringCounts, ringForReals } from '../../src/dataplane/maglev.js';
 import { ReadOnlyError } from '../../src/dataplane/types.js';
+import { describeChange } from '../../src/dataplane/rules.js';
 import { requireBpf, scratchDir } from '../helpers/env.js';
 import { handleFrom, ipipOuterDst, loadTestBalancer, snapshot, v4Frame } from './control-helpers.js';
 
@@ -152,6 +153,9 @@ test('weight 0 drains with a warning; IPv4 real behind an IPv6 VIP is refused', 
     cp.addReal(VIP, { address: '198.51.100.2' });
     const r = cp.setRealWeight(VIP, '198.51.100.2', 0);
     assert.match(r.warnings.join('\n'), /draining 198\.51\.100\.2.*LRU.*age out/);
+    // One formatter: the summary the CLI prints is the change log's entry as the console shows it.
+    assert.equal(r.summary[0], 'set weight of 198.51.100.2 in 192.0.2.10:80/udp: 1 -> 0');
+    assert.equal(describeChange(s.store.changeLog(1)[0]), r.summary[0]);
     const v = cp.vips()[0];
     assert.equal(v.reals.find((x) => x.address === '198.51.100.2')!.ringSlots, 0);
     assert.equal(v.reals.find((x) => x.address === '198.51.100.1')!.ringShare, 1);

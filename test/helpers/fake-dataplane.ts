@@ -334,7 +334,7 @@ export class FakeDataplane implements Dataplane {
     const dry = this.guard(o);
     const { id, vip } = this.key(k);
     const names = vipFlagsToNames(parseVipFlags(flags));
-    if (!dry) { this.record('set-flags', id, vip.flags, names); vip.flags = names; }
+    if (!dry) { this.record('set-vip-flags', id, vip.flags, names); vip.flags = names; }
     return { applied: !dry, summary: [`VIP ${id} flags: ${vip.flags.join(',') || 'none'} -> ${names.join(',') || 'none'}`], warnings: [] };
   }
 
