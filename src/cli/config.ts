@@ -1,8 +1,8 @@
 // config export / apply: the balancer's desired state as one JSON file. apply validates the whole
 // file before anything is written, prints the diff, and applies it as one transaction through the
 // dataplane (one intent record: a failure or a crash leaves it fully applied or fully absent).
-import { DEFAULT_HASH, formatMac, formatVip, InputError, parseHash, parseWeight, parseIp, parseMac, parseVip, parseVipFlags, vipFlagsToNames } from '../dataplane/abi.js';
-import { checkHashChange } from '../dataplane/rules.js';
+import { DEFAULT_HASH, DEFAULT_WEIGHT, formatMac, formatVip, InputError, parseHash, parseWeight, parseMac, parseVip, parseVipFlags, vipFlagsToNames } from '../dataplane/abi.js';
+import { checkHashChange, checkRealForVip, parseRealAddress, parseVipFlagList } from '../dataplane/rules.js';
 import type { BalancerConfig, Dataplane, HashKind, VipFlagName, VipKey, VipState } from '../dataplane/types.js';
 import type { Ctx } from './context.js';
 import { ensureWritable } from './balancer.js';
@@ -30,6 +30,15 @@ function isObj(x: unknown): x is Record<string, unknown> {
 
 function onlyKeys(o: Record<string, unknown>, allowed: string[], where: string): void {
   for (const k of Object.keys(o)) if (!allowed.includes(k)) throw new InputError(`${where}: unknown key "${sanitize(k, 40)}" (allowed: ${allowed.join(', ')})`);
+}
+
+/** Runs a dataplane rule, naming where in the file its InputError comes from. */
+function at<T>(where: string, rule: () => T): T {
+  try {
+    return rule();
+  } catch (e) {
+    throw e instanceof InputError ? new InputError(`${where}: ${e.message}`) : e;
+  }
 }
 
 interface DesiredVip { key: VipKey; id: string; flags: VipFlagName[]; hash: HashKind; reals: Map<string, number> }
@@ -65,8 +74,7 @@ export function validateConfig(text: string, limits?: { maxVips: number; maxReal
     let flags: VipFlagName[] = [];
     if (v.flags !== undefined) {
       if (!Array.isArray(v.flags) || !v.flags.every((x) => typeof x === 'string')) throw new InputError(`${where}: "flags" must be an array of flag names`);
-      flags = vipFlagsToNames(parseVipFlags(v.flags as string[]));
-      if (limits) for (const fl of flags) if (!limits.flags.includes(fl)) throw new InputError(`${where}: VIP flag ${fl} is not implemented by the attached program (it implements: ${limits.flags.join(', ') || 'none'})`);
+      flags = limits ? at(where, () => parseVipFlagList(v.flags, limits.flags)) : vipFlagsToNames(parseVipFlags(v.flags as string[]));
     }
     const hash = v.hash === undefined ? DEFAULT_HASH : parseHash(typeof v.hash === 'string' ? v.hash : '?');
     if (v.reals !== undefined && !Array.isArray(v.reals)) throw new InputError(`${where}: "reals" must be an array`);
@@ -76,12 +84,12 @@ export function validateConfig(text: string, limits?: { maxVips: number; maxReal
       if (!isObj(r)) throw new InputError(`${w}: expected {"address": ..., "weight": ...}`);
       onlyKeys(r, ['address', 'weight'], w);
       if (typeof r.address !== 'string') throw new InputError(`${w}: "address" must be a string`);
-      const a = parseIp(r.address, 'real address');
-      if (a.family === 4 && key.address.includes(':')) throw new InputError(`${w}: real ${a.text} is IPv4 but VIP ${id} is IPv6`);
-      if (reals.has(a.text)) throw new InputError(`${w}: real ${a.text} appears twice in ${id}`);
-      const weight = r.weight === undefined ? 1 : typeof r.weight === 'number' ? parseWeight(r.weight) : parseWeight(JSON.stringify(r.weight));
-      reals.set(a.text, weight);
-      allReals.add(a.text);
+      const { address } = parseRealAddress(r.address);
+      at(w, () => checkRealForVip(address, key));
+      if (reals.has(address)) throw new InputError(`${w}: real ${address} appears twice in ${id}`);
+      const weight = r.weight === undefined ? DEFAULT_WEIGHT : typeof r.weight === 'number' ? parseWeight(r.weight) : parseWeight(JSON.stringify(r.weight));
+      reals.set(address, weight);
+      allReals.add(address);
     });
     vips.set(id, { key, id, flags, hash, reals });
   });

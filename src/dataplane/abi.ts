@@ -117,6 +117,7 @@ export const CTL_MAC_INDEX = 0;
 
 export const IPPROTO = { tcp: 6, udp: 17 } as const;
 export type Proto = keyof typeof IPPROTO;
+export const PROTOS = Object.keys(IPPROTO) as Proto[];
 
 // ---------------------------------------------------------------------------------------------
 // Errors for operator input: what is wrong and what is allowed.
@@ -251,6 +252,9 @@ export function parseEndpoint(text: string, what = 'endpoint'): { address: strin
 
 // ---------------------------------------------------------------------------------------------
 // Weights and ring hashes
+
+/** A real's weight when none is given (Katran's default). */
+export const DEFAULT_WEIGHT = 1;
 
 /** The largest weight a real may have (Maglev V2 sums weights in 32-bit signed arithmetic). */
 export const MAX_WEIGHT = 0x7fffffff;

@@ -20,14 +20,14 @@
 //      a VIP appears only once its ring is complete;
 //   e. the default MAC.
 import {
-  CTL_MAC_INDEX, DEFAULT_HASH, InputError, MAX_WEIGHT, REAL_FLAGS, parseHash, parseWeight, VIP_FLAGS, VIP_FLAG_NAMES, formatMac, formatVip, isZeroMac, parseIp, parseMac,
+  CTL_MAC_INDEX, DEFAULT_HASH, DEFAULT_WEIGHT, InputError, MAX_WEIGHT, REAL_FLAGS, parseHash, parseWeight, VIP_FLAGS, VIP_FLAG_NAMES, formatMac, formatVip, isZeroMac, parseIp, parseMac,
   parsePort, parseProto, parseVipFlags, realDefinition, u32Key, vipDefinition, vipFlagsToNames, vipMeta,
   type VipFlagName, type VipKey,
 } from './abi.js';
 import type { BalancerHandle } from './handle.js';
 import { ArrayRangeReader } from './maps.js';
 import { movedShare, ringCounts, ringDiff, ringForReals } from './maglev.js';
-import { checkHashChange, describeChange } from './rules.js';
+import { checkHashChange, checkRealForVip, describeChange, parseRealAddress, parseVipAddress, parseVipFlagList } from './rules.js';
 import type { BalancerConfig, ChangeLogEntry, ChangeOptions, ChangeResult, HashKind, RealState, VipSpec, VipState } from './types.js';
 import { ReadOnlyError } from './types.js';
 
@@ -177,22 +177,10 @@ export function emptyState(intf: string, mode: string): DesiredState {
 
 function checkVipKey(k: VipKey): VipKey {
   if (!k || typeof k !== 'object') throw new InputError('bad VIP: expected {address, port, proto}');
-  const a = parseIp(k.address, 'VIP address');
-  if (a.bytes.every((b) => b === 0)) throw new InputError(`bad VIP address "${k.address}": the unspecified address cannot be a VIP`);
-  if ((a.family === 4 && a.bytes[0] >= 224) || (a.family === 6 && a.bytes[0] === 0xff)) {
-    throw new InputError(`bad VIP address "${k.address}": multicast or broadcast cannot be a VIP`);
-  }
-  return { address: a.text, port: parsePort(k.port as unknown as string, 'VIP port'), proto: parseProto(k.proto) };
+  return { address: parseVipAddress(k.address), port: parsePort(k.port as unknown as string, 'VIP port'), proto: parseProto(k.proto) };
 }
 
-function checkRealAddress(text: string): { address: string; family: 4 | 6 } {
-  const a = parseIp(text, 'real address');
-  if (a.bytes.every((b) => b === 0)) throw new InputError(`bad real address "${text}": the unspecified address cannot be a real`);
-  if ((a.family === 4 && a.bytes[0] >= 224) || (a.family === 6 && a.bytes[0] === 0xff)) {
-    throw new InputError(`bad real address "${text}": multicast or broadcast cannot be a real`);
-  }
-  return { address: a.text, family: a.family };
-}
+const checkRealAddress = parseRealAddress;
 
 export const checkWeight = parseWeight;
 
@@ -202,14 +190,7 @@ function checkHash(h: unknown): HashKind {
 
 /** Flag names, refusing unknown ones and those the loaded object does not implement. */
 function checkFlags(flags: unknown, supported: number): VipFlagName[] {
-  if (flags === undefined) return [];
-  if (!Array.isArray(flags) && typeof flags !== 'string') throw new InputError('bad VIP flags: expected a list of flag names');
-  const mask = parseVipFlags(flags as string | string[]);
-  const missing = vipFlagsToNames(mask & ~supported);
-  if (missing.length) {
-    throw new InputError(`VIP flag${missing.length > 1 ? 's' : ''} ${missing.join(', ')} not implemented by this balancer's program (it implements: ${vipFlagsToNames(supported).join(', ') || 'none'})`);
-  }
-  return vipFlagsToNames(mask);
+  return parseVipFlagList(flags, vipFlagsToNames(supported));
 }
 
 function flagsMask(names: VipFlagName[]): number {
@@ -786,11 +767,9 @@ export class ControlPlane {
     const next = copyState(this.desired);
     const v = this.findVip(next, key, 'add real');
     const id = vipId(v.key);
-    const { address, family } = checkRealAddress(real?.address);
-    const weight = checkWeight(real.weight ?? 1);
-    if (family === 4 && v.key.address.includes(':')) {
-      throw new InputError(`add real ${address} to ${id}: an IPv4 real cannot serve an IPv6 VIP (Katran cannot encapsulate IPv6 in IPv4)`);
-    }
+    const { address } = checkRealAddress(real?.address);
+    const weight = checkWeight(real.weight ?? DEFAULT_WEIGHT);
+    checkRealForVip(address, v.key);
     if (v.reals.some((r) => r.address === address)) throw new InputError(`add real ${address} to ${id}: it is already a real of this VIP (change its weight instead)`);
     const index = this.allocIndex(next, address, new Set());
     v.reals.push({ address, weight });
@@ -880,11 +859,11 @@ export class ControlPlane {
       const rs: DesiredReal[] = [];
       const rseen = new Set<string>();
       for (const r of c.reals ?? []) {
-        const { address, family } = checkRealAddress(r?.address);
+        const { address } = checkRealAddress(r?.address);
         if (rseen.has(address)) throw new InputError(`bad config: real ${address} appears twice in ${id}`);
         rseen.add(address);
-        if (family === 4 && key.address.includes(':')) throw new InputError(`bad config: IPv4 real ${address} cannot serve IPv6 VIP ${id}`);
-        rs.push({ address, weight: checkWeight(r.weight ?? 1) });
+        checkRealForVip(address, key);
+        rs.push({ address, weight: checkWeight(r.weight ?? DEFAULT_WEIGHT) });
       }
       const prev = old.vips.find((v) => vipId(v.key) === id);
       if (prev) checkHashChange(key, prev.hash, hash);

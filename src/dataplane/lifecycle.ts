@@ -13,6 +13,7 @@ import { basename, join } from 'node:path';
 import {
   CTL_MAC_INDEX, MAP, UPSTREAM_DEFAULT_VIP_FLAGS, ctlMac, isZeroMac, kernelMapName, parseMac, realDefinition, u32Key,
 } from './abi.js';
+import { intfNameProblem } from './rules.js';
 import type { BalancerHandle, HealthcheckHandle } from './handle.js';
 import { defaultRouteInterfaces, isKatranAbi, listInterfaces, modeOf, xdpProgramOn } from './interfaces.js';
 import {
@@ -62,7 +63,8 @@ function requireRoot(op: string, what: string): void {
 
 /** The interface's ifindex, or a clear error saying it does not exist. */
 export function requireInterface(intf: string, op = 'attach to'): number {
-  if (!/^[^/\s\0]{1,15}$/.test(intf)) throw new BpfError(op, `interface ${JSON.stringify(intf)}`, ERRNO.EINVAL, 'not a valid interface name (1-15 characters, no / or spaces)');
+  const badName = intfNameProblem(intf);
+  if (badName) throw new BpfError(op, `interface ${JSON.stringify(intf)}`, ERRNO.EINVAL, `not a valid interface name: ${badName}`);
   const ifindex = ifNameToIndex(intf);
   if (!ifindex) throw new BpfError(op, `interface ${intf}`, ERRNO.ENODEV, `interface ${intf} does not exist (ip link lists the interfaces)`);
   return ifindex;

@@ -161,7 +161,7 @@ test('weight 0 drains with a warning; IPv4 real behind an IPv6 VIP is refused', 
     assert.equal(v.reals.find((x) => x.address === '198.51.100.1')!.ringShare, 1);
     const v6 = parseVip('[2001:db8::10]:443/tcp');
     cp.addVip({ ...v6 });
-    assert.throws(() => cp.addReal(v6, { address: '198.51.100.1' }), (e: Error) => e instanceof InputError && /IPv4 real cannot serve an IPv6 VIP/.test(e.message));
+    assert.throws(() => cp.addReal(v6, { address: '198.51.100.1' }), (e: Error) => e instanceof InputError && /^real 198\.51\.100\.1 is IPv4 but VIP \[2001:db8::10\]:443\/tcp is IPv6: Katran cannot encapsulate an IPv6 packet in IPv4$/.test(e.message));
     cp.addReal(v6, { address: '2001:db8:1::1' });
     const def = Buffer.alloc(20);
     s.lb.maps.reals.lookup(u32Key(3), def);

@@ -25,7 +25,7 @@ test('add VIP: validation as you type, dry-run summary, N writes nothing, y appl
   assert.match(frame(r), /\[udp\]/);
   await press(r, KEY.tab);
   await type(r, 'quic');
-  assert.match(frame(r), /flag quic is not implemented by this balancer/);
+  assert.match(frame(r), /VIP flag quic not implemented by this balancer's program/);
   await press(r, KEY.backspace, KEY.backspace, KEY.backspace, KEY.backspace);
   await type(r, 'bogus');
   assert.match(frame(r), /unknown VIP flag "bogus"/);
