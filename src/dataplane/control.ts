@@ -20,14 +20,14 @@
 //      a VIP appears only once its ring is complete;
 //   e. the default MAC.
 import {
-  CTL_MAC_INDEX, DEFAULT_HASH, DEFAULT_WEIGHT, InputError, MAX_WEIGHT, REAL_FLAGS, parseHash, parseWeight, VIP_FLAGS, VIP_FLAG_NAMES, formatMac, formatVip, isZeroMac, parseIp, parseMac,
+  CTL_MAC_INDEX, DEFAULT_HASH, DEFAULT_WEIGHT, InputError, MAX_WEIGHT, REAL_FLAGS, parseHash, parseWeight, VIP_FLAGS, VIP_FLAG_NAMES, formatMac, formatVip, isZeroMac, parseMac,
   parsePort, parseProto, parseVipFlags, realDefinition, u32Key, vipDefinition, vipFlagsToNames, vipMeta,
   type VipFlagName, type VipKey,
 } from './abi.js';
 import type { BalancerHandle } from './handle.js';
 import { ArrayRangeReader } from './maps.js';
 import { movedShare, ringCounts, ringDiff, ringForReals } from './maglev.js';
-import { checkHashChange, checkRealForVip, describeChange, parseRealAddress, parseVipAddress, parseVipFlagList } from './rules.js';
+import { checkHashChange, checkRealForVip, describeChange, pct, ringRecipe, parseRealAddress, parseVipAddress, parseVipFlagList } from './rules.js';
 import type { BalancerConfig, ChangeLogEntry, ChangeOptions, ChangeResult, HashKind, RealState, VipSpec, VipState } from './types.js';
 import { ReadOnlyError } from './types.js';
 
@@ -201,9 +201,6 @@ function flagsText(names: VipFlagName[]): string {
   return names.length ? names.join(',') : 'none';
 }
 
-function pct(x: number): string {
-  return `${(x * 100).toFixed(1)}%`;
-}
 
 // ---------------------------------------------------------------------------------------------
 
@@ -230,7 +227,7 @@ interface KernelVip {
 
 /** Ring-relevant projection of a VIP: when it differs between two states, the ring must be checked. */
 function ringSig(v: DesiredVip, idx: Map<string, number>): string {
-  return JSON.stringify([v.vipNum, v.hash, v.reals.map((r) => [r.address, r.weight, idx.get(r.address)])]);
+  return `${v.vipNum} ${ringRecipe(v, (a) => idx.get(a))}`;
 }
 
 function indexMap(s: DesiredState): Map<string, number> {
@@ -482,7 +479,7 @@ export class ControlPlane {
     const idx = indexMap(s);
     const reals = v.reals.map((r) => ({ index: idx.get(r.address)!, address: r.address, weight: r.weight }));
     // A change computes the same ring for its dry-run figure and for the write: remember a few.
-    const sig = `${v.hash} ${reals.map((r) => `${r.index}/${r.address}/${r.weight}`).join(' ')}`;
+    const sig = ringRecipe(v, (a) => idx.get(a));
     const hit = this.ringMemo.get(sig);
     if (hit) return hit;
     const ring = ringForReals(reals, this.ringSize, v.hash) ?? new Uint32Array(this.ringSize);
@@ -933,7 +930,7 @@ export class ControlPlane {
    * made of (hash, reals, indexes, weights) changed: a console refreshing 512 VIPs must not take 4 s.
    */
   private kernelRingCounts(v: DesiredVip, idx: Map<string, number>): Map<number, number> {
-    const sig = `${v.hash}|${v.reals.map((r) => `${r.address}#${idx.get(r.address)}=${r.weight}`).join(',')}`;
+    const sig = ringRecipe(v, (a) => idx.get(a));
     const hit = this.ringCountCache.get(v.vipNum);
     if (hit && hit.sig === sig) return hit.counts;
     const counts = ringCounts(this.readRing(v.vipNum));

@@ -77,9 +77,13 @@ export function checkHashChange(vip: VipKey, current: HashKind, wanted: HashKind
 // ---------------------------------------------------------------------------------------------
 // Rings
 
-/** What a VIP's ring is made of: when this text differs, the ring differs (and must be rebuilt or read). */
-export function ringRecipe(hash: HashKind, reals: readonly { address: string; weight: number; index: number | undefined }[]): string {
-  return `${hash} ${reals.map((r) => `${r.index}/${r.address}/${r.weight}`).join(' ')}`;
+/**
+ * What a VIP's ring is made of: its hash and, per real, the real's index (the value in the slots),
+ * address (what is hashed) and weight. The same recipe gives the same ring (maglev.ts ringForReals),
+ * so when this text is unchanged the ring need not be rebuilt or read again.
+ */
+export function ringRecipe(v: { hash: HashKind; reals: readonly { address: string; weight: number }[] }, index: (address: string) => number | undefined): string {
+  return `${v.hash} ${v.reals.map((r) => `${index(r.address)}/${r.address}/${r.weight}`).join(' ')}`;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -101,6 +105,12 @@ export function human(n: number, unit = ''): string {
   else s = v.toFixed(2);
   if (s.includes('.')) s = s.replace(/\.?0+$/, '');
   return `${neg ? '-' : ''}${s}${SI[i]}${unit}`;
+}
+
+/** 0.1234 -> "12.3%". */
+export function pct(share: number, digits = 1): string {
+  if (!Number.isFinite(share)) return '-';
+  return `${(share * 100).toFixed(digits)}%`;
 }
 
 /** One change as the change log records it (and as a change's summary states it). */
