@@ -8,6 +8,12 @@ import type { Ctx } from './context.js';
 import { ensureWritable } from './balancer.js';
 import { OperationError, sanitize } from './errors.js';
 
+/**
+ * The config file's format version. New optional keys keep it (an older file applies unchanged,
+ * and a file that does not use a new key reads as before); unknown keys are refused, so a file
+ * using a key this version does not know is refused, naming the key. Only a change of what an
+ * existing key means raises it. README "Config file" says the same.
+ */
 export const CONFIG_FORMAT = 1;
 
 export interface ConfigReal { address: string; weight: number }
@@ -54,7 +60,11 @@ export function validateConfig(text: string, limits?: { maxVips: number; maxReal
   }
   if (!isObj(doc)) throw new InputError('config: expected a JSON object like {"katranTuiConfig": 1, "defaultMac": ..., "vips": [...]}');
   onlyKeys(doc, ['katranTuiConfig', 'intf', 'defaultMac', 'vips'], 'config');
-  if (doc.katranTuiConfig !== CONFIG_FORMAT) throw new InputError(`config: "katranTuiConfig" must be ${CONFIG_FORMAT} (the format version)`);
+  const version = doc.katranTuiConfig;
+  if (typeof version === 'number' && Number.isInteger(version) && version > CONFIG_FORMAT) {
+    throw new InputError(`config: "katranTuiConfig" is ${version}, a newer format version than this katran-tui reads (${CONFIG_FORMAT}): upgrade katran-tui to apply it`);
+  }
+  if (version !== CONFIG_FORMAT) throw new InputError(`config: "katranTuiConfig" must be ${CONFIG_FORMAT} (the format version)`);
   let defaultMac: string | null = null;
   if (doc.defaultMac !== undefined && doc.defaultMac !== null) {
     if (typeof doc.defaultMac !== 'string') throw new InputError('config: "defaultMac" must be a string or null');

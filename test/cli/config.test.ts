@@ -69,7 +69,10 @@ test('apply validates the whole file first: any bad entry, nothing written', asy
   const bad: [unknown, RegExp][] = [
     ['not json', /not valid JSON/],
     [[], /expected a JSON object/],
-    [{ katranTuiConfig: 2, vips: [] }, /format version/],
+    [{ katranTuiConfig: 2, vips: [] }, /"katranTuiConfig" is 2, a newer format version than this katran-tui reads \(1\): upgrade katran-tui/],
+    [{ katranTuiConfig: '1', vips: [] }, /"katranTuiConfig" must be 1 \(the format version\)/],
+    [{ vips: [] }, /"katranTuiConfig" must be 1/],
+    [{ katranTuiConfig: 1, vips: [{ vip: '192.0.2.1:80/tcp', vlan: 5 }] }, /config vips\[0\]: unknown key "vlan"/],
     [{ katranTuiConfig: 1, vips: [], extra: 1 }, /unknown key "extra"/],
     [{ katranTuiConfig: 1, defaultMac: 'ff:ff:ff:ff:ff:ff', vips: [] }, /multicast/],
     [{ katranTuiConfig: 1, vips: [{ vip: '192.0.2.1:80/tcp' }, { vip: '192.0.2.1:80/tcp' }] }, /appears twice/],
@@ -125,4 +128,13 @@ test('the console\'s fake dataplane refuses a hash change of a live VIP as the c
   assert.throws(() => dp.applyConfig({ vips: [{ key, hash: 'maglev', reals: [{ address: '198.51.100.1', weight: 1 }] }] }),
     (e: Error) => e instanceof InputError && /uses hash maglev-v2, the config says maglev: changing the hash of a live VIP/.test(e.message));
   assert.equal(dp.vipMap.get('192.0.2.1:80/tcp')?.hash, 'maglev-v2');
+});
+
+test('versioning: a format-1 file with only the keys of the first release applies unchanged, with the defaults', async () => {
+  const box = attachedBox();
+  const old = JSON.stringify({ katranTuiConfig: 1, vips: [{ vip: '192.0.2.7:80/tcp', reals: [{ address: '198.51.100.7' }] }] });
+  const r = await run(box, ['config', 'apply', 'old.json'], { 'old.json': old });
+  assert.equal(r.code, 0, r.err);
+  const v = box.vips.get('192.0.2.7:80/tcp');
+  assert.deepEqual({ flags: v?.flags, hash: v?.hash, reals: [...(v?.reals ?? [])] }, { flags: [], hash: 'maglev-v2', reals: [['198.51.100.7', 1]] });
 });
