@@ -1,7 +1,7 @@
 // Validation of command-line values that abi.ts and rules.ts do not cover: numbers, CPU lists,
 // file paths. Everything throws InputError (exit 2) with what is wrong and what is allowed.
 // Interface names follow the dataplane's one rule (rules.ts parseIntfName).
-import { InputError } from '../dataplane/abi.js';
+import { InputError, XDP_MODE_REQUESTS } from '../dataplane/abi.js';
 import { sanitize } from './errors.js';
 
 export function parseIntIn(text: unknown, what: string, min: number, max: number, unit = ''): number {
@@ -41,9 +41,10 @@ export function parsePath(text: unknown, what = 'file'): string {
   return s;
 }
 
-export function parseXdpMode(text: unknown): 'auto' | 'native' | 'generic' {
+export function parseXdpMode(text: unknown): (typeof XDP_MODE_REQUESTS)[number] {
   const s = String(text ?? '').trim().toLowerCase();
-  if (s === 'auto' || s === 'native' || s === 'generic') return s;
+  const known = XDP_MODE_REQUESTS.find((m) => m === s);
+  if (known) return known;
   if (s === 'drv' || s === 'driver') return 'native';
   if (s === 'skb') return 'generic';
   throw new InputError(`bad XDP mode "${sanitize(s, 40)}": expected auto, native or generic`);

@@ -268,6 +268,9 @@ export function parseWeight(text: unknown): number {
   return Number(s);
 }
 
+/** How the operator asks to attach: auto tries native (driver) XDP and falls back to generic. */
+export const XDP_MODE_REQUESTS = ['auto', 'native', 'generic'] as const;
+
 export const HASH_KINDS = ['maglev', 'maglev-v2'] as const;
 export type HashKind = (typeof HASH_KINDS)[number];
 /** What katran_server_grpc uses, and so katran-tui's default. */

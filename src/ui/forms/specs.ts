@@ -1,5 +1,5 @@
 // The console's forms: what each asks and which dataplane call it makes.
-import { DEFAULT_HASH, DEFAULT_WEIGHT, HASH_KINDS, PROTOS, parseHash, parsePort, parseProto, parseWeight } from '../../dataplane/abi.js';
+import { DEFAULT_HASH, DEFAULT_WEIGHT, HASH_KINDS, PROTOS, parseHash, parsePort, parseProto, parseWeight, XDP_MODE_REQUESTS } from '../../dataplane/abi.js';
 import { parseRealAddress, parseVipAddress, parseVipFlagList } from '../../dataplane/rules.js';
 import type { AttachRequest, BalancerInfo, Dataplane, Host, InterfaceInfo, InterfaceState, RealState, VipState, XdpModeRequest } from '../../dataplane/types.js';
 import { fmtMac } from '../format.js';
@@ -118,7 +118,7 @@ export function attachForm(host: Host, ifc: InterfaceInfo, all: InterfaceInfo[],
     note: ifc.defaultRoute ? `WARNING: ${ifc.name} carries the default route; attaching here can cut this box off` : `${ifc.name} ${ifc.up ? 'up' : 'DOWN'} mtu ${ifc.mtu}${ifc.xdp ? `, has XDP prog ${ifc.xdp.progId} (${ifc.xdp.name})${foreign ? ', not ours: replace=yes' : ''}` : ''}`,
     fields: [
       { name: 'mac', label: 'default MAC', hint: 'the next hop towards the reals, e.g. 58:e4:34:56:46:e0', validate: vMac },
-      { name: 'mode', label: 'XDP mode', kind: 'choice', choices: ['auto', 'native', 'generic'] },
+      { name: 'mode', label: 'XDP mode', kind: 'choice', choices: [...XDP_MODE_REQUESTS] },
       { name: 'hc', label: 'healthcheck intf', hint: 'optional', validate: vOneOf(names, 'interface', true) },
       // Only where another (non-Katran) XDP program is attached: replacing it is a deliberate choice.
       ...(foreign ? [{ name: 'force', label: `replace prog ${foreign.progId}`, kind: 'choice' as const, choices: ['no', 'yes'] }] : []),
