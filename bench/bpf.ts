@@ -5,9 +5,9 @@
 // that object on the same paths. Every comparison is measured in this run: the runs of the
 // objects are interleaved (run r of every case and object before run r + 1). The process is
 // pinned to CPU 0, the CPU given its own LRU.
-import { BpfObject, TestRunner, mapUpdate, numPossibleCpus, pinToCpu } from '../src/dataplane/libbpf.js';
+import { BpfObject, TestRunner, mapUpdate, numPossibleCpus, pinToCpu } from '../src/dataplane/kernel/libbpf.js';
 import { MAP, u32Key } from '../src/dataplane/abi.js';
-import { builtObject } from '../src/dataplane/paths.js';
+import { builtObject } from '../src/dataplane/kernel/paths.js';
 import { BalancerFixture, MAX_VIPS } from '../test/helpers/balancer-fixture.js';
 import { echoRequestFrame, flowFrame } from '../test/helpers/packets.js';
 

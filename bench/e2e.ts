@@ -20,11 +20,12 @@
 // Environment: KT_E2E_ROUNDS (5), KT_E2E_PACKETS per run (500000), KT_E2E_MODES (native,generic),
 // KT_E2E_LAYOUT (inline).
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { attach, detach } from '../src/dataplane/lifecycle.js';
-import type { BalancerHandle } from '../src/dataplane/handle.js';
-import { createLab, type Lab } from '../src/dataplane/lab.js';
-import { BpfObject, XDP_FLAGS, closeFd, progFdById, progInfo, xdpAttach, xdpDetach, xdpQuery } from '../src/dataplane/libbpf.js';
-import { builtObject, bundledObject } from '../src/dataplane/paths.js';
+import { attach } from '../src/dataplane/balancer/attach.js';
+import { detach } from '../src/dataplane/balancer/detach.js';
+import type { BalancerHandle } from '../src/dataplane/kernel/handle.js';
+import { createLab, type Lab } from '../src/lab/lab.js';
+import { BpfObject, XDP_FLAGS, closeFd, progFdById, progInfo, xdpAttach, xdpDetach, xdpQuery } from '../src/dataplane/kernel/libbpf.js';
+import { builtObject, bundledObject } from '../src/dataplane/kernel/paths.js';
 import { ethtoolStats, setGro, vethXdpDelta } from '../src/lab/ethtool.js';
 import { startLabGenerator, type GenStream } from '../src/lab/generator.js';
 import { placeNapi } from '../src/lab/napi.js';

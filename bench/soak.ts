@@ -15,22 +15,23 @@
 //    to the state file, and the change is fully applied or fully absent.
 import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as delay } from 'node:timers/promises';
 import { hasTmux, Tmux } from '../test/helpers/tmux.js';
-import { createLab, cleanupLab, type Lab } from '../src/dataplane/lab.js';
 import { ethtoolStats, vethXdpDelta } from '../src/lab/ethtool.js';
 import { startLabGenerator } from '../src/lab/generator.js';
-import { attach, detach, openPinned } from '../src/dataplane/lifecycle.js';
-import { Balancer } from '../src/dataplane/balancer.js';
-import type { BalancerHandle } from '../src/dataplane/handle.js';
-import { TestRunner, XDP_ACTION, pinToCpu, numPossibleCpus } from '../src/dataplane/libbpf.js';
+import { createLab, cleanupLab, type Lab } from '../src/lab/lab.js';
+import { attach } from '../src/dataplane/balancer/attach.js';
+import { detach } from '../src/dataplane/balancer/detach.js';
+import { openPinned } from '../src/dataplane/balancer/open.js';
+import { Balancer } from '../src/dataplane/balancer/balancer.js';
+import type { BalancerHandle } from '../src/dataplane/kernel/handle.js';
+import { TestRunner, XDP_ACTION, pinToCpu, numPossibleCpus } from '../src/dataplane/kernel/libbpf.js';
 import { STATS, VIP_FLAGS, formatIp, formatMac, u32Key, vipDefinition, vipMeta } from '../src/dataplane/abi.js';
-import { sumPerCpuU64 } from '../src/dataplane/maps.js';
+import { sumPerCpuU64 } from '../src/dataplane/kernel/maps.js';
 import type { VipKey } from '../src/dataplane/types.js';
-import type { DesiredState } from '../src/dataplane/control.js';
+import type { DesiredState } from '../src/dataplane/control/desired.js';
 
 const SECONDS = Math.max(5, Math.min(600, Number(process.env.KATRAN_TUI_SOAK_SECONDS ?? 60)));
 const KILLS = Math.max(1, Math.min(500, Number(process.env.KATRAN_TUI_SOAK_KILLS ?? 50)));
@@ -89,15 +90,15 @@ async function load(lab: Lab, h: BalancerHandle, dp: Balancer): Promise<string[]
   // new-flow SYNs (50 x 400 5-tuples cycled: every SYN takes the new-flow path; few enough that
   // CPU 0's LRU keeps room for the stickiness flows below, which an eviction would move). Pinned to CPU 0; the veths' NAPI polls run in
   // softirq beside it (no threaded NAPI), this process (the churn) and the console on the other.
+  const ui = await consoleWatch(lab, h);
   const gen = startLabGenerator(lab, {
     streams: [
       { proto: 'udp', dst: UDP_VIP.address, dport: UDP_VIP.port, clients: 50, ports: 100, weight: 1 },
       { proto: 'tcp-syn', dst: TCP_VIP.address, dport: TCP_VIP.port, clients: 50, ports: 400, weight: 1 },
     ],
-    durationMs: (SECONDS + 1) * 1000, cpu: 0,
+    durationMs: (SECONDS + 30) * 1000, cpu: 0, // stopped below; the bound is a safety net
   });
   await gen.ready;
-  const ui = await consoleWatch(lab, h);
   let next = 9;
   const live: number[] = [1, 2, 3, 4, 5, 6, 7, 8];
   const draining: number[] = [];

@@ -4,8 +4,8 @@
 // failed), _drops, and tx_queue_0_xdp_xmit / _xdp_xmit_errors (frames this device put into its
 // peer's ring / lost because the ring was full or the peer had no XDP: the kernel keeps those on
 // the peer's receive queue, ethtool shows them here).
-import koffi from 'koffi';
-import { BpfError, ERRNO, NativeBuffer, libc } from '../dataplane/libbpf.js';
+import { BpfError, ERRNO, NativeBuffer } from '../dataplane/kernel/libbpf.js';
+import { interfaceIoctl } from './libc.js';
 
 const SIOCETHTOOL = 0x8946;
 const ETHTOOL_GSTRINGS = 0x1b;
@@ -13,23 +13,21 @@ const ETHTOOL_GSTATS = 0x1d;
 const ETHTOOL_GSSET_INFO = 0x37;
 const ETH_SS_STATS = 1;
 const ETH_GSTRING_LEN = 32;
-const AF_INET = 2;
-const SOCK_DGRAM = 2;
-const SOCK_CLOEXEC = 0o2000000;
+
+/** One SIOCETHTOOL call: `ifr` names the interface, `cmd` is the ethtool command block. */
+function ethtool(ifname: string, ifr: Buffer, cmd: NativeBuffer, what: string): void {
+  ifr.writeBigUInt64LE(cmd.ptr, 16);
+  const e = interfaceIoctl(SIOCETHTOOL, ifr);
+  if (e) throw new BpfError(`ethtool: ${what} of`, `interface ${ifname}`, e);
+}
 
 /** Reads every statistic of `ifname`; throws BpfError (ENODEV: no such interface here). */
 export function ethtoolStats(ifname: string): Record<string, number> {
   if (Buffer.byteLength(ifname) > 15) throw new BpfError('read statistics of', `interface ${ifname}`, ERRNO.EINVAL, 'interface names have at most 15 characters');
-  const c = libc();
-  const fd = c.socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0) as number;
-  if (fd < 0) throw new BpfError('open', 'an ioctl socket', koffi.errno());
   const ifr = Buffer.alloc(40);
   ifr.write(ifname, 0, 'utf8');
   let cmd: NativeBuffer | undefined;
-  const call = (b: NativeBuffer, what: string): void => {
-    ifr.writeBigUInt64LE(b.ptr, 16);
-    if ((c.ioctl(fd, SIOCETHTOOL, ifr) as number) < 0) throw new BpfError(`read ${what} of`, `interface ${ifname}`, koffi.errno());
-  };
+  const call = (b: NativeBuffer, what: string): void => ethtool(ifname, ifr, b, what);
   try {
     cmd = new NativeBuffer(16 + 4);
     cmd.view.setUint32(0, ETHTOOL_GSSET_INFO, true);
@@ -59,7 +57,6 @@ export function ethtoolStats(ifname: string): Record<string, number> {
     return out;
   } finally {
     cmd?.free();
-    c.close(fd);
   }
 }
 
@@ -87,23 +84,18 @@ const ETHTOOL_SGRO = 0x2c;
  * skbs, instead of dropped uncounted. A generic-mode balancer on the lab's veth needs it.
  */
 export function setGro(ifname: string, on: boolean): void {
-  const c = libc();
-  const fd = c.socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0) as number;
-  if (fd < 0) throw new BpfError('open', 'an ioctl socket', koffi.errno());
   const ifr = Buffer.alloc(40);
   ifr.write(ifname, 0, 'utf8');
   const v = new NativeBuffer(8);
   try {
-    ifr.writeBigUInt64LE(v.ptr, 16);
     v.view.setUint32(0, ETHTOOL_GGRO, true);
-    if ((c.ioctl(fd, SIOCETHTOOL, ifr) as number) < 0) throw new BpfError('read GRO of', `interface ${ifname}`, koffi.errno());
+    ethtool(ifname, ifr, v, 'GRO');
     if ((v.view.getUint32(4, true) !== 0) === on) return;
     v.view.setUint32(0, ETHTOOL_SGRO, true);
     v.view.setUint32(4, on ? 1 : 0, true);
-    if ((c.ioctl(fd, SIOCETHTOOL, ifr) as number) < 0) throw new BpfError(`turn GRO ${on ? 'on' : 'off'} on`, `interface ${ifname}`, koffi.errno());
+    ethtool(ifname, ifr, v, `GRO (turning it ${on ? 'on' : 'off'})`);
   } finally {
     v.free();
-    c.close(fd);
   }
 }
 

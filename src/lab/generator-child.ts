@@ -7,8 +7,8 @@
 // frames of one run leave at the pipeline's speed.
 import { setPriority } from 'node:os';
 import { createInterface } from 'node:readline';
-import { BPF_PROG_TYPE, BpfObject, TestRunner, currentCpu, ifNameToIndex, mapLookup, mapUpdate, numPossibleCpus, pinToCpu, progInfo } from '../dataplane/libbpf.js';
-import { bundledObject } from '../dataplane/paths.js';
+import { BPF_PROG_TYPE, BpfObject, TestRunner, currentCpu, ifNameToIndex, mapLookup, mapUpdate, numPossibleCpus, pinToCpu, progInfo } from '../dataplane/kernel/libbpf.js';
+import { bundledObject } from '../dataplane/kernel/paths.js';
 import { ethtoolStats } from './ethtool.js';
 import { GEN_LIMITS, streamConfig, type GenReport, type GenSpec } from './generator.js';
 

@@ -13,7 +13,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { parseIp } from '../dataplane/abi.js';
-import { buildFrame, TCP_FLAGS } from '../dataplane/labframes.js';
+import { buildFrame, TCP_FLAGS } from './frames.js';
 
 /** One kind of traffic: a VIP, a protocol, and the flows it cycles over. */
 export interface GenStream {

@@ -8,8 +8,7 @@
 // made again after every re-attach: call placeNapi() after attaching.
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import koffi from 'koffi';
-import { BpfError, libc } from '../dataplane/libbpf.js';
+import { pinThread } from './libc.js';
 
 /** Turns threaded NAPI on or off for `ifname` (in network namespace `ns`, or this one). */
 export function setThreaded(ifname: string, on: boolean, ns?: string): void {
@@ -39,13 +38,6 @@ export function napiThreads(ifname: string): number[] {
     } catch { /* gone */ }
   }
   return pids;
-}
-
-/** Pins a thread (any pid) to one CPU. */
-export function pinThread(pid: number, cpu: number): void {
-  const mask = Buffer.alloc(128);
-  mask[cpu >> 3] |= 1 << (cpu & 7);
-  if ((libc().sched_setaffinity(pid, mask.length, mask) as number) < 0) throw new BpfError('pin to', `cpu ${cpu}`, koffi.errno(), `thread ${pid}`);
 }
 
 /** The CPU a thread last ran on (field 39 of /proc/PID/stat), -1 when gone. */

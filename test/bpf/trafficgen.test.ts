@@ -4,9 +4,9 @@
 // output must equal the lab's frame builder's frame of that flow, checksums included.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { BpfObject, TestRunner, XDP_ACTION, mapUpdate, pinToCpu } from '../../src/dataplane/libbpf.js';
-import { bundledObject } from '../../src/dataplane/paths.js';
-import { buildFrame, TCP_FLAGS } from '../../src/dataplane/labframes.js';
+import { BpfObject, TestRunner, XDP_ACTION, mapUpdate, pinToCpu } from '../../src/dataplane/kernel/libbpf.js';
+import { bundledObject } from '../../src/dataplane/kernel/paths.js';
+import { buildFrame, TCP_FLAGS } from '../../src/lab/frames.js';
 import { streamConfig, type GenStream } from '../../src/lab/generator.js';
 import { requireBpf } from '../helpers/env.js';
 

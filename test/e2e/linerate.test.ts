@@ -6,9 +6,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
-import { attach, detach } from '../../src/dataplane/lifecycle.js';
-import type { BalancerHandle } from '../../src/dataplane/handle.js';
-import type { Lab } from '../../src/dataplane/lab.js';
+import { attach } from '../../src/dataplane/balancer/attach.js';
+import { detach } from '../../src/dataplane/balancer/detach.js';
+import type { BalancerHandle } from '../../src/dataplane/kernel/handle.js';
+import type { Lab } from '../../src/lab/lab.js';
 import { ethtoolStats, vethXdp, vethXdpDelta } from '../../src/lab/ethtool.js';
 import { startLabGenerator } from '../../src/lab/generator.js';
 import { pinRoot } from '../helpers/env.js';

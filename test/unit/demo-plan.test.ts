@@ -2,7 +2,7 @@
 // per VIP, bursts of new connections, a total that follows --rate.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { DEMO_VIPS, demoPlan, demoStreams } from '../../src/demo.js';
+import { DEMO_VIPS, demoPlan, demoStreams } from '../../src/lab/demo.js';
 import { validateSpec } from '../../src/lab/generator.js';
 
 test('demo plan: streams for every VIP, swinging weights, SYN bursts, the total under --rate', () => {

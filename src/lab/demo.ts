@@ -10,12 +10,12 @@
 // interface it did not create.
 import { existsSync, rmSync } from 'node:fs';
 import { setTimeout as delay } from 'node:timers/promises';
-import { formatVip, parseVip } from './dataplane/abi.js';
-import type { Dataplane, Host } from './dataplane/types.js';
-import { DEMO_RATE, type DemoOptions, type Out } from './cli/context.js';
-import { createRealHost, runRealConsole } from './cli/real-deps.js';
-import { table } from './cli/format.js';
-import { startLabGenerator, type GenReport, type GenStream } from './lab/generator.js';
+import { DEFAULT_HASH, formatVip, parseVip } from '../dataplane/abi.js';
+import type { Dataplane, Host } from '../dataplane/types.js';
+import { DEMO_RATE, type DemoOptions, type Out } from '../cli/context.js';
+import { createHost } from '../dataplane/balancer/host.js';
+import { table } from '../cli/format.js';
+import { startLabGenerator, type GenReport, type GenStream } from './generator.js';
 
 export const DEMO_PIN_ROOT = '/sys/fs/bpf/katran-tui-demo';
 export const DEMO_STATE_DIR = '/tmp/katran-tui-demo';
@@ -90,8 +90,8 @@ export function demoPlan(ratePps: number, elapsedMs: number): { ratePps: number;
   return { ratePps: Math.max(1, Math.round(ratePps * total)), weights, burst };
 }
 
-type LabModule = typeof import('./dataplane/lab.js');
-type Lab = import('./dataplane/lab.js').Lab;
+type LabModule = typeof import('./lab.js');
+type Lab = import('./lab.js').Lab;
 
 function say(out: Out, line: string): void {
   out.write(`${line}\n`);
@@ -113,7 +113,7 @@ export function cleanLeftovers(labMod: LabModule, id: string): string[] {
 function configure(dp: Dataplane): void {
   for (const v of DEMO_VIPS) {
     const key = parseVip(v.vip);
-    dp.addVip({ ...key, hash: 'maglev-v2' });
+    dp.addVip({ ...key, hash: DEFAULT_HASH });
     for (const r of v.reals) dp.addReal(key, r);
   }
 }
@@ -149,7 +149,7 @@ function generatorLine(r: GenReport | null): string {
 export async function runDemo(o: DemoOptions): Promise<number> {
   const id = demoId();
   const { pinRoot, stateDir } = demoPaths(id);
-  const labMod: LabModule = await import('./dataplane/lab.js');
+  const labMod: LabModule = await import('./lab.js');
   const left = cleanLeftovers(labMod, id);
   if (left.length) say(o.err, `katran-tui demo: removed leftovers of an earlier demo: ${left.join(', ')}`);
 
@@ -166,7 +166,7 @@ export async function runDemo(o: DemoOptions): Promise<number> {
   try {
     lab = labMod.createLab({ id, clients: 4 });
     say(o.err, `katran-tui demo: lab ${lab.ns} with ${lab.intf} (balancer, root namespace) <-> ${lab.peer} (sink, ${lab.ns}); pins ${pinRoot}, state ${stateDir}`);
-    host = await createRealHost({ pinRoot, stateDir });
+    host = createHost({ pinRoot, stateDir });
     const { dataplane, result } = host.attach({ intf: lab.intf, defaultMac: lab.defaultMac, mode: 'native' });
     for (const w of result.warnings) say(o.err, `katran-tui demo: ${w}`);
     const dp = dataplane ?? host.open(lab.intf);
@@ -180,7 +180,7 @@ export async function runDemo(o: DemoOptions): Promise<number> {
     traffic = startTraffic(lab, ratePps, durationMs);
 
     if (o.interactive) {
-      await runRealConsole(host, { intf: lab.intf, readOnly: false, intervalMs: o.intervalMs, noColor: o.noColor });
+      await (await import('../ui/run.js')).runConsole(host, { intf: lab.intf, readOnly: false, intervalMs: o.intervalMs, noColor: o.noColor });
       say(o.err, generatorLine(await traffic.stop()));
     } else {
       say(o.err, `katran-tui demo: ${DEMO_VIPS.length} VIPs, ${ratePps} pps (swinging, bursts of new connections) for ${o.durationS} s (Ctrl-C stops early)`);
