@@ -8,6 +8,7 @@ import { MAP, u32Key } from '../src/dataplane/abi.js';
 import { builtObject } from '../src/dataplane/paths.js';
 import { BalancerFixture, MAX_VIPS } from '../test/helpers/balancer-fixture.js';
 import { echoRequestFrame, flowFrame } from '../test/helpers/packets.js';
+import { cidFor, quicShort } from '../test/helpers/quic.js';
 
 const CALLS = Number(process.env.KT_BENCH_CALLS ?? 100_000);
 const RUNS = Number(process.env.KT_BENCH_RUNS ?? 5);
@@ -64,8 +65,20 @@ export async function benchBpf(): Promise<void> {
     lb.addVip(vip6);
     lb.setReal(1, '198.51.100.1');
     lb.setReal(2, '2001:db8:1::2');
+    const quic4 = { address: '192.0.2.20', port: 443, proto: 'udp' as const, flags: 4, vipNum: 3 };
+    const dport4 = { address: '192.0.2.21', port: 8080, proto: 'udp' as const, flags: 8, vipNum: 4 };
+    lb.addVip(quic4);
+    lb.addVip(dport4);
     lb.fillRing(1, 1);
     lb.fillRing(2, 2);
+    lb.fillRing(3, 1);
+    lb.fillRing(4, 1);
+    // Server id 1024 -> real 1 (an object without server_id_map balances the same packet as plain UDP).
+    if (lb.fds.server_id_map !== undefined) {
+      const v = Buffer.alloc(4);
+      v.writeUInt32LE(1, 0);
+      mapUpdate(lb.fds.server_id_map, u32Key(1024), v);
+    }
     lb.setMac('02:aa:bb:cc:dd:01');
     const run = lb.runner;
 
@@ -97,6 +110,10 @@ export async function benchBpf(): Promise<void> {
     const echo = echoRequestFrame({ src: '203.0.113.7', dst: vip4.address });
     const echo6 = echoRequestFrame({ src: '2001:db8:c::7', dst: vip6.address });
     const floorFrame = Buffer.from(ack);
+    // QUIC short header whose CID (v1) names server id 1024: routed by the id, the LRU entry matches.
+    const quicFrame = flowFrame({ src: '203.0.113.7', dst: quic4.address, sport: 40000, dport: 443, proto: 'udp', payload: quicShort(cidFor(1, 1024), Buffer.alloc(40)) });
+    // DPORT_HASH: the LRU is looked up under the client's flow and written under {0, dport, ...}, so every packet is hashed.
+    const dportFrame = flowFrame({ src: '203.0.113.7', dst: dport4.address, sport: 40000, dport: 8080, proto: 'udp', payloadLen: 64 });
 
     const cases: Case[] = [
       { name: 'floor (xdp_floor)', next: () => floorFrame, runner: floor },
@@ -110,6 +127,8 @@ export async function benchBpf(): Promise<void> {
       // Every call a new flow (new source port) with its LRU insert: the honest worst case.
       { name: 'new flow (v4 SYN, new sport)', next: varySport(syn4), runner: run, every10k: resetRate },
       { name: 'new flow (v6 SYN, new sport)', next: varySport(syn6), runner: run, every10k: resetRate },
+      { name: 'QUIC short header (v4, CID routed)', next: () => quicFrame, runner: run },
+      { name: 'DPORT_HASH (v4 UDP)', next: () => dportFrame, runner: run, every10k: resetRate },
       { name: 'non-VIP pass', next: () => pass, runner: run },
       { name: 'ICMP echo (v4)', katranNs: 46, next: () => echo, runner: run },
       { name: 'ICMP echo (v6)', next: () => echo6, runner: run },
