@@ -17,6 +17,12 @@ export const MAP = {
   ctl: 'ctl_array',
   lruMissStats: 'lru_miss_stats',
   vipMissStats: 'vip_miss_stats',
+  /** QUIC connection-id routing (katran-abi-more.md): server id -> real index, its counters. */
+  serverIds: 'server_id_map',
+  quicStats: 'quic_stats_map',
+  serverIdStats: 'server_id_stats',
+  /** UDP flow migration: vip_definition -> inner HASH of down real indexes (kernel name vip_to_down_rea). */
+  downReals: 'vip_to_down_reals_map',
   /** katran-tui only: its max_entries is the mask of VIP flags the object implements. */
   vipFlagsMarker: 'kt_vip_flags',
   hcReals: 'hc_reals_map',
@@ -42,6 +48,8 @@ export const DEFAULTS = {
   maxPacketSize: 1514,
   lruUdpTimeoutNs: 30_000_000_000n,
   maxConnRate: 125000,
+  /** server_id_map entries (ids 0..0xFFFFFD; about 128 MiB of kernel memory, values round up to 8 bytes). */
+  quicServerIds: 0xfffffe,
 } as const;
 
 // ---------------------------------------------------------------------------------------------
@@ -63,7 +71,8 @@ export type VipFlagName = keyof typeof VIP_FLAGS;
 export const VIP_FLAG_NAMES = Object.keys(VIP_FLAGS) as VipFlagName[];
 
 /** What katran-tui's own object implements (it also says so through the kt_vip_flags map). */
-export const OWN_VIP_FLAGS = VIP_FLAGS['no-sport'] | VIP_FLAGS['no-lru'] | VIP_FLAGS['dport-hash'] | VIP_FLAGS['hash-src-dst-port'];
+export const OWN_VIP_FLAGS = VIP_FLAGS['no-sport'] | VIP_FLAGS['no-lru'] | VIP_FLAGS['quic'] | VIP_FLAGS['dport-hash']
+  | VIP_FLAGS['hash-src-dst-port'] | VIP_FLAGS['udp-flow-migration'];
 /** What an object without the marker (upstream Katran's default build) is taken to implement. */
 export const UPSTREAM_DEFAULT_VIP_FLAGS = VIP_FLAGS['no-sport'] | VIP_FLAGS['no-lru'] | VIP_FLAGS['quic'] | VIP_FLAGS['dport-hash']
   | VIP_FLAGS['local-vip'] | VIP_FLAGS['hash-src-dst-port'];
@@ -102,13 +111,20 @@ export const STATS = {
   icmpTooBig: 4,
   encapFail: 7,
   chDrop: 9,
-  /** katran-tui only: VIP packets dropped while the default MAC is all zero (v1 packets, v2 bytes);
-   *  offset 11 is upstream's optional QUIC ICMP counter, which the default build never moves. */
-  zeroMacDrop: 11,
+  /** ICMP errors to QUIC VIPs: v1 each, v2 unreachable codes (v4 1 / 3, v6 3 / 4). */
+  quicIcmp: 11,
+  /** ICMPv6 packet too big / ICMPv4 frag needed, any destination: v1 each, v2 MTU < 1280. */
+  icmpPtbV6: 12,
+  icmpPtbV4: 13,
+  /** UDP flow migration: v1 LRU hits dropped because their real is down. */
+  udpFlowMigration: 15,
   xdpTotal: 16,
   xdpTx: 17,
   xdpDrop: 18,
   xdpPass: 19,
+  /** katran-tui only: VIP packets dropped while the default MAC is all zero (v1 packets, v2 bytes);
+   *  offsets 22 and up are unused upstream (the default build moves 11, 12, 13 and 15). */
+  zeroMacDrop: 22,
 } as const;
 export type GlobalCounter = keyof typeof STATS;
 
@@ -409,6 +425,25 @@ export const ctlMac = {
   },
   decode(buf: Uint8Array): Buffer {
     return Buffer.from(buf.subarray(0, 6));
+  },
+};
+
+/** quic_stats_map[0] (PERCPU_ARRAY [1]): 13 u64 in Katran's order. */
+export const QUIC_STATS_FIELDS = [
+  'chRouted', 'cidInitial', 'cidInvalidServerId', 'cidInvalidServerIdSample', 'cidRouted', 'cidUnknownRealDropped',
+  'cidV0', 'cidV1', 'cidV2', 'cidV3', 'dstMatchInLru', 'dstMismatchInLru', 'dstNotFoundInLru',
+] as const;
+export type QuicStatsField = (typeof QUIC_STATS_FIELDS)[number];
+export type QuicStats = Record<QuicStatsField, bigint>;
+
+export const quicStats = {
+  size: QUIC_STATS_FIELDS.length * 8,
+  /** One CPU's value at `off`. */
+  decode(buf: Uint8Array, off = 0): QuicStats {
+    const b = Buffer.from(buf.buffer, buf.byteOffset + off, QUIC_STATS_FIELDS.length * 8);
+    const out = {} as QuicStats;
+    QUIC_STATS_FIELDS.forEach((f, i) => { out[f] = b.readBigUInt64LE(i * 8); });
+    return out;
   },
 };
 

@@ -203,14 +203,12 @@ export class Tracer {
         } else {
           const mac = Buffer.alloc(h.maps.ctl.valueBufferSize);
           h.maps.ctl.lookup(u32Key(CTL_MAC_INDEX), mac);
-          if (real.flags & 1 ? false : src.family === 6) {
-            steps.push(`real ${real.address} is IPv4 and the flow IPv6: no encapsulation exists, dropped (ENCAP_FAIL)`);
-            result = { ...result, action: 'DROP', real: null, ringSlot };
-          } else if (isZeroMac(mac) && this.ownObject()) {
+          if (isZeroMac(mac) && this.ownObject()) {
             steps.push(`real ${real.address}, but the default MAC is all zero: katran-tui's program drops until one is set`);
             result = { ...result, action: 'DROP', real: null, ringSlot };
           } else {
-            steps.push(`encapsulated (${real.flags & 1 ? (src.family === 6 ? 'IP6IP6' : 'IPv4 in IPv6') : 'IPIP'}) to real ${real.address}`);
+            // An IPv6 flow to an IPv4 real goes in IPIP too, as Katran does (katran-abi-more.md).
+            steps.push(`encapsulated (${real.flags & 1 ? (src.family === 6 ? 'IP6IP6' : 'IPv4 in IPv6') : (src.family === 6 ? 'IPv6 in IPIP' : 'IPIP')}) to real ${real.address}`);
             result = { ...result, action: 'TX', real: real.address, ringSlot };
           }
         }
