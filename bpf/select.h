@@ -45,15 +45,21 @@ static __always_inline void *cpu_lru(void)
  * call through the map's ops (a retpoline on this kernel), instead of inlining the lookup and
  * calling the update directly.
  */
+/* Subprograms of their own: clang would otherwise sink the two lookup (or update) calls of
+ * lru_get() / lru_put() into one call site (it did, once quic.h added a second lru_get()); the
+ * fallback path is rare, the extra call costs nothing that matters. */
+static __noinline struct real_pos_lru *fallback_get(const struct flow_key *flow)
+{
+	return bpf_map_lookup_elem(&fallback_cache, flow);
+}
+
 static __always_inline struct real_pos_lru *lru_get(void *lru, const struct flow_key *flow)
 {
 	if (lru)
 		return bpf_map_lookup_elem(lru, flow);
-	return bpf_map_lookup_elem(&fallback_cache, flow);
+	return fallback_get(flow);
 }
 
-/* A subprogram of its own: clang would otherwise merge the two update calls of lru_put() into one
- * call site (the fallback path is rare, the extra call costs nothing that matters). */
 static __noinline void fallback_put(const struct flow_key *flow, const struct real_pos_lru *entry)
 {
 	bpf_map_update_elem(&fallback_cache, flow, entry, BPF_ANY);
