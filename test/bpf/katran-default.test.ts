@@ -6,8 +6,12 @@
 // to CPU 0 (the only CPU with its own LRU in lru_mapping).
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { XDP_ACTION, mapUpdate, numPossibleCpus } from '../../src/dataplane/libbpf.js';
-import { DEFAULTS, MAP, u32Key } from '../../src/dataplane/abi.js';
+import {
+  BPF_F_NO_PREALLOC, BPF_MAP_TYPE, XDP_ACTION, closeFd, mapCreate, mapInfo, mapUpdate, numPossibleCpus,
+} from '../../src/dataplane/libbpf.js';
+import { DEFAULTS, MAP, OWN_VIP_FLAGS, VIP_FLAGS, kernelMapName, u32Key, vipDefinition } from '../../src/dataplane/abi.js';
+import { loadBalancer } from '../../src/dataplane/loader.js';
+import { bundledObject, requireObject } from '../../src/dataplane/paths.js';
 import { requireBpf } from '../helpers/env.js';
 import { snapshot, type BalancerFixture, type VipSpec } from '../helpers/balancer-fixture.js';
 import {
@@ -82,6 +86,46 @@ function setRate(fx: BalancerFixture, flows: number): void {
 }
 
 // ---------------------------------------------------------------------------------------------
+
+describe('maps of the default build', () => {
+  it('server_id_map, quic_stats_map, server_id_stats, vip_to_down_reals_map (and its inner maps): Katran\'s names, types, sizes, flags; kt_vip_flags gains quic and udp-flow-migration', async (t) => {
+    if (!(await requireBpf(t))) return;
+    const lb = loadBalancer(requireObject(bundledObject('balancer')), { lruSize: numPossibleCpus() });
+    try {
+      const info = (name: string) => {
+        const m = lb.maps.all.get(name);
+        assert.ok(m, `map ${name}`);
+        const i = mapInfo(m.fd);
+        return { name: i.name, type: i.type, keySize: i.keySize, valueSize: i.valueSize, maxEntries: i.maxEntries, mapFlags: i.mapFlags };
+      };
+      assert.deepEqual(info(MAP.serverIds), { name: 'server_id_map', type: BPF_MAP_TYPE.ARRAY, keySize: 4, valueSize: 4, maxEntries: 0xfffffe, mapFlags: 0 });
+      assert.deepEqual(info(MAP.quicStats), { name: 'quic_stats_map', type: BPF_MAP_TYPE.PERCPU_ARRAY, keySize: 4, valueSize: 13 * 8, maxEntries: 1, mapFlags: 0 });
+      assert.deepEqual(info(MAP.serverIdStats), { name: 'server_id_stats', type: BPF_MAP_TYPE.PERCPU_ARRAY, keySize: 4, valueSize: 16, maxEntries: 512, mapFlags: 0 });
+      assert.deepEqual(info(MAP.downReals), {
+        name: 'vip_to_down_rea', type: BPF_MAP_TYPE.HASH_OF_MAPS, keySize: 20, valueSize: 4, maxEntries: 512, mapFlags: BPF_F_NO_PREALLOC,
+      });
+      assert.equal(kernelMapName(MAP.downReals), 'vip_to_down_rea');
+      assert.equal(info(MAP.vipFlagsMarker).maxEntries, 655);
+      assert.equal(lb.vipFlagsSupported, OWN_VIP_FLAGS);
+      assert.equal(OWN_VIP_FLAGS & VIP_FLAGS['quic'], VIP_FLAGS['quic']);
+      assert.equal(OWN_VIP_FLAGS & VIP_FLAGS['udp-flow-migration'], VIP_FLAGS['udp-flow-migration']);
+      // The inner maps userspace stores must have the template's shape: HASH u32 -> u8, MAX_REALS entries, NO_PREALLOC.
+      const ok = lb.maps.all.get(MAP.downReals)!;
+      const key = vipDefinition.encode({ address: '192.0.2.1', port: 53, proto: 'udp' });
+      const good = mapCreate(BPF_MAP_TYPE.HASH, 'kt_t_down', 4, 1, DEFAULTS.maxReals, { flags: BPF_F_NO_PREALLOC });
+      const bad = mapCreate(BPF_MAP_TYPE.HASH, 'kt_t_bad', 4, 1, DEFAULTS.maxReals);
+      try {
+        ok.update(key, u32Key(good));
+        assert.throws(() => ok.update(key, u32Key(bad)), 'a preallocated inner map does not match the template');
+      } finally {
+        closeFd(good);
+        closeFd(bad);
+      }
+    } finally {
+      lb.close();
+    }
+  });
+});
 
 /** katran-abi-more.md's byte rule on the wire bytes c0 c1 of the ICMP checksum. */
 function katranEcho(c0: number, c1: number, v6: boolean): [number, number] {
