@@ -428,6 +428,57 @@ export const ctlMac = {
   },
 };
 
+// ---------------------------------------------------------------------------------------------
+// QUIC connection-id routing (katran-abi-more.md; bpf/quic.h is the kernel side of these rules)
+
+/** Routable server ids of a server_id_map of `maxEntries` entries: 1 .. maxEntries - 1 (Katran's: 1 .. 0xFFFFFD). */
+export function parseServerId(text: unknown, maxEntries: number = DEFAULTS.quicServerIds): number {
+  const s = typeof text === 'number' ? String(text) : typeof text === 'string' ? text.trim() : '';
+  const max = Math.min(maxEntries, DEFAULTS.quicServerIds) - 1;
+  const n = /^\d{1,10}$/.test(s) ? Number(s) : /^0x[0-9a-f]{1,8}$/i.test(s) ? parseInt(s, 16) : NaN;
+  if (!Number.isInteger(n) || n < 1 || n > max) {
+    throw new InputError(`bad server id "${truncate(typeof text === 'string' || typeof text === 'number' ? text : JSON.stringify(text), 40)}": expected a whole number from 1 to ${max} (0x${max.toString(16)}), the ids server_id_map can route`);
+  }
+  return n;
+}
+
+/** What a QUIC VIP packet's header carries, by the datapath's rules. */
+export type QuicHeader =
+  | { kind: 'id'; cidVersion: 1 | 2 | 3; id: number }
+  | { kind: 'initial' }
+  | { kind: 'none'; why: string };
+
+/**
+ * The server id in a UDP payload (its bytes up to the end of the frame: padding counts): long
+ * header (byte 0 & 0x80) >= 14 bytes, Initial / 0-RTT "initial", Handshake / Retry with a DCID of
+ * >= 8 bytes (byte 5) at byte 6; short header >= 9 bytes, DCID at byte 1. CID version = CID[0] >> 6;
+ * v1 16 bits, v2 CID[1..3], v3 CID[1..4] signed; v0 or an id <= 0: none.
+ */
+export function quicHeader(p: Uint8Array): QuicHeader {
+  if (p.length < 1) return { kind: 'none', why: 'empty UDP payload' };
+  let cid: number;
+  if (p[0] & 0x80) {
+    if (p.length < 14) return { kind: 'none', why: `long header of ${p.length} bytes (14 needed)` };
+    if ((p[0] & 0x30) <= 0x10) return { kind: 'initial' };
+    if (p[5] < 8) return { kind: 'none', why: `DCID of ${p[5]} bytes (8 needed)` };
+    cid = 6;
+  } else {
+    if (p.length < 9) return { kind: 'none', why: `short header of ${p.length} bytes (9 needed)` };
+    cid = 1;
+  }
+  const v = p[cid] >> 6;
+  let id: number;
+  if (v === 1) id = ((p[cid] & 0x3f) << 10) | (p[cid + 1] << 2) | (p[cid + 2] >> 6);
+  else if (v === 2) id = (p[cid + 1] << 16) | (p[cid + 2] << 8) | p[cid + 3];
+  else if (v === 3) id = ((p[cid + 1] << 24) | (p[cid + 2] << 16) | (p[cid + 3] << 8) | p[cid + 4]) | 0;
+  else return { kind: 'none', why: 'CID version 0' };
+  if (id <= 0) return { kind: 'none', why: `server id ${id} (ids start at 1)` };
+  return { kind: 'id', cidVersion: v as 1 | 2 | 3, id };
+}
+
+/** vip_to_down_reals_map's inner maps: HASH real index (u32) -> u8 (ignored), MAX_REALS entries, BPF_F_NO_PREALLOC. */
+export const DOWN_REALS_INNER = { keySize: 4, valueSize: 1 } as const;
+
 /** quic_stats_map[0] (PERCPU_ARRAY [1]): 13 u64 in Katran's order. */
 export const QUIC_STATS_FIELDS = [
   'chRouted', 'cidInitial', 'cidInvalidServerId', 'cidInvalidServerIdSample', 'cidRouted', 'cidUnknownRealDropped',
@@ -444,6 +495,26 @@ export const quicStats = {
     const out = {} as QuicStats;
     QUIC_STATS_FIELDS.forEach((f, i) => { out[f] = b.readBigUInt64LE(i * 8); });
     return out;
+  },
+  /**
+   * A per-CPU value buffer (`cpus` slots of `stride` bytes): every counter summed, except
+   * cidInvalidServerIdSample, each CPU's last invalid id, which is no count: `samples` lists the
+   * CPUs' non-zero ones (summing them is meaningless).
+   */
+  decodePerCpu(buf: Uint8Array, cpus: number, stride = perCpuStride(QUIC_STATS_FIELDS.length * 8)): { totals: Omit<QuicStats, 'cidInvalidServerIdSample'>; samples: { cpu: number; id: number }[] } {
+    const totals = Object.fromEntries(QUIC_STATS_FIELDS.filter((f) => f !== 'cidInvalidServerIdSample').map((f) => [f, 0n])) as Omit<QuicStats, 'cidInvalidServerIdSample'>;
+    const samples: { cpu: number; id: number }[] = [];
+    for (let c = 0; c < cpus; c++) {
+      const one = quicStats.decode(buf, c * stride);
+      for (const f of QUIC_STATS_FIELDS) {
+        if (f === 'cidInvalidServerIdSample') {
+          if (one[f] !== 0n) samples.push({ cpu: c, id: Number(one[f]) });
+        } else {
+          totals[f] += one[f];
+        }
+      }
+    }
+    return { totals, samples };
   },
 };
 

@@ -3,7 +3,7 @@
 // forwarding CPU after, and typed handles for every map with every size read from the object itself
 // (katran-abi.md: never hard-code them).
 import { existsSync } from 'node:fs';
-import { DEFAULTS, MAP, OWN_VIP_FLAGS, SIZES, UPSTREAM_DEFAULT_VIP_FLAGS, u32Key } from './abi.js';
+import { DEFAULTS, DOWN_REALS_INNER, MAP, OWN_VIP_FLAGS, SIZES, UPSTREAM_DEFAULT_VIP_FLAGS, u32Key } from './abi.js';
 import {
   BPF_F_NO_PREALLOC, BPF_MAP_TYPE, BPF_PROG_TYPE, BpfError, BpfObject, ERRNO, closeFd, mapCreate, numPossibleCpus, type ProgramDef,
 } from './libbpf.js';
@@ -147,7 +147,7 @@ export function loadBalancer(objectPath: string, o: LoadOptions = {}): LoadedBal
     // MAX_REALS entries, NO_PREALLOC (the inner maps userspace stores later must match it).
     const templates: [string, () => number][] = [
       [MAP.lruMapping, () => mapCreate(BPF_MAP_TYPE.LRU_HASH, 'lru_template', SIZES.flowKey, SIZES.realPosLru, DEFAULTS.defaultLruSize)],
-      [MAP.downReals, () => mapCreate(BPF_MAP_TYPE.HASH, 'down_template', 4, 1, defs.get(MAP.reals)!.maxEntries, { flags: BPF_F_NO_PREALLOC })],
+      [MAP.downReals, () => mapCreate(BPF_MAP_TYPE.HASH, 'down_template', DOWN_REALS_INNER.keySize, DOWN_REALS_INNER.valueSize, defs.get(MAP.reals)!.maxEntries, { flags: BPF_F_NO_PREALLOC })],
     ];
     for (const [name, create] of templates) {
       const def = defs.get(name);

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import {
   BPF_F_NO_PREALLOC, BPF_MAP_TYPE, XDP_ACTION, closeFd, mapCreate, mapInfo, mapUpdate, numPossibleCpus,
 } from '../../src/dataplane/libbpf.js';
-import { DEFAULTS, MAP, OWN_VIP_FLAGS, VIP_FLAGS, kernelMapName, u32Key, vipDefinition } from '../../src/dataplane/abi.js';
+import { DEFAULTS, DOWN_REALS_INNER, MAP, OWN_VIP_FLAGS, VIP_FLAGS, kernelMapName, u32Key, vipDefinition } from '../../src/dataplane/abi.js';
 import { loadBalancer } from '../../src/dataplane/loader.js';
 import { bundledObject, requireObject } from '../../src/dataplane/paths.js';
 import { requireBpf } from '../helpers/env.js';
@@ -112,8 +112,8 @@ describe('maps of the default build', () => {
       // The inner maps userspace stores must have the template's shape: HASH u32 -> u8, MAX_REALS entries, NO_PREALLOC.
       const ok = lb.maps.all.get(MAP.downReals)!;
       const key = vipDefinition.encode({ address: '192.0.2.1', port: 53, proto: 'udp' });
-      const good = mapCreate(BPF_MAP_TYPE.HASH, 'kt_t_down', 4, 1, DEFAULTS.maxReals, { flags: BPF_F_NO_PREALLOC });
-      const bad = mapCreate(BPF_MAP_TYPE.HASH, 'kt_t_bad', 4, 1, DEFAULTS.maxReals);
+      const good = mapCreate(BPF_MAP_TYPE.HASH, 'kt_t_down', DOWN_REALS_INNER.keySize, DOWN_REALS_INNER.valueSize, DEFAULTS.maxReals, { flags: BPF_F_NO_PREALLOC });
+      const bad = mapCreate(BPF_MAP_TYPE.HASH, 'kt_t_bad', DOWN_REALS_INNER.keySize, DOWN_REALS_INNER.valueSize, DEFAULTS.maxReals);
       try {
         ok.update(key, u32Key(good));
         assert.throws(() => ok.update(key, u32Key(bad)), 'a preallocated inner map does not match the template');

@@ -7,8 +7,8 @@ import {
   numPossibleCpus, type TestRunResult,
 } from '../../src/dataplane/libbpf.js';
 import {
-  DEFAULTS, MAP, QUIC_STATS_FIELDS, SIZES, ctlMac, flowKey, parseMac, perCpuStride, quicStats, realDefinition, u32Key, vipDefinition,
-  vipMeta, type FlowKey, type Proto, type QuicStats,
+  DEFAULTS, DOWN_REALS_INNER, MAP, SIZES, ctlMac, flowKey, parseMac, perCpuStride, quicStats, realDefinition, u32Key, vipDefinition,
+  vipMeta, type FlowKey, type Proto,
 } from '../../src/dataplane/abi.js';
 import { bundledObject, requireObject } from '../../src/dataplane/paths.js';
 import { flowRingPosition } from '../../src/dataplane/flowhash.js';
@@ -204,17 +204,15 @@ export class BalancerFixture {
     }
   }
 
-  /** quic_stats_map[0], every field summed over CPUs (the sample too: tests run on one CPU). */
-  quicStats(): QuicStats {
-    const stride = perCpuStride(quicStats.size);
-    const buf = Buffer.alloc(stride * this.ncpu);
+  /** quic_stats_map[0]: the counters summed over CPUs, and each CPU's non-zero invalid-id sample. */
+  quic(): ReturnType<typeof quicStats.decodePerCpu> {
+    const buf = Buffer.alloc(perCpuStride(quicStats.size) * this.ncpu);
     mapLookup(this.fds[MAP.quicStats], u32Key(0), buf);
-    const out = Object.fromEntries(QUIC_STATS_FIELDS.map((f) => [f, 0n])) as QuicStats;
-    for (let c = 0; c < this.ncpu; c++) {
-      const one = quicStats.decode(buf, c * stride);
-      for (const f of QUIC_STATS_FIELDS) out[f] += one[f];
-    }
-    return out;
+    return quicStats.decodePerCpu(buf, this.ncpu);
+  }
+
+  quicStats(): ReturnType<typeof quicStats.decodePerCpu>['totals'] {
+    return this.quic().totals;
   }
 
   /** server_id_stats[vip_num] summed over CPUs. */
@@ -228,7 +226,7 @@ export class BalancerFixture {
     const id = key.toString('hex');
     let fd = this.downFds.get(id);
     if (fd === undefined) {
-      fd = mapCreate(BPF_MAP_TYPE.HASH, 'kt_down', 4, 1, DEFAULTS.maxReals, { flags: BPF_F_NO_PREALLOC });
+      fd = mapCreate(BPF_MAP_TYPE.HASH, 'kt_down', DOWN_REALS_INNER.keySize, DOWN_REALS_INNER.valueSize, DEFAULTS.maxReals, { flags: BPF_F_NO_PREALLOC });
       this.downFds.set(id, fd);
       const v = Buffer.alloc(4);
       v.writeUInt32LE(fd, 0);
