@@ -128,13 +128,18 @@ export class Tracer {
     return out;
   }
 
-  /** Loads (once) the clone that shares vip_map, reals, ch_rings and ctl_array with the live program. */
+  /** Loads (once) the clone that shares vip_map, reals, ch_rings, ctl_array, server_id_map and vip_to_down_reals_map with the live program. */
   private ensureClone(): LoadedBalancer {
     if (this.clone) return this.clone;
     const path = this.handle.objectPath;
     if (!path) throw new BpfError('clone', 'the balancer program', ERRNO.ENOENT, 'the object file of this balancer is not known');
     const m = this.handle.maps;
     const reuse = new Map<string, number>([[MAP.vips, m.vips.fd], [MAP.reals, m.reals.fd], [MAP.rings, m.rings.fd], [MAP.ctl, m.ctl.fd]]);
+    // The QUIC server ids and the down reals decide too (and server_id_map is 128 MiB: shared, not copied).
+    for (const name of [MAP.serverIds, MAP.downReals]) {
+      const shared = m.all.get(name);
+      if (shared) reuse.set(name, shared.fd);
+    }
     const cpus = this.handle.forwardingCpus.length ? this.handle.forwardingCpus : undefined;
     this.clone = loadBalancer(path, { reuse, forwardingCpus: cpus, lruSize: Math.max(16, (cpus?.length ?? 1) * 16) });
     this.runner = new TestRunner(this.clone.progFd, 2048, 'the trace clone of the balancer');
