@@ -3,7 +3,7 @@
 // forwarding CPU after, and typed handles for every map with every size read from the object itself
 // (katran-abi.md: never hard-code them).
 import { existsSync } from 'node:fs';
-import { DEFAULTS, DOWN_REALS_INNER, MAP, OWN_VIP_FLAGS, SIZES, UPSTREAM_DEFAULT_VIP_FLAGS, u32Key } from './abi.js';
+import { DEFAULTS, DOWN_REALS_INNER, MAP, OWN_VIP_FLAGS, SIZES, UPSTREAM_DEFAULT_VIP_FLAGS, kernelMapName, u32Key } from './abi.js';
 import {
   BPF_F_NO_PREALLOC, BPF_MAP_TYPE, BPF_PROG_TYPE, BpfError, BpfObject, ERRNO, closeFd, mapCreate, numPossibleCpus, type ProgramDef,
 } from './libbpf.js';
@@ -21,6 +21,11 @@ export interface BalancerMaps {
   fallbackLru?: BpfMap;
   lruMissStats?: BpfMap;
   vipMissStats?: BpfMap;
+  /** QUIC connection-id routing and down reals (Katran's default build; absent from older objects). */
+  serverIds?: BpfMap;
+  quicStats?: BpfMap;
+  serverIdStats?: BpfMap;
+  downReals?: BpfMap;
   /** Every map of the program by name (including the above). */
   all: Map<string, BpfMap>;
 }
@@ -105,6 +110,11 @@ export function balancerMaps(all: Map<string, BpfMap>, what: string): BalancerMa
     fallbackLru: all.get(MAP.fallbackLru),
     lruMissStats: all.get(MAP.lruMissStats),
     vipMissStats: all.get(MAP.vipMissStats),
+    serverIds: all.get(MAP.serverIds),
+    quicStats: all.get(MAP.quicStats),
+    serverIdStats: all.get(MAP.serverIdStats),
+    // A program another process attached is opened by kernel names, which keep 15 characters.
+    downReals: all.get(MAP.downReals) ?? all.get(kernelMapName(MAP.downReals)),
     all,
   };
 }

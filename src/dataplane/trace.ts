@@ -136,10 +136,8 @@ export class Tracer {
     const m = this.handle.maps;
     const reuse = new Map<string, number>([[MAP.vips, m.vips.fd], [MAP.reals, m.reals.fd], [MAP.rings, m.rings.fd], [MAP.ctl, m.ctl.fd]]);
     // The QUIC server ids and the down reals decide too (and server_id_map is 128 MiB: shared, not copied).
-    for (const name of [MAP.serverIds, MAP.downReals]) {
-      const shared = m.all.get(name);
-      if (shared) reuse.set(name, shared.fd);
-    }
+    if (m.serverIds) reuse.set(MAP.serverIds, m.serverIds.fd);
+    if (m.downReals) reuse.set(MAP.downReals, m.downReals.fd);
     const cpus = this.handle.forwardingCpus.length ? this.handle.forwardingCpus : undefined;
     this.clone = loadBalancer(path, { reuse, forwardingCpus: cpus, lruSize: Math.max(16, (cpus?.length ?? 1) * 16) });
     this.runner = new TestRunner(this.clone.progFd, 2048, 'the trace clone of the balancer');

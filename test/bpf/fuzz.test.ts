@@ -87,8 +87,8 @@ function configure(lb: LoadedBalancer): void {
     const k = id % 9;
     idVals.writeUInt32LE(k < 4 ? 1 + k : k === 4 ? GHOST_REAL : k === 5 ? 4000 : k === 6 ? 5000 : 0, id * 4);
   }
-  m.all.get(MAP.serverIds)!.updateBatch(idKeys, idVals, ids);
-  const down = m.all.get(MAP.downReals)!;
+  m.serverIds!.updateBatch(idKeys, idVals, ids);
+  const down = m.downReals!;
   for (const v of VIPS.filter((x) => x.flags & VIP_FLAGS['udp-flow-migration'])) {
     const fd = mapCreate(BPF_MAP_TYPE.HASH, 'fuzz_down', DOWN_REALS_INNER.keySize, DOWN_REALS_INNER.valueSize, lb.sizes.maxReals, { flags: BPF_F_NO_PREALLOC });
     try {
@@ -370,7 +370,7 @@ test('fuzz: 100k+ bad packets through the balancer: no ABORTED, bounded output, 
     assert.equal(d.pass, BigInt(all.PASS), `XDP_PASS moved by ${d.pass}, ${all.PASS} PASS verdicts ${ctx}`);
     assert.equal(d.drop, BigInt(all.DROP), `XDP_DROP moved by ${d.drop}, ${all.DROP} DROP verdicts ${ctx}`);
     // The QUIC paths ran: routed by an id, and dropped for an id naming a real beyond MAX_REALS.
-    const qm = lb.maps.all.get(MAP.quicStats)!;
+    const qm = lb.maps.quicStats!;
     const qbuf = qm.newValueBuffer();
     qm.lookup(u32Key(0), qbuf);
     const q = quicStats.decodePerCpu(qbuf, numPossibleCpus()).totals;
