@@ -37,7 +37,9 @@ function csum(parts: Buffer[]): number {
 export function traceFrame(src: string, sport: number, dst: string, dport: number, proto: 'tcp' | 'udp', syn: boolean): Buffer {
   const s = parseIp(src, 'client address');
   const d = parseIp(dst, 'VIP address');
-  const payload = Buffer.alloc(16, 0x5a);
+  // Zeros: for a QUIC VIP a short header whose CID (version 0) names no server id, so the clone
+  // hashes the flow as the userspace computation does.
+  const payload = Buffer.alloc(16, 0);
   const l4 = Buffer.alloc(proto === 'tcp' ? 20 : 8);
   l4.writeUInt16BE(sport, 0);
   l4.writeUInt16BE(dport, 2);
@@ -185,6 +187,11 @@ export class Tracer {
         hit = this.lookupLru(key, vipKey.proto === 'udp', steps);
         if (hit) realIndex = hit.pos;
       }
+      // UDP flow migration: an LRU hit on a real listed as down for the VIP is re-hashed.
+      if (vipKey.proto === 'udp' && (flags & VIP_FLAGS['udp-flow-migration']) && this.isDown(matched, realIndex ?? 0)) {
+        steps.push(`real index ${realIndex ?? 0} is down for ${formatVip(matched)} (vip_to_down_reals_map): the LRU hit is dropped and the ring decides`);
+        realIndex = null;
+      }
       if (realIndex === null) {
         const { hash, pos } = flowRingPosition({ src: src.text, sport, dport: vipKey.port, proto: vipKey.proto }, flags, matched.port, h.sizes.ringSize, h.sizes.chRingsSize, h.sizes.maxVips);
         ringSlot = pos;
@@ -269,6 +276,23 @@ export class Tracer {
       for (const { map } of lrus) if (map !== this.handle.maps.fallbackLru) map.close();
     }
     return hit;
+  }
+
+  /** Whether vip_to_down_reals_map lists `realIndex` for the VIP as matched (a lookup returns the inner map's id). */
+  private isDown(vip: VipKey, realIndex: number): boolean {
+    const outer = this.handle.maps.downReals;
+    if (!outer) return false;
+    const v = Buffer.alloc(outer.valueBufferSize);
+    if (!outer.lookup(vipDefinition.encode(vip), v)) return false;
+    let inner: BpfMap | null = null;
+    try {
+      inner = BpfMap.fromFd('down reals', mapFdById(v.readUInt32LE(0), true), { readOnly: true });
+      return inner.lookup(u32Key(realIndex), Buffer.alloc(inner.valueBufferSize));
+    } catch {
+      return false; // the inner map went away meanwhile
+    } finally {
+      inner?.close();
+    }
   }
 
   private ownObject(): boolean {
