@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * katran-tui's XDP L4 load balancer: Katran's map ABI (../shared/katran-abi.md and
- * katran-abi-more.md), written from the ABI's facts. The packet path reads top to bottom in
+ * katran-tui's XDP L4 load balancer: Katran's map ABI (docs/abi.md), written from the ABI's
+ * facts. The packet path reads top to bottom in
  * process_frame(); each step's details live in one header: parse.h, icmp.h, quic.h (connection-id
  * routing), select.h (LRU + down reals + ring), encap.h, with eth.h (MAC moves) and csum.h
  * (checksums) below them; maps.h and constants.h hold the ABI itself (quic.h and down_reals.h
@@ -147,7 +147,7 @@ static __always_inline int forward_flow(struct xdp_md *ctx, void *data, void *da
 		}
 	}
 
-	/* 9. Encapsulate by the real's family, whatever the packet's (katran-abi-more.md
+	/* 9. Encapsulate by the real's family, whatever the packet's (docs/abi.md
 	 * "Encapsulation across families": an IPv6 packet to an IPv4 real goes in IPIP). */
 	if (real->flags & F_IPV6) {
 		if (!encap_v6(ctx, cval, &pckt, real, is_ipv6)) {

@@ -60,7 +60,7 @@
 #define F_TCP_RST (1U << 2)
 
 /* ---- stats map: per VIP at vip_num, global counters at MAX_VIPS + offset ----------------------
- * The offsets Katran's default build moves (katran-abi-more.md "Stats offsets"); nothing else may
+ * The offsets Katran's default build moves (docs/abi.md); nothing else may
  * use them. */
 #define LRU_CNTRS 0           /* v1 VIP packets, v2 CH-routed (LRU misses) */
 #define LRU_MISS_CNTR 1       /* v1 TCP SYN misses, v2 TCP non-SYN misses */

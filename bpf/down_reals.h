@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * Down reals of UDP_FLOW_MIGRATION VIPs (katran-abi-more.md "Down reals"): vip_to_down_reals_map
+ * Down reals of UDP_FLOW_MIGRATION VIPs (docs/abi.md): vip_to_down_reals_map
  * names, per VIP (port as matched, 0 for a port-0 VIP), the real indexes that are down. An LRU hit
  * on one of them is dropped and the packet re-hashed (select_real() in select.h); the ring itself
  * is not changed, so the hash may pick the same real again. Userspace creates a VIP's inner map on

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * ICMP in the balancer (katran-abi.md packet path step 4, katran-abi-more.md "ICMP"):
+ * ICMP in the balancer (docs/abi.md packet path step 4):
  *   - echo request (v4 type 8, v6 type 128) to any address: answered in place (MACs and IPs
  *     swapped, TTL / hop limit 64, checksums fixed), XDP_TX;
  *   - v4 destination unreachable, v6 destination unreachable / packet too big: the embedded IP
@@ -54,7 +54,7 @@ struct icmp6_hdr {
 #define ECHO6_CSUM_STEP 1
 
 /*
- * Offsets 12 / 13 (katran-abi-more.md): v1 every v6 packet too big / v4 frag needed, v2 those
+ * Offsets 12 / 13 (docs/abi.md): v1 every v6 packet too big / v4 frag needed, v2 those
  * announcing an MTU < 1280. The MTU: v4 bytes 6-7 of the ICMP header, v6 bytes 4-7.
  */
 static __always_inline void count_too_big(__u32 offset, __u32 mtu)

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * QUIC connection-id routing for QUIC_VIP VIPs, v4 and v6 alike (katran-abi-more.md "QUIC
- * connection-id routing"): the server id in the destination connection id picks the real through
+ * QUIC connection-id routing for QUIC_VIP VIPs, v4 and v6 alike (docs/abi.md, packet path
+ * step 7): the server id in the destination connection id picks the real through
  * server_id_map, and the LRU entry of the flow is reconciled with it. Its maps carry Katran's
  * names, types and sizes.
  *

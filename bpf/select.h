@@ -116,7 +116,7 @@ static __always_inline bool over_conn_rate(__u64 *now)
 /*
  * Katran's flow hash. DPORT_HASH first rewrites the flow itself (sport = dport, src = 0): the
  * rewritten flow is also the key of the LRU write, and its zero source the outer source's address
- * (ring_select() puts the client's port back). katran-abi-more.md "Flow-field flags".
+ * (ring_select() puts the client's port back; docs/abi.md, packet path).
  */
 static __always_inline __u32 flow_hash(struct packet_description *pckt, const struct vip_meta *vip_info, bool is_ipv6)
 {
@@ -222,7 +222,7 @@ static __always_inline void trace_lru_miss(const struct vip_definition *vip, con
 /*
  * UDP_FLOW_MIGRATION: the LRU hit's real index (0 without a hit) listed as down for the VIP drops
  * the hit (offset 15), so the ring decides again. Every UDP packet of such a VIP ticks the
- * new-connection rate, and over MAX_CONN_RATE the check is skipped (katran-abi-more.md).
+ * new-connection rate, and over MAX_CONN_RATE the check is skipped (docs/abi.md).
  */
 static __always_inline bool flow_migrates(const struct packet_description *pckt, const struct vip_definition *vip)
 {

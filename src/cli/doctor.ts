@@ -2,21 +2,11 @@
 import { join } from 'node:path';
 import { DEFAULTS } from '../dataplane/abi.js';
 import type { BalancerSummary, Host, InterfaceInfo } from '../dataplane/types.js';
-import type { Ctx } from './context.js';
+import type { Ctx, DoctorProbe } from './context.js';
 import { table } from './format.js';
 
 export type Verdict = 'ok' | 'warn' | 'fail' | 'info';
 export interface Check { check: string; verdict: Verdict; detail: string; fix?: string }
-
-/** The reads doctor needs, injectable for tests. Every method returns null when the thing is absent. */
-export interface DoctorProbe {
-  readFile(path: string): string | null;
-  readdir(path: string): string[] | null;
-  readlink(path: string): string | null;
-  libbpfVersion(): string | Promise<string>;
-  /** Removes a stale pin directory (only ever called with a path under the pin root). */
-  removeDir(path: string): void;
-}
 
 /** Drivers with native XDP (ndo_bpf) in mainline kernels. */
 const NATIVE_XDP_DRIVERS = new Set([
@@ -83,7 +73,7 @@ export async function doctorChecks(ctx: Ctx, p: DoctorProbe, o: { clean?: boolea
   checks.push(id.sha256 ? { check: 'bundled object', verdict: 'ok', detail: `${id.object} sha256 ${id.sha256.slice(0, 16)}…` }
     : { check: 'bundled object', verdict: 'fail', detail: `${id.object} is missing`, fix: 'npm run build (clang compiles bpf/)' });
 
-  // katran-abi.md / katran-abi-more.md: ARRAY maps are allocated whole at load, values rounded up to 8 bytes.
+  // docs/abi.md: ARRAY maps are allocated whole at load, values rounded up to 8 bytes.
   checks.push({
     check: 'kernel memory', verdict: 'info',
     detail: `each balancer holds about ${Math.round((DEFAULTS.maxVips * DEFAULTS.ringSize * 8) / 2 ** 20)} MiB for ch_rings and ${Math.round((DEFAULTS.quicServerIds * 8) / 2 ** 20)} MiB for server_id_map (QUIC server ids 1-${DEFAULTS.quicServerIds - 1}, Katran's size), allocated at attach whether or not a VIP uses QUIC`,

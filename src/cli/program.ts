@@ -2,7 +2,7 @@
 // exit code (0 ok, 1 failed, 2 bad usage) and every error into one stderr line. Kept thin: each
 // command group lives in its own module and gets a Ctx with an injected Host.
 import { Command, CommanderError, Option } from 'commander';
-import { DEFAULT_PIN_ROOT, DEFAULT_STATE_DIR } from '../dataplane/paths.js';
+import { DEFAULT_PIN_ROOT, DEFAULT_STATE_DIR } from '../dataplane/kernel/paths.js';
 import { normalizeArgv } from './argv.js';
 import { attach, attachRequest, detach, reattach, status, type AttachFlags } from './balancer.js';
 import { configApply, configExport } from './config.js';

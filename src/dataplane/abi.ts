@@ -1,4 +1,4 @@
-// Katran's map ABI, mirrored from bpf/ (see ../shared/katran-abi.md): map names, default sizes,
+// Katran's map ABI, mirrored from bpf/ (docs/abi.md): map names, default sizes,
 // flags, stats indexes and the byte layout of every key and value. One place for each fact;
 // bpf/constants.h and bpf/structs.h are the C side of the same facts.
 import { isIP } from 'node:net';
@@ -17,7 +17,7 @@ export const MAP = {
   ctl: 'ctl_array',
   lruMissStats: 'lru_miss_stats',
   vipMissStats: 'vip_miss_stats',
-  /** QUIC connection-id routing (katran-abi-more.md): server id -> real index, its counters. */
+  /** QUIC connection-id routing (docs/abi.md): server id -> real index, its counters. */
   serverIds: 'server_id_map',
   quicStats: 'quic_stats_map',
   serverIdStats: 'server_id_stats',
@@ -429,7 +429,7 @@ export const ctlMac = {
 };
 
 // ---------------------------------------------------------------------------------------------
-// QUIC connection-id routing (katran-abi-more.md; bpf/quic.h is the kernel side of these rules)
+// QUIC connection-id routing (docs/abi.md; bpf/quic.h is the kernel side of these rules)
 
 /** Routable server ids of a server_id_map of `maxEntries` entries: 1 .. maxEntries - 1 (Katran's: 1 .. 0xFFFFFD). */
 export function parseServerId(text: unknown, maxEntries: number = DEFAULTS.quicServerIds): number {

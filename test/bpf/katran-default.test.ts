@@ -1,4 +1,4 @@
-// The rest of Katran's default build through prog_test_run (katran-abi-more.md): the echo
+// The rest of Katran's default build through prog_test_run (docs/abi.md): the echo
 // checksum byte rule over all 65536 inputs (v4 and v6), offsets 12 / 13 (ICMP too big / frag
 // needed), DPORT_HASH outer sources, encapsulation across families, and down reals with UDP flow
 // migration (offset 15). Expected bytes and counters are computed here from the facts, not by
@@ -8,10 +8,10 @@ import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   BPF_F_NO_PREALLOC, BPF_MAP_TYPE, XDP_ACTION, closeFd, mapCreate, mapInfo, mapUpdate, numPossibleCpus,
-} from '../../src/dataplane/libbpf.js';
+} from '../../src/dataplane/kernel/libbpf.js';
 import { DEFAULTS, DOWN_REALS_INNER, MAP, OWN_VIP_FLAGS, VIP_FLAGS, kernelMapName, u32Key, vipDefinition } from '../../src/dataplane/abi.js';
-import { loadBalancer } from '../../src/dataplane/loader.js';
-import { bundledObject, requireObject } from '../../src/dataplane/paths.js';
+import { loadBalancer } from '../../src/dataplane/kernel/loader.js';
+import { bundledObject, requireObject } from '../../src/dataplane/kernel/paths.js';
 import { requireBpf } from '../helpers/env.js';
 import { snapshot, type BalancerFixture, type VipSpec } from '../helpers/balancer-fixture.js';
 import {
@@ -127,7 +127,7 @@ describe('maps of the default build', () => {
   });
 });
 
-/** katran-abi-more.md's byte rule on the wire bytes c0 c1 of the ICMP checksum. */
+/** docs/abi.md's byte rule on the wire bytes c0 c1 of the ICMP checksum. */
 function katranEcho(c0: number, c1: number, v6: boolean): [number, number] {
   if (!v6) {
     const n0 = c0 + 8;
@@ -151,7 +151,7 @@ describe('ICMP echo: Katran\'s checksum byte rule', () => {
       const dst = v6 ? '2001:db8::99' : '8.8.8.8';
       const src = v6 ? C6 : C1;
       const req = echoRequestFrame({ src, dst, id: 0x4321, seq: 9, ttl: 17, ethSrc: '02:00:00:00:00:77' });
-      // The reply as katran-abi.md step 4 builds it; its checksum bytes are replaced per input below.
+      // The reply as docs/abi.md step 4 builds it; its checksum bytes are replaced per input below.
       const rest = ((0x4321 << 16) | 9) >>> 0;
       const want = v6
         ? ethernet({ dst: '02:00:00:00:00:77', src: LB_MAC, type: ETH_P.ipv6 }, ipv6({ src: dst, dst: src, next: PROTO.icmp6, hopLimit: 64 },
@@ -177,7 +177,7 @@ describe('ICMP echo: Katran\'s checksum byte rule', () => {
         }
         if (((e0 << 8) | e1) !== rfc1624((c0 << 8) | c1, from, to)) differFromRfc++;
       }
-      // katran-abi-more.md: 9 v4 inputs and 1 v6 input differ from RFC 1624 eq. 3.
+      // docs/abi.md: 9 v4 inputs and 1 v6 input differ from RFC 1624 eq. 3.
       assert.equal(differFromRfc, v6 ? 1 : 9, 'inputs where the byte rule and RFC 1624 disagree');
       assert.deepEqual(katranEcho(0xff, 0xff, false), [0x07, 0x00], 'v4 FF FF gives 07 00 (the carry out of c1 is lost)');
       assert.deepEqual(katranEcho(0x00, 0x00, true), [0xff, 0xff], 'v6 00 00 gives FF FF');
@@ -289,7 +289,7 @@ describe('encapsulation across families', () => {
   it('IPv4 VIP, IPv6 real: 40 more bytes, payload length = inner tot_len (padding kept after it), next header 4, src 100::(a^hi)(b^lo):cd', async (t) => {
     if (!(await requireBpf(t))) return;
     const fx = kfx();
-    assert.equal(ipipV6Source('10.1.2.3', 40000), '100::9641:203', "katran-abi-more.md's example");
+    assert.equal(ipipV6Source('10.1.2.3', 40000), '100::9641:203', "Katran's example (checked on its object)");
     const client = '203.0.113.3';
     const pos = fx.routeFlow({ src: client, sport: 40000, dport: 80, proto: 'tcp' }, X4, 5);
     const f = Buffer.concat([flowFrame({ src: client, dst: X4.address, sport: 40000, dport: 80, proto: 'tcp', flags: 'S', tos: 0xa4, payloadLen: 0 }), Buffer.alloc(6, 0xee)]);
@@ -318,7 +318,7 @@ describe('encapsulation across families', () => {
     }, 'v6 in IPIP');
     const p = parseEncap(out);
     if (p.outer.family !== 4) assert.fail('outer IPv4');
-    assert.equal(p.outer.ip.src, '172.16.77.36', "katran-abi-more.md's example");
+    assert.equal(p.outer.ip.src, '172.16.77.36', "Katran's example (checked on its object)");
     assert.equal(p.outer.ip.src, ipipV4Source(client, 40000));
     assert.equal(p.outer.ip.totLen, 30 + 20, 'payload_len + 20');
     assert.equal(p.outer.ip.tos, 0x88);

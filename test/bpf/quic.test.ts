@@ -1,18 +1,18 @@
-// QUIC connection-id routing through prog_test_run (katran-abi-more.md "QUIC connection-id
-// routing"): long / short headers, CID versions, the server_id_map outcomes, the LRU
-// reconciliation and every counter, byte-exact. Expected ids come from the CID rules as the test
-// writes them (test/helpers/quic.ts), expected frames from katran-abi.md's encapsulation rules.
+// QUIC connection-id routing through prog_test_run (docs/abi.md, packet path step 7): long and
+// short headers, CID versions, the server_id_map outcomes, the LRU reconciliation and every
+// counter, byte-exact. Expected ids come from the CID rules as the test writes them
+// (test/helpers/quic.ts), expected frames from the encapsulation rules (docs/abi.md step 9).
 //
 // LRU-dependent sequences run in order on one program with the process pinned to CPU 0 (the only
 // CPU given its own LRU in lru_mapping); the fallback_cache case removes CPU 0's LRU for its
 // duration, as the existing fallback test does.
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { XDP_ACTION, mapDelete, mapUpdate, numPossibleCpus } from '../../src/dataplane/libbpf.js';
+import { XDP_ACTION, mapDelete, mapUpdate, numPossibleCpus } from '../../src/dataplane/kernel/libbpf.js';
 import { DEFAULTS, MAP, QUIC_STATS_FIELDS, quicHeader, u32Key, type QuicStatsField } from '../../src/dataplane/abi.js';
 import { Rng } from '../helpers/fuzz.js';
-import { loadBalancer } from '../../src/dataplane/loader.js';
-import { bundledObject, requireObject } from '../../src/dataplane/paths.js';
+import { loadBalancer } from '../../src/dataplane/kernel/loader.js';
+import { bundledObject, requireObject } from '../../src/dataplane/kernel/paths.js';
 import { requireBpf } from '../helpers/env.js';
 import { BalancerFixture, snapshot, type VipSpec } from '../helpers/balancer-fixture.js';
 import { flowFrame, icmpErrorFrame, parseEncap } from '../helpers/packets.js';
@@ -272,7 +272,7 @@ describe('QUIC: families', () => {
     expectRouted(fx, f, Q6, 2, REALS[2], c6, 40000, { cidV2: 1, dstNotFoundInLru: 1 }, 'v6 VIP to v4 real');
     const p = parseEncap(fx.run(f).data);
     if (p.outer.family !== 4) assert.fail('outer IPv4');
-    assert.equal(p.outer.ip.src, '172.16.77.36', "katran-abi-more.md's example: 2001:db8:aabb::1 port 40000");
+    assert.equal(p.outer.ip.src, '172.16.77.36', "Katran's example (checked on its object): 2001:db8:aabb::1 port 40000");
     assert.equal(p.outer.ip.proto, 4);
     assert.equal(p.outer.ip.totLen, f.readUInt16BE(18) + 20);
     expectFallback(fx, qframe(Q6, C6, 2402, quicLong('initial', cidFor(1, ID.v1ToV4), { rest: Buffer.alloc(8) })), { cidInitial: 1 }, 'v6 initial',

@@ -3,14 +3,14 @@
 // sends the same flow exactly where the trace said.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Balancer } from '../../src/dataplane/balancer.js';
-import { StateStore } from '../../src/dataplane/state.js';
+import { Balancer } from '../../src/dataplane/balancer/balancer.js';
+import { StateStore } from '../../src/dataplane/control/state.js';
 import { DOWN_REALS_INNER, parseVip, quicHeader, u32Key, vipDefinition } from '../../src/dataplane/abi.js';
-import { BpfMap } from '../../src/dataplane/maps.js';
+import { BpfMap } from '../../src/dataplane/kernel/maps.js';
 import {
   BPF_F_NO_PREALLOC, BPF_MAP_TYPE, TestRunner, XDP_ACTION, closeFd, mapCreate, mapFdById, mapUpdate, pinToCpu,
-} from '../../src/dataplane/libbpf.js';
-import { encapDestination, traceFrame } from '../../src/dataplane/trace.js';
+} from '../../src/dataplane/kernel/libbpf.js';
+import { encapDestination, traceFrame } from '../../src/dataplane/trace/trace.js';
 import { requireBpf, scratchDir } from '../helpers/env.js';
 import { handleFrom, loadTestBalancer, snapshot } from './control-helpers.js';
 

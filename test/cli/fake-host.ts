@@ -6,7 +6,7 @@ import {
   type HashKind, type Host, type InterfaceInfo, type InterfaceState, type StatsSample, type TraceRequest, type TraceResult, type VipFlagName, type VipSpec, type VipState,
 } from '../../src/dataplane/types.js';
 import type { CliDeps, Out } from '../../src/cli/context.js';
-import type { DoctorProbe } from '../../src/cli/doctor.js';
+import type { DoctorProbe } from '../../src/cli/context.js';
 
 interface FakeVip { key: VipKey; flags: VipFlagName[]; hash: HashKind; reals: Map<string, number> }
 

@@ -22,7 +22,7 @@ async function probe(): Promise<string | null> {
   const mounts = existsSync('/proc/mounts') ? readFileSync('/proc/mounts', 'utf8') : '';
   if (!/ \/sys\/fs\/bpf bpf /.test(mounts)) return 'bpffs is not mounted at /sys/fs/bpf (bash scripts/setup.sh mounts it)';
   try {
-    const lb = await import('../../src/dataplane/libbpf.js');
+    const lb = await import('../../src/dataplane/kernel/libbpf.js');
     const fd = lb.mapCreate(lb.BPF_MAP_TYPE.ARRAY, 'kt_probe', 4, 4, 1);
     lb.closeFd(fd);
   } catch (e) {

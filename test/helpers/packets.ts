@@ -456,12 +456,12 @@ export function parseEncap(b: Uint8Array): ParsedEncap {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Katran's outer source addresses (katran-abi.md step 9), for expected values in tests
+// Katran's outer source addresses (docs/abi.md packet path step 8), for expected values in tests
 
 /**
  * IPIP outer source: 172.16.(c ^ (sport & 0xff)).(d ^ (sport >> 8)), c.d = the client's address
  * bytes 2-3: an IPv4 client's last two octets, and for an IPv6 client (an IPv6 VIP with an IPv4
- * real) bytes 2-3 of its address too (katran-abi-more.md "Encapsulation across families").
+ * real) bytes 2-3 of its address too (docs/abi.md).
  */
 export function ipipV4Source(client: string, sport: number): string {
   const b = ipBytes(client);

@@ -1,6 +1,6 @@
 // QUIC-shaped UDP payloads for prog_test_run tests, the bench and the lab: long and short headers
 // and the connection-id encodings (CID versions 1, 2, 3) that carry a server id, written from
-// katran-abi-more.md "QUIC connection-id routing". Plain Buffers; nothing here touches the kernel.
+// docs/abi.md (packet path step 7). Plain Buffers; nothing here touches the kernel.
 
 /** Long-header packet types (byte 0 & 0x30). */
 export const QUIC_LONG = { initial: 0x00, zeroRtt: 0x10, handshake: 0x20, retry: 0x30 } as const;

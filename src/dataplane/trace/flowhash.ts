@@ -1,8 +1,8 @@
 // "Where does this flow go": the Linux kernel's jhash / jhash_2words (Bob Jenkins' lookup3, as in
-// include/linux/jhash.h) and Katran's flow-hash rule (katran-abi.md packet path steps 5-7), in
+// include/linux/jhash.h) and Katran's flow-hash rule (docs/abi.md packet path steps 5-7), in
 // TypeScript. bpf/jhash.h and bpf/select.h are the kernel side; test/bpf/balancer*.test.ts checks
 // that a packet lands exactly on the ring slot computed here.
-import { parseIp, VIP_FLAGS } from './abi.js';
+import { parseIp, VIP_FLAGS } from '../abi.js';
 
 const JHASH_INITVAL = 0xdeadbeef;
 
@@ -91,7 +91,7 @@ export function portsWord(sport: number, dport: number): number {
  * (unless DPORT_HASH or HASH_SRC_DST_PORT), NO_SPORT zeroes sport, DPORT_HASH sets sport = dport
  * and src = 0. What remains is the hash input and the key the LRU entry is written under; a
  * DPORT_HASH packet's outer source takes the zero address with the client's port
- * (katran-abi-more.md "Flow-field flags").
+ * (docs/abi.md).
  */
 export function hashedFlow(flow: HashFlow, vipFlags: number, vipPort: number): { src: Buffer; sport: number; dport: number } {
   const addr = parseIp(flow.src, 'client address');

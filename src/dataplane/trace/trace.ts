@@ -8,13 +8,13 @@
 import {
   CTL_MAC_INDEX, DEFAULTS, IPPROTO, MAP, SIZES, VIP_FLAGS, flowKey, formatVip, isZeroMac, parseIp, parsePort, parseProto,
   realDefinition, realPosLru, u32Key, vipDefinition, vipFlagsToNames, vipMeta, type VipKey,
-} from './abi.js';
+} from '../abi.js';
 import { flowRingPosition } from './flowhash.js';
-import type { BalancerHandle } from './handle.js';
-import { BpfError, ERRNO, TestRunner, XDP_ACTION, mapFdById } from './libbpf.js';
-import { loadBalancer, type LoadedBalancer } from './loader.js';
-import { BpfMap } from './maps.js';
-import type { TraceRequest, TraceResult } from './types.js';
+import type { BalancerHandle } from '../kernel/handle.js';
+import { BpfError, ERRNO, TestRunner, XDP_ACTION, mapFdById } from '../kernel/libbpf.js';
+import { loadBalancer, type LoadedBalancer } from '../kernel/loader.js';
+import { BpfMap } from '../kernel/maps.js';
+import type { TraceRequest, TraceResult } from '../types.js';
 
 const ACTIONS: Record<number, TraceResult['action']> = {
   [XDP_ACTION.ABORTED]: 'ABORTED', [XDP_ACTION.DROP]: 'DROP', [XDP_ACTION.PASS]: 'PASS', [XDP_ACTION.TX]: 'TX',
@@ -217,7 +217,7 @@ export class Tracer {
             steps.push(`real ${real.address}, but the default MAC is all zero: katran-tui's program drops until one is set`);
             result = { ...result, action: 'DROP', real: null, ringSlot };
           } else {
-            // An IPv6 flow to an IPv4 real goes in IPIP too, as Katran does (katran-abi-more.md).
+            // An IPv6 flow to an IPv4 real goes in IPIP too, as Katran does (docs/abi.md).
             steps.push(`encapsulated (${real.flags & 1 ? (src.family === 6 ? 'IP6IP6' : 'IPv4 in IPv6') : (src.family === 6 ? 'IPv6 in IPIP' : 'IPIP')}) to real ${real.address}`);
             result = { ...result, action: 'TX', real: real.address, ringSlot };
           }

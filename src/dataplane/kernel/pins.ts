@@ -15,8 +15,8 @@ import { dirname, join } from 'node:path';
 import {
   BPF_MAP_TYPE, BpfError, ERRNO, closeFd, mapCreate, mapLookup, mapUpdate, objGet, progInfo, type ProgInfo,
 } from './libbpf.js';
-import { u32Key } from './abi.js';
-import type { XdpMode } from './types.js';
+import { u32Key } from '../abi.js';
+import type { XdpMode } from '../types.js';
 
 export const PROG_PIN = 'prog';
 export const META_PIN = 'kt_meta';

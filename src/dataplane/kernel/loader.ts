@@ -1,9 +1,9 @@
 // Loading a balancer object (ours or upstream Katran's) into the kernel: the inner-map templates of
 // lru_mapping and vip_to_down_reals_map and the size of server_id_map before load, one LRU per
 // forwarding CPU after, and typed handles for every map with every size read from the object itself
-// (katran-abi.md: never hard-code them).
+// (docs/abi.md: never hard-code them).
 import { existsSync } from 'node:fs';
-import { DEFAULTS, DOWN_REALS_INNER, MAP, OWN_VIP_FLAGS, SIZES, UPSTREAM_DEFAULT_VIP_FLAGS, kernelMapName, u32Key } from './abi.js';
+import { DEFAULTS, DOWN_REALS_INNER, MAP, OWN_VIP_FLAGS, SIZES, UPSTREAM_DEFAULT_VIP_FLAGS, kernelMapName, u32Key } from '../abi.js';
 import {
   BPF_F_NO_PREALLOC, BPF_MAP_TYPE, BPF_PROG_TYPE, BpfError, BpfObject, ERRNO, closeFd, mapCreate, numPossibleCpus, type ProgramDef,
 } from './libbpf.js';
@@ -78,7 +78,7 @@ export interface LoadedBalancer {
 
 const REQUIRED = [MAP.vips, MAP.reals, MAP.rings, MAP.stats, MAP.ctl] as const;
 
-/** Derives the sizes the way katran-abi.md says userspace can learn them. */
+/** Derives the sizes the way docs/abi.md says userspace can learn them. */
 export function sizesFrom(get: (name: string) => { maxEntries: number } | undefined): BalancerSizes {
   const vips = get(MAP.vips)!.maxEntries;
   const rings = get(MAP.rings)!.maxEntries;
