@@ -9,7 +9,7 @@
 // interface it did not create.
 import { existsSync, rmSync } from 'node:fs';
 import { setTimeout as delay } from 'node:timers/promises';
-import { formatVip, parseVip } from '../dataplane/abi.js';
+import { DEFAULT_HASH, formatVip, parseVip } from '../dataplane/abi.js';
 import type { Dataplane, Host } from '../dataplane/types.js';
 import type { DemoOptions, Out } from '../cli/context.js';
 import { createHost } from '../dataplane/balancer/host.js';
@@ -65,7 +65,7 @@ export function cleanLeftovers(labMod: LabModule, id: string): string[] {
 function configure(dp: Dataplane): void {
   for (const v of DEMO_VIPS) {
     const key = parseVip(v.vip);
-    dp.addVip({ ...key, hash: 'maglev-v2' });
+    dp.addVip({ ...key, hash: DEFAULT_HASH });
     for (const r of v.reals) dp.addReal(key, r);
   }
 }

@@ -16,7 +16,7 @@ import { listBalancers } from '../../src/dataplane/balancer/list.js';
 import { openPinned } from '../../src/dataplane/balancer/open.js';
 import { upgrade } from '../../src/dataplane/balancer/upgrade.js';
 import { builtObject, bundledObject } from '../../src/dataplane/kernel/paths.js';
-import { pinRoot } from '../helpers/env.js';
+import { pinRoot, readableCheckout } from '../helpers/env.js';
 import { labId, lruEntries, newLab, pair, programVip, requireLab, settle, sinkOf, type TestVip } from './fixture.js';
 
 const U: TestVip = { address: '192.0.2.20', port: 7000, proto: 'udp', vipNum: 5, reals: [{ index: 9, address: '198.51.100.20' }] };
@@ -37,7 +37,8 @@ test('errors: a missing interface, a bad mode or MAC, and a non-root user each s
   assert.throws(() => attach({ intf: 'lo', defaultMac: 'not-a-mac', pinRoot: root }), /MAC/i);
   assert.throws(() => attach({ intf: 'lo', defaultMac: '02:00:00:00:00:01', pinRoot: '/tmp/not-bpffs-kt' }), /not on bpffs/);
   // Non-root: a child that drops to nobody before calling attach.
-  const attachJs = new URL('../../src/dataplane/balancer/attach.js', import.meta.url).pathname;
+  // (from a readable copy: user nobody may not be able to read this checkout, e.g. under /root)
+  const attachJs = join(readableCheckout(), 'dist', 'src', 'dataplane', 'balancer', 'attach.js');
   const r = spawnSync(process.execPath, ['--input-type=module', '-e',
     `process.setgid(65534); process.setuid(65534); const m = await import(${JSON.stringify(attachJs)}); try { m.attach({ intf: 'lo', defaultMac: '02:00:00:00:00:01', pinRoot: ${JSON.stringify(root)} }); } catch (e) { console.log(e.message); }`],
   { encoding: 'utf8', timeout: 20_000 });

@@ -2,6 +2,7 @@
 // should know about an interface before attaching, and the guard that only katran-tui's own,
 // writable balancer is re-attached, upgraded or detached.
 import { BpfError, ERRNO, ifNameToIndex, isRoot, linkBasics } from '../kernel/libbpf.js';
+import { intfNameProblem } from '../rules.js';
 import { defaultRouteInterfaces } from '../kernel/interfaces.js';
 import type { BalancerHandle } from '../kernel/handle.js';
 import { ReadOnlyError, type XdpModeRequest } from '../types.js';
@@ -15,7 +16,8 @@ export function requireRoot(op: string, what: string): void {
 
 /** The interface's ifindex, or a clear error saying it does not exist. */
 export function requireInterface(intf: string, op = 'attach to'): number {
-  if (!/^[^/\s\0]{1,15}$/.test(intf)) throw new BpfError(op, `interface ${JSON.stringify(intf)}`, ERRNO.EINVAL, 'not a valid interface name (1-15 characters, no / or spaces)');
+  const badName = intfNameProblem(intf);
+  if (badName) throw new BpfError(op, `interface ${JSON.stringify(intf)}`, ERRNO.EINVAL, `not a valid interface name: ${badName}`);
   const ifindex = ifNameToIndex(intf);
   if (!ifindex) throw new BpfError(op, `interface ${intf}`, ERRNO.ENODEV, `interface ${intf} does not exist (ip link lists the interfaces)`);
   return ifindex;

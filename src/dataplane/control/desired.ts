@@ -1,6 +1,7 @@
 // The desired state of one balancer (what state.json holds) and the pure operations on it: copy,
 // the patch an intent records, and which VIPs two states differ in.
 import { VIP_FLAGS, formatVip, type VipFlagName, type VipKey } from '../abi.js';
+import { ringRecipe } from '../rules.js';
 import type { BalancerConfig, ChangeLogEntry, HashKind } from '../types.js';
 
 export interface DesiredReal {
@@ -130,7 +131,7 @@ export function indexMap(s: DesiredState): Map<string, number> {
 
 /** Ring-relevant projection of a VIP: when it differs between two states, the ring must be checked. */
 function ringSig(v: DesiredVip, idx: Map<string, number>): string {
-  return JSON.stringify([v.vipNum, v.hash, v.reals.map((r) => [r.address, r.weight, idx.get(r.address)])]);
+  return `${v.vipNum} ${ringRecipe(v, (a) => idx.get(a))}`;
 }
 
 /** VIPs whose ring, flags or presence differs between two desired states. */

@@ -3,13 +3,16 @@
 // out, what the operator is told). Pure: it writes nothing; the one thing it asks of the kernel is
 // how many ring slots a change moves (the `moved` callback), for the summary.
 import {
-  DEFAULT_HASH, InputError, formatMac, isZeroMac, parseHash, parseIp, parseMac, parsePort, parseProto, parseVipFlags, parseWeight,
+  DEFAULT_HASH, DEFAULT_WEIGHT, InputError, formatMac, isZeroMac, parseHash, parseMac, parsePort, parseProto, parseVipFlags, parseWeight,
   vipFlagsToNames, type VipFlagName, type VipKey,
 } from '../abi.js';
 import type { HashKind, VipSpec } from '../types.js';
 import {
   changedVips, copyState, flagsMask, vipId, type DesiredConfig, type DesiredReal, type DesiredState, type DesiredVip,
 } from './desired.js';
+import {
+  checkHashChange, checkRealForVip, describeChange, parseRealAddress, parseVipAddress, parseVipFlagList, pct,
+} from '../rules.js';
 
 /** What the loaded balancer allows. */
 export interface Limits {
@@ -44,22 +47,10 @@ export interface Plan {
 
 export function checkVipKey(k: VipKey): VipKey {
   if (!k || typeof k !== 'object') throw new InputError('bad VIP: expected {address, port, proto}');
-  const a = parseIp(k.address, 'VIP address');
-  if (a.bytes.every((b) => b === 0)) throw new InputError(`bad VIP address "${k.address}": the unspecified address cannot be a VIP`);
-  if ((a.family === 4 && a.bytes[0] >= 224) || (a.family === 6 && a.bytes[0] === 0xff)) {
-    throw new InputError(`bad VIP address "${k.address}": multicast or broadcast cannot be a VIP`);
-  }
-  return { address: a.text, port: parsePort(k.port as unknown as string, 'VIP port'), proto: parseProto(k.proto) };
+  return { address: parseVipAddress(k.address), port: parsePort(k.port as unknown as string, 'VIP port'), proto: parseProto(k.proto) };
 }
 
-function checkRealAddress(text: string): { address: string; family: 4 | 6 } {
-  const a = parseIp(text, 'real address');
-  if (a.bytes.every((b) => b === 0)) throw new InputError(`bad real address "${text}": the unspecified address cannot be a real`);
-  if ((a.family === 4 && a.bytes[0] >= 224) || (a.family === 6 && a.bytes[0] === 0xff)) {
-    throw new InputError(`bad real address "${text}": multicast or broadcast cannot be a real`);
-  }
-  return { address: a.text, family: a.family };
-}
+const checkRealAddress = parseRealAddress;
 
 function checkHash(h: unknown): HashKind {
   return h === undefined ? DEFAULT_HASH : parseHash(h);
@@ -67,22 +58,11 @@ function checkHash(h: unknown): HashKind {
 
 /** Flag names, refusing unknown ones and those the loaded object does not implement. */
 function checkFlags(flags: unknown, supported: number): VipFlagName[] {
-  if (flags === undefined) return [];
-  if (!Array.isArray(flags) && typeof flags !== 'string') throw new InputError('bad VIP flags: expected a list of flag names');
-  const mask = parseVipFlags(flags as string | string[]);
-  const missing = vipFlagsToNames(mask & ~supported);
-  if (missing.length) {
-    throw new InputError(`VIP flag${missing.length > 1 ? 's' : ''} ${missing.join(', ')} not implemented by this balancer's program (it implements: ${vipFlagsToNames(supported).join(', ') || 'none'})`);
-  }
-  return vipFlagsToNames(mask);
+  return parseVipFlagList(flags, vipFlagsToNames(supported));
 }
 
 function flagsText(names: VipFlagName[]): string {
   return names.length ? names.join(',') : 'none';
-}
-
-function pct(x: number): string {
-  return `${(x * 100).toFixed(1)}%`;
 }
 
 /** Validates a desired state read from disk or an intent (shape, ranges, consistency). */
@@ -185,7 +165,7 @@ export function planAddVip(cur: DesiredState, limits: Limits, spec: VipSpec): Pl
   next.vips.push(nv);
   return plan({
     op: 'add-vip', target: id, next, logOld: null, logNew: nv, scope: new Set([id]),
-    summary: [`add VIP ${id} (vip_num ${vipNum}, hash ${hash}, flags ${flagsText(flags)})`],
+    summary: [describeChange({ op: 'add-vip', target: id, old: null, new: nv })],
     warnings: [`VIP ${id} has no reals yet: its traffic is dropped (counted as CH drops) until a real is added`],
   });
 }
@@ -197,7 +177,7 @@ export function planRemoveVip(cur: DesiredState, key: VipKey): Plan {
   next.vips = next.vips.filter((x) => x !== v);
   gcReals(next);
   const freed = cur.reals.filter((r) => !next.reals.some((x) => x.index === r.index));
-  const summary = [`remove VIP ${id} (vip_num ${v.vipNum}, ${v.reals.length} real(s))`];
+  const summary = [describeChange({ op: 'remove-vip', target: id, old: v, new: null })];
   if (freed.length) summary.push(`free real index(es) ${freed.map((r) => `${r.index} (${r.address})`).join(', ')}`);
   return plan({
     op: 'remove-vip', target: id, next, logOld: v, logNew: null, scope: new Set([id]), summary,
@@ -215,7 +195,7 @@ export function planSetVipFlags(cur: DesiredState, limits: Limits, key: VipKey, 
   const changes = flagsMask(before) !== flagsMask(flags);
   return plan({
     op: 'set-vip-flags', target: id, next, logOld: before, logNew: flags, scope: new Set([id]), changes,
-    summary: changes ? [`set flags of ${id}: ${flagsText(before)} -> ${flagsText(flags)}`] : [`${id} already has flags ${flagsText(flags)}: nothing to change`],
+    summary: changes ? [describeChange({ op: 'set-vip-flags', target: id, old: before, new: flags })] : [`${id} already has flags ${flagsText(flags)}: nothing to change`],
     warnings: changes ? ['flows held in the LRU keep their real; new flows hash with the new flags'] : [],
   });
 }
@@ -224,11 +204,9 @@ export function planAddReal(cur: DesiredState, limits: Limits, key: VipKey, real
   const next = copyState(cur);
   const v = findVip(next, key, 'add real');
   const id = vipId(v.key);
-  const { address, family } = checkRealAddress(real?.address);
-  const weight = parseWeight(real.weight ?? 1);
-  if (family === 4 && v.key.address.includes(':')) {
-    throw new InputError(`add real ${address} to ${id}: an IPv4 real cannot serve an IPv6 VIP (Katran cannot encapsulate IPv6 in IPv4)`);
-  }
+  const { address } = checkRealAddress(real?.address);
+  const weight = parseWeight(real.weight ?? DEFAULT_WEIGHT);
+  checkRealForVip(address, v.key);
   if (v.reals.some((r) => r.address === address)) throw new InputError(`add real ${address} to ${id}: it is already a real of this VIP (change its weight instead)`);
   const index = allocRealIndexes(next, [address], limits).get(address)!;
   v.reals.push({ address, weight });
@@ -237,7 +215,7 @@ export function planAddReal(cur: DesiredState, limits: Limits, key: VipKey, real
   if (weight === 0) warnings.push(`${address} has weight 0: it takes no new flows`);
   return plan({
     op: 'add-real', target: `${id} ${address}`, next, logOld: null, logNew: { address, weight, index }, scope: new Set([id]),
-    summary: [`add real ${address} (weight ${weight}, index ${index}) to ${id}`, `ring of ${id}: ${pct(ms)} of slots move`], warnings, movedShare: ms,
+    summary: [describeChange({ op: 'add-real', target: `${id} ${address}`, old: null, new: { address, weight, index } }), `ring of ${id}: ${pct(ms)} of slots move`], warnings, movedShare: ms,
   });
 }
 
@@ -251,7 +229,7 @@ export function planRemoveReal(cur: DesiredState, key: VipKey, addressIn: string
   v.reals = v.reals.filter((x) => x !== r);
   gcReals(next);
   const ms = moved(v, next);
-  const summary = [`remove real ${address} from ${id}`, `ring of ${id}: ${pct(ms)} of slots move`];
+  const summary = [describeChange({ op: 'remove-real', target: `${id} ${address}`, old: r, new: null }), `ring of ${id}: ${pct(ms)} of slots move`];
   const warnings = [`flows of ${address} held in the LRU keep going to it until they age out`];
   if (!v.reals.some((x) => x.weight > 0)) {
     warnings.unshift(`${id} has no real with weight > 0 left: its ring is emptied, and its traffic is dropped (counted as CH drops)`);
@@ -277,7 +255,7 @@ export function planSetRealWeight(cur: DesiredState, key: VipKey, addressIn: str
   const changes = before !== weight;
   return plan({
     op: 'set-weight', target: `${id} ${address}`, next, logOld: before, logNew: weight, scope: new Set([id]), changes,
-    summary: changes ? [`set weight of ${address} in ${id}: ${before} -> ${weight}`, `ring of ${id}: ${pct(ms)} of slots move`] : [`${address} in ${id} already has weight ${weight}: nothing to change`],
+    summary: changes ? [describeChange({ op: 'set-weight', target: `${id} ${address}`, old: before, new: weight }), `ring of ${id}: ${pct(ms)} of slots move`] : [`${address} in ${id} already has weight ${weight}: nothing to change`],
     warnings, movedShare: ms,
   });
 }
@@ -295,7 +273,7 @@ export function planSetDefaultMac(cur: DesiredState, macIn: string): Plan {
   next.mac = text;
   return plan({
     op: 'set-mac', target: 'default MAC', next, logOld: before, logNew: text, scope: new Set(), changes: before !== text,
-    summary: [`set default gateway MAC: ${before ?? 'none'} -> ${text ?? '00:00:00:00:00:00'}`],
+    summary: [describeChange({ op: 'set-mac', target: 'default MAC', old: before, new: text })],
     warnings: text === null ? ['an all-zero MAC: katran-tui\'s program drops every balanced packet until a MAC is set'] : [],
   });
 }
@@ -323,13 +301,14 @@ export function planApply(cur: DesiredState, limits: Limits, cfg: DesiredConfig,
     const rs: DesiredReal[] = [];
     const rseen = new Set<string>();
     for (const r of c.reals ?? []) {
-      const { address, family } = checkRealAddress(r?.address);
+      const { address } = checkRealAddress(r?.address);
       if (rseen.has(address)) throw new InputError(`bad config: real ${address} appears twice in ${id}`);
       rseen.add(address);
-      if (family === 4 && key.address.includes(':')) throw new InputError(`bad config: IPv4 real ${address} cannot serve IPv6 VIP ${id}`);
-      rs.push({ address, weight: parseWeight(r.weight ?? 1) });
+      checkRealForVip(address, key);
+      rs.push({ address, weight: parseWeight(r.weight ?? DEFAULT_WEIGHT) });
     }
     const prev = old.vips.find((v) => vipId(v.key) === id);
+    if (prev) checkHashChange(key, prev.hash, hash);
     vips.push({ key, flags, hash, vipNum: prev?.vipNum ?? -1, reals: rs });
   }
   if (vips.length > limits.maxVips) throw new InputError(`apply config: map full (${limits.maxVips}): the config has ${vips.length} VIPs`);

@@ -28,6 +28,7 @@ import {
   type DesiredReal, type DesiredState, type DesiredStore, type DesiredVip, type Intent,
 } from './desired.js';
 import type { Plan } from './planner.js';
+import { ringRecipe } from '../rules.js';
 
 /**
  * Called at named points of a transaction: tests inject faults here (throw: a failing write;
@@ -135,7 +136,7 @@ export class Reconciler {
    * made of (hash, reals, indexes, weights) changed: a console refreshing 512 VIPs must not take 4 s.
    */
   ringCountsOf(v: DesiredVip, idx: Map<string, number>): Map<number, number> {
-    const sig = `${v.hash}|${v.reals.map((r) => `${r.address}#${idx.get(r.address)}=${r.weight}`).join(',')}`;
+    const sig = ringRecipe(v, (a) => idx.get(a));
     const hit = this.ringCountCache.get(v.vipNum);
     if (hit && hit.sig === sig) return hit.counts;
     const counts = ringCounts(this.readRing(v.vipNum));
@@ -201,7 +202,7 @@ export class Reconciler {
     const idx = indexMap(s);
     const reals = v.reals.map((r) => ({ index: idx.get(r.address)!, address: r.address, weight: r.weight }));
     // A change computes the same ring for its dry-run figure and for the write: remember a few.
-    const sig = `${v.hash} ${reals.map((r) => `${r.index}/${r.address}/${r.weight}`).join(' ')}`;
+    const sig = ringRecipe(v, (a) => idx.get(a));
     const hit = this.ringMemo.get(sig);
     if (hit) return hit;
     const ring = ringForReals(reals, this.ringSize, v.hash) ?? new Uint32Array(this.ringSize);
