@@ -1,15 +1,17 @@
 // XDP speed for `npm run bench`: kernel-measured ns per packet (bpf_prog_test_run_opts duration,
 // repeat = 1: with repeat > 1 the kernel would rerun the already rewritten buffer), CALLS calls per
 // run, the median of RUNS runs' means, for each path of the balancer beside the floor program
-// (parse Ethernet, swap MACs, XDP_TX) and, when KATRAN_REF_OBJ names another Katran-ABI object,
-// that object on the same paths. Every comparison is measured in this run: the runs of the
-// objects are interleaved (run r of every case and object before run r + 1). The process is
-// pinned to CPU 0, the CPU given its own LRU.
+// (parse Ethernet, swap MACs, XDP_TX) and, when named, other objects on the same paths:
+// KATRAN_REF_OBJ (another Katran-ABI object) and KT_BENCH_BASELINE (e.g. an older build of ours).
+// Every comparison is measured in this run: the runs are interleaved (run r of every case of every
+// object before run r + 1), the ratios are same-run ratios. The process is pinned to CPU 0, the CPU
+// given its own LRU.
 import { BpfObject, TestRunner, mapUpdate, numPossibleCpus, pinToCpu } from '../src/dataplane/kernel/libbpf.js';
 import { MAP, u32Key } from '../src/dataplane/abi.js';
 import { builtObject } from '../src/dataplane/kernel/paths.js';
 import { BalancerFixture, MAX_VIPS } from '../test/helpers/balancer-fixture.js';
 import { echoRequestFrame, flowFrame } from '../test/helpers/packets.js';
+import { cidFor, quicShort } from '../test/helpers/quic.js';
 
 const CALLS = Number(process.env.KT_BENCH_CALLS ?? 100_000);
 const RUNS = Number(process.env.KT_BENCH_RUNS ?? 5);
@@ -52,16 +54,28 @@ function varySport(frame: Buffer): (i: number) => Buffer {
   };
 }
 
-/** A balancer object with the bench's VIPs and reals, and its cases (one per path). */
+/** The balancer's cases on one loaded object (the bundled one, or a baseline build to compare with). */
 function balancerCases(lb: BalancerFixture): Case[] {
   const vip4 = { address: '192.0.2.10', port: 80, proto: 'tcp' as const, vipNum: 1 };
   const vip6 = { address: '2001:db8::10', port: 443, proto: 'tcp' as const, vipNum: 2 };
+  const quic4 = { address: '192.0.2.20', port: 443, proto: 'udp' as const, flags: 4, vipNum: 3 };
+  const dport4 = { address: '192.0.2.21', port: 8080, proto: 'udp' as const, flags: 8, vipNum: 4 };
   lb.addVip(vip4);
   lb.addVip(vip6);
+  lb.addVip(quic4);
+  lb.addVip(dport4);
   lb.setReal(1, '198.51.100.1');
   lb.setReal(2, '2001:db8:1::2');
   lb.fillRing(1, 1);
   lb.fillRing(2, 2);
+  lb.fillRing(3, 1);
+  lb.fillRing(4, 1);
+  // Server id 1024 -> real 1 (an object without server_id_map balances the same packet as plain UDP).
+  if (lb.fds.server_id_map !== undefined) {
+    const v = Buffer.alloc(4);
+    v.writeUInt32LE(1, 0);
+    mapUpdate(lb.fds.server_id_map, u32Key(1024), v);
+  }
   lb.setMac('02:aa:bb:cc:dd:01');
   const run = lb.runner;
 
@@ -92,6 +106,11 @@ function balancerCases(lb: BalancerFixture): Case[] {
   const pass = flowFrame({ src: '203.0.113.7', dst: '192.0.2.99', sport: 5555, dport: 80, proto: 'tcp', flags: 'A', payloadLen: 64 });
   const echo = echoRequestFrame({ src: '203.0.113.7', dst: vip4.address });
   const echo6 = echoRequestFrame({ src: '2001:db8:c::7', dst: vip6.address });
+  // QUIC short header whose CID (v1) names server id 1024: routed by the id, the LRU entry matches.
+  const quicFrame = flowFrame({ src: '203.0.113.7', dst: quic4.address, sport: 40000, dport: 443, proto: 'udp', payload: quicShort(cidFor(1, 1024), Buffer.alloc(40)) });
+  // DPORT_HASH: the LRU is looked up under the client's flow and written under {0, dport, ...}, so every packet is hashed.
+  const dportFrame = flowFrame({ src: '203.0.113.7', dst: dport4.address, sport: 40000, dport: 8080, proto: 'udp', payloadLen: 64 });
+
   return [
     { name: 'LRU hit (v4 ACK)', next: () => ack, runner: run },
     // The same SYN every call. After 125k new flows in a second this CPU is "under flood" and
@@ -101,53 +120,64 @@ function balancerCases(lb: BalancerFixture): Case[] {
     { name: 'new flow (v4 SYN, over rate)', next: () => syn4Same, runner: run, every10k: overRate },
     { name: 'new flow (v6 SYN, over rate)', next: () => syn6Same, runner: run, every10k: overRate },
     // Every call a new flow (new source port) with its LRU insert: the honest worst case.
-    { name: 'new flow (v4 SYN, new sport)', next: varySport(Buffer.from(syn4)), runner: run, every10k: resetRate },
-    { name: 'new flow (v6 SYN, new sport)', next: varySport(Buffer.from(syn6)), runner: run, every10k: resetRate },
+    { name: 'new flow (v4 SYN, new sport)', next: varySport(syn4), runner: run, every10k: resetRate },
+    { name: 'new flow (v6 SYN, new sport)', next: varySport(syn6), runner: run, every10k: resetRate },
+    { name: 'QUIC short header (v4, CID routed)', next: () => quicFrame, runner: run },
+    { name: 'DPORT_HASH (v4 UDP)', next: () => dportFrame, runner: run, every10k: resetRate },
     { name: 'non-VIP pass', next: () => pass, runner: run },
     { name: 'ICMP echo (v4)', next: () => echo, runner: run },
     { name: 'ICMP echo (v6)', next: () => echo6, runner: run },
   ];
 }
 
+/** The other objects measured beside ours, each by its own environment variable. */
+const OTHERS = [
+  { label: 'ref', env: 'KATRAN_REF_OBJ' },
+  { label: 'base', env: 'KT_BENCH_BASELINE' },
+] as const;
+
 export async function benchBpf(): Promise<void> {
   const unpin = pinToCpu(0);
-  const refPath = process.env.KATRAN_REF_OBJ;
   const lb = new BalancerFixture([0]);
-  const ref = refPath ? new BalancerFixture([0], refPath) : undefined;
+  const others: { label: string; path: string; lb: BalancerFixture }[] = [];
   const floorObj = BpfObject.open(builtObject('bench/floor.bpf.c'));
   try {
+    for (const o of OTHERS) {
+      const path = process.env[o.env];
+      if (path) others.push({ label: o.label, path, lb: new BalancerFixture([0], path) });
+    }
     floorObj.load();
     const floor = new TestRunner(floorObj.program('xdp_floor')!.fd, 4096, 'xdp_floor');
     const ours = balancerCases(lb);
-    const theirs = ref ? balancerCases(ref) : [];
-    const floorFrame = Buffer.from(flowFrame({ src: '203.0.113.7', dst: '192.0.2.10', sport: 31337, dport: 80, proto: 'tcp', flags: 'A', payloadLen: 64 }));
+    const theirs = others.map((o) => balancerCases(o.lb));
+    const floorFrame = flowFrame({ src: '203.0.113.7', dst: '192.0.2.10', sport: 31337, dport: 80, proto: 'tcp', flags: 'A', payloadLen: 64 });
     const floorCase: Case = { name: 'floor (xdp_floor)', next: () => floorFrame, runner: floor };
-    const all = [floorCase, ...ours, ...theirs];
+    const all = [floorCase, ...ours, ...theirs.flat()];
     for (const c of all) warm(c);
-    // Interleaved: run r of every case and object, then run r + 1.
+    // Interleaved: run r of every case of every object, then run r + 1; the objects' order turns
+    // every round (whoever goes first or last in a round should not decide a ratio).
     const means = new Map<Case, number[]>(all.map((c) => [c, []]));
-    for (let r = 0; r < RUNS; r++) for (const c of all) means.get(c)!.push(runOnce(c));
+    const groups = [[floorCase, ...ours], ...theirs];
+    for (let r = 0; r < RUNS; r++) {
+      for (let g = 0; g < groups.length; g++) for (const c of groups[(g + r) % groups.length]) means.get(c)!.push(runOnce(c));
+    }
     const ns = (c: Case): number => median(means.get(c)!);
     const floorNs = ns(floorCase);
-    const rows = [['path', 'ns/pkt', 'x floor', ...(ref ? ['ref ns', 'ref x floor', 'x ref'] : [])]];
-    rows.push([floorCase.name, floorNs.toFixed(1), '1.00', ...(ref ? ['-', '-', '-'] : [])]);
+    const rows = [['path', 'ns/pkt', 'x floor', ...others.flatMap((o) => [`${o.label} ns`, `x ${o.label}`])]];
+    rows.push([floorCase.name, floorNs.toFixed(1), '1.00', ...others.flatMap(() => ['-', '-'])]);
     ours.forEach((c, i) => {
       const v = ns(c);
-      const row = [c.name, v.toFixed(1), (v / floorNs).toFixed(2)];
-      if (ref) {
-        const w = ns(theirs[i]);
-        row.push(w.toFixed(1), (w / floorNs).toFixed(2), (v / w).toFixed(2));
-      }
-      rows.push(row);
+      rows.push([c.name, v.toFixed(1), (v / floorNs).toFixed(2), ...theirs.flatMap((t) => [ns(t[i]).toFixed(1), (v / ns(t[i])).toFixed(2)])]);
     });
     const w = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
     for (const r of rows) console.log(r.map((x, i) => (i === 0 ? x.padEnd(w[i]) : x.padStart(w[i]))).join('  '));
-    console.log(`(${CALLS} calls per run, median of ${RUNS} interleaved runs' means; CPU 0 pinned; ${ref ? `ref = ${refPath}, same paths, same run; ` : 'set KATRAN_REF_OBJ to a Katran-ABI object to add it to every row; '}"over rate": NEW_CONN_RATE set over the limit every 10k calls, so no SYN writes the LRU; "new sport": a new source port per call and the NEW_CONN_RATE window reset every 10k calls, so every SYN inserts into the LRU)`);
+    const named = others.map((o) => `${o.label} = ${o.path}`).join(', ');
+    console.log(`(${CALLS} calls per run, median of ${RUNS} interleaved runs' means; CPU 0 pinned; ${named ? `${named}: same paths, same run, "x" = ours / theirs; ` : 'KATRAN_REF_OBJ (another Katran-ABI object) and KT_BENCH_BASELINE (another build) add columns; '}"over rate": NEW_CONN_RATE set over the limit every 10k calls, so no SYN writes the LRU; "new sport": a new source port per call and the NEW_CONN_RATE window reset every 10k calls, so every SYN inserts into the LRU)`);
     floor.close();
   } finally {
     floorObj.close();
+    for (const o of others) o.lb.close();
     lb.close();
-    ref?.close();
     unpin();
   }
 }
