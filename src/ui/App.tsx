@@ -7,6 +7,7 @@ import { useTerminalSize } from './hooks/useTerminalSize.js';
 import type { Scheduler } from './hooks/useStats.js';
 import { Dashboard } from './screens/Dashboard.js';
 import { Start } from './screens/Start.js';
+import { KeysProvider } from './keys.js';
 import { makeTheme, ThemeContext } from './theme.js';
 
 export interface AppProps {
@@ -51,9 +52,11 @@ export function App(p: AppProps) {
 
   return (
     <ThemeContext.Provider value={theme}>
+      <KeysProvider>
       {dp
         ? <Dashboard dp={dp} width={size.columns} height={size.rows} intervalMs={p.intervalMs} scheduler={p.scheduler} now={now} onQuit={quit} onDetached={detached} />
         : <Start host={p.host} intf={p.intf} readOnly={p.readOnly} width={size.columns} height={size.rows} onOpen={setDp} onQuit={quit} />}
+      </KeysProvider>
     </ThemeContext.Provider>
   );
 }

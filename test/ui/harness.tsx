@@ -34,6 +34,9 @@ export async function mount(el: ReactElement): Promise<Rendered> {
   let r!: Rendered;
   await act(async () => { r = render(el); });
   await act(async () => { await new Promise((res) => setTimeout(res, 5)); });
+  // Unmounting updates the React root too: inside act(), or React warns.
+  const unmount = r.unmount.bind(r);
+  r.unmount = () => { act(() => { unmount(); }); };
   return r;
 }
 
@@ -43,6 +46,11 @@ export async function press(r: Rendered, ...keys: string[]): Promise<void> {
     // a lone Esc is only delivered once Ink knows no sequence follows (a tick later)
     if (k === KEY.esc) await act(async () => { await new Promise((res) => setTimeout(res, 20)); });
   }
+}
+
+/** Keys that arrive together (a paste, a laggy SSH link): ONE write to stdin. */
+export async function burst(r: Rendered, ...keys: string[]): Promise<void> {
+  await press(r, keys.join(''));
 }
 
 /** Types text one character at a time (as a person would). */

@@ -1,6 +1,7 @@
 // A form: fields validated as you type, then a dry run that shows what will change, then y/N.
 // Nothing is written before `y`; errors (from the dry run or the write) stay in the form.
-import { Box, Text, useInput } from 'ink';
+import { Box, Text } from 'ink';
+import { useKeys } from '../keys.js';
 import { useMemo, useState } from 'react';
 import type { ChangeResult } from '../../dataplane/types.js';
 import { fmtPct } from '../format.js';
@@ -59,7 +60,7 @@ export function Form({ spec, width, apply, onDone, onCancel }: FormProps) {
     setPhase(p.phase);
   };
 
-  useInput((input, key) => {
+  useKeys((input, key) => {
     if (phase.kind === 'confirm') {
       if (input === 'y' || input === 'Y') {
         const r = apply ? apply(phase.op) : runOp(phase.op, false);

@@ -1,6 +1,7 @@
 // The dashboard: header, XDP actions, globals, a main panel (VIPs / per-CPU / healthcheck / log),
 // the log pane and the footer; VIP detail, forms and the help overlay open over the main area.
-import { Box, Text, useInput } from 'ink';
+import { Box, Text } from 'ink';
+import { useKeys } from '../keys.js';
 import { useEffect, useMemo, useRef, useState } from 'react';
 import type { ChangeResult, Dataplane, InterfaceState } from '../../dataplane/types.js';
 import { Actions } from '../components/Actions.js';
@@ -129,7 +130,7 @@ export function Dashboard(p: DashboardProps) {
     else if (real && a === 'remove') openForm('remove real', removeRealForm(p.dp, vip, real), 'detail');
   };
 
-  useInput((input, key) => {
+  useKeys((input, key) => {
     if (key.ctrl) return;
     if (help) { if (key.escape || input === '?' || input === 'q') setHelp(false); return; }
     // keys common to the dashboard and the detail
@@ -171,7 +172,7 @@ export function Dashboard(p: DashboardProps) {
   }, { isActive: mode.kind === 'main' || mode.kind === 'detail' });
 
   // The filter prompt: typing filters live; Enter keeps it, Esc clears it.
-  useInput((input, key) => {
+  useKeys((input, key) => {
     if (key.escape) { setFilter(''); setMode({ kind: 'main' }); return; }
     if (key.return) { setMode({ kind: 'main' }); return; }
     if (key.backspace || key.delete) { setFilter((f) => f.slice(0, -1)); return; }

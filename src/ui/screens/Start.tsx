@@ -1,6 +1,7 @@
 // The start screen: open the pinned balancer (or pick one), open / attach --intf, or pick an
 // interface and attach through the attach form.
-import { Box, Text, useInput } from 'ink';
+import { Box, Text } from 'ink';
+import { useKeys } from '../keys.js';
 import { useEffect, useState } from 'react';
 import type { BalancerSummary, Dataplane, Host, InterfaceInfo } from '../../dataplane/types.js';
 import { Footer } from '../components/Footer.js';
@@ -72,7 +73,7 @@ export function Start(p: StartProps) {
   }, []);
 
   const list: { id: string }[] = view.kind === 'balancers' ? bals.map((x) => ({ id: x.intf })) : ifs.map((x) => ({ id: x.name }));
-  useInput((input, key) => {
+  useKeys((input, key) => {
     if (key.ctrl) return;
     if (input === 'q') { p.onQuit(); return; }
     if (input === 'j' || key.downArrow) setSel((s) => moveSelection(list, s, 1));
