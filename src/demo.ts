@@ -118,7 +118,7 @@ export async function runDemo(o: DemoOptions): Promise<number> {
     traffic = startTraffic(lab, durationMs);
 
     if (o.interactive) {
-      await runRealConsole(host, { intf: lab.intf, readOnly: false, intervalMs: o.intervalMs, noColor: o.noColor });
+      await runRealConsole({ intf: lab.intf, readOnly: false, intervalMs: o.intervalMs, noColor: o.noColor, pinRoot, stateDir });
     } else {
       say(o.err, `katran-tui demo: ${DEMO_VIPS.length} VIPs, traffic for ${o.durationS} s (Ctrl-C stops early)`);
       try {

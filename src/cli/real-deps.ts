@@ -43,9 +43,11 @@ export async function createRealHost(o: HostOptions): Promise<Host> {
   return m.createHost(o);
 }
 
-export async function runRealConsole(host: Host, o: ConsoleOptions): Promise<void> {
-  const m = await load<{ runConsole(host: Host, o: ConsoleOptions): Promise<void> }>('../ui/run.js', 'the console');
-  await m.runConsole(host, o);
+/** The console; its dataplane lives in a worker thread (no kernel call on the thread that draws). */
+export async function runRealConsole(o: ConsoleOptions): Promise<void> {
+  const m = await load<typeof import('../ui/run.js')>('../ui/run.js', 'the console');
+  const { startWorkerHost } = await import('../dataplane/worker/client.js');
+  await m.runConsole(startWorkerHost({ pinRoot: o.pinRoot, stateDir: o.stateDir }), o);
 }
 
 export async function runRealDemo(o: DemoOptions): Promise<number> {
