@@ -11,7 +11,7 @@ export interface ServeOptions {
   before?: (call: string, args: unknown[]) => Promise<void> | void;
 }
 
-interface Watch { h: number; ms: number; stop: () => void; queued: boolean }
+interface Watch { h: number; ms: number; stop: () => void; queued: boolean; silent: boolean }
 
 const CALLS = new Set<string>(DATAPLANE_CALLS);
 
@@ -61,7 +61,12 @@ export function serve(host: Host, port: Port<Reply, Request>, o: ServeOptions = 
       await o.before?.('sample', []);
       w.queued = false;
       if (!watches.has(id)) return;
-      try { port.post({ t: 'sample', w: id, s: dpOf(w.h).sample() }); } catch (e) { port.post({ t: 'sampleErr', w: id, e: toWire(e) }); }
+      try {
+        const s = dpOf(w.h).sample();
+        if (w.silent) w.silent = false; else port.post({ t: 'sample', w: id, s });
+      } catch (e) {
+        port.post({ t: 'sampleErr', w: id, e: toWire(e) });
+      }
     });
   };
   const schedule = (id: number, w: Watch) => { w.stop(); w.stop = scheduler.every(w.ms, () => sampleFor(id)); };
@@ -79,7 +84,7 @@ export function serve(host: Host, port: Port<Reply, Request>, o: ServeOptions = 
         });
         return;
       case 'watch': {
-        const w: Watch = { h: r.h, ms: r.ms, stop: () => { /* not started */ }, queued: false };
+        const w: Watch = { h: r.h, ms: r.ms, stop: () => { /* not started */ }, queued: false, silent: !!r.prime };
         watches.set(r.w, w);
         sampleFor(r.w);
         schedule(r.w, w);

@@ -13,7 +13,8 @@ export const HOST = 0;
 
 export type Request =
   | { t: 'call'; id: number; h: number; m: string; a: unknown[] }
-  | { t: 'watch'; h: number; w: number; ms: number }
+  /** prime: the first sample only sets the baseline (a fresh handle's first rates are 0), the next is posted. */
+  | { t: 'watch'; h: number; w: number; ms: number; prime?: boolean }
   | { t: 'interval'; w: number; ms: number }
   | { t: 'unwatch'; w: number };
 
