@@ -45,9 +45,17 @@ export async function createRealHost(o: HostOptions): Promise<Host> {
 
 /** The console; its dataplane lives in a worker thread (no kernel call on the thread that draws). */
 export async function runRealConsole(o: ConsoleOptions): Promise<void> {
-  const m = await load<typeof import('../ui/run.js')>('../ui/run.js', 'the console');
+  // The threads first: they load the dataplane while this one loads React and Ink.
   const { startWorkerHost } = await import('../dataplane/worker/client.js');
-  await m.runConsole(startWorkerHost({ pinRoot: o.pinRoot, stateDir: o.stateDir }), o);
+  const host = startWorkerHost({ pinRoot: o.pinRoot, stateDir: o.stateDir });
+  let m: typeof import('../ui/run.js');
+  try {
+    m = await load<typeof import('../ui/run.js')>('../ui/run.js', 'the console');
+  } catch (e) {
+    await host.close();
+    throw e;
+  }
+  await m.runConsole(host, o);
 }
 
 export async function runRealDemo(o: DemoOptions): Promise<number> {

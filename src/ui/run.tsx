@@ -28,7 +28,10 @@ export interface ConsoleOptions {
 export async function runConsole(host: AsyncHost, o: ConsoleOptions = {}): Promise<void> {
   const stdin = o.stdin ?? process.stdin;
   const stdout = o.stdout ?? process.stdout;
-  if (!stdin.isTTY || !stdout.isTTY || typeof stdin.setRawMode !== 'function') throw new NotATerminalError();
+  if (!stdin.isTTY || !stdout.isTTY || typeof stdin.setRawMode !== 'function') {
+    await host.close();
+    throw new NotATerminalError();
+  }
 
   const term = new TerminalSession({ stdin, stdout });
   let dp: AsyncDataplane | null = null;
