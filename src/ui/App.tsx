@@ -1,5 +1,6 @@
 // The console's root: theme, size, Ctrl-C, and the switch between the start screen and the
-// dashboard. Quitting never detaches: it closes the dataplane handle (fds, lock) and exits.
+// dashboard. Quitting never detaches: it closes the dataplane handle (fds, lock) and exits. Keys go
+// through KeysProvider (one at a time, see keys.tsx); Ctrl-C is read directly, never queued.
 import { useApp, useInput } from 'ink';
 import { useCallback, useEffect, useMemo, useState } from 'react';
 import type { AsyncDataplane, AsyncHost } from '../dataplane/async.js';
@@ -52,9 +53,9 @@ export function App(p: AppProps) {
   return (
     <ThemeContext.Provider value={theme}>
       <KeysProvider>
-      {dp
-        ? <Dashboard dp={dp} width={size.columns} height={size.rows} intervalMs={p.intervalMs} now={now} onQuit={quit} onDetached={detached} />
-        : <Start host={p.host} intf={p.intf} readOnly={p.readOnly} width={size.columns} height={size.rows} onOpen={setDp} onQuit={quit} />}
+        {dp
+          ? <Dashboard dp={dp} width={size.columns} height={size.rows} intervalMs={p.intervalMs} now={now} onQuit={quit} onDetached={detached} />
+          : <Start host={p.host} intf={p.intf} readOnly={p.readOnly} width={size.columns} height={size.rows} onOpen={setDp} onQuit={quit} />}
       </KeysProvider>
     </ThemeContext.Provider>
   );
