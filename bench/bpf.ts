@@ -3,9 +3,9 @@
 // run, the median of RUNS runs' means, for each path of the balancer beside the floor program
 // (parse Ethernet, swap MACs, XDP_TX) and Katran's own object measured the same way on this
 // machine kind. The process is pinned to CPU 0, the CPU given its own LRU.
-import { BpfObject, TestRunner, mapUpdate, numPossibleCpus, pinToCpu } from '../src/dataplane/libbpf.js';
+import { BpfObject, TestRunner, mapUpdate, numPossibleCpus, pinToCpu } from '../src/dataplane/kernel/libbpf.js';
 import { MAP, u32Key } from '../src/dataplane/abi.js';
-import { builtObject } from '../src/dataplane/paths.js';
+import { builtObject } from '../src/dataplane/kernel/paths.js';
 import { BalancerFixture, MAX_VIPS } from '../test/helpers/balancer-fixture.js';
 import { echoRequestFrame, flowFrame } from '../test/helpers/packets.js';
 

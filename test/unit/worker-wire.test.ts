@@ -3,8 +3,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { InputError } from '../../src/dataplane/abi.js';
-import { ChangeError } from '../../src/dataplane/control.js';
-import { BpfError } from '../../src/dataplane/libbpf.js';
+import { ChangeError } from '../../src/dataplane/control/reconciler.js';
+import { BpfError } from '../../src/dataplane/kernel/libbpf.js';
 import { LockedError, ReadOnlyError } from '../../src/dataplane/types.js';
 import { inProcessHost } from '../../src/dataplane/worker/in-process.js';
 import { fromWire, toWire } from '../../src/dataplane/worker/wire.js';

@@ -206,3 +206,13 @@ export function startWorkerHost(o: { pinRoot: string; stateDir: string }): Async
   const host = remoteHost(writer.c, async () => { await Promise.all([writer.close(), sampler.close()]); }, sampler.c);
   return host;
 }
+
+/** Runs `fn` on a worker host for {pinRoot, stateDir} and closes it afterwards, also when fn throws. */
+export async function withWorkerHost<T>(o: { pinRoot: string; stateDir: string }, fn: (host: AsyncHost) => Promise<T>): Promise<T> {
+  const host = startWorkerHost(o);
+  try {
+    return await fn(host);
+  } finally {
+    await host.close();
+  }
+}

@@ -1,6 +1,6 @@
 // The worker thread's entry: the real Host (libbpf through koffi) served to the console's thread.
 import { parentPort, workerData } from 'node:worker_threads';
-import { createHost } from '../host.js';
+import { createHost } from '../balancer/host.js';
 import { serve } from './server.js';
 import type { Reply, Request } from './wire.js';
 

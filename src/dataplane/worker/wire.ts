@@ -2,9 +2,9 @@
 // replies, pushed samples, and errors as name + message + fields, rebuilt on the other side as the
 // same class (so `instanceof ReadOnlyError` still works in the console).
 import { InputError } from '../abi.js';
-import { ChangeError } from '../control.js';
-import { BpfError, LibbpfMissingError } from '../libbpf.js';
-import { StateCorruptError } from '../state.js';
+import { ChangeError } from '../control/reconciler.js';
+import { BpfError, LibbpfMissingError } from '../kernel/libbpf.js';
+import { StateCorruptError } from '../control/state.js';
 import type { StatsSample } from '../types.js';
 import { LockedError, ReadOnlyError } from '../types.js';
 

@@ -12,6 +12,7 @@ import { useCallback, useEffect, useRef, useState } from 'react';
 import type { AsyncDataplane } from '../../dataplane/async.js';
 import type { BalancerInfo, ChangeLogEntry, ChangeOptions, ChangeResult, StatsSample, VipState } from '../../dataplane/types.js';
 import { describeError } from '../errors.js';
+import { describeChange } from '../../dataplane/rules.js';
 
 export interface LogEntry { at: number; level: 'info' | 'warn' | 'error'; text: string }
 
@@ -122,7 +123,7 @@ export function useBalancer(dp: AsyncDataplane, now: () => number = Date.now): B
   // At start: the change log's tail for the log pane, and the first VIP list.
   useEffect(() => {
     dp.changeLog(20).then(
-      (entries) => setLog((l) => [...entries.map((c) => ({ at: Date.parse(c.at) || now(), level: 'info' as const, text: `${c.op} ${c.target}: ${short(c.old)} -> ${short(c.new)}` })), ...l].slice(-LOG_CAP)),
+      (entries) => setLog((l) => [...entries.map((c) => ({ at: Date.parse(c.at) || now(), level: 'info' as const, text: describeChange(c) })), ...l].slice(-LOG_CAP)),
       (e: Error) => addLog('error', `change log: ${describeError(e)}`),
     );
     void refresh();
@@ -161,8 +162,3 @@ function sameInfo(a: BalancerInfo, b: BalancerInfo): boolean {
   return JSON.stringify(a) === JSON.stringify(b);
 }
 
-function short(v: unknown): string {
-  if (v === null || v === undefined) return '-';
-  const s = typeof v === 'string' ? v : JSON.stringify(v);
-  return s.length > 40 ? `${s.slice(0, 39)}…` : s;
-}

@@ -1,7 +1,7 @@
 // The only file that knows koffi: libbpf.so.1 and the few libc calls we need, declared once,
 // wrapped so that every failure becomes a BpfError naming the operation and the object.
 //
-// Conventions (GUIDE.md): libbpf >= 1.0 returns -errno from int APIs; pointer APIs return NULL
+// Conventions: libbpf >= 1.0 returns -errno from int APIs; pointer APIs return NULL
 // and set errno (read koffi.errno() at once). Opts structs start with `sz`. Map reads are sync
 // calls into reused native buffers: koffi's async path costs ~70x more.
 import koffi, { type LibraryHandle } from 'koffi';
@@ -193,8 +193,6 @@ const LIBC_DECLS = [
   'void if_freenameindex(void *ptr)',
   'int socket(int domain, int type, int protocol)',
   'int ioctl(int fd, unsigned long request, _Inout_ uint8_t *arg)',
-  'intptr_t sendto(int fd, const uint8_t *buf, size_t len, int flags, const uint8_t *addr, uint32_t addrlen)',
-  'int setsockopt(int fd, int level, int name, const uint8_t *val, uint32_t len)',
 ];
 
 function declare(lib: LibraryHandle, decls: string[]): Lib {
@@ -902,12 +900,10 @@ export function tcDetachEgress(ifindex: number, handle: number, priority: number
 
 // ---------------------------------------------------------------------------------------------
 // Interfaces (libc if_nameindex + ioctl: right in whatever network namespace the process is in,
-// unlike /sys/class/net after a bare setns) and AF_PACKET sending for the lab's crafted frames.
+// unlike /sys/class/net after a bare setns).
 
 const AF_INET = 2;
-const AF_PACKET = 17;
 const SOCK_DGRAM = 2;
-const SOCK_RAW = 3;
 const SOCK_CLOEXEC = 0o2000000;
 const SIOCGIFFLAGS = 0x8913;
 const SIOCGIFMTU = 0x8921;
@@ -969,44 +965,5 @@ export function linkBasics(name: string): LinkBasics {
     return { flags, mtu, mac, hwType };
   } finally {
     c.close(fd);
-  }
-}
-
-/** An AF_PACKET socket that sends whole Ethernet frames out of one interface (send only). */
-export class PacketSender {
-  private fd: number;
-  private readonly addr = Buffer.alloc(20);
-  /** `mark`: SO_MARK for every frame sent (skb->mark, as a healthcheck probe carries). */
-  constructor(readonly ifname: string, mark?: number) {
-    const ifindex = ifNameToIndex(ifname);
-    if (ifindex === 0) throw new BpfError('open packet socket on', `interface ${ifname}`, ERRNO.ENODEV, 'interface does not exist');
-    const fd = libc().socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0) as number;
-    if (fd < 0) throw new BpfError('open packet socket on', `interface ${ifname}`, koffi.errno());
-    this.fd = fd;
-    if (mark !== undefined) {
-      const v = Buffer.alloc(4);
-      v.writeUInt32LE(mark >>> 0, 0);
-      if ((libc().setsockopt(fd, 1 /* SOL_SOCKET */, 36 /* SO_MARK */, v, 4) as number) < 0) {
-        const e = koffi.errno();
-        libc().close(fd);
-        throw new BpfError('set SO_MARK on', `packet socket of ${ifname}`, e);
-      }
-    }
-    this.addr.writeUInt16LE(AF_PACKET, 0);
-    this.addr.writeUInt16BE(0x0003, 2);
-    this.addr.writeInt32LE(ifindex, 4);
-    this.addr[11] = 6;
-  }
-  send(frame: Uint8Array): void {
-    if (this.fd < 0) throw new BpfError('send on', `interface ${this.ifname}`, ERRNO.EBADF, 'socket closed');
-    if (frame.length >= 6) this.addr.set(frame.subarray(0, 6), 12);
-    const n = Number(libc().sendto(this.fd, frame, frame.length, 0, this.addr, this.addr.length));
-    if (n < 0) throw new BpfError('send on', `interface ${this.ifname}`, koffi.errno());
-  }
-  close(): void {
-    if (this.fd >= 0) {
-      libc().close(this.fd);
-      this.fd = -1;
-    }
   }
 }
