@@ -19,6 +19,10 @@ export const MAP = {
   vipMissStats: 'vip_miss_stats',
   /** katran-tui only: its max_entries is the mask of VIP flags the object implements. */
   vipFlagsMarker: 'kt_vip_flags',
+  /** katran-tui only (bpf/vlan.h): per ingress VLAN, balanced or not, egress VLAN, gateway MAC. */
+  vlans: 'kt_vlan_map',
+  /** katran-tui only (bpf/vlan.h): per ingress VLAN, PERCPU in / balanced / passed. */
+  vlanStats: 'kt_vlan_stats',
   hcReals: 'hc_reals_map',
   hcMacs: 'hc_pckt_macs',
   hcSrcs: 'hc_pckt_srcs_map',
@@ -312,6 +316,9 @@ export const SIZES = {
   realPosLru: 16,
   ctlValue: 8,
   lbStats: 16,
+  vlanKey: 4,
+  vlanValue: 16,
+  vlanStats: 48,
 } as const;
 
 /** vip_definition: addr @0 (u32 or u32[4]), port be16 @16, proto u8 @18, pad 1. */
@@ -427,3 +434,102 @@ export function u32Key(n: number, out: Buffer = Buffer.alloc(4)): Buffer {
   out.writeUInt32LE(n >>> 0, 0);
   return out;
 }
+
+// ---------------------------------------------------------------------------------------------
+// VLANs (katran-tui only, bpf/vlan.h): 802.1Q / 802.1ad on the balancer's port
+
+export const VLAN = {
+  /** kt_vlan_map / kt_vlan_stats max_entries of katran-tui's build (read the real ones from the object). */
+  maxEntries: 512,
+  statsMaxEntries: 1024,
+  /** kt_vlan_value.flags: VIP traffic on this VLAN is balanced. */
+  flagBalance: 1,
+  /** TPIDs the balancer parses: one 802.1Q tag, or 802.1ad outer (0x88a8 or 0x8100) + inner 0x8100. */
+  tpid8021q: 0x8100,
+  tpid8021ad: 0x88a8,
+  /** The VLAN IDs an operator may configure (0 is priority-only, 4095 reserved). */
+  minVid: 1,
+  maxVid: 4094,
+  /** Bytes of one tag: the size limit applies to the frame without them. */
+  tagLen: 4,
+} as const;
+
+/** An ingress (or egress) VLAN: one tag {outer: vid, inner: 0}, or an 802.1ad pair. */
+export interface VlanKey {
+  outer: number;
+  inner: number;
+}
+
+/** "573" for one tag, "100.573" for an 802.1ad pair (outer.inner). */
+export function formatVlan(k: VlanKey): string {
+  return k.inner ? `${k.outer}.${k.inner}` : String(k.outer);
+}
+
+/** kt_vlan_key: outer u16 @0, inner u16 @2 (host order; one tag: inner 0). */
+export const vlanKey = {
+  size: SIZES.vlanKey,
+  encode(k: VlanKey, out: Buffer = Buffer.alloc(4), off = 0): Buffer {
+    out.writeUInt16LE(k.outer & 0xfff, off);
+    out.writeUInt16LE(k.inner & 0xfff, off + 2);
+    return out;
+  },
+  decode(buf: Uint8Array, off = 0): VlanKey {
+    const b = Buffer.from(buf.buffer, buf.byteOffset + off, 4);
+    return { outer: b.readUInt16LE(0), inner: b.readUInt16LE(2) };
+  },
+};
+
+export interface VlanEntry {
+  /** VIP traffic on this VLAN is balanced (false: it passes, counted as VIP traffic on an unparsed VLAN). */
+  balance: boolean;
+  /** The egress VLAN: the same shape as the ingress one (one tag or a pair). */
+  egress: VlanKey;
+  /** The egress VLAN's gateway MAC; null: the default MAC (ctl_array[0]). */
+  mac: Buffer | null;
+}
+
+/** kt_vlan_value: flags u32 @0, egress outer u16 @4, egress inner u16 @6, mac[6] @8 (ctl_value), pad 2. */
+export const vlanValue = {
+  size: SIZES.vlanValue,
+  encode(e: VlanEntry, out: Buffer = Buffer.alloc(16), off = 0): Buffer {
+    out.fill(0, off, off + 16);
+    out.writeUInt32LE(e.balance ? VLAN.flagBalance : 0, off);
+    out.writeUInt16LE(e.egress.outer & 0xfff, off + 4);
+    out.writeUInt16LE(e.egress.inner & 0xfff, off + 6);
+    if (e.mac) out.set(e.mac.subarray(0, 6), off + 8);
+    return out;
+  },
+  decode(buf: Uint8Array, off = 0): VlanEntry {
+    const b = Buffer.from(buf.buffer, buf.byteOffset + off, 16);
+    const mac = Buffer.from(b.subarray(8, 14));
+    return {
+      balance: (b.readUInt32LE(0) & VLAN.flagBalance) !== 0,
+      egress: { outer: b.readUInt16LE(4), inner: b.readUInt16LE(6) },
+      mac: isZeroMac(mac) ? null : mac,
+    };
+  },
+};
+
+export interface VlanCounter { packets: bigint; bytes: bigint }
+export interface VlanCounters { in: VlanCounter; balanced: VlanCounter; passed: VlanCounter }
+
+/** kt_vlan_stats (per CPU): in, balanced, passed, each {u64 packets, u64 frame bytes}; summed over CPUs. */
+export const vlanStats = {
+  size: SIZES.vlanStats,
+  fields: ['in', 'balanced', 'passed'] as const,
+  sum(buf: Uint8Array, cpus: number): VlanCounters {
+    const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+    const stride = perCpuStride(SIZES.vlanStats);
+    const out = {} as VlanCounters;
+    vlanStats.fields.forEach((f, i) => {
+      let packets = 0n;
+      let bytes = 0n;
+      for (let c = 0; c < cpus; c++) {
+        packets += dv.getBigUint64(c * stride + i * 16, true);
+        bytes += dv.getBigUint64(c * stride + i * 16 + 8, true);
+      }
+      out[f] = { packets, bytes };
+    });
+    return out;
+  },
+};

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { pinToCpu } from '../../src/dataplane/libbpf.js';
 import { BalancerFixture, delta, snapshot, type Delta, type GlobalName, type Snapshot, type VipSpec } from '../helpers/balancer-fixture.js';
 import {
-  DEFAULT_DST_MAC, ETH_P, PROTO, ethernet, ipipV4Source, ipipV6Source, ipv4, ipv6, macBytes,
+  DEFAULT_DST_MAC, ETH_P, PROTO, ethernet, ipipV4Source, ipipV6Source, ipv4, ipv6, macBytes, pattern, tcp, udp,
 } from '../helpers/packets.js';
 
 export const GW_MAC = '02:aa:bb:cc:dd:01';
@@ -87,6 +87,14 @@ export function expectedEncap(input: Buffer, real: string, client: string, sport
     return ethernet({ ...eth, type: ETH_P.ipv4 }, ipv4({ src: ipipV4Source(client, sport), dst: real, proto: PROTO.ipip, tos, ttl: 64, id: 0, totLen: len + 20 }, inner));
   }
   return ethernet({ ...eth, type: ETH_P.ipv6 }, ipv6({ src: ipipV6Source(client, sport), dst: real, next: innerV6 ? PROTO.ipv6 : PROTO.ipip, tclass: tos, hopLimit: 64, payloadLen: len }, inner));
+}
+
+/** The embedded packet of an ICMP error about flow (client -> vip): what the VIP had sent back. */
+export function replyPacket(vip: string, client: string, vport: number, cport: number, proto: 'tcp' | 'udp', flags = 'A'): Buffer {
+  const l4 = proto === 'tcp' ? tcp({ src: vip, dst: client, sport: vport, dport: cport, flags, payload: pattern(8) })
+    : udp({ src: vip, dst: client, sport: vport, dport: cport, payload: pattern(8) });
+  const p = proto === 'tcp' ? PROTO.tcp : PROTO.udp;
+  return vip.includes(':') ? ipv6({ src: vip, dst: client, next: p }, l4) : ipv4({ src: vip, dst: client, proto: p }, l4);
 }
 
 export function assertBytes(actual: Buffer, expected: Buffer, what: string): void {

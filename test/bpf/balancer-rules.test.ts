@@ -11,7 +11,7 @@ import {
 } from '../helpers/packets.js';
 import { GLOBAL, type BalancerFixture } from '../helpers/balancer-fixture.js';
 import {
-  LB_MAC, REALS, VIPS, assertBytes, assertDelta, closeFixture, expectedEncap, fixture, pktBytes, take, xdp,
+  LB_MAC, REALS, VIPS, assertBytes, assertDelta, closeFixture, expectedEncap, fixture, pktBytes, replyPacket, take, xdp,
 } from './balancer-common.js';
 
 const C1 = '203.0.113.50';
@@ -35,14 +35,6 @@ function onlyXdp(fx: BalancerFixture, frame: Buffer, v: Verdict, what: string): 
   const b = take(fx);
   runExpect(fx, frame, v, what);
   assertDelta(b, take(fx), { globals: xdp(v, frame.length) }, what);
-}
-
-/** The embedded packet of an ICMP error about flow (client -> vip): what the VIP had sent back. */
-function replyPacket(vip: string, client: string, vport: number, cport: number, proto: 'tcp' | 'udp', flags = 'A'): Buffer {
-  const l4 = proto === 'tcp' ? tcp({ src: vip, dst: client, sport: vport, dport: cport, flags, payload: pattern(8) })
-    : udp({ src: vip, dst: client, sport: vport, dport: cport, payload: pattern(8) });
-  const p = proto === 'tcp' ? PROTO.tcp : PROTO.udp;
-  return vip.includes(':') ? ipv6({ src: vip, dst: client, next: p }, l4) : ipv4({ src: vip, dst: client, proto: p }, l4);
 }
 
 describe('balancer: PASS and DROP rules', () => {
