@@ -2,15 +2,20 @@
 // repeat = 1: with repeat > 1 the kernel would rerun the already rewritten buffer), CALLS calls per
 // run, the median of RUNS runs' means, for each path of the balancer beside the floor program
 // (parse Ethernet, swap MACs, XDP_TX) and Katran's own object measured the same way on this
-// machine kind. The process is pinned to CPU 0, the CPU given its own LRU.
+// machine kind. The process is pinned to CPU 0, the CPU given its own LRU. Rounds interleave the
+// cases (round r runs every case once), so the tagged rows (802.1Q / 802.1ad, bpf/vlan.h) and
+// their untagged twins see the same stretch of a noisy host; "vs twin" is the median of the
+// per-round ratios (many short rounds: the host has slow stretches of tens of seconds).
 import { BpfObject, TestRunner, mapUpdate, numPossibleCpus, pinToCpu } from '../src/dataplane/libbpf.js';
-import { MAP, u32Key } from '../src/dataplane/abi.js';
+import { MAP, parseMac, u32Key } from '../src/dataplane/abi.js';
+import { BpfMap } from '../src/dataplane/maps.js';
+import { VlanTable } from '../src/dataplane/vlan.js';
 import { builtObject } from '../src/dataplane/paths.js';
 import { BalancerFixture, MAX_VIPS } from '../test/helpers/balancer-fixture.js';
-import { echoRequestFrame, flowFrame } from '../test/helpers/packets.js';
+import { echoRequestFrame, flowFrame, withVlanTags } from '../test/helpers/packets.js';
 
-const CALLS = Number(process.env.KT_BENCH_CALLS ?? 100_000);
-const RUNS = Number(process.env.KT_BENCH_RUNS ?? 5);
+const CALLS = Number(process.env.KT_BENCH_CALLS ?? 20_000);
+const RUNS = Number(process.env.KT_BENCH_RUNS ?? 25);
 const NEW_CONN_RATE = 2;
 
 interface Case {
@@ -21,6 +26,8 @@ interface Case {
   runner: TestRunner;
   /** Called every 10k calls (e.g. reset the per-CPU new-connection rate window). */
   every10k?: () => void;
+  /** The untagged case this tagged one is compared with (its name). */
+  twin?: string;
 }
 
 function median(xs: number[]): number {
@@ -28,67 +35,88 @@ function median(xs: number[]): number {
   return s[Math.floor(s.length / 2)];
 }
 
-function measure(c: Case): number {
-  const means: number[] = [];
-  for (let i = 0; i < 2000; i++) c.runner.runRaw(c.next(i)); // warm-up
-  for (let r = 0; r < RUNS; r++) {
-    let sum = 0;
-    for (let i = 0; i < CALLS; i++) {
-      if (c.every10k && i % 10_000 === 0) c.every10k();
-      sum += c.runner.runRaw(c.next(i)).duration;
-    }
-    means.push(sum / CALLS);
+/** One run: the mean ns of CALLS calls. */
+function runOnce(c: Case): number {
+  let sum = 0;
+  for (let i = 0; i < CALLS; i++) {
+    if (c.every10k && i % 10_000 === 0) c.every10k();
+    sum += c.runner.runRaw(c.next(i)).duration;
   }
-  return median(means);
+  return sum / CALLS;
 }
 
-/** A frame whose TCP / UDP source port is rewritten per call (bytes 34/35 for v4, 54/55 for v6). */
+/** RUNS interleaved rounds of every case (after a warm-up each); per case its runs' means. */
+function measureAll(cases: Case[]): number[][] {
+  for (const c of cases) for (let i = 0; i < 2000; i++) c.runner.runRaw(c.next(i)); // warm-up
+  const means = cases.map(() => [] as number[]);
+  for (let r = 0; r < RUNS; r++) cases.forEach((c, k) => means[k].push(runOnce(c)));
+  return means;
+}
+
+/** A frame whose TCP / UDP source port is rewritten per call (after any VLAN tags). */
 function varySport(frame: Buffer): (i: number) => Buffer {
-  const off = frame.readUInt16BE(12) === 0x86dd ? 54 : 34;
-  return (i: number) => {
-    frame.writeUInt16BE(1024 + (i % 60000), off);
+  let l3 = 14;
+  while (l3 < 22 && (frame.readUInt16BE(l3 - 2) === 0x8100 || frame.readUInt16BE(l3 - 2) === 0x88a8)) l3 += 4;
+  const off = l3 + (frame.readUInt16BE(l3 - 2) === 0x86dd ? 40 : 20);
+  let n = 0; // its own count: the ports go on from round to round
+  return () => {
+    frame.writeUInt16BE(1024 + (n++ % 60000), off);
     return frame;
   };
 }
 
+type BenchVip = { address: string; port: number; proto: 'tcp'; vipNum: number };
+
+/** VIPs, reals, rings and MAC of a loaded balancer; its NEW_CONN_RATE window controls. */
+function prepare(lb: BalancerFixture, vip4: BenchVip, vip6: BenchVip): { resetRate: () => void; overRate: () => void } {
+  lb.addVip(vip4);
+  lb.addVip(vip6);
+  lb.setReal(1, '198.51.100.1');
+  lb.setReal(2, '2001:db8:1::2');
+  lb.fillRing(1, 1);
+  lb.fillRing(2, 2);
+  lb.setMac('02:aa:bb:cc:dd:01');
+  lb.run(flowFrame({ src: '203.0.113.7', dst: vip4.address, sport: 31337, dport: 80, proto: 'tcp', flags: 'S' }));
+  // Resetting this CPU's NEW_CONN_RATE window keeps every SYN a full new flow (LRU write
+  // included) instead of letting the 125k/s/CPU limit skip the write after the first 125k.
+  const ncpu = numPossibleCpus();
+  const resetRate = () => mapUpdate(lb.fds[MAP.stats], u32Key(MAX_VIPS + NEW_CONN_RATE), Buffer.alloc(16 * ncpu));
+  // The opposite: this CPU over the limit in a window that starts now (bpf_ktime_get_ns and
+  // process.hrtime are both CLOCK_MONOTONIC), so no SYN writes the LRU. The "same pkt" rows mix
+  // both modes (the first 125k SYNs of each second write), in a share that depends on how fast
+  // this process issues calls; these two rows do not.
+  const overRate = () => {
+    const v = Buffer.alloc(16 * ncpu);
+    const now = process.hrtime.bigint();
+    for (let c = 0; c < ncpu; c++) {
+      v.writeBigUInt64LE(1n << 40n, c * 16);
+      v.writeBigUInt64LE(now, c * 16 + 8);
+    }
+    mapUpdate(lb.fds[MAP.stats], u32Key(MAX_VIPS + NEW_CONN_RATE), v);
+  };
+  return { resetRate, overRate };
+}
+
+/**
+ * KT_BENCH_BASELINE=path/to/an/older/balancer.bpf.o adds that object's untagged LRU-hit and
+ * new-flow rows to the same interleaved rounds: "vs twin" of the current untagged rows is then
+ * the same-run ratio to it (is the untagged path unchanged?).
+ */
+const BASELINE = process.env.KT_BENCH_BASELINE;
+
 export async function benchBpf(): Promise<void> {
   const unpin = pinToCpu(0);
   const lb = new BalancerFixture([0]);
+  const base = BASELINE ? new BalancerFixture([0], BASELINE) : undefined;
   const floorObj = BpfObject.open(builtObject('bench/floor.bpf.c'));
   try {
     floorObj.load();
     const floor = new TestRunner(floorObj.program('xdp_floor')!.fd, 4096, 'xdp_floor');
     const vip4 = { address: '192.0.2.10', port: 80, proto: 'tcp' as const, vipNum: 1 };
     const vip6 = { address: '2001:db8::10', port: 443, proto: 'tcp' as const, vipNum: 2 };
-    lb.addVip(vip4);
-    lb.addVip(vip6);
-    lb.setReal(1, '198.51.100.1');
-    lb.setReal(2, '2001:db8:1::2');
-    lb.fillRing(1, 1);
-    lb.fillRing(2, 2);
-    lb.setMac('02:aa:bb:cc:dd:01');
+    const { resetRate, overRate } = prepare(lb, vip4, vip6);
     const run = lb.runner;
-
-    // Resetting this CPU's NEW_CONN_RATE window keeps every SYN a full new flow (LRU write
-    // included) instead of letting the 125k/s/CPU limit skip the write after the first 125k.
-    const ncpu = numPossibleCpus();
-    const resetRate = () => mapUpdate(lb.fds[MAP.stats], u32Key(MAX_VIPS + NEW_CONN_RATE), Buffer.alloc(16 * ncpu));
-    // The opposite: this CPU over the limit in a window that starts now (bpf_ktime_get_ns and
-    // process.hrtime are both CLOCK_MONOTONIC), so no SYN writes the LRU. The "same pkt" rows mix
-    // both modes (the first 125k SYNs of each second write), in a share that depends on how fast
-    // this process issues calls; these two rows do not.
-    const overRate = () => {
-      const v = Buffer.alloc(16 * ncpu);
-      const now = process.hrtime.bigint();
-      for (let c = 0; c < ncpu; c++) {
-        v.writeBigUInt64LE(1n << 40n, c * 16);
-        v.writeBigUInt64LE(now, c * 16 + 8);
-      }
-      mapUpdate(lb.fds[MAP.stats], u32Key(MAX_VIPS + NEW_CONN_RATE), v);
-    };
-
     const ack = flowFrame({ src: '203.0.113.7', dst: vip4.address, sport: 31337, dport: 80, proto: 'tcp', flags: 'A', payloadLen: 64 });
-    lb.run(flowFrame({ src: '203.0.113.7', dst: vip4.address, sport: 31337, dport: 80, proto: 'tcp', flags: 'S' }));
     const syn4 = flowFrame({ src: '203.0.113.7', dst: vip4.address, sport: 1024, dport: 80, proto: 'tcp', flags: 'S', payloadLen: 0 });
     const syn6 = flowFrame({ src: '2001:db8:c::7', dst: vip6.address, sport: 1024, dport: 443, proto: 'tcp', flags: 'S', payloadLen: 0 });
     const syn4Same = Buffer.from(syn4);
@@ -97,6 +125,20 @@ export async function benchBpf(): Promise<void> {
     const echo = echoRequestFrame({ src: '203.0.113.7', dst: vip4.address });
     const echo6 = echoRequestFrame({ src: '2001:db8:c::7', dst: vip6.address });
     const floorFrame = Buffer.from(ack);
+
+    // The seed's layout: clients on VLAN 573, reals through VLAN 574's gateway (its own MAC); and
+    // an 802.1ad pair 100.573 -> 100.574 on the default MAC.
+    const byName = (n: string) => (lb.fds[n] === undefined ? undefined : BpfMap.fromFd(n, lb.fds[n], { ownsFd: false }));
+    const vlans = VlanTable.fromMaps(byName, 'balancer.bpf.o');
+    vlans.set({ outer: 573, inner: 0 }, { balance: true, egress: { outer: 574, inner: 0 }, mac: parseMac('02:aa:bb:cc:05:74') });
+    vlans.set({ outer: 100, inner: 573 }, { balance: true, egress: { outer: 100, inner: 574 }, mac: null });
+    const q = [{ tci: 573 }];
+    const qinq = [{ tpid: 0x88a8, tci: 100 }, { tci: 573 }];
+    const ackQ = withVlanTags(ack, q);
+    const ackQinq = withVlanTags(ack, qinq);
+    const syn4SameQ = withVlanTags(syn4, q);
+    const syn4Q = withVlanTags(syn4, q);
+    const syn6Q = withVlanTags(syn6, q);
 
     const cases: Case[] = [
       { name: 'floor (xdp_floor)', next: () => floorFrame, runner: floor },
@@ -111,22 +153,47 @@ export async function benchBpf(): Promise<void> {
       { name: 'new flow (v4 SYN, new sport)', next: varySport(syn4), runner: run, every10k: resetRate },
       { name: 'new flow (v6 SYN, new sport)', next: varySport(syn6), runner: run, every10k: resetRate },
       { name: 'non-VIP pass', next: () => pass, runner: run },
+      { name: 'LRU hit (v4 ACK, 802.1Q)', next: () => ackQ, runner: run, twin: 'LRU hit (v4 ACK)' },
+      { name: 'LRU hit (v4 ACK, 802.1ad)', next: () => ackQinq, runner: run, twin: 'LRU hit (v4 ACK)' },
+      { name: 'new flow (v4 SYN, over rate, 802.1Q)', next: () => syn4SameQ, runner: run, every10k: overRate, twin: 'new flow (v4 SYN, over rate)' },
+      { name: 'new flow (v4 SYN, new sport, 802.1Q)', next: varySport(syn4Q), runner: run, every10k: resetRate, twin: 'new flow (v4 SYN, new sport)' },
+      { name: 'new flow (v6 SYN, new sport, 802.1Q)', next: varySport(syn6Q), runner: run, every10k: resetRate, twin: 'new flow (v6 SYN, new sport)' },
       { name: 'ICMP echo (v4)', katranNs: 46, next: () => echo, runner: run },
       { name: 'ICMP echo (v6)', next: () => echo6, runner: run },
     ];
-    const results = cases.map((c) => ({ c, ns: measure(c) }));
-    const floorNs = results[0].ns;
-    const rows = [['path', 'ns/pkt', 'x floor', 'Katran ns', 'vs Katran']];
-    for (const { c, ns } of results) {
-      rows.push([c.name, ns.toFixed(1), (ns / floorNs).toFixed(2), c.katranNs ? String(c.katranNs) : '-', c.katranNs ? `${((ns / c.katranNs) * 100).toFixed(0)}%` : '-']);
+    if (base) {
+      const b = prepare(base, vip4, vip6);
+      const br = base.runner;
+      const ackB = Buffer.from(ack);
+      const synB = Buffer.from(syn4Same);
+      for (const [twinOf, c] of [
+        ['LRU hit (v4 ACK)', { next: () => ackB, runner: br }],
+        ['new flow (v4 SYN, over rate)', { next: () => synB, runner: br, every10k: b.overRate }],
+        ['new flow (v4 SYN, new sport)', { next: varySport(Buffer.from(syn4Same)), runner: br, every10k: b.resetRate }],
+        ['new flow (v6 SYN, new sport)', { next: varySport(Buffer.from(syn6Same)), runner: br, every10k: b.resetRate }],
+      ] as const) {
+        const name = `${twinOf} [baseline]`;
+        cases.push({ name, ...c });
+        cases.find((x) => x.name === twinOf)!.twin = name;
+      }
     }
+    const means = measureAll(cases);
+    const floorNs = median(means[0]);
+    const rows = [['path', 'ns/pkt', 'x floor', 'Katran ns', 'vs Katran', 'vs twin']];
+    cases.forEach((c, k) => {
+      const ns = median(means[k]);
+      const twin = c.twin ? cases.findIndex((x) => x.name === c.twin) : -1;
+      const vsUntagged = twin < 0 ? '-' : `${((median(means[k].map((m, r) => m / means[twin][r])) - 1) * 100).toFixed(1)}%`;
+      rows.push([c.name, ns.toFixed(1), (ns / floorNs).toFixed(2), c.katranNs ? String(c.katranNs) : '-', c.katranNs ? `${((ns / c.katranNs) * 100).toFixed(0)}%` : '-', vsUntagged]);
+    });
     const w = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
     for (const r of rows) console.log(r.map((x, i) => (i === 0 ? x.padEnd(w[i]) : x.padStart(w[i]))).join('  '));
-    console.log(`(${CALLS} calls per run, median of ${RUNS} runs' means; CPU 0 pinned; "over rate": NEW_CONN_RATE set over the limit every 10k calls, so no SYN writes the LRU; "new sport": a new source port per call and the NEW_CONN_RATE window reset every 10k calls, so every SYN inserts into the LRU)`);
+    console.log(`(${CALLS} calls per run, median of ${RUNS} interleaved rounds' means; "vs twin": median of the per-round ratios, tagged row / its untagged row${base ? `, untagged row / the same row of the baseline object ${BASELINE}` : ''}; VLAN rows: 573 -> 574 with its own MAC, 100.573 -> 100.574; CPU 0 pinned; "over rate": NEW_CONN_RATE set over the limit every 10k calls, so no SYN writes the LRU; "new sport": a new source port per call and the NEW_CONN_RATE window reset every 10k calls, so every SYN inserts into the LRU)`);
     floor.close();
   } finally {
     floorObj.close();
     lb.close();
+    base?.close();
     unpin();
   }
 }

@@ -4,25 +4,34 @@
  * only, absent from upstream objects (no kt_vlan_map: the feature is unavailable).
  *
  * Frames the balancer parses: one 802.1Q tag (TPID 0x8100), or two tags (outer 0x88A8 or 0x8100,
- * inner 0x8100), then IPv4 / IPv6. kt_vlan_map, keyed by the ingress VLAN IDs (one tag: {vid, 0};
- * two: {outer, inner}), says whether VIP traffic on that VLAN is balanced, with which egress VLAN
- * IDs (the control plane writes the ingress ones for "same VLAN out") and which gateway MAC (the
- * egress VLAN's; all zero: ctl_array[0], the untagged default). A balanced frame then takes the
- * untagged path with its IP header at 18 / 22 instead of 14, and the encapsulated frame keeps the
- * same number of tags in front of the outer IP header, each with its TPID, PCP and DEI and the
- * egress VID. Echo replies keep the received tag (they go back to the asker on its own VLAN).
+ * inner 0x8100), then IPv4 / IPv6. The ingress VLAN's entry says whether VIP traffic on it is
+ * balanced, with which egress VLAN IDs (the control plane writes the ingress ones for "same VLAN
+ * out") and which gateway MAC (the egress VLAN's; all zero: ctl_array[0], the untagged default).
+ * A balanced frame then takes the untagged path with its IP header at 18 / 22 instead of 14, and
+ * the encapsulated frame keeps the same number of tags in front of the outer IP header, each with
+ * its TPID, PCP and DEI and the egress VID. Echo replies keep the received tag (they go back to the
+ * asker on its own VLAN).
  *
  * Everything else passes untouched, as it did before this feature: other TPIDs, a third tag, a
  * double tag whose inner VID is 0, a frame cut inside a tag or before the inner ethertype, a VLAN
- * that is not in kt_vlan_map or not balanced (no DROP rule applies to it, no echo is answered).
+ * without an entry or not balanced (no DROP rule applies to it, no echo is answered).
  *
- * kt_vlan_stats (PERCPU_HASH, same key): in / balanced / passed, each v1 packets, v2 frame bytes
- * (tags included). On a balanced VLAN every frame counts in `in`, then in `balanced` (sent to a
- * real) or `passed` (XDP_PASS); the rest of `in` was dropped or answered (echo). Frames of a VLAN
- * that is not balanced count (in and passed) only when their destination is a VIP ({dst, dport,
- * proto} or {dst, 0, proto}, TCP / UDP): "VIP traffic arrives on a VLAN the balancer does not
- * parse". The control plane creates the entries of configured VLANs; the program creates the
- * others, as long as the map has room.
+ * Maps (ARRAYs where the hot path looks: a 4-byte-key HASH lookup costs ~17% of an LRU hit here,
+ * an ARRAY lookup is inlined by the verifier):
+ *   kt_vlan_map    ARRAY[4096], index = the VID of a one-tag frame -> struct kt_vlan_value
+ *                  (egress_outer 0: no entry);
+ *   kt_vlan_pairs  HASH {outer, inner} of an 802.1ad pair -> struct kt_vlan_value, whose `slot`
+ *                  (1 .. KT_VLAN_PAIRS_MAX - 1, given by the control plane) places its counters;
+ *   kt_vlan_stats  PERCPU_ARRAY of struct kt_vlan_stats: [VID] one-tag VLANs (with an entry or
+ *                  not), [KT_VLAN_PAIR_STATS + slot] pairs, [KT_VLAN_PAIR_STATS] every pair
+ *                  without an entry.
+ * Counters are in / balanced / passed, each v1 packets, v2 frame bytes (tags included). On a
+ * balanced VLAN every frame counts in `in`, then in `balanced` (sent to a real) or `passed`
+ * (XDP_PASS); the rest of `in` was dropped or answered (echo). A VLAN that is not balanced counts
+ * (in and passed) only frames whose destination is a VIP ({dst, dport, proto} or {dst, 0, proto},
+ * TCP / UDP): "VIP traffic arrives on a VLAN the balancer does not parse".
+ * An ARRAY value is copied in place by an update: a frame racing a change of kt_vlan_map may see
+ * half of the new value (one frame; the control plane writes a whole entry at once).
  */
 #ifndef KT_VLAN_H
 #define KT_VLAN_H
@@ -39,14 +48,16 @@
 #include "structs.h"
 #include "maps.h"
 
-#define KT_VLAN_MAX 512         /* kt_vlan_map entries */
-#define KT_VLAN_STATS_MAX 1024  /* kt_vlan_stats entries: configured VLANs and unparsed ones seen */
+#define KT_VLAN_IDS 4096           /* kt_vlan_map entries: every 12-bit VID */
+#define KT_VLAN_PAIRS_MAX 256      /* kt_vlan_pairs entries, and pair counter slots (0: no entry) */
+#define KT_VLAN_PAIR_STATS KT_VLAN_IDS
+#define KT_VLAN_STATS_SIZE (KT_VLAN_IDS + KT_VLAN_PAIRS_MAX)
 #define KT_VLAN_F_BALANCE (1U << 0)
 #define VLAN_HLEN 4
 #define VLAN_VID_MASK 0x0FFF
 #define VLAN_PCP_DEI_MASK 0xF000
 
-/* 4 bytes: VIDs in host order; one tag: inner = 0. */
+/* 4 bytes: kt_vlan_pairs key, VIDs in host order. */
 struct kt_vlan_key {
 	__u16 outer;
 	__u16 inner;
@@ -54,8 +65,9 @@ struct kt_vlan_key {
 
 /* 16 bytes. */
 struct kt_vlan_value {
-	__u32 flags;              /* KT_VLAN_F_BALANCE */
-	__u16 egress_outer;       /* egress VIDs, host order (inner: 0 for one tag) */
+	__u16 flags;              /* KT_VLAN_F_BALANCE */
+	__u16 slot;               /* pairs: counter slot (kt_vlan_stats[KT_VLAN_PAIR_STATS + slot]) */
+	__u16 egress_outer;       /* egress VIDs, host order (one tag: inner 0); outer 0: no entry */
 	__u16 egress_inner;
 	struct ctl_value mac;     /* the egress VLAN's gateway MAC; all zero: ctl_array[0] */
 };
@@ -72,17 +84,24 @@ _Static_assert(sizeof(struct kt_vlan_value) == 16, "kt_vlan_value is 16 bytes");
 _Static_assert(sizeof(struct kt_vlan_stats) == 48, "kt_vlan_stats is 48 bytes");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__type(key, struct kt_vlan_key);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
 	__type(value, struct kt_vlan_value);
-	__uint(max_entries, KT_VLAN_MAX);
+	__uint(max_entries, KT_VLAN_IDS);
 } kt_vlan_map SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(type, BPF_MAP_TYPE_HASH);
 	__type(key, struct kt_vlan_key);
+	__type(value, struct kt_vlan_value);
+	__uint(max_entries, KT_VLAN_PAIRS_MAX);
+} kt_vlan_pairs SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__type(key, __u32);
 	__type(value, struct kt_vlan_stats);
-	__uint(max_entries, KT_VLAN_STATS_MAX);
+	__uint(max_entries, KT_VLAN_STATS_SIZE);
 } kt_vlan_stats SEC(".maps");
 
 /* Per-frame state of a balanced tagged frame (never in a map). */
@@ -90,7 +109,7 @@ struct vlan_path {
 	__u32 len;                     /* tag bytes: 4 or 8; the IP header is at ETH_HLEN + len */
 	__u32 tags[2];                 /* egress tags as stored: TPID, then TCI with the egress VID */
 	const struct ctl_value *mac;   /* the egress VLAN's gateway, or NULL: ctl_array[0] */
-	struct kt_vlan_stats *st;      /* this VLAN's counters, or NULL (map full) */
+	struct kt_vlan_stats *st;      /* this VLAN's counters */
 };
 
 /* A tag as stored (TPID and TCI, read as one word) with its VID replaced, PCP and DEI kept. */
@@ -146,20 +165,6 @@ static __always_inline int parse_vlan(void *data, void *data_end, struct kt_vlan
 	return FURTHER_PROCESSING;
 }
 
-/* The per-VLAN counters of key, created when absent (as long as the map has room). */
-static __always_inline struct kt_vlan_stats *vlan_stats(const struct kt_vlan_key *key)
-{
-	struct kt_vlan_stats *st = bpf_map_lookup_elem(&kt_vlan_stats, key);
-
-	if (!st) {
-		struct kt_vlan_stats zero = {};
-
-		bpf_map_update_elem(&kt_vlan_stats, key, &zero, BPF_NOEXIST);
-		st = bpf_map_lookup_elem(&kt_vlan_stats, key);
-	}
-	return st;
-}
-
 static __always_inline void vlan_add(struct lb_stats *c, __u64 bytes)
 {
 	c->v1 += 1;
@@ -213,15 +218,22 @@ static __always_inline int vlan_ingress(void *data, void *data_end, __u64 frame_
 {
 	struct kt_vlan_value *cfg;
 	struct kt_vlan_key key;
+	__u32 idx;
 	int ret;
 
 	ret = parse_vlan(data, data_end, &key, vp->tags, &vp->len, is_ipv6);
 	if (ret >= 0)
 		return ret;
-	cfg = bpf_map_lookup_elem(&kt_vlan_map, &key);
+	if (key.inner == 0) {
+		idx = key.outer;
+		cfg = bpf_map_lookup_elem(&kt_vlan_map, &idx);
+	} else {
+		cfg = bpf_map_lookup_elem(&kt_vlan_pairs, &key);
+		idx = KT_VLAN_PAIR_STATS + (cfg ? cfg->slot : 0);
+	}
 	if (!cfg || !(cfg->flags & KT_VLAN_F_BALANCE)) {
 		if (vlan_to_vip(data, data_end, ETH_HLEN + vp->len, *is_ipv6)) {
-			struct kt_vlan_stats *st = vlan_stats(&key);
+			struct kt_vlan_stats *st = bpf_map_lookup_elem(&kt_vlan_stats, &idx);
 
 			if (st) {
 				vlan_add(&st->in, frame_len);
@@ -233,7 +245,7 @@ static __always_inline int vlan_ingress(void *data, void *data_end, __u64 frame_
 	vp->tags[0] = vlan_retag(vp->tags[0], cfg->egress_outer);
 	vp->tags[1] = vlan_retag(vp->tags[1], cfg->egress_inner);
 	vp->mac = (cfg->mac.value & 0xFFFFFFFFFFFFULL) ? &cfg->mac : NULL;
-	vp->st = vlan_stats(&key);
+	vp->st = bpf_map_lookup_elem(&kt_vlan_stats, &idx);
 	if (vp->st)
 		vlan_add(&vp->st->in, frame_len);
 	return FURTHER_PROCESSING;

@@ -19,9 +19,11 @@ export const MAP = {
   vipMissStats: 'vip_miss_stats',
   /** katran-tui only: its max_entries is the mask of VIP flags the object implements. */
   vipFlagsMarker: 'kt_vip_flags',
-  /** katran-tui only (bpf/vlan.h): per ingress VLAN, balanced or not, egress VLAN, gateway MAC. */
+  /** katran-tui only (bpf/vlan.h): ARRAY by the VID of one-tag frames: balanced or not, egress VLAN, gateway MAC. */
   vlans: 'kt_vlan_map',
-  /** katran-tui only (bpf/vlan.h): per ingress VLAN, PERCPU in / balanced / passed. */
+  /** katran-tui only (bpf/vlan.h): HASH {outer, inner} of 802.1ad pairs, the same values. */
+  vlanPairs: 'kt_vlan_pairs',
+  /** katran-tui only (bpf/vlan.h): PERCPU_ARRAY, per ingress VLAN in / balanced / passed. */
   vlanStats: 'kt_vlan_stats',
   hcReals: 'hc_reals_map',
   hcMacs: 'hc_pckt_macs',
@@ -439,9 +441,13 @@ export function u32Key(n: number, out: Buffer = Buffer.alloc(4)): Buffer {
 // VLANs (katran-tui only, bpf/vlan.h): 802.1Q / 802.1ad on the balancer's port
 
 export const VLAN = {
-  /** kt_vlan_map / kt_vlan_stats max_entries of katran-tui's build (read the real ones from the object). */
-  maxEntries: 512,
-  statsMaxEntries: 1024,
+  /** kt_vlan_map entries: one per 12-bit VID (one-tag frames). */
+  ids: 4096,
+  /** kt_vlan_pairs entries, and pair counter slots (slot 0: every pair without an entry). */
+  pairsMax: 256,
+  /** kt_vlan_stats: [VID] one-tag VLANs, [pairStats + slot] 802.1ad pairs. */
+  pairStats: 4096,
+  statsSize: 4096 + 256,
   /** kt_vlan_value.flags: VIP traffic on this VLAN is balanced. */
   flagBalance: 1,
   /** TPIDs the balancer parses: one 802.1Q tag, or 802.1ad outer (0x88a8 or 0x8100) + inner 0x8100. */
@@ -465,7 +471,7 @@ export function formatVlan(k: VlanKey): string {
   return k.inner ? `${k.outer}.${k.inner}` : String(k.outer);
 }
 
-/** kt_vlan_key: outer u16 @0, inner u16 @2 (host order; one tag: inner 0). */
+/** kt_vlan_key (kt_vlan_pairs): outer u16 @0, inner u16 @2 (host order). */
 export const vlanKey = {
   size: SIZES.vlanKey,
   encode(k: VlanKey, out: Buffer = Buffer.alloc(4), off = 0): Buffer {
@@ -488,24 +494,33 @@ export interface VlanEntry {
   mac: Buffer | null;
 }
 
-/** kt_vlan_value: flags u32 @0, egress outer u16 @4, egress inner u16 @6, mac[6] @8 (ctl_value), pad 2. */
+/**
+ * kt_vlan_value: flags u16 @0, counter slot u16 @2 (pairs), egress outer u16 @4, egress inner u16 @6,
+ * mac[6] @8 (ctl_value), pad 2. Egress outer 0: no entry (kt_vlan_map is an ARRAY).
+ */
 export const vlanValue = {
   size: SIZES.vlanValue,
-  encode(e: VlanEntry, out: Buffer = Buffer.alloc(16), off = 0): Buffer {
+  encode(e: VlanEntry, slot = 0, out: Buffer = Buffer.alloc(16), off = 0): Buffer {
     out.fill(0, off, off + 16);
-    out.writeUInt32LE(e.balance ? VLAN.flagBalance : 0, off);
+    out.writeUInt16LE(e.balance ? VLAN.flagBalance : 0, off);
+    out.writeUInt16LE(slot, off + 2);
     out.writeUInt16LE(e.egress.outer & 0xfff, off + 4);
     out.writeUInt16LE(e.egress.inner & 0xfff, off + 6);
     if (e.mac) out.set(e.mac.subarray(0, 6), off + 8);
     return out;
   },
-  decode(buf: Uint8Array, off = 0): VlanEntry {
+  /** The entry and its counter slot; null for an empty kt_vlan_map slot. */
+  decode(buf: Uint8Array, off = 0): { entry: VlanEntry; slot: number } | null {
     const b = Buffer.from(buf.buffer, buf.byteOffset + off, 16);
+    if (b.readUInt16LE(4) === 0) return null;
     const mac = Buffer.from(b.subarray(8, 14));
     return {
-      balance: (b.readUInt32LE(0) & VLAN.flagBalance) !== 0,
-      egress: { outer: b.readUInt16LE(4), inner: b.readUInt16LE(6) },
-      mac: isZeroMac(mac) ? null : mac,
+      entry: {
+        balance: (b.readUInt16LE(0) & VLAN.flagBalance) !== 0,
+        egress: { outer: b.readUInt16LE(4), inner: b.readUInt16LE(6) },
+        mac: isZeroMac(mac) ? null : mac,
+      },
+      slot: b.readUInt16LE(2),
     };
   },
 };
@@ -517,7 +532,8 @@ export interface VlanCounters { in: VlanCounter; balanced: VlanCounter; passed: 
 export const vlanStats = {
   size: SIZES.vlanStats,
   fields: ['in', 'balanced', 'passed'] as const,
-  sum(buf: Uint8Array, cpus: number): VlanCounters {
+  /** The sum of one entry's per-CPU values at `off` in `buf` (cpus * 48 bytes). */
+  sum(buf: Uint8Array, cpus: number, off = 0): VlanCounters {
     const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
     const stride = perCpuStride(SIZES.vlanStats);
     const out = {} as VlanCounters;
@@ -525,8 +541,8 @@ export const vlanStats = {
       let packets = 0n;
       let bytes = 0n;
       for (let c = 0; c < cpus; c++) {
-        packets += dv.getBigUint64(c * stride + i * 16, true);
-        bytes += dv.getBigUint64(c * stride + i * 16 + 8, true);
+        packets += dv.getBigUint64(off + c * stride + i * 16, true);
+        bytes += dv.getBigUint64(off + c * stride + i * 16 + 8, true);
       }
       out[f] = { packets, bytes };
     });

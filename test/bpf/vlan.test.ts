@@ -244,22 +244,26 @@ describe('VLAN: PASS, DROP and the size limit', () => {
     const toPort0 = flowFrame({ src: C1, dst: VIPS.port0.address, sport: 8001, dport: 9999, proto: 'tcp' });
     const notVip = flowFrame({ src: C1, dst: '192.0.2.99', sport: 8001, dport: 80, proto: 'tcp' });
     const echo = echoRequestFrame({ src: C1, dst: VIPS.tcp.address });
-    const pass = (f: Buffer, key: { outer: number; inner: number } | null, counted: boolean, what: string): void => {
+    // key 'pairs': the counters of every 802.1ad pair without an entry.
+    const read = (key: { outer: number; inner: number } | 'pairs') => (key === 'pairs' ? vt.unparsedPairCounters() : vlanCounters(vt, key));
+    const pass = (f: Buffer, key: { outer: number; inner: number } | 'pairs' | null, counted: boolean, what: string): void => {
       const b = take(fx);
-      const v = key ? vlanCounters(vt, key) : null;
+      const v = key ? read(key) : null;
       run(f, 'pass', what);
       assertDelta(b, take(fx), { globals: xdp('pass', f.length) }, what);
-      if (key) assertVlanDelta(v!, vlanCounters(vt, key), counted ? { in: [1, f.length], passed: [1, f.length] } : {}, what);
+      if (key) assertVlanDelta(v!, read(key), counted ? { in: [1, f.length], passed: [1, f.length] } : {}, what);
     };
-    const before = vt.counters(VL.unconfigured);
+    assert.equal(vt.allCounters().some((r) => r.vlan?.outer === 575), false, 'VLAN 575 had counted nothing before');
     pass(withVlanTags(toVip, one(575)), VL.unconfigured, true, 'unconfigured VLAN 575, v4 TCP to a VIP');
-    assert.equal(before, null, 'VLAN 575 had no counters before');
+    assert.equal(vt.allCounters().some((r) => r.vlan?.outer === 575 && r.vlan.inner === 0), true, 'VLAN 575 is listed with counters');
     pass(withVlanTags(toVip6, one(575, 0xf)), VL.unconfigured, true, 'unconfigured VLAN 575, v6 UDP to a VIP');
     pass(withVlanTags(toPort0, one(575)), VL.unconfigured, true, 'unconfigured VLAN 575, to a port-0 VIP');
     pass(withVlanTags(notVip, one(575)), VL.unconfigured, false, 'unconfigured VLAN 575, not to a VIP');
     pass(withVlanTags(echo, one(575)), VL.unconfigured, false, 'unconfigured VLAN 575, echo (not answered)');
-    pass(withVlanTags(toVip, two(10, 21)), { outer: 10, inner: 21 }, true, 'unconfigured pair 10.21 to a VIP');
-    pass(withVlanTags(toVip, two(573, 0)), null, false, 'inner VID 0');
+    pass(withVlanTags(toVip, two(10, 21)), 'pairs', true, 'unconfigured pair 10.21 to a VIP');
+    assert.equal(vt.counters({ outer: 10, inner: 21 }), null, 'a pair without an entry has no counters of its own');
+    pass(withVlanTags(notVip, two(10, 21)), 'pairs', false, 'unconfigured pair 10.21, not to a VIP');
+    pass(withVlanTags(toVip, two(573, 0)), 'pairs', false, 'inner VID 0');
     pass(withVlanTags(toVip, one(600)), VL.notBalanced, true, 'VLAN 600: an entry that is not balanced');
     // IPv4 options and fragments on an unconfigured VLAN: no DROP rule applies, they pass.
     pass(withVlanTags(ethernet({}, ipv4({ src: C1, dst: VIPS.tcp.address, proto: PROTO.tcp, options: Buffer.from([1, 1, 1, 0]) }, tcp({ src: C1, dst: VIPS.tcp.address, sport: 1, dport: 80 }))), one(575)),
@@ -428,7 +432,9 @@ describe('VLAN: the typed accessor', () => {
     assert.deepEqual(vt.get(VL.kept), { balance: true, egress: VL.kept, mac: parseMac(MAC_573) });
     assert.deepEqual(vt.get(VL.rewritten), { balance: true, egress: VL.rewrittenOut, mac: null });
     assert.equal(vt.get({ outer: 4000, inner: 0 }), null);
-    assert.deepEqual(vt.counters({ outer: 4000, inner: 0 }), null);
+    const zero = { in: { packets: 0n, bytes: 0n }, balanced: { packets: 0n, bytes: 0n }, passed: { packets: 0n, bytes: 0n } };
+    assert.deepEqual(vt.counters({ outer: 4000, inner: 0 }), zero, 'every one-tag VID has (zero) counters');
+    assert.equal(vt.counters({ outer: 7, inner: 8 }), null, 'a pair without an entry has none');
     for (const [k, e, re] of [
       [{ outer: 0, inner: 0 }, { balance: true, egress: { outer: 5, inner: 0 }, mac: null }, /ingress VLAN ID 0: expected a whole number from 1 to 4094/],
       [{ outer: 4095, inner: 0 }, { balance: true, egress: { outer: 5, inner: 0 }, mac: null }, /4095/],
@@ -439,13 +445,25 @@ describe('VLAN: the typed accessor', () => {
       assert.throws(() => vt.set(k, e), (err: Error) => err instanceof InputError && re.test(err.message) && !err.message.includes('\n'));
     }
     assert.equal(vt.list().length, n, 'nothing written');
-    assert.equal(vt.allCounters().some((r) => r.vlan.outer === 5), false, 'no counters written');
+    assert.equal(vt.allCounters().some((r) => r.vlan?.outer === 5), false, 'no counters written');
     vt.set({ outer: 4000, inner: 0 }, { balance: true, egress: { outer: 4001, inner: 0 }, mac: null });
-    assert.deepEqual(vt.counters({ outer: 4000, inner: 0 }), { in: { packets: 0n, bytes: 0n }, balanced: { packets: 0n, bytes: 0n }, passed: { packets: 0n, bytes: 0n } });
     assert.deepEqual(vt.list().find((r) => r.vlan.outer === 4000)?.entry.egress, { outer: 4001, inner: 0 });
     assert.equal(vt.delete({ outer: 4000, inner: 0 }), true);
+    assert.equal(vt.delete({ outer: 4000, inner: 0 }), false);
     assert.equal(vt.get({ outer: 4000, inner: 0 }), null);
     assert.equal(vt.list().length, n);
-    assert.ok(vt.allCounters().some((r) => r.vlan.outer === 573 && r.counters.in.packets > 0n), 'VLAN 573 has counted');
+
+    // A pair's counter slot: counts, and a pair that later takes the freed slot starts at zero.
+    vt.set({ outer: 7, inner: 8 }, { balance: true, egress: { outer: 7, inner: 8 }, mac: null });
+    assert.deepEqual(vt.counters({ outer: 7, inner: 8 }), zero);
+    fx.fillRing(VIPS.tcp.vipNum, 1);
+    run(withVlanTags(flowFrame({ src: C1, dst: VIPS.tcp.address, sport: 9100, dport: 80, proto: 'tcp' }), two(7, 8)), 'tx', 'pair 7.8');
+    assert.equal(vt.counters({ outer: 7, inner: 8 })!.balanced.packets, 1n);
+    assert.ok(vt.allCounters().some((r) => r.vlan?.outer === 7 && r.vlan.inner === 8), 'pair 7.8 listed with counters');
+    assert.equal(vt.delete({ outer: 7, inner: 8 }), true);
+    vt.set({ outer: 7, inner: 9 }, { balance: true, egress: { outer: 7, inner: 9 }, mac: null });
+    assert.deepEqual(vt.counters({ outer: 7, inner: 9 }), zero, 'a new pair starts at zero');
+    vt.delete({ outer: 7, inner: 9 });
+    assert.ok(vt.allCounters().some((r) => r.vlan?.outer === 573 && r.counters.in.packets > 0n), 'VLAN 573 has counted');
   });
 });
