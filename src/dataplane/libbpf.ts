@@ -5,6 +5,7 @@
 // and set errno (read koffi.errno() at once). Opts structs start with `sz`. Map reads are sync
 // calls into reused native buffers: koffi's async path costs ~70x more.
 import koffi, { type LibraryHandle } from 'koffi';
+import { closeSync, openSync } from 'node:fs';
 
 export const ERRNO: Record<string, number> = {
   EPERM: 1, ENOENT: 2, ESRCH: 3, EINTR: 4, EIO: 5, E2BIG: 7, EBADF: 9, EAGAIN: 11, ENOMEM: 12,
@@ -195,6 +196,7 @@ const LIBC_DECLS = [
   'int ioctl(int fd, unsigned long request, _Inout_ uint8_t *arg)',
   'intptr_t sendto(int fd, const uint8_t *buf, size_t len, int flags, const uint8_t *addr, uint32_t addrlen)',
   'int setsockopt(int fd, int level, int name, const uint8_t *val, uint32_t len)',
+  'int setns(int fd, int nstype)',
 ];
 
 function declare(lib: LibraryHandle, decls: string[]): Lib {
@@ -1008,5 +1010,147 @@ export class PacketSender {
       libc().close(this.fd);
       this.fd = -1;
     }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Offload features (SIOCETHTOOL: ETHTOOL_GFEATURES / SFEATURES by the kernel's feature names, e.g.
+// "tx-vlan-hw-insert"), and running synchronous code in a lab network namespace (setns).
+
+const SIOCETHTOOL = 0x8946;
+const ETHTOOL_GSTRINGS = 0x1b;
+const ETHTOOL_GSSET_INFO = 0x37;
+const ETHTOOL_GFEATURES = 0x3a;
+const ETHTOOL_SFEATURES = 0x3b;
+const ETH_SS_FEATURES = 4;
+const ETH_GSTRING_LEN = 32;
+
+export interface LinkFeature {
+  active: boolean;
+  /** The driver lets it be changed. */
+  changeable: boolean;
+}
+
+function ethtool(fd: number, name: string, cmd: NativeBuffer, what: string): void {
+  const req = Buffer.alloc(40);
+  req.write(name, 0, 'utf8');
+  req.writeBigUInt64LE(cmd.ptr, 16);
+  if ((libc().ioctl(fd, SIOCETHTOOL, req) as number) < 0) {
+    const e = koffi.errno();
+    throw new BpfError(what, `interface ${name}`, e, e === ERRNO.ENODEV ? 'interface does not exist' : undefined);
+  }
+}
+
+function withIoctlSocket<T>(name: string, fn: (fd: number) => T): T {
+  if (Buffer.byteLength(name) > 15) throw new BpfError('inspect', `interface ${name}`, ERRNO.EINVAL, 'interface names have at most 15 characters');
+  const fd = libc().socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0) as number;
+  if (fd < 0) throw new BpfError('open', 'an ioctl socket', koffi.errno());
+  try {
+    return fn(fd);
+  } finally {
+    libc().close(fd);
+  }
+}
+
+/** The names of the kernel's feature bits, in bit order (ETH_SS_FEATURES strings). */
+function featureNames(fd: number, name: string): string[] {
+  const info = new NativeBuffer(20);
+  const strings = new NativeBuffer(12 + 256 * ETH_GSTRING_LEN);
+  try {
+    info.view.setUint32(0, ETHTOOL_GSSET_INFO, true);
+    info.view.setBigUint64(8, 1n << BigInt(ETH_SS_FEATURES), true);
+    ethtool(fd, name, info, 'read feature names of');
+    const n = Math.min(info.view.getUint32(16, true), 256);
+    strings.view.setUint32(0, ETHTOOL_GSTRINGS, true);
+    strings.view.setUint32(4, ETH_SS_FEATURES, true);
+    strings.view.setUint32(8, n, true);
+    ethtool(fd, name, strings, 'read feature names of');
+    const out: string[] = [];
+    for (let i = 0; i < n; i++) out.push(Buffer.from(strings.bytes.subarray(12 + i * ETH_GSTRING_LEN, 12 + (i + 1) * ETH_GSTRING_LEN)).toString('latin1').replace(/\0.*$/s, ''));
+    return out;
+  } finally {
+    info.free();
+    strings.free();
+  }
+}
+
+function readFeatures(fd: number, name: string, names: string[]): Map<string, LinkFeature> {
+  const blocks = Math.ceil(names.length / 32);
+  const g = new NativeBuffer(8 + blocks * 16);
+  try {
+    g.view.setUint32(0, ETHTOOL_GFEATURES, true);
+    g.view.setUint32(4, blocks, true);
+    ethtool(fd, name, g, 'read offload features of');
+    const out = new Map<string, LinkFeature>();
+    names.forEach((f, i) => {
+      const b = 8 + (i >> 5) * 16;
+      const bit = 1 << (i & 31);
+      const available = (g.view.getUint32(b, true) & bit) !== 0;
+      const neverChanged = (g.view.getUint32(b + 12, true) & bit) !== 0;
+      out.set(f, { active: (g.view.getUint32(b + 8, true) & bit) !== 0, changeable: available && !neverChanged });
+    });
+    return out;
+  } finally {
+    g.free();
+  }
+}
+
+/** Offload features of an interface of this network namespace, by the kernel's names. */
+export function linkFeatures(name: string): Map<string, LinkFeature> {
+  return withIoctlSocket(name, (fd) => readFeatures(fd, name, featureNames(fd, name)));
+}
+
+/** Turns features on / off (e.g. { 'tx-vlan-hw-insert': false }); throws unless all took effect. */
+export function setLinkFeatures(name: string, want: Record<string, boolean>): void {
+  withIoctlSocket(name, (fd) => {
+    const names = featureNames(fd, name);
+    const blocks = Math.ceil(names.length / 32);
+    const sf = new NativeBuffer(8 + blocks * 8);
+    try {
+      sf.view.setUint32(0, ETHTOOL_SFEATURES, true);
+      sf.view.setUint32(4, blocks, true);
+      for (const [f, on] of Object.entries(want)) {
+        const i = names.indexOf(f);
+        if (i < 0) throw new BpfError('set offload features of', `interface ${name}`, ERRNO.EINVAL, `no feature "${f}"`);
+        const b = 8 + (i >> 5) * 8;
+        const bit = 1 << (i & 31);
+        sf.view.setUint32(b, (sf.view.getUint32(b, true) | bit) >>> 0, true);
+        if (on) sf.view.setUint32(b + 4, (sf.view.getUint32(b + 4, true) | bit) >>> 0, true);
+      }
+      ethtool(fd, name, sf, 'set offload features of');
+    } finally {
+      sf.free();
+    }
+    const now = readFeatures(fd, name, names);
+    const off = Object.entries(want).filter(([f, on]) => now.get(f)?.active !== on).map(([f]) => f);
+    if (off.length) throw new BpfError('set offload features of', `interface ${name}`, ERRNO.EINVAL, `the driver kept ${off.join(', ')} as they were`);
+  });
+}
+
+const CLONE_NEWNET = 0x40000000;
+
+/**
+ * Runs fn (synchronous) with this thread in the named network namespace (/run/netns/NAME, as
+ * `ip netns add` makes it), then returns the thread to its own. For lab set-up only: netlink and
+ * ioctl sockets that fn opens (libbpf's tc calls, if_nametoindex) are the namespace's.
+ */
+export function inNetns<T>(ns: string, fn: () => T): T {
+  if (!/^[A-Za-z0-9._-]{1,64}$/.test(ns)) throw new BpfError('enter', `network namespace ${ns}`, ERRNO.EINVAL, 'bad namespace name');
+  const own = openSync('/proc/thread-self/ns/net', 'r');
+  let target: number | undefined;
+  try {
+    target = openSync(`/run/netns/${ns}`, 'r');
+    if ((libc().setns(target, CLONE_NEWNET) as number) < 0) throw new BpfError('enter', `network namespace ${ns}`, koffi.errno());
+    try {
+      return fn();
+    } finally {
+      if ((libc().setns(own, CLONE_NEWNET) as number) < 0) {
+        // Staying in the lab namespace would send every later socket there: stop instead.
+        throw new BpfError('return from', `network namespace ${ns}`, koffi.errno(), 'cannot return to the original namespace');
+      }
+    }
+  } finally {
+    if (target !== undefined) closeSync(target);
+    closeSync(own);
   }
 }
