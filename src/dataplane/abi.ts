@@ -471,6 +471,92 @@ export function formatVlan(k: VlanKey): string {
   return k.inner ? `${k.outer}.${k.inner}` : String(k.outer);
 }
 
+/** A VLAN ID an operator may configure: 1..4094. */
+export function checkVid(n: number, what = 'VLAN ID'): number {
+  if (!Number.isInteger(n) || n < VLAN.minVid || n > VLAN.maxVid) {
+    throw new InputError(`bad ${what} ${JSON.stringify(n)}: expected a whole number from ${VLAN.minVid} to ${VLAN.maxVid}`);
+  }
+  return n;
+}
+
+/** An ingress or egress VLAN key: one tag (inner 0) or an 802.1ad pair, every ID in 1..4094. */
+export function checkVlanKey(k: VlanKey, what = 'VLAN'): VlanKey {
+  checkVid(k.outer, `${what} ID`);
+  if (k.inner !== 0) checkVid(k.inner, `${what} inner ID`);
+  return { outer: k.outer, inner: k.inner };
+}
+
+const VLAN_FORMAT = 'IN[:OUT] with VLAN IDs 1..4094, e.g. 573, 573:574, or 802.1ad OUTER.INNER like 100.573:100.574';
+
+/** "573" or "100.573" (802.1ad outer.inner). */
+export function parseVlan(text: string, what = 'VLAN'): VlanKey {
+  const s = String(text).trim();
+  const m = /^(\d{1,4})(?:\.(\d{1,4}))?$/.exec(s);
+  if (!m) throw new InputError(`bad ${what} "${truncate(text)}": expected a VLAN ID 1..4094 (573) or an 802.1ad pair OUTER.INNER (100.573)`);
+  const ids = [Number(m[1]), m[2] === undefined ? 0 : Number(m[2])];
+  if (ids.some((n, i) => (i === 0 || m[2] !== undefined) && (n < VLAN.minVid || n > VLAN.maxVid))) {
+    throw new InputError(`bad ${what} "${s}": VLAN IDs are ${VLAN.minVid}..${VLAN.maxVid}`);
+  }
+  return { outer: ids[0], inner: ids[1] };
+}
+
+export interface VlanMapping { ingress: VlanKey; egress: VlanKey }
+
+/** `--vlan` syntax: "573" (in and out on 573), "573:574" (in on 573, out on 574), "100.573:100.574". */
+export function parseVlanMapping(text: string): VlanMapping {
+  const s = String(text).trim();
+  const parts = s.split(':');
+  if (parts.length > 2 || parts.some((p) => p.trim() === '')) throw new InputError(`bad VLAN mapping "${truncate(text)}": expected ${VLAN_FORMAT}`);
+  const ingress = parseVlan(parts[0], 'ingress VLAN');
+  const egress = parts.length === 2 ? parseVlan(parts[1], 'egress VLAN') : ingress;
+  if ((ingress.inner === 0) !== (egress.inner === 0)) {
+    throw new InputError(`bad VLAN mapping "${s}": in and out must both be one tag (573:574) or both an 802.1ad pair (100.573:100.574)`);
+  }
+  return { ingress, egress };
+}
+
+/** `--vlan-mac` syntax: "574=58:e4:34:56:46:e0" (the gateway MAC of egress VLAN 574; pairs as 100.574=MAC). */
+export function parseVlanMac(text: string): { vlan: VlanKey; mac: Buffer } {
+  const s = String(text).trim();
+  const i = s.indexOf('=');
+  if (i < 0) throw new InputError(`bad VLAN MAC "${truncate(text)}": expected EGRESS_VLAN=MAC, e.g. 574=58:e4:34:56:46:e0`);
+  return { vlan: parseVlan(s.slice(0, i), 'egress VLAN'), mac: parseMac(s.slice(i + 1)) };
+}
+
+/**
+ * The VLAN entries of repeated `--vlan` / `--vlan-mac` options: one per ingress VLAN, the MAC of its
+ * egress VLAN (or null: the default MAC). Refused, with one line: a duplicate ingress VLAN, two
+ * MACs for one VLAN, a MAC for a VLAN nothing leaves on, and a VLAN with neither its own MAC nor a
+ * default MAC (`hasDefaultMac`).
+ */
+export function parseVlanOptions(vlans: string[], macs: string[], hasDefaultMac: boolean): { ingress: VlanKey; entry: VlanEntry }[] {
+  const macOf = new Map<string, Buffer>();
+  for (const t of macs) {
+    const m = parseVlanMac(t);
+    const k = formatVlan(m.vlan);
+    if (macOf.has(k)) throw new InputError(`VLAN ${k}: two gateway MACs given (--vlan-mac ${k}=... twice)`);
+    macOf.set(k, m.mac);
+  }
+  const seen = new Set<string>();
+  const out: { ingress: VlanKey; entry: VlanEntry }[] = [];
+  const used = new Set<string>();
+  for (const t of vlans) {
+    const m = parseVlanMapping(t);
+    const k = formatVlan(m.ingress);
+    if (seen.has(k)) throw new InputError(`VLAN ${k}: given twice as an ingress VLAN (each VLAN arrives on one mapping)`);
+    seen.add(k);
+    const out_ = formatVlan(m.egress);
+    used.add(out_);
+    const mac = macOf.get(out_) ?? null;
+    if (!mac && !hasDefaultMac) throw new InputError(`VLAN ${k} -> ${out_}: no gateway MAC (give --vlan-mac ${out_}=MAC or a default MAC)`);
+    out.push({ ingress: m.ingress, entry: { balance: true, egress: m.egress, mac } });
+  }
+  for (const k of macOf.keys()) {
+    if (!used.has(k)) throw new InputError(`--vlan-mac ${k}: no --vlan leaves on VLAN ${k}`);
+  }
+  return out;
+}
+
 /** kt_vlan_key (kt_vlan_pairs): outer u16 @0, inner u16 @2 (host order). */
 export const vlanKey = {
   size: SIZES.vlanKey,

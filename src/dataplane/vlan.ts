@@ -2,7 +2,7 @@
 // VLAN's entry and read the per-VLAN counters. Layouts and limits come from abi.ts; an object
 // without kt_vlan_map (upstream Katran) has no VLAN feature: VlanUnavailableError.
 import {
-  InputError, MAP, VLAN, formatVlan, u32Key, vlanKey, vlanStats, vlanValue,
+  InputError, MAP, VLAN, checkVlanKey, formatVlan, u32Key, vlanKey, vlanStats, vlanValue,
   type VlanCounters, type VlanEntry, type VlanKey,
 } from './abi.js';
 import { ArrayRangeReader, type BpfMap } from './maps.js';
@@ -13,21 +13,6 @@ export class VlanUnavailableError extends Error {
     super(`${op} ${object}: this balancer object has no ${MAP.vlans} map (VLAN tags need katran-tui's own balancer)`);
     this.name = 'VlanUnavailableError';
   }
-}
-
-/** A VLAN ID an operator may configure: 1..4094. */
-export function checkVid(n: number, what = 'VLAN ID'): number {
-  if (!Number.isInteger(n) || n < VLAN.minVid || n > VLAN.maxVid) {
-    throw new InputError(`bad ${what} ${JSON.stringify(n)}: expected a whole number from ${VLAN.minVid} to ${VLAN.maxVid}`);
-  }
-  return n;
-}
-
-/** An ingress or egress VLAN key: one tag (inner 0) or an 802.1ad pair, every ID in 1..4094. */
-export function checkVlanKey(k: VlanKey, what = 'VLAN'): VlanKey {
-  checkVid(k.outer, `${what} ID`);
-  if (k.inner !== 0) checkVid(k.inner, `${what} inner ID`);
-  return { outer: k.outer, inner: k.inner };
 }
 
 export interface VlanRow { vlan: VlanKey; entry: VlanEntry }
