@@ -173,8 +173,8 @@ static __always_inline void vlan_add(struct lb_stats *c, __u64 bytes)
 
 /*
  * Whether a frame of a VLAN that is not balanced goes to a VIP: a TCP / UDP header right after
- * an IPv4 (any header length) or IPv6 header, its {dst, dport, proto} or {dst, 0, proto} in
- * vip_map. Reads only; a frame cut short is no VIP frame.
+ * an IPv4 header (any valid length, first fragment) or an IPv6 header, its {dst, dport, proto}
+ * or {dst, 0, proto} in vip_map. Reads only; a frame cut short is no VIP frame.
  */
 static __always_inline bool vlan_to_vip(void *data, void *data_end, __u32 l3_off, bool is_ipv6)
 {
@@ -194,6 +194,8 @@ static __always_inline bool vlan_to_vip(void *data, void *data_end, __u32 l3_off
 
 		if ((void *)(iph + 1) > data_end)
 			return false;
+		if (iph->ihl < 5 || (iph->frag_off & bpf_htons(0x1FFF)))
+			return false;           /* no L4 header where the ports would be */
 		vip.vip = iph->daddr;
 		vip.proto = iph->protocol;
 		ports = (void *)iph + (iph->ihl & 0xF) * 4;
