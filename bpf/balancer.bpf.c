@@ -184,7 +184,12 @@ static __always_inline int process_ip(struct xdp_md *ctx, void *data, void *data
 	return forward_flow(ctx, data, data_end, frame_len, is_ipv6, l3_off, vp);
 }
 
-/* A tagged frame (vlan.h): its VLAN balanced, the same steps after the tags; else PASS. */
+/*
+ * A tagged frame (vlan.h): its VLAN balanced, the same steps after the tags; else PASS. A
+ * subprogram of its own so that the untagged path keeps its code: inlined, this second copy of
+ * the path made clang spill the untagged path's registers to the stack (it would save ~5% of a
+ * tagged LRU hit).
+ */
 static __noinline int process_tagged(struct xdp_md *ctx, __u64 frame_len)
 {
 	void *data = (void *)(long)ctx->data;
