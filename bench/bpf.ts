@@ -6,11 +6,11 @@
 // cases (round r runs every case once), so the tagged rows (802.1Q / 802.1ad, bpf/vlan.h) and
 // their untagged twins see the same stretch of a noisy host; "vs twin" is the median of the
 // per-round ratios (many short rounds: the host has slow stretches of tens of seconds).
-import { BpfObject, TestRunner, mapUpdate, numPossibleCpus, pinToCpu } from '../src/dataplane/libbpf.js';
+import { BpfObject, TestRunner, mapUpdate, numPossibleCpus, pinToCpu } from '../src/dataplane/kernel/libbpf.js';
 import { MAP, parseMac, u32Key } from '../src/dataplane/abi.js';
-import { BpfMap } from '../src/dataplane/maps.js';
-import { VlanTable } from '../src/dataplane/vlan.js';
-import { builtObject } from '../src/dataplane/paths.js';
+import { BpfMap } from '../src/dataplane/kernel/maps.js';
+import { VlanTable } from '../src/dataplane/kernel/vlan.js';
+import { builtObject } from '../src/dataplane/kernel/paths.js';
 import { BalancerFixture, MAX_VIPS } from '../test/helpers/balancer-fixture.js';
 import { echoRequestFrame, flowFrame, withVlanTags } from '../test/helpers/packets.js';
 

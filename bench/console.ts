@@ -11,10 +11,10 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as delay } from 'node:timers/promises';
-import type { Balancer } from '../src/dataplane/balancer.js';
-import type { DesiredConfig } from '../src/dataplane/control.js';
-import type { Lab, RunningTraffic } from '../src/dataplane/lab.js';
-import { bundledObject } from '../src/dataplane/paths.js';
+import type { Balancer } from '../src/dataplane/balancer/balancer.js';
+import type { DesiredConfig } from '../src/dataplane/control/desired.js';
+import type { Lab, RunningTraffic } from '../src/lab/lab.js';
+import { bundledObject } from '../src/dataplane/kernel/paths.js';
 import { hasTmux, Tmux } from '../test/helpers/tmux.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -77,9 +77,10 @@ export async function benchConsole(): Promise<void> {
   if (process.getuid?.() !== 0) { console.log('skipped: not root (the lab needs network namespaces and XDP)'); return; }
   if (!hasTmux()) { console.log('skipped: tmux is not installed'); return; }
   if (!existsSync(bundledObject('balancer')) || !existsSync(bundledObject('sink'))) { console.log('skipped: BPF objects not built'); return; }
-  const { createLab } = await import('../src/dataplane/lab.js');
-  const { createHost } = await import('../src/dataplane/host.js');
-  const { detach, lifecycleFor } = await import('../src/dataplane/lifecycle.js');
+  const { createLab } = await import('../src/lab/lab.js');
+  const { createHost } = await import('../src/dataplane/balancer/host.js');
+  const { detach } = await import('../src/dataplane/balancer/detach.js');
+  const { openPinned } = await import('../src/dataplane/balancer/open.js');
 
   const id = `bc${process.pid.toString(36)}`.slice(0, 10);
   const pins = join('/sys/fs/bpf', `katran-tui-bench-${id}`);
@@ -158,7 +159,7 @@ export async function benchConsole(): Promise<void> {
     tmux.kill();
     try { await traffic?.stop(); } catch { /* ended */ }
     try {
-      if (lab) detach(lifecycleFor({ pinRoot: pins, stateDir }).openPinned(lab.intf));
+      if (lab) detach(openPinned(lab.intf, { pinRoot: pins }));
     } catch { /* not attached */ }
     lab?.destroy();
     rmSync(pins, { recursive: true, force: true });

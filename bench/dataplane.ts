@@ -4,12 +4,12 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Balancer } from '../src/dataplane/balancer.js';
-import type { BalancerHandle } from '../src/dataplane/handle.js';
-import { loadBalancer } from '../src/dataplane/loader.js';
-import { bundledObject } from '../src/dataplane/paths.js';
-import { StateStore } from '../src/dataplane/state.js';
-import type { DesiredConfig } from '../src/dataplane/control.js';
+import { Balancer } from '../src/dataplane/balancer/balancer.js';
+import type { BalancerHandle } from '../src/dataplane/kernel/handle.js';
+import { loadBalancer } from '../src/dataplane/kernel/loader.js';
+import { bundledObject } from '../src/dataplane/kernel/paths.js';
+import { StateStore } from '../src/dataplane/control/state.js';
+import type { DesiredConfig } from '../src/dataplane/control/desired.js';
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);

@@ -1,6 +1,6 @@
 // Maglev ring speed: a full 65537-slot ring for 100 reals, both variants, against Katran's C++
 // (1.6 ms on this machine kind; issue 4: at most 20 ms, aim for a few), and ringDiff.
-import { buildRing, ipHash, movedShare, ringDiff, ringForReals, type Endpoint } from '../src/dataplane/maglev.js';
+import { buildRing, ipHash, movedShare, ringDiff, ringForReals, type Endpoint } from '../src/dataplane/control/maglev.js';
 import type { HashKind } from '../src/dataplane/types.js';
 
 const RING_SIZE = 65537;

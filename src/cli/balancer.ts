@@ -5,7 +5,8 @@ import { ReadOnlyError, type AttachRequest, type XdpModeRequest } from '../datap
 import type { Ctx } from './context.js';
 import { UsageError } from './errors.js';
 import { changeJson, changeText, interfaceStateText, summaryJson, table } from './format.js';
-import { parseCpuList, parseIntf, parseIntIn, parsePath, parseXdpMode } from './validate.js';
+import { parseCpuList, parseIntIn, parsePath, parseXdpMode } from './validate.js';
+import { parseIntfName } from '../dataplane/rules.js';
 
 export interface AttachFlags {
   defaultMac?: string;
@@ -40,11 +41,11 @@ export function attachRequest(intf: string | undefined, f: AttachFlags): AttachR
   if (f.defaultMac === undefined || f.defaultMac === '') {
     throw new UsageError('attach needs --default-mac MAC (the next hop every encapsulated packet goes to, e.g. the gateway of --intf)');
   }
-  const req: AttachRequest = { intf: parseIntf(intf), defaultMac: formatMac(parseMac(f.defaultMac)) };
+  const req: AttachRequest = { intf: parseIntfName(intf), defaultMac: formatMac(parseMac(f.defaultMac)) };
   if (f.xdpMode !== undefined) req.mode = parseXdpMode(f.xdpMode) as XdpModeRequest;
   if (f.balancerProg !== undefined) req.balancerProg = objectPath(f.balancerProg, 'balancer program');
   if (f.healthcheckerProg !== undefined) req.healthcheckerProg = objectPath(f.healthcheckerProg, 'healthchecker program');
-  if (f.hcIntf) req.hcIntf = parseIntf(f.hcIntf, 'healthcheck interface');
+  if (f.hcIntf) req.hcIntf = parseIntfName(f.hcIntf, 'healthcheck interface');
   if (f.lruSize !== undefined && f.lruSize !== '') req.lruSize = parseIntIn(f.lruSize, 'LRU size', 1, 1_000_000_000, ' (entries, split across the forwarding cores)');
   if (f.forwardingCores !== undefined && f.forwardingCores !== '') req.forwardingCores = parseCpuList(f.forwardingCores);
   if (f.force) req.force = true;

@@ -1,12 +1,19 @@
 // config export / apply: the balancer's desired state as one JSON file. apply validates the whole
 // file before anything is written, prints the diff, and applies it as one transaction through the
 // dataplane (one intent record: a failure or a crash leaves it fully applied or fully absent).
-import { formatMac, formatVip, InputError, parseHash, parseWeight, parseIp, parseMac, parseVip, parseVipFlags, vipFlagsToNames } from '../dataplane/abi.js';
+import { DEFAULT_HASH, DEFAULT_WEIGHT, formatMac, formatVip, InputError, parseHash, parseWeight, parseMac, parseVip, parseVipFlags, vipFlagsToNames } from '../dataplane/abi.js';
+import { checkHashChange, checkRealForVip, parseRealAddress, parseVipFlagList } from '../dataplane/rules.js';
 import type { BalancerConfig, Dataplane, HashKind, VipFlagName, VipKey, VipState } from '../dataplane/types.js';
 import type { Ctx } from './context.js';
 import { ensureWritable } from './balancer.js';
 import { OperationError, sanitize } from './errors.js';
 
+/**
+ * The config file's format version. New optional keys keep it (an older file applies unchanged,
+ * and a file that does not use a new key reads as before); unknown keys are refused, so a file
+ * using a key this version does not know is refused, naming the key. Only a change of what an
+ * existing key means raises it. README "Config file" says the same.
+ */
 export const CONFIG_FORMAT = 1;
 
 export interface ConfigReal { address: string; weight: number }
@@ -31,6 +38,15 @@ function onlyKeys(o: Record<string, unknown>, allowed: string[], where: string):
   for (const k of Object.keys(o)) if (!allowed.includes(k)) throw new InputError(`${where}: unknown key "${sanitize(k, 40)}" (allowed: ${allowed.join(', ')})`);
 }
 
+/** Runs a dataplane rule, naming where in the file its InputError comes from. */
+function at<T>(where: string, rule: () => T): T {
+  try {
+    return rule();
+  } catch (e) {
+    throw e instanceof InputError ? new InputError(`${where}: ${e.message}`) : e;
+  }
+}
+
 interface DesiredVip { key: VipKey; id: string; flags: VipFlagName[]; hash: HashKind; reals: Map<string, number> }
 export interface Desired { defaultMac: string | null; vips: Map<string, DesiredVip> }
 
@@ -44,7 +60,11 @@ export function validateConfig(text: string, limits?: { maxVips: number; maxReal
   }
   if (!isObj(doc)) throw new InputError('config: expected a JSON object like {"katranTuiConfig": 1, "defaultMac": ..., "vips": [...]}');
   onlyKeys(doc, ['katranTuiConfig', 'intf', 'defaultMac', 'vips'], 'config');
-  if (doc.katranTuiConfig !== CONFIG_FORMAT) throw new InputError(`config: "katranTuiConfig" must be ${CONFIG_FORMAT} (the format version)`);
+  const version = doc.katranTuiConfig;
+  if (typeof version === 'number' && Number.isInteger(version) && version > CONFIG_FORMAT) {
+    throw new InputError(`config: "katranTuiConfig" is ${version}, a newer format version than this katran-tui reads (${CONFIG_FORMAT}): upgrade katran-tui to apply it`);
+  }
+  if (version !== CONFIG_FORMAT) throw new InputError(`config: "katranTuiConfig" must be ${CONFIG_FORMAT} (the format version)`);
   let defaultMac: string | null = null;
   if (doc.defaultMac !== undefined && doc.defaultMac !== null) {
     if (typeof doc.defaultMac !== 'string') throw new InputError('config: "defaultMac" must be a string or null');
@@ -64,10 +84,9 @@ export function validateConfig(text: string, limits?: { maxVips: number; maxReal
     let flags: VipFlagName[] = [];
     if (v.flags !== undefined) {
       if (!Array.isArray(v.flags) || !v.flags.every((x) => typeof x === 'string')) throw new InputError(`${where}: "flags" must be an array of flag names`);
-      flags = vipFlagsToNames(parseVipFlags(v.flags as string[]));
-      if (limits) for (const fl of flags) if (!limits.flags.includes(fl)) throw new InputError(`${where}: VIP flag ${fl} is not implemented by the attached program (it implements: ${limits.flags.join(', ') || 'none'})`);
+      flags = limits ? at(where, () => parseVipFlagList(v.flags, limits.flags)) : vipFlagsToNames(parseVipFlags(v.flags as string[]));
     }
-    const hash = v.hash === undefined ? 'maglev-v2' : parseHash(typeof v.hash === 'string' ? v.hash : '?');
+    const hash = v.hash === undefined ? DEFAULT_HASH : parseHash(typeof v.hash === 'string' ? v.hash : '?');
     if (v.reals !== undefined && !Array.isArray(v.reals)) throw new InputError(`${where}: "reals" must be an array`);
     const reals = new Map<string, number>();
     ((v.reals as unknown[] | undefined) ?? []).forEach((r, j) => {
@@ -75,12 +94,12 @@ export function validateConfig(text: string, limits?: { maxVips: number; maxReal
       if (!isObj(r)) throw new InputError(`${w}: expected {"address": ..., "weight": ...}`);
       onlyKeys(r, ['address', 'weight'], w);
       if (typeof r.address !== 'string') throw new InputError(`${w}: "address" must be a string`);
-      const a = parseIp(r.address, 'real address');
-      if (a.family === 4 && key.address.includes(':')) throw new InputError(`${w}: real ${a.text} is IPv4 but VIP ${id} is IPv6`);
-      if (reals.has(a.text)) throw new InputError(`${w}: real ${a.text} appears twice in ${id}`);
-      const weight = r.weight === undefined ? 1 : typeof r.weight === 'number' ? parseWeight(r.weight) : parseWeight(JSON.stringify(r.weight));
-      reals.set(a.text, weight);
-      allReals.add(a.text);
+      const { address } = parseRealAddress(r.address);
+      at(w, () => checkRealForVip(address, key));
+      if (reals.has(address)) throw new InputError(`${w}: real ${address} appears twice in ${id}`);
+      const weight = r.weight === undefined ? DEFAULT_WEIGHT : typeof r.weight === 'number' ? parseWeight(r.weight) : parseWeight(JSON.stringify(r.weight));
+      reals.set(address, weight);
+      allReals.add(address);
     });
     vips.set(id, { key, id, flags, hash, reals });
   });
@@ -119,9 +138,7 @@ export function plan(current: VipState[], currentMac: string | null, want: Desir
       for (const [a, w] of d.reals) addReals.push(`+ real ${id} ${a} weight ${w}`);
       continue;
     }
-    if (c.hash !== d.hash) {
-      throw new InputError(`config: VIP ${id} uses hash ${c.hash}, the file says ${d.hash}: changing the hash of a live VIP reshuffles every flow; do it explicitly with vip del + vip add`);
-    }
+    checkHashChange(d.key, c.hash, d.hash); // the dataplane's policy, asked here so that the dry run refuses too
     const cf = [...c.flags].sort().join(','), df = [...d.flags].sort().join(',');
     if (cf !== df) flags.push(`~ vip ${id} flags ${cf || '-'} -> ${df || '-'}`);
     const have = new Map(c.reals.map((r) => [r.address, r.weight]));
@@ -171,6 +188,7 @@ export async function configApply(ctx: Ctx, file: string, f: { dryRun?: boolean;
     try {
       dp.applyConfig(toBalancerConfig(want));
     } catch (e) {
+      if (e instanceof InputError) throw e; // the dataplane refused the file: nothing was written
       throw new OperationError(`config apply failed: ${(e as Error).message}; nothing was applied (one transaction), the balancer is as before`);
     }
     report(true);

@@ -47,8 +47,18 @@ export interface CliDeps {
   /** The package version and the bundled object's identity, for --version and status. */
   identity(): { version: string; object: string; sha256: string | null };
   /** Filesystem and /proc reads for doctor; injectable for tests. */
-  probe?: import('./doctor.js').DoctorProbe;
+  probe?: DoctorProbe;
   now?(): number;
+}
+
+/** The reads doctor needs, injectable for tests. Every method returns null when the thing is absent. */
+export interface DoctorProbe {
+  readFile(path: string): string | null;
+  readdir(path: string): string[] | null;
+  readlink(path: string): string | null;
+  libbpfVersion(): string | Promise<string>;
+  /** Removes a stale pin directory (only ever called with a path under the pin root). */
+  removeDir(path: string): void;
 }
 
 export interface CommonOptions {

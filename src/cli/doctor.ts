@@ -1,21 +1,11 @@
 // doctor: checks of the box, each with a verdict and, when it is not ok, a fix.
 import { join } from 'node:path';
 import type { BalancerSummary, Host, InterfaceInfo } from '../dataplane/types.js';
-import type { Ctx } from './context.js';
+import type { Ctx, DoctorProbe } from './context.js';
 import { table } from './format.js';
 
 export type Verdict = 'ok' | 'warn' | 'fail' | 'info';
 export interface Check { check: string; verdict: Verdict; detail: string; fix?: string }
-
-/** The reads doctor needs, injectable for tests. Every method returns null when the thing is absent. */
-export interface DoctorProbe {
-  readFile(path: string): string | null;
-  readdir(path: string): string[] | null;
-  readlink(path: string): string | null;
-  libbpfVersion(): string | Promise<string>;
-  /** Removes a stale pin directory (only ever called with a path under the pin root). */
-  removeDir(path: string): void;
-}
 
 /** Drivers with native XDP (ndo_bpf) in mainline kernels. */
 const NATIVE_XDP_DRIVERS = new Set([

@@ -17,18 +17,9 @@ export function table(head: string[], rows: (string | number)[][]): string {
     .join('\n');
 }
 
-/** 1234567 -> "1.23M" */
-export function human(n: number, unit = ''): string {
-  const a = Math.abs(n);
-  const [d, s] = a >= 1e12 ? [1e12, 'T'] : a >= 1e9 ? [1e9, 'G'] : a >= 1e6 ? [1e6, 'M'] : a >= 1e3 ? [1e3, 'k'] : [1, ''];
-  const v = n / d;
-  const t = d === 1 ? (Number.isInteger(v) ? String(v) : v.toFixed(1)) : v.toFixed(v >= 100 ? 0 : v >= 10 ? 1 : 2);
-  return `${t}${s}${unit}`;
-}
-
-export function pct(x: number): string {
-  return `${(x * 100).toFixed(1)}%`;
-}
+// Numbers in the operator's words: the console's and the CLI's one definition (rules.ts).
+export { human, pct } from '../dataplane/rules.js';
+import { pct } from '../dataplane/rules.js';
 
 export function changeText(r: ChangeResult, dryRun = false): string[] {
   const lines = r.summary.map((s) => (dryRun || !r.applied ? `would: ${s}` : s));

@@ -2,7 +2,7 @@
 // exit code (0 ok, 1 failed, 2 bad usage) and every error into one stderr line. Kept thin: each
 // command group lives in its own module and gets a Ctx with an injected Host.
 import { Command, CommanderError, Option } from 'commander';
-import { DEFAULT_PIN_ROOT, DEFAULT_STATE_DIR } from '../dataplane/paths.js';
+import { DEFAULT_PIN_ROOT, DEFAULT_STATE_DIR } from '../dataplane/kernel/paths.js';
 import { normalizeArgv } from './argv.js';
 import { attach, attachRequest, detach, reattach, status, type AttachFlags } from './balancer.js';
 import { configApply, configExport } from './config.js';
@@ -12,7 +12,8 @@ import { EXIT, errorLine, exitCodeFor, UsageError } from './errors.js';
 import { macGet, macSet } from './mac.js';
 import { stats } from './stats.js';
 import { trace } from './trace.js';
-import { parseIntervalMs, parseIntf, parsePath } from './validate.js';
+import { parseIntervalMs, parsePath } from './validate.js';
+import { parseIntfName } from '../dataplane/rules.js';
 import { realAdd, realDel, realWeight, vipAdd, vipDel, vipList } from './vips.js';
 
 export const DEFAULT_INTERVAL_MS = 1000;
@@ -56,7 +57,7 @@ export function buildProgram(deps: CliDeps, run: { ctx?: Ctx; result?: number })
   const common = (cmd: Command): CommonOptions => {
     const o = cmd.optsWithGlobals() as Record<string, unknown>;
     return {
-      intf: o.intf !== undefined ? parseIntf(o.intf) : undefined,
+      intf: o.intf !== undefined ? parseIntfName(o.intf) : undefined,
       readonly: !!o.readonly,
       intervalMs: parseIntervalMs(o.interval),
       stateDir: parsePath(o.stateDir, 'state directory'),

@@ -1,18 +1,8 @@
-// Validation of command-line values that abi.ts does not cover: interface names, numbers, CPU
-// lists, file paths. Everything throws InputError (exit 2) with what is wrong and what is allowed.
-import { InputError } from '../dataplane/abi.js';
+// Validation of command-line values that abi.ts and rules.ts do not cover: numbers, CPU lists,
+// file paths. Everything throws InputError (exit 2) with what is wrong and what is allowed.
+// Interface names follow the dataplane's one rule (rules.ts parseIntfName).
+import { InputError, XDP_MODE_REQUESTS } from '../dataplane/abi.js';
 import { sanitize } from './errors.js';
-
-const IFNAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,14}$/;
-
-/** Linux interface names are at most 15 bytes; we accept the safe subset of letters, digits, . - _ */
-export function parseIntf(text: unknown, what = 'interface'): string {
-  const s = String(text ?? '');
-  if (!IFNAME.test(s) || s === '.' || s === '..') {
-    throw new InputError(`bad ${what} name "${sanitize(s, 60)}": expected up to 15 letters, digits, '.', '-' or '_' (e.g. eno2.573)`);
-  }
-  return s;
-}
 
 export function parseIntIn(text: unknown, what: string, min: number, max: number, unit = ''): number {
   const s = String(text ?? '').trim();
@@ -51,9 +41,10 @@ export function parsePath(text: unknown, what = 'file'): string {
   return s;
 }
 
-export function parseXdpMode(text: unknown): 'auto' | 'native' | 'generic' {
+export function parseXdpMode(text: unknown): (typeof XDP_MODE_REQUESTS)[number] {
   const s = String(text ?? '').trim().toLowerCase();
-  if (s === 'auto' || s === 'native' || s === 'generic') return s;
+  const known = XDP_MODE_REQUESTS.find((m) => m === s);
+  if (known) return known;
   if (s === 'drv' || s === 'driver') return 'native';
   if (s === 'skb') return 'generic';
   throw new InputError(`bad XDP mode "${sanitize(s, 40)}": expected auto, native or generic`);

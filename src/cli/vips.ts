@@ -1,18 +1,11 @@
 // vip add / del / list and real add / del / weight.
-import { formatVip, InputError, parseHash, parseIp, parseVip, parseVipFlags, parseWeight, vipFlagsToNames } from '../dataplane/abi.js';
+import { DEFAULT_WEIGHT, formatVip, parseHash, parseVip, parseVipFlags, parseWeight, vipFlagsToNames } from '../dataplane/abi.js';
+import { checkRealForVip, parseRealAddress } from '../dataplane/rules.js';
 import type { Ctx } from './context.js';
 import { ensureWritable, printChange } from './balancer.js';
 import { pct, table, vipJson } from './format.js';
 
 interface ChangeFlags { dryRun?: boolean; json?: boolean }
-
-export function parseRealAddress(text: string, vipAddress: string): string {
-  const r = parseIp(text, 'real address');
-  if (r.family === 4 && vipAddress.includes(':')) {
-    throw new InputError(`real ${r.text} is IPv4 but the VIP is IPv6: Katran cannot encapsulate an IPv6 packet in IPv4`);
-  }
-  return r.text;
-}
 
 export async function vipAdd(ctx: Ctx, vipText: string, f: ChangeFlags & { flags?: string; hash?: string }): Promise<void> {
   const key = parseVip(vipText);
@@ -54,8 +47,9 @@ export async function vipList(ctx: Ctx, f: { json?: boolean }): Promise<void> {
 
 export async function realAdd(ctx: Ctx, vipText: string, realText: string, f: ChangeFlags & { weight?: string }): Promise<void> {
   const key = parseVip(vipText);
-  const address = parseRealAddress(realText, key.address);
-  const weight = f.weight !== undefined ? parseWeight(f.weight) : 1;
+  const { address } = parseRealAddress(realText);
+  checkRealForVip(address, key); // the dataplane's rule, asked before the root check so bad input says so first
+  const weight = f.weight !== undefined ? parseWeight(f.weight) : DEFAULT_WEIGHT;
   ensureWritable(ctx);
   ctx.requireRoot('real add');
   await ctx.withDataplane({ write: true }, (dp) => printChange(ctx, dp.addReal(key, { address, weight }, { dryRun: !!f.dryRun }), f));
@@ -63,7 +57,7 @@ export async function realAdd(ctx: Ctx, vipText: string, realText: string, f: Ch
 
 export async function realDel(ctx: Ctx, vipText: string, realText: string, f: ChangeFlags): Promise<void> {
   const key = parseVip(vipText);
-  const address = parseIp(realText, 'real address').text;
+  const { address } = parseRealAddress(realText);
   ensureWritable(ctx);
   ctx.requireRoot('real del');
   await ctx.withDataplane({ write: true }, (dp) => printChange(ctx, dp.removeReal(key, address, { dryRun: !!f.dryRun }), f));
@@ -71,7 +65,7 @@ export async function realDel(ctx: Ctx, vipText: string, realText: string, f: Ch
 
 export async function realWeight(ctx: Ctx, vipText: string, realText: string, weightText: string, f: ChangeFlags): Promise<void> {
   const key = parseVip(vipText);
-  const address = parseIp(realText, 'real address').text;
+  const { address } = parseRealAddress(realText);
   const weight = parseWeight(weightText);
   ensureWritable(ctx);
   ctx.requireRoot('real weight');

@@ -1,4 +1,4 @@
-// Katran's map ABI, mirrored from bpf/ (see ../shared/katran-abi.md): map names, default sizes,
+// Katran's map ABI, mirrored from bpf/ (docs/abi.md): map names, default sizes,
 // flags, stats indexes and the byte layout of every key and value. One place for each fact;
 // bpf/constants.h and bpf/structs.h are the C side of the same facts.
 import { isIP } from 'node:net';
@@ -123,6 +123,7 @@ export const CTL_MAC_INDEX = 0;
 
 export const IPPROTO = { tcp: 6, udp: 17 } as const;
 export type Proto = keyof typeof IPPROTO;
+export const PROTOS = Object.keys(IPPROTO) as Proto[];
 
 // ---------------------------------------------------------------------------------------------
 // Errors for operator input: what is wrong and what is allowed.
@@ -198,7 +199,8 @@ export function formatIp(bytes: Uint8Array): string {
   return `${hex.slice(0, best).join(':')}::${hex.slice(best + bestLen).join(':')}`;
 }
 
-function truncate(s: unknown, n = 60): string {
+/** Operator text quoted in an error: at most `n` characters. */
+export function truncate(s: unknown, n = 60): string {
   const t = String(s);
   return t.length > n ? `${t.slice(0, n)}…` : t;
 }
@@ -257,6 +259,9 @@ export function parseEndpoint(text: string, what = 'endpoint'): { address: strin
 // ---------------------------------------------------------------------------------------------
 // Weights and ring hashes
 
+/** A real's weight when none is given (Katran's default). */
+export const DEFAULT_WEIGHT = 1;
+
 /** The largest weight a real may have (Maglev V2 sums weights in 32-bit signed arithmetic). */
 export const MAX_WEIGHT = 0x7fffffff;
 
@@ -268,6 +273,9 @@ export function parseWeight(text: unknown): number {
   }
   return Number(s);
 }
+
+/** How the operator asks to attach: auto tries native (driver) XDP and falls back to generic. */
+export const XDP_MODE_REQUESTS = ['auto', 'native', 'generic'] as const;
 
 export const HASH_KINDS = ['maglev', 'maglev-v2'] as const;
 export type HashKind = (typeof HASH_KINDS)[number];

@@ -1,5 +1,5 @@
 // The one interface between the dataplane and its users (the console, the CLI). The console and
-// the CLI see only these types; src/dataplane/balancer.ts implements them over libbpf, and UI tests
+// the CLI see only these types; src/dataplane/balancer/balancer.ts implements them over libbpf, and UI tests
 // use a fake that implements them too. Plain numbers (not BigInt) cross this line: counters are
 // summed in BigInt inside stats.ts and converted once per sample.
 import type { GlobalCounter, HashKind, VipFlagName, VipKey } from './abi.js';

@@ -1,23 +1,10 @@
 // Formatting for the console: humanised rates, sizes, durations, MACs, fixed-width cells.
 // Pure functions, no React, no colours.
 
-const SI = ['', 'k', 'M', 'G', 'T', 'P'];
+import { human, pct } from '../dataplane/rules.js';
 
-/** 1234 -> "1.23k", 0.5 -> "0.5", 12 -> "12". Three significant digits at most. */
-export function human(n: number): string {
-  if (!Number.isFinite(n)) return '-';
-  const neg = n < 0;
-  let v = Math.abs(n);
-  let i = 0;
-  while (v >= 999.5 && i < SI.length - 1) { v /= 1000; i++; }
-  let s: string;
-  if (i === 0 && Number.isInteger(v)) s = String(v);
-  else if (v >= 100) s = v.toFixed(0);
-  else if (v >= 10) s = v.toFixed(1);
-  else s = v.toFixed(2);
-  if (s.includes('.')) s = s.replace(/\.?0+$/, '');
-  return `${neg ? '-' : ''}${s}${SI[i]}`;
-}
+// Numbers read the same in the console and the CLI: one human() (rules.ts).
+export { human };
 
 /** Packets per second. */
 export function fmtPps(pps: number): string {
@@ -35,10 +22,7 @@ export function fmtCount(n: number): string {
 }
 
 /** 0.1234 -> "12.3%". */
-export function fmtPct(share: number, digits = 1): string {
-  if (!Number.isFinite(share)) return '-';
-  return `${(share * 100).toFixed(digits)}%`;
-}
+export const fmtPct = pct;
 
 /** 3723000 -> "1h02m", 65000 -> "1m05s", 900 -> "0.9s". */
 export function fmtDuration(ms: number): string {

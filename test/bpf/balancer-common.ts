@@ -1,7 +1,7 @@
 // Shared setup of the balancer prog_test_run tests: addresses (documentation prefixes only),
 // VIPs, reals, the expected-output builders and counter assertions.
 import assert from 'node:assert/strict';
-import { pinToCpu } from '../../src/dataplane/libbpf.js';
+import { pinToCpu } from '../../src/dataplane/kernel/libbpf.js';
 import { BalancerFixture, delta, snapshot, type Delta, type GlobalName, type Snapshot, type VipSpec } from '../helpers/balancer-fixture.js';
 import {
   DEFAULT_DST_MAC, ETH_P, PROTO, ethernet, ipipV4Source, ipipV6Source, ipv4, ipv6, macBytes, pattern, tcp, udp,
@@ -72,7 +72,7 @@ export function pktBytes(frame: Buffer): number {
 }
 
 /**
- * The frame katran-abi.md step 9 says comes out: Ethernet dst = gateway MAC, src = the frame's dst
+ * The frame docs/abi.md packet path step 8 says comes out: Ethernet dst = gateway MAC, src = the frame's dst
  * MAC; outer IPv4 (IPIP) or IPv6 header built here independently (checksum by the builder); the
  * received packet after its Ethernet header, untouched. `sport`: the source port after NO_SPORT
  * (0) or DPORT_HASH (the dport); `client`: the source after DPORT_HASH (0.0.0.0 / ::).

@@ -1,9 +1,9 @@
 // The balancer's PASS / DROP rules, ICMP handling, drops with their counters, and every
-// truncation of valid frames (expected verdicts from a table written from katran-abi.md, not
+// truncation of valid frames (expected verdicts from a table written from docs/abi.md, not
 // from running the program).
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { XDP_ACTION } from '../../src/dataplane/libbpf.js';
+import { XDP_ACTION } from '../../src/dataplane/kernel/libbpf.js';
 import { requireBpf } from '../helpers/env.js';
 import {
   ETH_P, ICMP, ICMP6, PROTO, echoRequestFrame, ethernet, flowFrame, icmp4, icmp6, icmpErrorFrame, ipv4, ipv6, ipv6Fragment,
@@ -240,7 +240,7 @@ describe('balancer: ICMP', () => {
 });
 
 /**
- * Verdict of a valid frame cut to `len` bytes, from katran-abi.md's packet path: each header the
+ * Verdict of a valid frame cut to `len` bytes, from docs/abi.md's packet path: each header the
  * path needs, in order, must be complete (else DROP); once all are there, the frame's full verdict.
  * `needs` lists the byte offsets where the needed headers end.
  */

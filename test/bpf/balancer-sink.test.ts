@@ -3,9 +3,9 @@
 // encapsulated frames, passes and counts everything else.
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { BpfObject, TestRunner, XDP_ACTION, mapLookup, mapUpdate } from '../../src/dataplane/libbpf.js';
+import { BpfObject, TestRunner, XDP_ACTION, mapLookup, mapUpdate } from '../../src/dataplane/kernel/libbpf.js';
 import { flowKey, parseIp, parseMac, u32Key } from '../../src/dataplane/abi.js';
-import { bundledObject } from '../../src/dataplane/paths.js';
+import { bundledObject } from '../../src/dataplane/kernel/paths.js';
 import { requireBpf } from '../helpers/env.js';
 import { ethernet, flowFrame, pattern, ETH_P } from '../helpers/packets.js';
 import { GW_MAC, REALS, VIPS, closeFixture, fixture } from './balancer-common.js';

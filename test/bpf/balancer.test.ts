@@ -3,7 +3,7 @@
 // Every case runs on CPU 0 (pinned), the only CPU with its own LRU in lru_mapping.
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { XDP_ACTION, mapDelete, mapUpdate } from '../../src/dataplane/libbpf.js';
+import { XDP_ACTION, mapDelete, mapUpdate } from '../../src/dataplane/kernel/libbpf.js';
 import { MAP, u32Key } from '../../src/dataplane/abi.js';
 import { requireBpf } from '../helpers/env.js';
 import { flowFrame, parseEncap, ipipV4Source, ipipV6Source } from '../helpers/packets.js';
@@ -119,7 +119,7 @@ describe('balancer: forwarding', () => {
     const p = parseEncap(r.data);
     assert.equal(p.outer.family, 6);
     if (p.outer.family === 6) {
-      assert.equal(p.outer.ip.src, '100::8e74:5678', "katran-abi.md's example: 2001:db8::1234:5678 port 40000");
+      assert.equal(p.outer.ip.src, '100::8e74:5678', "docs/abi.md's example: 2001:db8::1234:5678 port 40000");
       assert.equal(p.outer.ip.next, 41);
       assert.equal(p.outer.ip.tclass, 0xb8);
       assert.equal(p.outer.ip.flowLabel, 0);
@@ -166,7 +166,7 @@ describe('balancer: forwarding', () => {
     assert.equal(p.outer.ip.next, 4);
     assert.equal(p.outer.ip.payloadLen, syn.length - 14);
     assert.equal(p.outer.ip.src, ipipV6Source(flow.src, 31337));
-    assert.equal(ipipV4Source(flow.src, 31337), '172.16.104.112', "katran-abi.md's IPIP example");
+    assert.equal(ipipV4Source(flow.src, 31337), '172.16.104.112', "docs/abi.md's IPIP example");
   });
 
   it('NO_SPORT: the source port is left out of the hash, the LRU key and the outer source', async (t) => {

@@ -1,10 +1,10 @@
 // Shared by the control, stats, trace and crash tests: a real loaded balancer (no attach) wrapped
 // as a BalancerHandle, small packet builders, and snapshots of kernel maps to prove "nothing changed".
 import { createHash } from 'node:crypto';
-import { loadBalancer, type LoadedBalancer } from '../../src/dataplane/loader.js';
-import type { BalancerHandle } from '../../src/dataplane/handle.js';
-import { bundledObject, requireObject } from '../../src/dataplane/paths.js';
-import { ArrayRangeReader, type BpfMap } from '../../src/dataplane/maps.js';
+import { loadBalancer, type LoadedBalancer } from '../../src/dataplane/kernel/loader.js';
+import type { BalancerHandle } from '../../src/dataplane/kernel/handle.js';
+import { bundledObject, requireObject } from '../../src/dataplane/kernel/paths.js';
+import { ArrayRangeReader, type BpfMap } from '../../src/dataplane/kernel/maps.js';
 import { u32Key } from '../../src/dataplane/abi.js';
 
 export function balancerObject(): string {

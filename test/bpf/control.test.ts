@@ -6,13 +6,16 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { ControlPlane, ChangeError, type DesiredState } from '../../src/dataplane/control.js';
-import { StateStore } from '../../src/dataplane/state.js';
+import { ControlPlane } from '../../src/dataplane/control/control.js';
+import { type DesiredState } from '../../src/dataplane/control/desired.js';
+import { ChangeError } from '../../src/dataplane/control/reconciler.js';
+import { StateStore } from '../../src/dataplane/control/state.js';
 import { InputError, parseVip, realDefinition, u32Key, vipDefinition, vipMeta } from '../../src/dataplane/abi.js';
-import { BPF_MAP_TYPE, TestRunner, XDP_ACTION, mapCreate, pinToCpu } from '../../src/dataplane/libbpf.js';
-import { BpfMap, sumPerCpuU64 } from '../../src/dataplane/maps.js';
-import { ringCounts, ringForReals } from '../../src/dataplane/maglev.js';
+import { BPF_MAP_TYPE, TestRunner, XDP_ACTION, mapCreate, pinToCpu } from '../../src/dataplane/kernel/libbpf.js';
+import { BpfMap, sumPerCpuU64 } from '../../src/dataplane/kernel/maps.js';
+import { ringCounts, ringForReals } from '../../src/dataplane/control/maglev.js';
 import { ReadOnlyError } from '../../src/dataplane/types.js';
+import { describeChange } from '../../src/dataplane/rules.js';
 import { requireBpf, scratchDir } from '../helpers/env.js';
 import { handleFrom, ipipOuterDst, loadTestBalancer, snapshot, v4Frame } from './control-helpers.js';
 
@@ -152,12 +155,15 @@ test('weight 0 drains with a warning; IPv4 real behind an IPv6 VIP is refused', 
     cp.addReal(VIP, { address: '198.51.100.2' });
     const r = cp.setRealWeight(VIP, '198.51.100.2', 0);
     assert.match(r.warnings.join('\n'), /draining 198\.51\.100\.2.*LRU.*age out/);
+    // One formatter: the summary the CLI prints is the change log's entry as the console shows it.
+    assert.equal(r.summary[0], 'set weight of 198.51.100.2 in 192.0.2.10:80/udp: 1 -> 0');
+    assert.equal(describeChange(s.store.changeLog(1)[0]), r.summary[0]);
     const v = cp.vips()[0];
     assert.equal(v.reals.find((x) => x.address === '198.51.100.2')!.ringSlots, 0);
     assert.equal(v.reals.find((x) => x.address === '198.51.100.1')!.ringShare, 1);
     const v6 = parseVip('[2001:db8::10]:443/tcp');
     cp.addVip({ ...v6 });
-    assert.throws(() => cp.addReal(v6, { address: '198.51.100.1' }), (e: Error) => e instanceof InputError && /IPv4 real cannot serve an IPv6 VIP/.test(e.message));
+    assert.throws(() => cp.addReal(v6, { address: '198.51.100.1' }), (e: Error) => e instanceof InputError && /^real 198\.51\.100\.1 is IPv4 but VIP \[2001:db8::10\]:443\/tcp is IPv6: Katran cannot encapsulate an IPv6 packet in IPv4$/.test(e.message));
     cp.addReal(v6, { address: '2001:db8:1::1' });
     const def = Buffer.alloc(20);
     s.lb.maps.reals.lookup(u32Key(3), def);
@@ -165,6 +171,26 @@ test('weight 0 drains with a warning; IPv4 real behind an IPv6 VIP is refused', 
     // An IPv6 real behind an IPv4 VIP is fine (IPv4 in IPv6)
     cp.addReal(VIP, { address: '2001:db8:1::1' });
     assert.equal(cp.state().reals.find((x) => x.address === '2001:db8:1::1')!.index, 3, 'one index shared by both VIPs');
+  } finally {
+    s.close();
+  }
+});
+
+test('apply refuses a hash change of a live VIP (the policy is the dataplane\'s): nothing changed', async (t) => {
+  if (!(await requireBpf(t))) return;
+  const s = setup('hashchange');
+  try {
+    const { cp, lb, dir } = s;
+    cp.apply({ vips: [{ key: VIP, hash: 'maglev-v2', reals: [{ address: '198.51.100.1', weight: 1 }] }] });
+    const before = snapshot(lb);
+    const file = stateFile(dir);
+    for (const dryRun of [true, false]) {
+      assert.throws(() => cp.apply({ vips: [{ key: VIP, hash: 'maglev', reals: [{ address: '198.51.100.1', weight: 1 }] }] }, { dryRun }),
+        (e: Error) => e instanceof InputError && /VIP 192\.0\.2\.10:80\/udp uses hash maglev-v2, the config says maglev: changing the hash of a live VIP/.test(e.message));
+    }
+    assert.deepEqual(snapshot(lb), before);
+    assert.equal(stateFile(dir), file);
+    assert.equal(cp.vips()[0].hash, 'maglev-v2');
   } finally {
     s.close();
   }
@@ -366,7 +392,7 @@ test('Balancer over an observed (read-only) handle: VIPs imported from the kerne
     s.cp.setDefaultMac(MAC);
     s.cp.addVip({ ...VIP, flags: ['no-sport'] });
     s.cp.addReal(VIP, { address: '198.51.100.1' });
-    const { Balancer } = await import('../../src/dataplane/balancer.js');
+    const { Balancer } = await import('../../src/dataplane/balancer/balancer.js');
     const h = { ...handleFrom(s.lb, { readOnly: true, readOnlyReason: 'observing program 42 of another process' }), owner: 'observed' as const };
     const bal = Balancer.open(h, { stateDir: join(s.dir, 'unused') });
     const before = snapshot(s.lb);

@@ -6,12 +6,13 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { MAP } from '../../src/dataplane/abi.js';
-import { ControlPlane, type DesiredConfig } from '../../src/dataplane/control.js';
-import type { BalancerHandle } from '../../src/dataplane/handle.js';
-import { objGet } from '../../src/dataplane/libbpf.js';
-import { balancerMaps, sizesFrom } from '../../src/dataplane/loader.js';
-import { BpfMap } from '../../src/dataplane/maps.js';
-import { StateStore } from '../../src/dataplane/state.js';
+import { ControlPlane } from '../../src/dataplane/control/control.js';
+import { type DesiredConfig } from '../../src/dataplane/control/desired.js';
+import type { BalancerHandle } from '../../src/dataplane/kernel/handle.js';
+import { objGet } from '../../src/dataplane/kernel/libbpf.js';
+import { balancerMaps, sizesFrom } from '../../src/dataplane/kernel/loader.js';
+import { BpfMap } from '../../src/dataplane/kernel/maps.js';
+import { StateStore } from '../../src/dataplane/control/state.js';
 
 export const CRASH_MAPS = [MAP.vips, MAP.reals, MAP.rings, MAP.stats, MAP.realsStats, MAP.ctl, MAP.lruMapping, MAP.fallbackLru];
 

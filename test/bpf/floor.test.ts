@@ -2,8 +2,8 @@
 // frame through its XDP program with prog_test_run.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { BpfObject, TestRunner, XDP_ACTION } from '../../src/dataplane/libbpf.js';
-import { builtObject } from '../../src/dataplane/paths.js';
+import { BpfObject, TestRunner, XDP_ACTION } from '../../src/dataplane/kernel/libbpf.js';
+import { builtObject } from '../../src/dataplane/kernel/paths.js';
 import { requireBpf } from '../helpers/env.js';
 
 test('floor program swaps MACs and returns XDP_TX through prog_test_run', async (t) => {

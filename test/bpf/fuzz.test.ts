@@ -9,13 +9,13 @@
 // Reproduce a failure with KATRAN_TUI_FUZZ_SEED=<seed printed> node scripts/run-tests.mjs fuzz.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { loadBalancer, type LoadedBalancer } from '../../src/dataplane/loader.js';
-import { TestRunner, XDP_ACTION, numPossibleCpus } from '../../src/dataplane/libbpf.js';
+import { loadBalancer, type LoadedBalancer } from '../../src/dataplane/kernel/loader.js';
+import { TestRunner, XDP_ACTION, numPossibleCpus } from '../../src/dataplane/kernel/libbpf.js';
 import {
   STATS, VIP_FLAGS, ctlMac, parseMac, perCpuStride, realDefinition, u32Key, vipDefinition, vipMeta, type Proto,
 } from '../../src/dataplane/abi.js';
-import { bundledObject, requireObject } from '../../src/dataplane/paths.js';
-import { sumPerCpuU64 } from '../../src/dataplane/maps.js';
+import { bundledObject, requireObject } from '../../src/dataplane/kernel/paths.js';
+import { sumPerCpuU64 } from '../../src/dataplane/kernel/maps.js';
 import { requireBpf } from '../helpers/env.js';
 import {
   ETHERTYPE, IPPROTO_NUM as P, Rng, eth, fuzzSeed, hex, icmpMsg, tcpSeg, udpSeg, v4, v6, v6Ext, type V4Header,
@@ -283,7 +283,7 @@ test('fuzz: 100k+ bad packets through the balancer: no ABORTED, bounded output, 
       else if (res.data.length > frame.length + 40) why = `output ${res.data.length} bytes > input ${frame.length} + 40`;
       else if (res.retval !== XDP_ACTION.TX && !res.data.equals(frame)) why = `${name} output differs from the input`;
       else if (res.retval === XDP_ACTION.TX && ![0, 20, 40].includes(res.data.length - frame.length)) why = `TX output grew by ${res.data.length - frame.length} bytes (expected 0, 20 or 40)`;
-      // Rules of katran-abi.md that hold whatever the bytes: options always DROP, a tagged frame
+      // Rules of docs/abi.md that hold whatever the bytes: options always DROP, a tagged frame
       // always PASSes, and a frame over MAX_PCKT_SIZE is never encapsulated.
       else if (cat === 'IPv4 options' && res.retval !== XDP_ACTION.DROP) why = `IPv4 with options gave ${name}, not DROP`;
       else if (cat === 'VLAN tags' && res.retval !== XDP_ACTION.PASS) why = `802.1Q-tagged frame gave ${name}, not PASS`;

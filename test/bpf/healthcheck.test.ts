@@ -4,9 +4,9 @@
 // not visible in test_run: the lab test checks that.)
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { BpfObject, TestRunner, mapUpdate, numPossibleCpus, mapLookup } from '../../src/dataplane/libbpf.js';
+import { BpfObject, TestRunner, mapUpdate, numPossibleCpus, mapLookup } from '../../src/dataplane/kernel/libbpf.js';
 import { MAP, parseMac, realDefinition, u32Key } from '../../src/dataplane/abi.js';
-import { bundledObject } from '../../src/dataplane/paths.js';
+import { bundledObject } from '../../src/dataplane/kernel/paths.js';
 import { requireBpf } from '../helpers/env.js';
 import { ETH_P, PROTO, ethernet, flowFrame, ipv4, ipv6, parseEncap } from '../helpers/packets.js';
 

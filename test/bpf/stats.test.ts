@@ -3,12 +3,12 @@
 // counters that go backwards are resets (rate 0, listed); NEW_CONN_RATE over the limit is a flood.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Balancer } from '../../src/dataplane/balancer.js';
-import { StateStore } from '../../src/dataplane/state.js';
+import { Balancer } from '../../src/dataplane/balancer/balancer.js';
+import { StateStore } from '../../src/dataplane/control/state.js';
 import { STATS, parseVip, u32Key } from '../../src/dataplane/abi.js';
-import { TestRunner, XDP_ACTION, currentCpu, pinToCpu } from '../../src/dataplane/libbpf.js';
+import { TestRunner, XDP_ACTION, currentCpu, pinToCpu } from '../../src/dataplane/kernel/libbpf.js';
 import { flowFrame } from '../helpers/packets.js';
-import { encapDestination } from '../../src/dataplane/trace.js';
+import { encapDestination } from '../../src/dataplane/trace/trace.js';
 import { requireBpf, scratchDir } from '../helpers/env.js';
 import { handleFrom, loadTestBalancer } from './control-helpers.js';
 

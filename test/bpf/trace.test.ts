@@ -3,12 +3,12 @@
 // sends the same flow exactly where the trace said.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Balancer } from '../../src/dataplane/balancer.js';
-import { StateStore } from '../../src/dataplane/state.js';
+import { Balancer } from '../../src/dataplane/balancer/balancer.js';
+import { StateStore } from '../../src/dataplane/control/state.js';
 import { parseVip, u32Key } from '../../src/dataplane/abi.js';
-import { BpfMap } from '../../src/dataplane/maps.js';
-import { TestRunner, XDP_ACTION, mapFdById, pinToCpu } from '../../src/dataplane/libbpf.js';
-import { encapDestination, traceFrame } from '../../src/dataplane/trace.js';
+import { BpfMap } from '../../src/dataplane/kernel/maps.js';
+import { TestRunner, XDP_ACTION, mapFdById, pinToCpu } from '../../src/dataplane/kernel/libbpf.js';
+import { encapDestination, traceFrame } from '../../src/dataplane/trace/trace.js';
 import { requireBpf, scratchDir } from '../helpers/env.js';
 import { handleFrom, loadTestBalancer, snapshot } from './control-helpers.js';
 

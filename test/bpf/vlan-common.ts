@@ -1,8 +1,8 @@
 // Shared setup of the VLAN prog_test_run tests (bpf/vlan.h): the VLAN table on the shared balancer
 // fixture, the expected tagged output computed from the rules, and per-VLAN counter deltas.
 import assert from 'node:assert/strict';
-import { BpfMap } from '../../src/dataplane/maps.js';
-import { VlanTable } from '../../src/dataplane/vlan.js';
+import { BpfMap } from '../../src/dataplane/kernel/maps.js';
+import { VlanTable } from '../../src/dataplane/kernel/vlan.js';
 import { parseMac, type VlanCounters, type VlanKey } from '../../src/dataplane/abi.js';
 import type { BalancerFixture } from '../helpers/balancer-fixture.js';
 import { macBytes, withoutVlanTags } from '../helpers/packets.js';

@@ -3,9 +3,9 @@
 // against that VLAN's gateway (sink_vlan_cfg), and the usual per-real counts as well.
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { BpfObject, TestRunner, XDP_ACTION, mapLookup, mapUpdate } from '../../src/dataplane/libbpf.js';
+import { BpfObject, TestRunner, XDP_ACTION, mapLookup, mapUpdate } from '../../src/dataplane/kernel/libbpf.js';
 import { parseIp, parseMac, u32Key } from '../../src/dataplane/abi.js';
-import { bundledObject } from '../../src/dataplane/paths.js';
+import { bundledObject } from '../../src/dataplane/kernel/paths.js';
 import { requireBpf } from '../helpers/env.js';
 import { ETH_P, flowFrame, withVlanTags } from '../helpers/packets.js';
 import { GW_MAC, REALS, VIPS, closeFixture, fixture } from './balancer-common.js';

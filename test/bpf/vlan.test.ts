@@ -4,7 +4,7 @@
 // and exact counter deltas (globals, per VIP, per real, per VLAN). CPU 0 pinned (its own LRU).
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { XDP_ACTION } from '../../src/dataplane/libbpf.js';
+import { XDP_ACTION } from '../../src/dataplane/kernel/libbpf.js';
 import { InputError, parseMac } from '../../src/dataplane/abi.js';
 import { requireBpf } from '../helpers/env.js';
 import {

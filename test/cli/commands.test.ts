@@ -306,3 +306,13 @@ test('errors never print a stack trace unless KATRAN_TUI_DEBUG is set', async ()
   const d = await run(box, ['vip', 'add', '192.0.2.1:80/tcp'], { env: { KATRAN_TUI_DEBUG: '1' } });
   assert.match(d.err, /\n\s+at /);
 });
+
+test('an IPv4 real behind an IPv6 VIP: real add says what the dataplane says, exit 2, nothing written', async () => {
+  const box = attachedBox();
+  await run(box, ['vip', 'add', '[2001:db8::1]:80/tcp']);
+  const writes = box.writes.length;
+  const r = await run(box, ['real', 'add', '[2001:db8::1]:80/tcp', '198.51.100.1']);
+  assert.equal(r.code, 2, r.err);
+  assert.equal(r.err, 'katran-tui: real 198.51.100.1 is IPv4 but VIP [2001:db8::1]:80/tcp is IPv6: Katran cannot encapsulate an IPv6 packet in IPv4\n');
+  assert.equal(box.writes.length, writes);
+});

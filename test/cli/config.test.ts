@@ -4,6 +4,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { main } from '../../src/cli/program.js';
 import { attachedBox, FakeBox, fakeDeps } from './fake-host.js';
+import { FakeDataplane } from '../helpers/fake-dataplane.js';
+import { InputError } from '../../src/dataplane/abi.js';
 
 async function run(box: FakeBox, argv: string[], files: Record<string, string> = {}) {
   const f = fakeDeps(box, { files });
@@ -67,15 +69,18 @@ test('apply validates the whole file first: any bad entry, nothing written', asy
   const bad: [unknown, RegExp][] = [
     ['not json', /not valid JSON/],
     [[], /expected a JSON object/],
-    [{ katranTuiConfig: 2, vips: [] }, /format version/],
+    [{ katranTuiConfig: 2, vips: [] }, /"katranTuiConfig" is 2, a newer format version than this katran-tui reads \(1\): upgrade katran-tui/],
+    [{ katranTuiConfig: '1', vips: [] }, /"katranTuiConfig" must be 1 \(the format version\)/],
+    [{ vips: [] }, /"katranTuiConfig" must be 1/],
+    [{ katranTuiConfig: 1, vips: [{ vip: '192.0.2.1:80/tcp', vlan: 5 }] }, /config vips\[0\]: unknown key "vlan"/],
     [{ katranTuiConfig: 1, vips: [], extra: 1 }, /unknown key "extra"/],
     [{ katranTuiConfig: 1, defaultMac: 'ff:ff:ff:ff:ff:ff', vips: [] }, /multicast/],
     [{ katranTuiConfig: 1, vips: [{ vip: '192.0.2.1:80/tcp' }, { vip: '192.0.2.1:80/tcp' }] }, /appears twice/],
     [{ katranTuiConfig: 1, vips: [{ vip: '192.0.2.1:80/tcp' }, { vip: '$(reboot)' }] }, /bad VIP/],
-    [{ katranTuiConfig: 1, vips: [{ vip: '[2001:db8::1]:80/tcp', reals: [{ address: '198.51.100.1' }] }] }, /IPv4 but VIP .* is IPv6/],
+    [{ katranTuiConfig: 1, vips: [{ vip: '[2001:db8::1]:80/tcp', reals: [{ address: '198.51.100.1' }] }] }, /^katran-tui: config vips\[0\]\.reals\[0\]: real 198\.51\.100\.1 is IPv4 but VIP \[2001:db8::1\]:80\/tcp is IPv6: Katran cannot encapsulate an IPv6 packet in IPv4$/m],
     [{ katranTuiConfig: 1, vips: [{ vip: '192.0.2.1:80/tcp', reals: [{ address: '198.51.100.1', weight: -1 }] }] }, /bad weight/],
     [{ katranTuiConfig: 1, vips: [{ vip: '192.0.2.1:80/tcp', reals: [{ address: '198.51.100.1', weight: '1' }] }] }, /bad weight/],
-    [{ katranTuiConfig: 1, vips: [{ vip: '192.0.2.1:80/tcp', flags: ['quic'] }] }, /not implemented by the attached program/],
+    [{ katranTuiConfig: 1, vips: [{ vip: '192.0.2.1:80/tcp', flags: ['quic'] }] }, /config vips\[0\]: VIP flag quic not implemented by this balancer's program/],
     [{ katranTuiConfig: 1, vips: [{ vip: '192.0.2.1:80/tcp', flags: ['bogus'] }] }, /unknown VIP flag/],
     [{ katranTuiConfig: 1, vips: ['192.0.2.1:1/tcp', '192.0.2.1:2/tcp', '192.0.2.1:3/tcp', '192.0.2.1:4/tcp', '192.0.2.1:5/tcp'].map((vip) => ({ vip })) }, /at most 4/],
   ];
@@ -112,4 +117,24 @@ test('a hash change of a live VIP is refused', async () => {
   const r = await run(box, ['config', 'apply', 'n.json'], { 'n.json': JSON.stringify(next) });
   assert.equal(r.code, 2);
   assert.match(r.err, /changing the hash of a live VIP/);
+  const dry = await run(box, ['config', 'apply', 'n.json', '--dry-run'], { 'n.json': JSON.stringify(next) });
+  assert.equal(dry.code, 2, 'the dry run gives the same answer');
+  assert.match(dry.err, /^katran-tui: VIP 192\.0\.2\.1:80\/tcp uses hash maglev-v2, the config says maglev: changing the hash of a live VIP/m);
+});
+
+test('the console\'s fake dataplane refuses a hash change of a live VIP as the control plane does', () => {
+  const dp = new FakeDataplane().seed([{ vip: '192.0.2.1:80/tcp', reals: ['198.51.100.1'] }]);
+  const key = { address: '192.0.2.1', port: 80, proto: 'tcp' as const };
+  assert.throws(() => dp.applyConfig({ vips: [{ key, hash: 'maglev', reals: [{ address: '198.51.100.1', weight: 1 }] }] }),
+    (e: Error) => e instanceof InputError && /uses hash maglev-v2, the config says maglev: changing the hash of a live VIP/.test(e.message));
+  assert.equal(dp.vipMap.get('192.0.2.1:80/tcp')?.hash, 'maglev-v2');
+});
+
+test('versioning: a format-1 file with only the keys of the first release applies unchanged, with the defaults', async () => {
+  const box = attachedBox();
+  const old = JSON.stringify({ katranTuiConfig: 1, vips: [{ vip: '192.0.2.7:80/tcp', reals: [{ address: '198.51.100.7' }] }] });
+  const r = await run(box, ['config', 'apply', 'old.json'], { 'old.json': old });
+  assert.equal(r.code, 0, r.err);
+  const v = box.vips.get('192.0.2.7:80/tcp');
+  assert.deepEqual({ flags: v?.flags, hash: v?.hash, reals: [...(v?.reals ?? [])] }, { flags: [], hash: 'maglev-v2', reals: [['198.51.100.7', 1]] });
 });

@@ -1,12 +1,13 @@
 // A small in-memory Host / Dataplane for the CLI's unit tests: it records every write so a test
 // can assert that bad input changed nothing.
-import { formatVip, type VipKey } from '../../src/dataplane/abi.js';
+import { DEFAULT_HASH, formatVip, type VipKey } from '../../src/dataplane/abi.js';
+import { checkHashChange } from '../../src/dataplane/rules.js';
 import {
   ReadOnlyError, type AttachRequest, type BalancerConfig, type BalancerInfo, type BalancerSummary, type ChangeOptions, type ChangeResult, type Dataplane,
   type HashKind, type Host, type InterfaceInfo, type InterfaceState, type StatsSample, type TraceRequest, type TraceResult, type VipFlagName, type VipSpec, type VipState,
 } from '../../src/dataplane/types.js';
 import type { CliDeps, Out } from '../../src/cli/context.js';
-import type { DoctorProbe } from '../../src/cli/doctor.js';
+import type { DoctorProbe } from '../../src/cli/context.js';
 
 interface FakeVip { key: VipKey; flags: VipFlagName[]; hash: HashKind; reals: Map<string, number> }
 
@@ -92,7 +93,7 @@ export class FakeDp implements Dataplane {
     const id = formatVip(key);
     if (this.box.vips.has(id)) throw new Error(`VIP ${id} exists`);
     if (this.box.vips.size >= 4) throw new Error('add VIP: map full (4)');
-    return this.change(`addVip ${id}`, o, `add VIP ${id}`, () => this.box.vips.set(id, { key, flags: spec.flags ?? [], hash: spec.hash ?? 'maglev-v2', reals: new Map() }));
+    return this.change(`addVip ${id}`, o, `add VIP ${id}`, () => this.box.vips.set(id, { key, flags: spec.flags ?? [], hash: spec.hash ?? DEFAULT_HASH, reals: new Map() }));
   }
   removeVip(key: VipKey, o?: ChangeOptions): ChangeResult {
     this.get(key);
@@ -123,8 +124,10 @@ export class FakeDp implements Dataplane {
     const next = new Map<string, FakeVip>();
     for (const v of cfg.vips) {
       const id = formatVip(v.key);
+      const cur = this.box.vips.get(id);
+      if (cur) checkHashChange(cur.key, cur.hash, v.hash ?? DEFAULT_HASH);
       if (this.box.failOn && `applyConfig ${id}`.startsWith(this.box.failOn)) throw new Error(`applyConfig ${id}: injected failure`);
-      next.set(id, { key: v.key, flags: v.flags ?? [], hash: v.hash ?? 'maglev-v2', reals: new Map((v.reals ?? []).map((r) => [r.address, r.weight])) });
+      next.set(id, { key: v.key, flags: v.flags ?? [], hash: v.hash ?? DEFAULT_HASH, reals: new Map((v.reals ?? []).map((r) => [r.address, r.weight])) });
     }
     if (next.size > 4) throw new Error('apply config: map full (4)');
     return this.change('applyConfig', o, `apply config: ${next.size} VIPs`, () => {

@@ -10,7 +10,7 @@ import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Lab } from '../../src/dataplane/lab.js';
+import type { Lab } from '../../src/lab/lab.js';
 import { pinRoot, scratchDir } from '../helpers/env.js';
 import { labId, newLab, requireLab } from '../e2e/fixture.js';
 import { parseExposition } from './prom-parse.js';

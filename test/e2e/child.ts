@@ -5,11 +5,11 @@
 // Prints {"progId": N} when ready, then exits when its stdin says "exit" (or closes).
 import { createInterface } from 'node:readline';
 import { CTL_MAC_INDEX, ctlMac, parseMac, u32Key } from '../../src/dataplane/abi.js';
-import type { BalancerHandle } from '../../src/dataplane/handle.js';
-import { XDP_FLAGS, ifNameToIndex, progInfo, xdpAttach } from '../../src/dataplane/libbpf.js';
-import { attach } from '../../src/dataplane/lifecycle.js';
-import { loadBalancer, sizesFrom } from '../../src/dataplane/loader.js';
-import { bundledObject } from '../../src/dataplane/paths.js';
+import type { BalancerHandle } from '../../src/dataplane/kernel/handle.js';
+import { XDP_FLAGS, ifNameToIndex, progInfo, xdpAttach } from '../../src/dataplane/kernel/libbpf.js';
+import { attach } from '../../src/dataplane/balancer/attach.js';
+import { loadBalancer, sizesFrom } from '../../src/dataplane/kernel/loader.js';
+import { bundledObject } from '../../src/dataplane/kernel/paths.js';
 import { programVip, type TestVip } from './fixture.js';
 
 interface ChildSpec {

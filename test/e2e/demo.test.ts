@@ -6,8 +6,8 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, rmSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { cleanupLab, labNames } from '../../src/dataplane/lab.js';
-import { DEMO_VIPS, demoPaths } from '../../src/demo.js';
+import { cleanupLab, labNames } from '../../src/lab/lab.js';
+import { DEMO_VIPS, demoPaths } from '../../src/lab/demo.js';
 import { labId, requireLab } from './fixture.js';
 
 const bin = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'bin', 'katran-tui');

@@ -4,12 +4,12 @@
 import { existsSync } from 'node:fs';
 import type { TestContext } from 'node:test';
 import { ctlMac, flowKey, lbStats, realDefinition, u32Key, vipDefinition, vipMeta, type FlowKey, type Proto, CTL_MAC_INDEX, parseMac, STATS } from '../../src/dataplane/abi.js';
-import type { BalancerHandle } from '../../src/dataplane/handle.js';
-import { createLab, type Lab, type LabOptions } from '../../src/dataplane/lab.js';
-import { closeFd, mapFdById, mapLookup } from '../../src/dataplane/libbpf.js';
-import { ringForReals } from '../../src/dataplane/maglev.js';
-import { sumPerCpuU64 } from '../../src/dataplane/maps.js';
-import { bundledObject } from '../../src/dataplane/paths.js';
+import type { BalancerHandle } from '../../src/dataplane/kernel/handle.js';
+import { createLab, type Lab, type LabOptions } from '../../src/lab/lab.js';
+import { closeFd, mapFdById, mapLookup } from '../../src/dataplane/kernel/libbpf.js';
+import { ringForReals } from '../../src/dataplane/control/maglev.js';
+import { sumPerCpuU64 } from '../../src/dataplane/kernel/maps.js';
+import { bundledObject } from '../../src/dataplane/kernel/paths.js';
 import { inCI, requireBpf, runId } from '../helpers/env.js';
 
 /** A short lab id unique to this run: `<letter><runId-ish>`. Links are kt<id>b etc. (<= 15 chars). */

@@ -5,10 +5,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
-import { attach, detach } from '../../src/dataplane/lifecycle.js';
-import type { BalancerHandle } from '../../src/dataplane/handle.js';
-import type { Lab } from '../../src/dataplane/lab.js';
-import { TCP_FLAGS } from '../../src/dataplane/labframes.js';
+import { attach } from '../../src/dataplane/balancer/attach.js';
+import { detach } from '../../src/dataplane/balancer/detach.js';
+import type { BalancerHandle } from '../../src/dataplane/kernel/handle.js';
+import type { Lab } from '../../src/lab/lab.js';
+import { TCP_FLAGS } from '../../src/lab/frames.js';
 import { pinRoot } from '../helpers/env.js';
 import { globalStat, labId, lruEntries, newLab, pair, programVip, readMac, requireLab, setMac, settle, sinkOf, type TestVip } from './fixture.js';
 

@@ -7,13 +7,16 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { realDefinition, u32Key } from '../../src/dataplane/abi.js';
-import type { BalancerHandle } from '../../src/dataplane/handle.js';
-import type { Lab } from '../../src/dataplane/lab.js';
-import { ifNameToIndex, tcQueryEgress } from '../../src/dataplane/libbpf.js';
-import { HC_TC_HANDLE, HC_TC_PRIORITY, attach, detach, openPinned } from '../../src/dataplane/lifecycle.js';
-import { sumPerCpuU64 } from '../../src/dataplane/maps.js';
-import { builtObject, bundledObject } from '../../src/dataplane/paths.js';
-import { buildFrame } from '../../src/dataplane/labframes.js';
+import type { BalancerHandle } from '../../src/dataplane/kernel/handle.js';
+import type { Lab } from '../../src/lab/lab.js';
+import { ifNameToIndex, tcQueryEgress } from '../../src/dataplane/kernel/libbpf.js';
+import { attach } from '../../src/dataplane/balancer/attach.js';
+import { detach } from '../../src/dataplane/balancer/detach.js';
+import { HC_TC_HANDLE, HC_TC_PRIORITY } from '../../src/dataplane/balancer/healthcheck.js';
+import { openPinned } from '../../src/dataplane/balancer/open.js';
+import { sumPerCpuU64 } from '../../src/dataplane/kernel/maps.js';
+import { builtObject, bundledObject } from '../../src/dataplane/kernel/paths.js';
+import { buildFrame } from '../../src/lab/frames.js';
 import { pinRoot } from '../helpers/env.js';
 import { labId, newLab, requireLab, settle, sinkOf } from './fixture.js';
 import { existsSync } from 'node:fs';
@@ -95,14 +98,14 @@ test('an upstream ipip healthchecker is refused without ipip0 / ipip60, and noth
   }
   const root = pinRoot('hcipip');
   let lab: Lab | undefined;
-  let floor: import('../../src/dataplane/libbpf.js').BpfObject | undefined;
+  let floor: import('../../src/dataplane/kernel/libbpf.js').BpfObject | undefined;
   try {
     lab = newLab(labId('i'), { healthcheck: true });
     assert.throws(
       () => attach({ intf: lab!.intf, defaultMac: lab!.defaultMac, pinRoot: root, hcIntf: lab!.hcIntf, healthcheckerProg: builtObject('test/e2e/healthchecking_ipip.bpf.c') }),
       /ipip healthchecker.*needs ipip0 and ipip60/,
     );
-    const { BpfObject, XDP_FLAGS, xdpAttach, xdpQuery } = await import('../../src/dataplane/libbpf.js');
+    const { BpfObject, XDP_FLAGS, xdpAttach, xdpQuery } = await import('../../src/dataplane/kernel/libbpf.js');
     assert.equal(xdpQuery(lab.ifindex).progId, 0, 'the balancer attach was rolled back');
     assert.equal(tcQueryEgress(ifNameToIndex(lab.hcIntf!), HC_TC_HANDLE, HC_TC_PRIORITY), 0);
     assert.equal(existsSync(`${root}/${lab.intf}`), false);

@@ -3,10 +3,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
-import { cleanupLab, type Lab } from '../../src/dataplane/lab.js';
-import { ifNameToIndex, linkBasics, xdpQuery } from '../../src/dataplane/libbpf.js';
-import { defaultRouteInterfaces } from '../../src/dataplane/interfaces.js';
-import { interfaceWarnings } from '../../src/dataplane/lifecycle.js';
+import { cleanupLab, type Lab } from '../../src/lab/lab.js';
+import { ifNameToIndex, linkBasics, xdpQuery } from '../../src/dataplane/kernel/libbpf.js';
+import { defaultRouteInterfaces } from '../../src/dataplane/kernel/interfaces.js';
+import { interfaceWarnings } from '../../src/dataplane/balancer/checks.js';
 import { labId, newLab, requireLab, sinkObject } from './fixture.js';
 
 const netns = (): string[] => execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' }).split('\n').map((l) => l.split(' ')[0]).filter(Boolean);
@@ -60,7 +60,7 @@ test('lab: veth with MTU >= 1540, sink on the peer, clients and routes in the na
 test('lab: a crashed lab (kill -9) is cleaned by the next createLab with the same id', async (t) => {
   if (!(await requireLab(t))) return;
   const id = labId('k');
-  const labJs = new URL('../../src/dataplane/lab.js', import.meta.url).pathname;
+  const labJs = new URL('../../src/lab/lab.js', import.meta.url).pathname;
   const child = spawn(process.execPath, ['--input-type=module', '-e',
     `const m = await import(${JSON.stringify(labJs)}); m.createLab({ id: ${JSON.stringify(id)}, sinkObject: ${JSON.stringify(sinkObject() ?? null)} ?? undefined }); console.log('up'); setTimeout(() => {}, 60000);`],
   { stdio: ['ignore', 'pipe', 'inherit'] });

@@ -5,14 +5,18 @@ import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import type { BalancerHandle } from '../../src/dataplane/handle.js';
-import type { Lab } from '../../src/dataplane/lab.js';
+import type { BalancerHandle } from '../../src/dataplane/kernel/handle.js';
+import type { Lab } from '../../src/lab/lab.js';
 import {
   BpfError, BpfObject, XDP_FLAGS, closeFd, mapInfo, progFdById, xdpAttach, xdpDetach, xdpQuery,
-} from '../../src/dataplane/libbpf.js';
-import { attach, checkAttach, detach, detachPinned, listBalancers, openPinned, upgrade } from '../../src/dataplane/lifecycle.js';
-import { builtObject, bundledObject } from '../../src/dataplane/paths.js';
-import { pinRoot } from '../helpers/env.js';
+} from '../../src/dataplane/kernel/libbpf.js';
+import { attach, checkAttach } from '../../src/dataplane/balancer/attach.js';
+import { detach, detachPinned } from '../../src/dataplane/balancer/detach.js';
+import { listBalancers } from '../../src/dataplane/balancer/list.js';
+import { openPinned } from '../../src/dataplane/balancer/open.js';
+import { upgrade } from '../../src/dataplane/balancer/upgrade.js';
+import { builtObject, bundledObject } from '../../src/dataplane/kernel/paths.js';
+import { pinRoot, readableCheckout } from '../helpers/env.js';
 import { labId, lruEntries, newLab, pair, programVip, requireLab, settle, sinkOf, type TestVip } from './fixture.js';
 
 const U: TestVip = { address: '192.0.2.20', port: 7000, proto: 'udp', vipNum: 5, reals: [{ index: 9, address: '198.51.100.20' }] };
@@ -33,9 +37,10 @@ test('errors: a missing interface, a bad mode or MAC, and a non-root user each s
   assert.throws(() => attach({ intf: 'lo', defaultMac: 'not-a-mac', pinRoot: root }), /MAC/i);
   assert.throws(() => attach({ intf: 'lo', defaultMac: '02:00:00:00:00:01', pinRoot: '/tmp/not-bpffs-kt' }), /not on bpffs/);
   // Non-root: a child that drops to nobody before calling attach.
-  const lifecycle = new URL('../../src/dataplane/lifecycle.js', import.meta.url).pathname;
+  // (from a readable copy: user nobody may not be able to read this checkout, e.g. under /root)
+  const attachJs = join(readableCheckout(), 'dist', 'src', 'dataplane', 'balancer', 'attach.js');
   const r = spawnSync(process.execPath, ['--input-type=module', '-e',
-    `process.setgid(65534); process.setuid(65534); const m = await import(${JSON.stringify(lifecycle)}); try { m.attach({ intf: 'lo', defaultMac: '02:00:00:00:00:01', pinRoot: ${JSON.stringify(root)} }); } catch (e) { console.log(e.message); }`],
+    `process.setgid(65534); process.setuid(65534); const m = await import(${JSON.stringify(attachJs)}); try { m.attach({ intf: 'lo', defaultMac: '02:00:00:00:00:01', pinRoot: ${JSON.stringify(root)} }); } catch (e) { console.log(e.message); }`],
   { encoding: 'utf8', timeout: 20_000 });
   assert.match(r.stdout, /not root/, r.stderr);
   assert.equal(existsSync(root), false, 'nothing pinned by the failed attempts');

@@ -5,11 +5,12 @@
 // not parse); and with tx VLAN offload on, XDP never sees the tag.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { attach, detach } from '../../src/dataplane/lifecycle.js';
-import type { BalancerHandle } from '../../src/dataplane/handle.js';
-import type { Lab } from '../../src/dataplane/lab.js';
+import { attach } from '../../src/dataplane/balancer/attach.js';
+import { detach } from '../../src/dataplane/balancer/detach.js';
+import type { BalancerHandle } from '../../src/dataplane/kernel/handle.js';
+import type { Lab } from '../../src/lab/lab.js';
 import { parseMac, type VlanKey } from '../../src/dataplane/abi.js';
-import { VlanTable } from '../../src/dataplane/vlan.js';
+import { VlanTable } from '../../src/dataplane/kernel/vlan.js';
 import { pinRoot } from '../helpers/env.js';
 import { globalStat, labId, newLab, pair, programVip, requireLab, settle, sinkOf, type TestVip } from './fixture.js';
 

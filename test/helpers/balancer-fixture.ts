@@ -5,13 +5,13 @@
 import {
   BPF_MAP_TYPE, BpfObject, TestRunner, closeFd, mapCreate, mapDelete, mapLookup, mapUpdate, mapUpdateBatch, numPossibleCpus,
   type TestRunResult,
-} from '../../src/dataplane/libbpf.js';
+} from '../../src/dataplane/kernel/libbpf.js';
 import {
   DEFAULTS, MAP, SIZES, ctlMac, flowKey, parseMac, perCpuStride, realDefinition, u32Key, vipDefinition, vipMeta,
   type FlowKey, type Proto,
 } from '../../src/dataplane/abi.js';
-import { bundledObject, requireObject } from '../../src/dataplane/paths.js';
-import { flowRingPosition } from '../../src/dataplane/flowhash.js';
+import { bundledObject, requireObject } from '../../src/dataplane/kernel/paths.js';
+import { flowRingPosition } from '../../src/dataplane/trace/flowhash.js';
 
 export const RING_SIZE = DEFAULTS.ringSize;
 export const MAX_VIPS = DEFAULTS.maxVips;

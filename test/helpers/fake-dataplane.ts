@@ -2,9 +2,10 @@
 // contract: inputs are validated by the abi.ts parsers (InputError), writes in read-only mode throw
 // ReadOnlyError, dryRun writes nothing, capacity limits hold, and counters grow deterministically
 // per sample (so a test can assert exact rates). The ring share is weight / sum of weights.
-import { formatVip, InputError, parseIp, parseMac, parsePort, parseVipFlags, vipFlagsToNames, VIP_FLAGS } from '../../src/dataplane/abi.js';
+import { DEFAULT_HASH, DEFAULT_WEIGHT, formatVip, InputError, parseIp, parseMac, parsePort, parseVipFlags, parseWeight, vipFlagsToNames, VIP_FLAGS } from '../../src/dataplane/abi.js';
 import type { GlobalCounter, VipFlagName, VipKey } from '../../src/dataplane/abi.js';
 import { ReadOnlyError } from '../../src/dataplane/types.js';
+import { checkHashChange, checkRealForVip, parseRealAddress, parseVipFlagList } from '../../src/dataplane/rules.js';
 import type {
   AttachRequest, BalancerInfo, BalancerSummary, ChangeLogEntry, ChangeOptions, ChangeResult, CpuStat, Dataplane,
   HashKind, HealthcheckState, Host, InterfaceInfo, PairStat, RealStat, StatsSample, TraceRequest, TraceResult,
@@ -297,14 +298,11 @@ export class FakeDataplane implements Dataplane {
     const key: VipKey = { address: parseIp(spec.address, 'VIP address').text, port: parsePort(spec.port, 'VIP port'), proto: spec.proto };
     if (key.proto !== 'tcp' && key.proto !== 'udp') throw new InputError(`bad protocol "${String(spec.proto)}": expected tcp or udp`);
     const id = formatVip(key);
-    const flags = spec.flags ?? [];
+    const flags = parseVipFlagList(spec.flags, this.info().vipFlagsSupported);
     const mask = parseVipFlags(flags);
-    const supported = this.info().vipFlagsSupported;
-    const unsupported = flags.filter((f) => !supported.includes(f));
-    if (unsupported.length) throw new InputError(`add VIP ${id}: flag ${unsupported.join(', ')} is not implemented by this balancer (supported: ${supported.join(', ')})`);
     if (this.vipMap.has(id)) throw new InputError(`add VIP ${id}: already exists`);
     if (this.vipMap.size >= this.maxVips) throw new InputError(`add VIP ${id}: map full (${this.maxVips})`);
-    const hash = spec.hash ?? 'maglev';
+    const hash = spec.hash ?? DEFAULT_HASH;
     const summary = [`add VIP ${id}${flags.length ? ` flags ${vipFlagsToNames(mask).join(',')}` : ''} hash ${hash}`];
     const warnings = this.vipMap.size + 1 > this.maxVips * 0.9 ? [`VIP map ${this.vipMap.size + 1}/${this.maxVips}`] : [];
     if (!dry) {
@@ -333,7 +331,7 @@ export class FakeDataplane implements Dataplane {
     const dry = this.guard(o);
     const { id, vip } = this.key(k);
     const names = vipFlagsToNames(parseVipFlags(flags));
-    if (!dry) { this.record('set-flags', id, vip.flags, names); vip.flags = names; }
+    if (!dry) { this.record('set-vip-flags', id, vip.flags, names); vip.flags = names; }
     return { applied: !dry, summary: [`VIP ${id} flags: ${vip.flags.join(',') || 'none'} -> ${names.join(',') || 'none'}`], warnings: [] };
   }
 
@@ -354,17 +352,16 @@ export class FakeDataplane implements Dataplane {
   }
 
   private weight(w: unknown): number {
-    const n = typeof w === 'number' ? w : Number(String(w).trim());
-    if (!Number.isInteger(n) || n < 0 || n > 0xffffffff || String(w).trim() === '') throw new InputError(`bad weight "${String(w)}": expected a whole number from 0 to 4294967295`);
-    return n;
+    return parseWeight(w);
   }
 
   addReal(k: VipKey, real: { address: string; weight?: number }, o?: ChangeOptions): ChangeResult {
     const quiet = (o as { quiet?: boolean } | undefined)?.quiet;
     const dry = this.guard(o);
     const { id, vip } = this.key(k);
-    const address = parseIp(real.address, 'real address').text;
-    const weight = this.weight(real.weight ?? 1);
+    const { address } = parseRealAddress(real.address);
+    checkRealForVip(address, vip.key);
+    const weight = this.weight(real.weight ?? DEFAULT_WEIGHT);
     if (vip.reals.some((r) => r.address === address)) throw new InputError(`add real ${address} to ${id}: already there`);
     if (!this.realIndex.has(address) && this.realIndex.size >= this.maxReals) throw new InputError(`add real ${address}: reals map full (${this.maxReals})`);
     const after = [...vip.reals, { address, weight }];
@@ -428,6 +425,10 @@ export class FakeDataplane implements Dataplane {
    */
   applyConfig(cfg: { mac?: string | null; vips: { key: VipKey; flags?: VipFlagName[]; hash?: HashKind; reals?: { address: string; weight: number }[] }[] }, o?: ChangeOptions): ChangeResult {
     const summary = [`apply a configuration of ${cfg.vips.length} VIP(s)${cfg.mac ? `, default MAC ${cfg.mac}` : ''}`];
+    for (const v of cfg.vips) {
+      const cur = this.vipMap.get(formatVip(v.key));
+      if (cur) checkHashChange(cur.key, cur.hash, v.hash ?? DEFAULT_HASH);
+    }
     if (this.guard(o)) return { applied: false, summary, warnings: [] };
     const quiet = { quiet: true } as ChangeOptions;
     const want = new Set(cfg.vips.map((v) => formatVip(v.key)));

@@ -480,7 +480,7 @@ export function parseEncap(b: Uint8Array): ParsedEncap {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Katran's outer source addresses (katran-abi.md step 9), for expected values in tests
+// Katran's outer source addresses (docs/abi.md packet path step 8), for expected values in tests
 
 /** IPIP outer source: 172.16.(c ^ (sport & 0xff)).(d ^ (sport >> 8)), c.d = the client's last octets. */
 export function ipipV4Source(client: string, sport: number): string {

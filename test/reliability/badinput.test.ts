@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import {
   InputError, parseEndpoint, parseIp, parseMac, parsePort, parseProto, parseVip, parseVipFlags,
 } from '../../src/dataplane/abi.js';
-import { Balancer } from '../../src/dataplane/balancer.js';
+import { Balancer } from '../../src/dataplane/balancer/balancer.js';
 import type { VipKey } from '../../src/dataplane/types.js';
 import { handleFrom, loadTestBalancer } from '../bpf/control-helpers.js';
 import { requireBpf, scratchDir } from '../helpers/env.js';

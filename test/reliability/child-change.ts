@@ -3,8 +3,8 @@
 // Usage: node child-change.js <intf> <pinRoot> <stateDir> <op json> <step|none> <nth>
 // op: {"op":"addReal","vip":{...},"address":"...","weight":1} | removeReal | setRealWeight |
 //     setDefaultMac {"mac"} | addVip {"vip","flags"} | removeVip {"vip"} | setVipFlags {"vip","flags"}
-import { openPinned } from '../../src/dataplane/lifecycle.js';
-import { Balancer } from '../../src/dataplane/balancer.js';
+import { openPinned } from '../../src/dataplane/balancer/open.js';
+import { Balancer } from '../../src/dataplane/balancer/balancer.js';
 
 const [intf, pinRoot, stateDir, opJson, step, nthText] = process.argv.slice(2);
 const op = JSON.parse(opJson) as { op: string; vip?: never; address?: string; weight?: number; mac?: string; flags?: never };

@@ -1,10 +1,10 @@
 // One library call in a child process whose environment the fault tests control (not root, libbpf
 // hidden): prints {"ok":true} or the error as one JSON line {"name","message","code","errno","log"}.
 // Usage: node child-probe.js libbpf | load [object] | attach <intf> <pinRoot>
-import { libbpf } from '../../src/dataplane/libbpf.js';
-import { loadBalancer } from '../../src/dataplane/loader.js';
-import { attach } from '../../src/dataplane/lifecycle.js';
-import { bundledObject } from '../../src/dataplane/paths.js';
+import { libbpf } from '../../src/dataplane/kernel/libbpf.js';
+import { loadBalancer } from '../../src/dataplane/kernel/loader.js';
+import { attach } from '../../src/dataplane/balancer/attach.js';
+import { bundledObject } from '../../src/dataplane/kernel/paths.js';
 
 const [what, a, b] = process.argv.slice(2);
 try {

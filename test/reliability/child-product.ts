@@ -4,8 +4,9 @@
 // (balancer.ts: state under <stateDir>/<intf>, the writer lock, the sampler), prints
 // "ready <pid>" and keeps sampling every 100 ms until <seconds> have passed.
 // Usage: node child-product.js <intf> <pinRoot> <stateDir> <seconds> [attach]
-import { attach, openPinned } from '../../src/dataplane/lifecycle.js';
-import { Balancer } from '../../src/dataplane/balancer.js';
+import { attach } from '../../src/dataplane/balancer/attach.js';
+import { openPinned } from '../../src/dataplane/balancer/open.js';
+import { Balancer } from '../../src/dataplane/balancer/balancer.js';
 
 const [intf, pinRoot, stateDir, secondsText, mode] = process.argv.slice(2);
 const seconds = Math.min(Number(secondsText) || 10, 120);

@@ -6,8 +6,8 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, readdirSync, readlinkSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { runId } from '../helpers/env.js';
-import type { BalancerHandle } from '../../src/dataplane/handle.js';
-import { ArrayRangeReader } from '../../src/dataplane/maps.js';
+import type { BalancerHandle } from '../../src/dataplane/kernel/handle.js';
+import { ArrayRangeReader } from '../../src/dataplane/kernel/maps.js';
 
 /** A short name unique to this run: `<prefix><run id>` (<= 13 characters, so +'a'/'b' fits IFNAMSIZ). */
 export function shortName(prefix: string): string {

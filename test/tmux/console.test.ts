@@ -13,11 +13,11 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as delay } from 'node:timers/promises';
 import { CTL_MAC_INDEX, ctlMac, formatMac, formatVip, u32Key, vipDefinition } from '../../src/dataplane/abi.js';
-import type { BalancerHandle } from '../../src/dataplane/handle.js';
-import { createHost } from '../../src/dataplane/host.js';
-import type { Lab, RunningTraffic } from '../../src/dataplane/lab.js';
-import { xdpQuery } from '../../src/dataplane/libbpf.js';
-import { lifecycleFor } from '../../src/dataplane/lifecycle.js';
+import type { BalancerHandle } from '../../src/dataplane/kernel/handle.js';
+import { createHost } from '../../src/dataplane/balancer/host.js';
+import type { Lab, RunningTraffic } from '../../src/lab/lab.js';
+import { xdpQuery } from '../../src/dataplane/kernel/libbpf.js';
+import { openPinned } from '../../src/dataplane/balancer/open.js';
 import { hasTmux, procState, Tmux } from '../helpers/tmux.js';
 import { labId, newLab, requireLab, settle, sinkOf } from '../e2e/fixture.js';
 import { pinRoot, scratchDir } from '../helpers/env.js';
@@ -102,7 +102,7 @@ test('console in tmux on a lab balancer: rates move, add VIP and MAC through for
     }
     assert.ok(seen.length >= 2, `the XDP TOTAL rate moved while traffic flowed (seen: ${seen.join(', ') || 'nothing > 0'})\n${tmux.capture()}`);
 
-    ro = lifecycleFor({ pinRoot: pins, stateDir }).openPinned(lab.intf, { readOnly: true });
+    ro = openPinned(lab.intf, { pinRoot: pins, readOnly: true });
 
     // 3. Add a VIP through the form: a, address, Tab, port, Tab, protocol u(dp), Enter, y.
     const newVip = '192.0.2.77:8080/udp';
@@ -168,8 +168,8 @@ test('console in tmux on a lab balancer: rates move, add VIP and MAC through for
     try { ro?.close(); } catch { /* closed */ }
     try {
       if (lab) {
-        const h = lifecycleFor({ pinRoot: pins, stateDir }).openPinned(lab.intf);
-        const { detach } = await import('../../src/dataplane/lifecycle.js');
+        const h = openPinned(lab.intf, { pinRoot: pins });
+        const { detach } = await import('../../src/dataplane/balancer/detach.js');
         detach(h);
       }
     } catch { /* not attached */ }

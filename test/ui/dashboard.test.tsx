@@ -203,3 +203,22 @@ test('dashboard: the VIP list (every ring on the real balancer) is read once, th
   assert.equal(dp.vipsCalls, after);
   r.unmount();
 });
+
+test('dashboard: the log pane says the change log in the operator\'s words (as the CLI\'s change summaries), not JSON', async () => {
+  const fake = demoFake();
+  const at = new Date(fake.dp.clock).toISOString();
+  // Entries as the control plane records them in the state directory's change log.
+  fake.dp.log.push(
+    { at, op: 'add-vip', target: '[2001:db8:f::10]:443/tcp', old: null, new: { key: { address: '2001:db8:f::10', port: 443, proto: 'tcp' }, flags: [], hash: 'maglev-v2', vipNum: 3, reals: [] } },
+    { at, op: 'add-real', target: '[2001:db8:f::10]:443/tcp 2001:db8:e::1', old: null, new: { address: '2001:db8:e::1', weight: 1, index: 7 } },
+    { at, op: 'set-weight', target: '[2001:db8:f::10]:443/tcp 2001:db8:e::1', old: 1, new: 0 },
+  );
+  const { r } = await setup({ fake, props: { width: 120 } });
+  await press(r, 'l');
+  const f = frame(r);
+  assert.match(f, /add VIP \[2001:db8:f::10\]:443\/tcp \(vip_num 3, hash maglev-v2, flags none\)/);
+  assert.match(f, /add real 2001:db8:e::1 \(weight 1, index 7\) to \[2001:db8:f::10\]:443\/tcp/);
+  assert.match(f, /set weight of 2001:db8:e::1 in \[2001:db8:f::10\]:443\/tcp: 1 -> 0/);
+  assert.doesNotMatch(f, /[{}"]/);
+  r.unmount();
+});

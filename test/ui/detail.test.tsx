@@ -70,3 +70,15 @@ test('detail: change weight, drain and remove a real, each after y/N', async () 
   assert.deepEqual(reals(), ['198.51.100.1=3', '198.51.100.2=0']);
   r.unmount();
 });
+
+test('detail: an IPv4 real behind an IPv6 VIP is refused as you type, in the dataplane\'s words', async () => {
+  const { r, dp } = await setup({ ticks: 5, props: { width: 160 } });
+  await press(r, '1', 'G', KEY.enter); // [2001:db8::10]:53/udp, last by VIP
+  await press(r, 'a');
+  await type(r, '198.51.100.9');
+  assert.match(frame(r).replace(/\s*│\n│\s*/g, " "), /real 198\.51\.100\.9 is IPv4 but VIP \[2001:db8::10\]:53\/udp is IPv6: Katran cannot encapsulate an IPv6 packet in IPv4/);
+  await press(r, KEY.enter);
+  assert.doesNotMatch(frame(r), /Apply\?/);
+  assert.equal(dp.writes, 0);
+  r.unmount();
+});

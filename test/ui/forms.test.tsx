@@ -25,7 +25,7 @@ test('add VIP: validation as you type, dry-run summary, N writes nothing, y appl
   assert.match(frame(r), /\[udp\]/);
   await press(r, KEY.tab);
   await type(r, 'quic');
-  assert.match(frame(r), /flag quic is not implemented by this balancer/);
+  assert.match(frame(r), /VIP flag quic not implemented by this balancer's program/);
   await press(r, KEY.backspace, KEY.backspace, KEY.backspace, KEY.backspace);
   await type(r, 'bogus');
   assert.match(frame(r), /unknown VIP flag "bogus"/);
@@ -131,5 +131,14 @@ test('detach: needs the interface name, then y detaches and returns to the start
   assert.equal(dp.detached, true);
   assert.equal(dp.closed, true);
   assert.match(frame(r), /katran-tui · interfaces/);
+  r.unmount();
+});
+
+test('add VIP: the hash field preselects the default every entry point uses (maglev-v2), and the VIP gets it', async () => {
+  const { r, dp } = await setup();
+  await press(r, 'a');
+  assert.match(frame(r), /hash\s+ maglev  \[maglev-v2\]/);
+  await type(r, '192.0.2.60'); await press(r, KEY.tab); await type(r, '80'); await press(r, KEY.enter, 'y');
+  assert.equal(dp.vipMap.get('192.0.2.60:80/tcp')?.hash, 'maglev-v2');
   r.unmount();
 });

@@ -5,7 +5,7 @@ import { nextInterval } from '../../src/ui/hooks/useStats.js';
 import { dropLevel, lruHitRatio } from '../../src/ui/model/health.js';
 import { History } from '../../src/ui/model/history.js';
 import { buildRows, filterRows, moveSelection, scrollTop, sortRows } from '../../src/ui/model/table.js';
-import { parseFlagList } from '../../src/ui/forms/validate.js';
+import { parseVipFlagList as parseFlagList } from '../../src/dataplane/rules.js';
 import { parseWeight } from '../../src/dataplane/abi.js';
 import { demoFake } from '../helpers/fake-dataplane.js';
 

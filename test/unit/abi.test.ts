@@ -49,7 +49,7 @@ test('MACs, ports, flags, endpoints', () => {
   assert.deepEqual(parseEndpoint('[2001:db8::5]:40000'), { address: '2001:db8::5', port: 40000 });
 });
 
-test('struct codecs lay bytes out as katran-abi.md says', () => {
+test('struct codecs lay bytes out as docs/abi.md says', () => {
   const v = vipDefinition.encode({ address: '192.0.2.1', port: 80, proto: 'tcp' });
   assert.equal(v.toString('hex'), 'c0000201' + '00'.repeat(12) + '0050' + '06' + '00');
   assert.deepEqual(vipDefinition.decode(v), { address: '192.0.2.1', port: 80, proto: 'tcp' });

@@ -5,7 +5,7 @@
 // computed here) is in test/bpf/balancer.test.ts.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { flowRingPosition, hashedFlow, jhash, jhash2words, portsWord } from '../../src/dataplane/flowhash.js';
+import { flowRingPosition, hashedFlow, jhash, jhash2words, portsWord } from '../../src/dataplane/trace/flowhash.js';
 
 test('jhash matches lookup3 hashlittle vectors', () => {
   assert.equal(jhash(new Uint8Array(0), 0), 0xdeadbeef);

@@ -2,7 +2,7 @@
 // a flat line made of flows whose phases cancel out.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { waveRate } from '../../src/dataplane/labtraffic.js';
+import { waveRate } from '../../src/lab/traffic.js';
 
 test("a wave generator's total rate swings between ~10% and 100% over a period", () => {
   const flows = 16;

@@ -1,4 +1,4 @@
-/* Prints the libbpf struct layouts that src/dataplane/libbpf.ts hard-codes (LAYOUT), from the
+/* Prints the libbpf struct layouts that src/dataplane/kernel/libbpf.ts hard-codes (LAYOUT), from the
  * installed headers; test/unit/layout.test.ts compiles and runs it and compares. */
 #include <stdio.h>
 #include <stddef.h>

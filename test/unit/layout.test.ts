@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { LAYOUT } from '../../src/dataplane/libbpf.js';
+import { LAYOUT } from '../../src/dataplane/kernel/libbpf.js';
 import { scratchDir } from '../helpers/env.js';
 
 const source = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'test', 'unit', 'layout.c');

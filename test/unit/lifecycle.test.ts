@@ -2,10 +2,10 @@
 // crafted frames' checksums, and the XDP attach-mode names.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { decodeMeta, encodeMeta, pinDirFor, type PinMeta } from '../../src/dataplane/pins.js';
-import { labNames } from '../../src/dataplane/lab.js';
-import { buildFrame, TCP_FLAGS } from '../../src/dataplane/labframes.js';
-import { isKatranAbi, modeOf } from '../../src/dataplane/interfaces.js';
+import { decodeMeta, encodeMeta, pinDirFor, type PinMeta } from '../../src/dataplane/kernel/pins.js';
+import { labNames } from '../../src/lab/lab.js';
+import { buildFrame, TCP_FLAGS } from '../../src/lab/frames.js';
+import { isKatranAbi, modeOf } from '../../src/dataplane/kernel/interfaces.js';
 
 test('kt_meta round-trips every field', () => {
   const m: PinMeta = {

@@ -1,11 +1,11 @@
-// Katran's Maglev ring: every test vector of katran-abi.md ("Maglev ring (userspace)"), plus the
+// Katran's Maglev ring (docs/abi.md, "The Maglev ring"): the test vectors Katran's rings give, plus the
 // properties the control plane relies on (one endpoint, no endpoint, minimal movement, ringDiff).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   buildRing, fnv32, hash128to64, ipHash, movedShare, murmur3_x64_128_h1, ringCounts, ringDiff, ringForReals,
   spookyHash128, spookyHash32, type Endpoint,
-} from '../../src/dataplane/maglev.js';
+} from '../../src/dataplane/control/maglev.js';
 import type { HashKind } from '../../src/dataplane/types.js';
 
 const M = 65537;

@@ -5,11 +5,11 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { appendFileSync, chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { StateCorruptError, StateStore } from '../../src/dataplane/state.js';
+import { StateCorruptError, StateStore } from '../../src/dataplane/control/state.js';
 import { LockedError, ReadOnlyError, type ChangeLogEntry } from '../../src/dataplane/types.js';
 import { scratchDir } from '../helpers/env.js';
 
-const stateModule = new URL('../../src/dataplane/state.js', import.meta.url).href;
+const stateModule = new URL('../../src/dataplane/control/state.js', import.meta.url).href;
 
 /** A pid that existed a moment ago and is dead now. */
 function deadPid(): number {

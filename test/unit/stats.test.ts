@@ -1,7 +1,7 @@
 // The sampler's pure logic: deltas, rates over elapsed time, resets, flood detection. No kernel.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { RateBook, counterDelta, floodedCpus, perSecond } from '../../src/dataplane/stats.js';
+import { RateBook, counterDelta, floodedCpus, perSecond } from '../../src/dataplane/stats/stats.js';
 
 test('counterDelta: first reading has no delta, growth is the delta, going backwards is a reset', () => {
   assert.deepEqual(counterDelta(undefined, 5n), { delta: 0n, reset: false });

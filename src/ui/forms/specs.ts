@@ -1,25 +1,25 @@
 // The console's forms: what each asks and which dataplane call it makes.
-import { parseIp, parsePort, parseProto } from '../../dataplane/abi.js';
-import type { AttachRequest, BalancerInfo, Dataplane, HashKind, Host, InterfaceInfo, InterfaceState, RealState, VipState, XdpModeRequest } from '../../dataplane/types.js';
+import { DEFAULT_HASH, DEFAULT_WEIGHT, HASH_KINDS, PROTOS, parseHash, parsePort, parseProto, parseWeight, XDP_MODE_REQUESTS } from '../../dataplane/abi.js';
+import { parseRealAddress, parseVipAddress, parseVipFlagList } from '../../dataplane/rules.js';
+import type { AttachRequest, BalancerInfo, Dataplane, Host, InterfaceInfo, InterfaceState, RealState, VipState, XdpModeRequest } from '../../dataplane/types.js';
 import { fmtMac } from '../format.js';
 import type { FormSpec } from './Form.js';
-import { parseWeight } from '../../dataplane/abi.js';
-import { parseFlagList, vAddress, vFlags, vMac, vOneOf, vPort, vWeight } from './validate.js';
+import { vFlags, vMac, vOneOf, vPort, vRealAddress, vVipAddress, vWeight } from './validate.js';
 
 export function addVipForm(dp: Dataplane, info: BalancerInfo): FormSpec {
   return {
     title: 'Add VIP',
     fields: [
-      { name: 'address', label: 'address', hint: 'e.g. 192.0.2.1 or 2001:db8::1', validate: vAddress('VIP address') },
+      { name: 'address', label: 'address', hint: 'e.g. 192.0.2.1 or 2001:db8::1', validate: vVipAddress },
       { name: 'port', label: 'port', hint: '0 matches every port', validate: vPort },
-      { name: 'proto', label: 'protocol', kind: 'choice', choices: ['tcp', 'udp'] },
+      { name: 'proto', label: 'protocol', kind: 'choice', choices: [...PROTOS] },
       { name: 'flags', label: 'flags', hint: `optional: ${info.vipFlagsSupported.join(',')}`, validate: vFlags(info.vipFlagsSupported) },
-      { name: 'hash', label: 'hash', kind: 'choice', choices: ['maglev', 'maglev-v2'] },
+      { name: 'hash', label: 'hash', kind: 'choice', choices: [...HASH_KINDS], initial: DEFAULT_HASH },
     ],
     build(v) {
       const spec = {
-        address: parseIp(v.address, 'VIP address').text, port: parsePort(v.port, 'VIP port'), proto: parseProto(v.proto),
-        flags: parseFlagList(v.flags ?? '', info.vipFlagsSupported), hash: v.hash as HashKind,
+        address: parseVipAddress(v.address), port: parsePort(v.port, 'VIP port'), proto: parseProto(v.proto),
+        flags: parseVipFlagList(v.flags ?? '', info.vipFlagsSupported), hash: parseHash(v.hash),
       };
       return { label: 'add VIP', run: (o) => dp.addVip(spec, o) };
     },
@@ -39,11 +39,11 @@ export function addRealForm(dp: Dataplane, vip: VipState): FormSpec {
   return {
     title: `Add real to ${vip.id}`,
     fields: [
-      { name: 'address', label: 'address', hint: 'e.g. 198.51.100.1', validate: vAddress('real address') },
-      { name: 'weight', label: 'weight', initial: '1', validate: vWeight },
+      { name: 'address', label: 'address', hint: 'e.g. 198.51.100.1', validate: vRealAddress(vip.key) },
+      { name: 'weight', label: 'weight', initial: String(DEFAULT_WEIGHT), validate: vWeight },
     ],
     build(v) {
-      const real = { address: parseIp(v.address, 'real address').text, weight: parseWeight(v.weight) };
+      const real = { address: parseRealAddress(v.address).address, weight: parseWeight(v.weight) };
       return { label: `add real ${real.address}`, run: (o) => dp.addReal(vip.key, real, o) };
     },
   };
@@ -118,7 +118,7 @@ export function attachForm(host: Host, ifc: InterfaceInfo, all: InterfaceInfo[],
     note: ifc.defaultRoute ? `WARNING: ${ifc.name} carries the default route; attaching here can cut this box off` : `${ifc.name} ${ifc.up ? 'up' : 'DOWN'} mtu ${ifc.mtu}${ifc.xdp ? `, has XDP prog ${ifc.xdp.progId} (${ifc.xdp.name})${foreign ? ', not ours: replace=yes' : ''}` : ''}`,
     fields: [
       { name: 'mac', label: 'default MAC', hint: 'the next hop towards the reals, e.g. 58:e4:34:56:46:e0', validate: vMac },
-      { name: 'mode', label: 'XDP mode', kind: 'choice', choices: ['auto', 'native', 'generic'] },
+      { name: 'mode', label: 'XDP mode', kind: 'choice', choices: [...XDP_MODE_REQUESTS] },
       { name: 'hc', label: 'healthcheck intf', hint: 'optional', validate: vOneOf(names, 'interface', true) },
       // Only where another (non-Katran) XDP program is attached: replacing it is a deliberate choice.
       ...(foreign ? [{ name: 'force', label: `replace prog ${foreign.progId}`, kind: 'choice' as const, choices: ['no', 'yes'] }] : []),

@@ -9,6 +9,7 @@
 import { useCallback, useEffect, useRef, useState } from 'react';
 import type { BalancerInfo, ChangeLogEntry, ChangeOptions, ChangeResult, Dataplane, StatsSample, VipState } from '../../dataplane/types.js';
 import { describeError } from '../errors.js';
+import { describeChange } from '../../dataplane/rules.js';
 
 export interface LogEntry { at: number; level: 'info' | 'warn' | 'error'; text: string }
 
@@ -56,7 +57,7 @@ export function useBalancer(dp: Dataplane, now: () => number = Date.now): Balanc
   // What the last VIP list read saw: the newest change-log entry and the VIP ids.
   const seen = useRef<{ logHead: string; ids: Set<string> } | null>(null);
   const [log, setLog] = useState<LogEntry[]>(() => dp.changeLog(20).map((c) => ({
-    at: Date.parse(c.at) || now(), level: 'info' as const, text: `${c.op} ${c.target}: ${short(c.old)} -> ${short(c.new)}`,
+    at: Date.parse(c.at) || now(), level: 'info' as const, text: describeChange(c),
   })));
 
   const addLog = useCallback((level: LogEntry['level'], text: string) => {
@@ -133,8 +134,3 @@ function sameInfo(a: BalancerInfo, b: BalancerInfo): boolean {
   return JSON.stringify(a) === JSON.stringify(b);
 }
 
-function short(v: unknown): string {
-  if (v === null || v === undefined) return '-';
-  const s = typeof v === 'string' ? v : JSON.stringify(v);
-  return s.length > 40 ? `${s.slice(0, 39)}…` : s;
-}

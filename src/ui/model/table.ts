@@ -1,5 +1,6 @@
 // The VIP table as data: rows joined from the VIP list and the last sample, sorting, filtering,
 // and a selection kept by VIP id across re-sorts and refreshes. No screen here.
+import { DEFAULT_HASH } from '../../dataplane/abi.js';
 import type { StatsSample, VipState } from '../../dataplane/types.js';
 
 export type SortKey = 'vip' | 'pps' | 'bps' | 'share' | 'reals';
@@ -28,7 +29,7 @@ export function buildRows(vips: readonly VipState[] | null, sample: StatsSample 
   for (const v of sample?.vips ?? []) total += v.pps;
   if (vips === null) {
     return (sample?.vips ?? []).map((s) => ({
-      id: s.id, vip: { id: s.id, key: s.key, flags: [], hash: 'maglev', vipNum: -1, reals: [] }, pps: s.pps, bps: s.bps,
+      id: s.id, vip: { id: s.id, key: s.key, flags: [], hash: DEFAULT_HASH, vipNum: -1, reals: [] }, pps: s.pps, bps: s.bps,
       share: total > 0 ? s.pps / total : 0, reals: 0, liveReals: 0, pending: true,
     }));
   }

@@ -1,10 +1,10 @@
 // Where the package's compiled BPF objects live, found relative to this file so that a global
-// npm install works: dist/src/dataplane/paths.js -> dist/bpf/*.bpf.o.
+// npm install works: dist/src/dataplane/kernel/paths.js -> dist/bpf/*.bpf.o.
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 
-const distDir = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const distDir = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 
 /** Absolute path of a compiled object shipped with the package, e.g. bundledObject('balancer'). */
 export function bundledObject(name: string): string {

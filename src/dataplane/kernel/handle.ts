@@ -2,7 +2,7 @@
 // the balancer was reached (attached now, reopened from pins, or observed read-only).
 import type { BalancerMaps, BalancerSizes } from './loader.js';
 import type { BpfMap } from './maps.js';
-import type { XdpMode } from './types.js';
+import type { XdpMode } from '../types.js';
 
 export interface HealthcheckHandle {
   intf: string;

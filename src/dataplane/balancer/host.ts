@@ -1,17 +1,22 @@
-// types.ts Host over libbpf: the lifecycle (lifecycle.ts, interfaces.ts) for finding, attaching and
-// opening balancers, and the control plane (balancer.ts) for what one balancer does. The CLI and
-// the console get one of these from createHost({pinRoot, stateDir}).
+// types.ts Host over libbpf, the one facade of the lifecycle verbs: listing (list.ts,
+// kernel/interfaces.ts), attaching (attach.ts) and opening (open.ts) balancers; what one balancer
+// does is the Balancer (balancer.ts) it hands out. The CLI and the console get one of these from
+// createHost({pinRoot, stateDir}).
 //
 // open(intf): a balancer katran-tui pinned for intf is reopened from its pins (no reload; writable
 // unless readOnly, taking the state directory's writer lock); any other Katran-ABI program on intf
 // is observed read-only. attach(): the lifecycle's attach, then the control plane on top; when the
 // state directory already holds a desired state for that interface (an earlier attach), its VIPs
 // are re-applied to the fresh maps and the result says so. The requested MAC always wins.
-import { formatMac, parseMac } from './abi.js';
+import { formatMac, parseMac } from '../abi.js';
 import { Balancer } from './balancer.js';
-import type { BalancerHandle } from './handle.js';
-import { attach, checkAttach, detach, lifecycleFor, type Lifecycle } from './lifecycle.js';
-import type { AttachRequest, BalancerSummary, ChangeOptions, ChangeResult, Dataplane, Host, InterfaceInfo } from './types.js';
+import type { BalancerHandle } from '../kernel/handle.js';
+import { listInterfaces } from '../kernel/interfaces.js';
+import { attach, checkAttach } from './attach.js';
+import { detach } from './detach.js';
+import { listBalancers } from './list.js';
+import { openOrObserve, openPinned } from './open.js';
+import type { AttachRequest, BalancerSummary, ChangeOptions, ChangeResult, Dataplane, Host, InterfaceInfo } from '../types.js';
 
 export interface HostOptions {
   pinRoot: string;
@@ -19,22 +24,19 @@ export interface HostOptions {
 }
 
 export class LibbpfHost implements Host {
-  readonly lifecycle: Lifecycle;
-  constructor(readonly o: HostOptions) {
-    this.lifecycle = lifecycleFor(o);
-  }
+  constructor(readonly o: HostOptions) {}
 
   interfaces(): InterfaceInfo[] {
-    return this.lifecycle.listInterfaces();
+    return listInterfaces({ pinRoot: this.o.pinRoot });
   }
 
   balancers(): BalancerSummary[] {
-    return this.lifecycle.listBalancers();
+    return listBalancers({ pinRoot: this.o.pinRoot });
   }
 
   private wrap(handle: BalancerHandle): Balancer {
     try {
-      return Balancer.open(handle, { stateDir: this.o.stateDir, detach: (h) => detach(h) });
+      return Balancer.open(handle, { stateDir: this.o.stateDir });
     } catch (e) {
       handle.close();
       throw e;
@@ -42,7 +44,7 @@ export class LibbpfHost implements Host {
   }
 
   open(intf: string, o: { readOnly?: boolean; detached?: boolean } = {}): Dataplane {
-    return this.wrap(this.lifecycle.open(intf, o));
+    return this.wrap(openOrObserve(intf, { pinRoot: this.o.pinRoot, ...o }));
   }
 
   attach(req: AttachRequest, o: ChangeOptions = {}): { dataplane: Dataplane | null; result: ChangeResult } {
@@ -62,8 +64,7 @@ export class LibbpfHost implements Host {
     } catch (e) {
       // The control plane could not open (e.g. another writer holds the lock): leave nothing half-done.
       try {
-        const again = this.lifecycle.openPinned(req.intf);
-        detach(again);
+        detach(openPinned(req.intf, { pinRoot: this.o.pinRoot }));
       } catch { /* already gone */ }
       throw e;
     }

@@ -1,8 +1,8 @@
 // Ethernet frames for the lab's crafted traffic (sent by AF_PACKET from the client namespace):
-// TCP segments with any flags (ACKs of a flow that never established: GUIDE.md, no real answers in
+// TCP segments with any flags (ACKs of a flow that never established: no real answers in
 // the lab) and UDP datagrams, IPv4 or IPv6, with correct checksums.
 import { isIP } from 'node:net';
-import { parseIp, parseMac } from './abi.js';
+import { parseIp, parseMac } from '../dataplane/abi.js';
 
 export const TCP_FLAGS = { FIN: 0x01, SYN: 0x02, RST: 0x04, PSH: 0x08, ACK: 0x10 } as const;
 

@@ -8,13 +8,13 @@
 import {
   CTL_MAC_INDEX, DEFAULTS, IPPROTO, MAP, SIZES, VIP_FLAGS, flowKey, formatVip, isZeroMac, parseIp, parsePort, parseProto,
   realDefinition, realPosLru, u32Key, vipDefinition, vipFlagsToNames, vipMeta, type VipKey,
-} from './abi.js';
+} from '../abi.js';
 import { flowRingPosition } from './flowhash.js';
-import type { BalancerHandle } from './handle.js';
-import { BpfError, ERRNO, TestRunner, XDP_ACTION, mapFdById } from './libbpf.js';
-import { loadBalancer, type LoadedBalancer } from './loader.js';
-import { BpfMap } from './maps.js';
-import type { TraceRequest, TraceResult } from './types.js';
+import type { BalancerHandle } from '../kernel/handle.js';
+import { BpfError, ERRNO, TestRunner, XDP_ACTION, mapFdById } from '../kernel/libbpf.js';
+import { loadBalancer, type LoadedBalancer } from '../kernel/loader.js';
+import { BpfMap } from '../kernel/maps.js';
+import type { TraceRequest, TraceResult } from '../types.js';
 
 const ACTIONS: Record<number, TraceResult['action']> = {
   [XDP_ACTION.ABORTED]: 'ABORTED', [XDP_ACTION.DROP]: 'DROP', [XDP_ACTION.PASS]: 'PASS', [XDP_ACTION.TX]: 'TX',

@@ -1,15 +1,15 @@
 // The sampler: per-VIP (stats[vip_num]), per-real (reals_stats[index]) and the global counters
-// (stats[MAX_VIPS + offset], katran-abi.md) read with batch lookups into buffers allocated once,
+// (stats[MAX_VIPS + offset], docs/abi.md) read with batch lookups into buffers allocated once,
 // summed over CPUs in BigInt and also kept per CPU for the XDP action counters. Rates are over the
 // real elapsed time between samples (a monotonic clock); a counter that goes backwards is a reset
 // (rate 0 for that interval, named in `resets`), never a negative rate.
 //
 // The pure part (deltas, rates, resets, flood detection) is separate from the kernel reads so
 // that it is unit-tested without BPF: see RateBook and the functions below it.
-import { DEFAULTS, STATS, formatVip, type GlobalCounter, type VipKey } from './abi.js';
-import type { BalancerMaps, BalancerSizes } from './loader.js';
-import { ArrayRangeReader, type BpfMap } from './maps.js';
-import type { CpuStat, PairStat, RealStat, StatsSample, VipStat } from './types.js';
+import { DEFAULTS, STATS, formatVip, type GlobalCounter, type VipKey } from '../abi.js';
+import type { BalancerMaps, BalancerSizes } from '../kernel/loader.js';
+import { ArrayRangeReader, type BpfMap } from '../kernel/maps.js';
+import type { CpuStat, PairStat, RealStat, StatsSample, VipStat } from '../types.js';
 
 export const GLOBAL_COUNTERS = Object.keys(STATS) as GlobalCounter[];
 /** Counters that are gauges, not monotonic: never a reset, no rate. */

@@ -1,8 +1,8 @@
 // "Where does this flow go": the Linux kernel's jhash / jhash_2words (Bob Jenkins' lookup3, as in
-// include/linux/jhash.h) and Katran's flow-hash rule (katran-abi.md packet path steps 5-7), in
+// include/linux/jhash.h) and Katran's flow-hash rule (docs/abi.md packet path steps 5-7), in
 // TypeScript. bpf/jhash.h and bpf/select.h are the kernel side; test/bpf/balancer*.test.ts checks
 // that a packet lands exactly on the ring slot computed here.
-import { parseIp, VIP_FLAGS } from './abi.js';
+import { parseIp, VIP_FLAGS } from '../abi.js';
 
 const JHASH_INITVAL = 0xdeadbeef;
 

@@ -1,22 +1,27 @@
 // One balancer as the console and the CLI see it (types.ts Dataplane): a BalancerHandle from
-// lifecycle.ts (attached, reopened from pins, or observed read-only) composed with the durable
+// attach.ts or open.ts (attached, reopened from pins, or observed read-only) composed with the durable
 // state (state.ts), the control plane (control.ts), the sampler (stats.ts) and the tracer
 // (trace.ts). Read-only handles refuse every write with ReadOnlyError naming the reason.
 import { join } from 'node:path';
 import { existsSync } from 'node:fs';
-import { MAP, formatVip, realDefinition, type VipFlagName, type VipKey } from './abi.js';
-import { ControlPlane, type DesiredConfig, type DesiredStore, type FaultHook } from './control.js';
-import type { BalancerHandle } from './handle.js';
-import { StatsSampler, type SampleReal, type SampleVip } from './stats.js';
-import { StateStore } from './state.js';
-import { Tracer } from './trace.js';
-import { detach as lifecycleDetach, interfaceStateOf, reattach as lifecycleReattach, type ReattachResult } from './lifecycle.js';
-import { ReadOnlyError } from './types.js';
+import { MAP, formatVip, realDefinition, type VipFlagName, type VipKey } from '../abi.js';
+import { ControlPlane } from '../control/control.js';
+import { type DesiredConfig, type DesiredStore } from '../control/desired.js';
+import { type FaultHook } from '../control/reconciler.js';
+import type { BalancerHandle } from '../kernel/handle.js';
+import { StatsSampler, type SampleReal, type SampleVip } from '../stats/stats.js';
+import { StateStore } from '../control/state.js';
+import { Tracer } from '../trace/trace.js';
+import { requireOwnWritable } from './checks.js';
+import { detach as lifecycleDetach } from './detach.js';
+import { interfaceStateOf } from './interface-state.js';
+import { reattach as lifecycleReattach, type ReattachResult } from './reattach.js';
+import { ReadOnlyError } from '../types.js';
 import type {
   BalancerInfo, ChangeLogEntry, ChangeOptions, ChangeResult, Dataplane, HealthcheckState, InterfaceState, StatsSample, TraceRequest,
   TraceResult, VipSpec, VipState,
-} from './types.js';
-import { vipFlagsToNames } from './abi.js';
+} from '../types.js';
+import { vipFlagsToNames } from '../abi.js';
 
 export interface BalancerOpenOptions {
   /** State root: the balancer's desired state lives in <stateDir>/<intf>/. */
@@ -25,11 +30,11 @@ export interface BalancerOpenOptions {
   store?: DesiredStore & { close?(): void };
   /** Fault injection points of control.ts (tests). */
   faults?: FaultHook;
-  /** Detaches the handle (default: lifecycle.ts's detach). */
+  /** Detaches the handle (default: detach.ts's detach). */
   detach?: (h: BalancerHandle) => { detached: boolean; messages: string[] };
   /** Monotonic clock for the sampler (tests). */
   monotonicMs?: () => number;
-  /** Re-attaches the handle (default: lifecycle.ts's reattach). */
+  /** Re-attaches the handle (default: reattach.ts's reattach). */
   reattach?: (h: BalancerHandle, o: { dryRun?: boolean }) => ReattachResult;
 }
 
@@ -232,8 +237,7 @@ export class Balancer implements Dataplane {
 
   reattach(o: ChangeOptions = {}): ChangeResult {
     const h = this.handle;
-    if (h.owner !== 'katran-tui') throw new ReadOnlyError(`re-attach ${h.intf}: program ${h.progId} was attached by another process; katran-tui only re-attaches its own`);
-    if (h.readOnly) throw new ReadOnlyError(`re-attach ${h.intf}: ${h.readOnlyReason ?? 'opened read-only'}`);
+    requireOwnWritable(h, 're-attach');
     if (this.store && !this.store.writable) throw new ReadOnlyError(`re-attach ${h.intf}: no writable state directory`);
     const old = { intf: h.intf, ifindex: h.ifindex };
     const r = (this.o.reattach ?? lifecycleReattach)(h, { dryRun: !!o.dryRun });
@@ -248,8 +252,7 @@ export class Balancer implements Dataplane {
 
   detach(o: ChangeOptions = {}): ChangeResult {
     const h = this.handle;
-    if (h.owner !== 'katran-tui') throw new ReadOnlyError(`detach ${h.intf}: program ${h.progId} was attached by another process; katran-tui only detaches its own`);
-    if (h.readOnly) throw new ReadOnlyError(`detach ${h.intf}: ${h.readOnlyReason ?? 'opened read-only'}`);
+    requireOwnWritable(h, 'detach');
     const summary = [`detach program ${h.progId} from ${h.intf} and remove its pins${h.pinDir ? ` (${h.pinDir})` : ''}`];
     const warnings = [`traffic to the ${this.control.counts().vips} VIP(s) on ${h.intf} is no longer balanced`];
     if (o.dryRun) return { applied: false, summary, warnings };

@@ -15,8 +15,9 @@ import { dirname, join } from 'node:path';
 import {
   BPF_MAP_TYPE, BpfError, ERRNO, closeFd, mapCreate, mapLookup, mapUpdate, objGet, progInfo, type ProgInfo,
 } from './libbpf.js';
-import { u32Key } from './abi.js';
-import type { XdpMode } from './types.js';
+import { u32Key } from '../abi.js';
+import { intfNameProblem } from '../rules.js';
+import type { XdpMode } from '../types.js';
 
 export const PROG_PIN = 'prog';
 export const META_PIN = 'kt_meta';
@@ -38,8 +39,9 @@ export interface PinMeta {
 }
 
 export function pinDirFor(pinRoot: string, intf: string): string {
-  if (!/^[^/\0]{1,15}$/.test(intf) || intf === '.' || intf === '..') {
-    throw new BpfError('pin', `interface ${JSON.stringify(intf)}`, ERRNO.EINVAL, 'not an interface name');
+  const badName = intfNameProblem(intf);
+  if (badName) {
+    throw new BpfError('pin', `interface ${JSON.stringify(intf)}`, ERRNO.EINVAL, `not an interface name: ${badName}`);
   }
   return join(pinRoot, intf);
 }

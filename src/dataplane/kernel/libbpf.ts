@@ -1,11 +1,10 @@
 // The only file that knows koffi: libbpf.so.1 and the few libc calls we need, declared once,
 // wrapped so that every failure becomes a BpfError naming the operation and the object.
 //
-// Conventions (GUIDE.md): libbpf >= 1.0 returns -errno from int APIs; pointer APIs return NULL
+// Conventions: libbpf >= 1.0 returns -errno from int APIs; pointer APIs return NULL
 // and set errno (read koffi.errno() at once). Opts structs start with `sz`. Map reads are sync
 // calls into reused native buffers: koffi's async path costs ~70x more.
 import koffi, { type LibraryHandle } from 'koffi';
-import { closeSync, openSync } from 'node:fs';
 
 export const ERRNO: Record<string, number> = {
   EPERM: 1, ENOENT: 2, ESRCH: 3, EINTR: 4, EIO: 5, E2BIG: 7, EBADF: 9, EAGAIN: 11, ENOMEM: 12,
@@ -194,9 +193,6 @@ const LIBC_DECLS = [
   'void if_freenameindex(void *ptr)',
   'int socket(int domain, int type, int protocol)',
   'int ioctl(int fd, unsigned long request, _Inout_ uint8_t *arg)',
-  'intptr_t sendto(int fd, const uint8_t *buf, size_t len, int flags, const uint8_t *addr, uint32_t addrlen)',
-  'int setsockopt(int fd, int level, int name, const uint8_t *val, uint32_t len)',
-  'int setns(int fd, int nstype)',
 ];
 
 function declare(lib: LibraryHandle, decls: string[]): Lib {
@@ -904,12 +900,10 @@ export function tcDetachEgress(ifindex: number, handle: number, priority: number
 
 // ---------------------------------------------------------------------------------------------
 // Interfaces (libc if_nameindex + ioctl: right in whatever network namespace the process is in,
-// unlike /sys/class/net after a bare setns) and AF_PACKET sending for the lab's crafted frames.
+// unlike /sys/class/net after a bare setns).
 
 const AF_INET = 2;
-const AF_PACKET = 17;
 const SOCK_DGRAM = 2;
-const SOCK_RAW = 3;
 const SOCK_CLOEXEC = 0o2000000;
 const SIOCGIFFLAGS = 0x8913;
 const SIOCGIFMTU = 0x8921;
@@ -974,48 +968,9 @@ export function linkBasics(name: string): LinkBasics {
   }
 }
 
-/** An AF_PACKET socket that sends whole Ethernet frames out of one interface (send only). */
-export class PacketSender {
-  private fd: number;
-  private readonly addr = Buffer.alloc(20);
-  /** `mark`: SO_MARK for every frame sent (skb->mark, as a healthcheck probe carries). */
-  constructor(readonly ifname: string, mark?: number) {
-    const ifindex = ifNameToIndex(ifname);
-    if (ifindex === 0) throw new BpfError('open packet socket on', `interface ${ifname}`, ERRNO.ENODEV, 'interface does not exist');
-    const fd = libc().socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0) as number;
-    if (fd < 0) throw new BpfError('open packet socket on', `interface ${ifname}`, koffi.errno());
-    this.fd = fd;
-    if (mark !== undefined) {
-      const v = Buffer.alloc(4);
-      v.writeUInt32LE(mark >>> 0, 0);
-      if ((libc().setsockopt(fd, 1 /* SOL_SOCKET */, 36 /* SO_MARK */, v, 4) as number) < 0) {
-        const e = koffi.errno();
-        libc().close(fd);
-        throw new BpfError('set SO_MARK on', `packet socket of ${ifname}`, e);
-      }
-    }
-    this.addr.writeUInt16LE(AF_PACKET, 0);
-    this.addr.writeUInt16BE(0x0003, 2);
-    this.addr.writeInt32LE(ifindex, 4);
-    this.addr[11] = 6;
-  }
-  send(frame: Uint8Array): void {
-    if (this.fd < 0) throw new BpfError('send on', `interface ${this.ifname}`, ERRNO.EBADF, 'socket closed');
-    if (frame.length >= 6) this.addr.set(frame.subarray(0, 6), 12);
-    const n = Number(libc().sendto(this.fd, frame, frame.length, 0, this.addr, this.addr.length));
-    if (n < 0) throw new BpfError('send on', `interface ${this.ifname}`, koffi.errno());
-  }
-  close(): void {
-    if (this.fd >= 0) {
-      libc().close(this.fd);
-      this.fd = -1;
-    }
-  }
-}
-
 // ---------------------------------------------------------------------------------------------
 // Offload features (SIOCETHTOOL: ETHTOOL_GFEATURES / SFEATURES by the kernel's feature names, e.g.
-// "tx-vlan-hw-insert"), and running synchronous code in a lab network namespace (setns).
+// "tx-vlan-hw-insert"), of an interface of the network namespace the calling thread is in.
 
 const SIOCETHTOOL = 0x8946;
 const ETHTOOL_GSTRINGS = 0x1b;
@@ -1125,32 +1080,4 @@ export function setLinkFeatures(name: string, want: Record<string, boolean>): vo
     const off = Object.entries(want).filter(([f, on]) => now.get(f)?.active !== on).map(([f]) => f);
     if (off.length) throw new BpfError('set offload features of', `interface ${name}`, ERRNO.EINVAL, `the driver kept ${off.join(', ')} as they were`);
   });
-}
-
-const CLONE_NEWNET = 0x40000000;
-
-/**
- * Runs fn (synchronous) with this thread in the named network namespace (/run/netns/NAME, as
- * `ip netns add` makes it), then returns the thread to its own. For lab set-up only: netlink and
- * ioctl sockets that fn opens (libbpf's tc calls, if_nametoindex) are the namespace's.
- */
-export function inNetns<T>(ns: string, fn: () => T): T {
-  if (!/^[A-Za-z0-9._-]{1,64}$/.test(ns)) throw new BpfError('enter', `network namespace ${ns}`, ERRNO.EINVAL, 'bad namespace name');
-  const own = openSync('/proc/thread-self/ns/net', 'r');
-  let target: number | undefined;
-  try {
-    target = openSync(`/run/netns/${ns}`, 'r');
-    if ((libc().setns(target, CLONE_NEWNET) as number) < 0) throw new BpfError('enter', `network namespace ${ns}`, koffi.errno());
-    try {
-      return fn();
-    } finally {
-      if ((libc().setns(own, CLONE_NEWNET) as number) < 0) {
-        // Staying in the lab namespace would send every later socket there: stop instead.
-        throw new BpfError('return from', `network namespace ${ns}`, koffi.errno(), 'cannot return to the original namespace');
-      }
-    }
-  } finally {
-    if (target !== undefined) closeSync(target);
-    closeSync(own);
-  }
 }

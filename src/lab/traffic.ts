@@ -1,5 +1,5 @@
 // The lab's traffic generator, a child process run in the client namespace
-// (`ip netns exec <ns> node labtraffic.js <spec json>`): real UDP datagrams and real TCP SYNs
+// (`ip netns exec <ns> node traffic.js <spec json>`): real UDP datagrams and real TCP SYNs
 // (connect() abandoned after 200 ms, before the kernel's first SYN retransmit at 1 s, so one
 // connect is one SYN), and crafted frames sent by AF_PACKET. Bounded in count, rate and time.
 // Prints one JSON report on stdout when done (or on SIGTERM).
@@ -71,7 +71,7 @@ async function run(spec: TrafficSpec): Promise<TrafficReport> {
   process.on('SIGINT', () => { stopping = true; });
 
   if (spec.frames) {
-    const { PacketSender } = await import('./libbpf.js');
+    const { PacketSender } = await import('./libc.js');
     const s = new PacketSender(spec.frames.ifname, spec.frames.mark);
     try {
       const frames = spec.frames.hex.slice(0, LIMITS.maxFrames).map((h) => Buffer.from(h, 'hex'));

@@ -2,18 +2,18 @@
 //
 // Choice: names and indexes come from libc if_nameindex(), flags / MTU / MAC from SIOCGIF* ioctls
 // (both through libbpf.ts), not from /sys/class/net: they answer for the network namespace the
-// process is in, where sysfs shows whichever namespace it was mounted in (GUIDE.md: after a bare
+// process is in, where sysfs shows whichever namespace it was mounted in (after a bare
 // setns /sys/class/net still shows the root namespace). The XDP program comes from bpf_xdp_query
 // (netlink), its maps from bpf_obj_get_info_by_fd; default routes from /proc/net/route and
 // /proc/net/ipv6_route, which are per namespace too.
 import { existsSync, readFileSync } from 'node:fs';
-import { MAP, formatMac, kernelMapName } from './abi.js';
+import { MAP, formatMac, kernelMapName } from '../abi.js';
 import {
-  BpfError, IFF_UP, XDP_ATTACHED, closeFd, linkBasics, listLinks, mapFdById, mapInfo, progFdById, progInfo, xdpQuery,
+  BpfError, IFF_UP, XDP_ATTACHED, closeFd, linkBasics, listLinks, mapFdById, mapInfo, progFdById, progInfo, xdpQuery, type XdpQuery,
 } from './libbpf.js';
 import { DEFAULT_PIN_ROOT } from './paths.js';
 import { pinnedProgIds } from './pins.js';
-import type { InterfaceInfo, XdpMode } from './types.js';
+import type { InterfaceInfo, XdpMode } from '../types.js';
 
 /** Maps whose presence makes a program a Katran-ABI balancer (kernel names, 15 chars). */
 export const KATRAN_ABI_MAPS = [MAP.vips, MAP.reals, MAP.rings, MAP.stats, MAP.ctl].map(kernelMapName);
@@ -61,6 +61,32 @@ export function modeOf(attachMode: number): XdpMode | 'offload' | 'multi' | 'unk
   }
 }
 
+/** The id of the XDP program a query found attached (0: none), whichever mode it is in. */
+export function attachedProgId(q: XdpQuery): number {
+  return q.progId || q.drvProgId || q.skbProgId || q.hwProgId;
+}
+
+/** The mode a query found: native or generic, else 'unknown' (none, offloaded, several). */
+export function attachedMode(q: XdpQuery): XdpMode | 'unknown' {
+  const m = modeOf(q.attachMode);
+  return m === 'native' || m === 'generic' ? m : 'unknown';
+}
+
+/** What is attached to `ifindex` now: program id (0: none) and mode (bpf_xdp_query). */
+export function xdpAttached(ifindex: number, what?: string): { progId: number; mode: XdpMode | 'unknown' } {
+  const q = xdpQuery(ifindex, what);
+  return { progId: attachedProgId(q), mode: attachedMode(q) };
+}
+
+/** The mode of whatever is attached to `ifindex`, 'unknown' when it cannot be asked (gone). */
+export function xdpModeNow(ifindex: number): XdpMode | 'unknown' {
+  try {
+    return attachedMode(xdpQuery(ifindex));
+  } catch {
+    return 'unknown';
+  }
+}
+
 /** Kernel names of the maps a program uses. */
 export function programMapNames(progFd: number): string[] {
   const names: string[] = [];
@@ -85,7 +111,7 @@ export function isKatranAbi(mapNames: string[]): boolean {
 /** The XDP program attached to `ifindex`, or null. */
 export function xdpProgramOn(ifindex: number): XdpProgramInfo | null {
   const q = xdpQuery(ifindex);
-  const id = q.progId || q.drvProgId || q.skbProgId || q.hwProgId;
+  const id = attachedProgId(q);
   if (!id) return null;
   let fd = -1;
   try {

@@ -5,8 +5,8 @@ import {
   BpfError, ERRNO, closeFd, mapDelete, mapDeleteBatch, mapInfo, mapLookup, mapLookupBatch, mapNextKey,
   mapUpdate, mapUpdateBatch, numPossibleCpus, BPF_ANY, BPF_MAP_TYPE,
 } from './libbpf.js';
-import { perCpuStride, u32Key } from './abi.js';
-import { ReadOnlyError } from './types.js';
+import { perCpuStride, u32Key } from '../abi.js';
+import { ReadOnlyError } from '../types.js';
 
 export interface MapShape {
   type: number;
@@ -130,7 +130,7 @@ export class BpfMap {
 /**
  * Reads a contiguous range [start, start+count) of an ARRAY or PERCPU_ARRAY map with
  * bpf_map_lookup_batch into buffers allocated once. For ARRAY maps the batch token is the u32
- * index, so a range read starts at `start` directly (GUIDE.md: the last chunk says ENOENT).
+ * index, so a range read starts at `start` directly (the last chunk says ENOENT).
  */
 export class ArrayRangeReader {
   readonly keys: Buffer;

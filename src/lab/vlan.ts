@@ -5,11 +5,12 @@
 // the client veth (SIOCETHTOOL) so the tag is in the frame XDP sees; with it on (veth's default),
 // XDP on the balancer's side gets the frame without its tag (the tag rides in skb metadata).
 import { existsSync } from 'node:fs';
-import { formatIp, parseMac, type VlanKey } from './abi.js';
+import { formatIp, parseMac, type VlanKey } from '../dataplane/abi.js';
 import {
-  BPF_PROG_TYPE, BpfError, BpfObject, ERRNO, ifNameToIndex, inNetns, mapLookup, mapNextKey, mapUpdate, setLinkFeatures, tcAttachEgress,
-} from './libbpf.js';
-import { bundledObject } from './paths.js';
+  BPF_PROG_TYPE, BpfError, BpfObject, ERRNO, ifNameToIndex, mapLookup, mapNextKey, mapUpdate, setLinkFeatures, tcAttachEgress,
+} from '../dataplane/kernel/libbpf.js';
+import { bundledObject } from '../dataplane/kernel/paths.js';
+import { inNetns } from './libc.js';
 
 /** The tags the switch puts on client traffic: one 802.1Q tag, or an 802.1ad pair (outer.inner). */
 export interface LabVlanTag {

@@ -1,8 +1,8 @@
 // Loading a balancer object (ours or upstream Katran's) into the kernel: the lru_mapping inner-map
 // template before load, one LRU per forwarding CPU after, and typed handles for every map with
-// every size read from the object itself (katran-abi.md: never hard-code them).
+// every size read from the object itself (docs/abi.md: never hard-code them).
 import { existsSync } from 'node:fs';
-import { DEFAULTS, MAP, OWN_VIP_FLAGS, SIZES, UPSTREAM_DEFAULT_VIP_FLAGS, u32Key } from './abi.js';
+import { DEFAULTS, MAP, OWN_VIP_FLAGS, SIZES, UPSTREAM_DEFAULT_VIP_FLAGS, u32Key } from '../abi.js';
 import {
   BPF_MAP_TYPE, BPF_PROG_TYPE, BpfError, BpfObject, ERRNO, closeFd, mapCreate, numPossibleCpus, type ProgramDef,
 } from './libbpf.js';
@@ -67,7 +67,7 @@ export interface LoadedBalancer {
 
 const REQUIRED = [MAP.vips, MAP.reals, MAP.rings, MAP.stats, MAP.ctl] as const;
 
-/** Derives the sizes the way katran-abi.md says userspace can learn them. */
+/** Derives the sizes the way docs/abi.md says userspace can learn them. */
 export function sizesFrom(get: (name: string) => { maxEntries: number } | undefined): BalancerSizes {
   const vips = get(MAP.vips)!.maxEntries;
   const rings = get(MAP.rings)!.maxEntries;

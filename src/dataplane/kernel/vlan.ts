@@ -4,7 +4,7 @@
 import {
   InputError, MAP, VLAN, checkVlanKey, formatVlan, u32Key, vlanKey, vlanStats, vlanValue,
   type VlanCounters, type VlanEntry, type VlanKey,
-} from './abi.js';
+} from '../abi.js';
 import { ArrayRangeReader, type BpfMap } from './maps.js';
 
 /** The loaded object has no VLAN maps (an upstream Katran object, or an older katran-tui one). */

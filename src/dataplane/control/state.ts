@@ -15,7 +15,8 @@ import {
 } from 'node:fs';
 import { createHash, randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { LockedError, ReadOnlyError, type ChangeLogEntry } from './types.js';
+import { LockedError, ReadOnlyError, type ChangeLogEntry } from '../types.js';
+import type { Intent } from './desired.js';
 
 export const STATE_FILES = {
   state: 'state.json',
@@ -28,14 +29,6 @@ export const STATE_FILES = {
 const STATE_FORMAT = 'katran-tui-state';
 const INTENT_FORMAT = 'katran-tui-intent';
 const FORMAT_VERSION = 1;
-
-/** A transaction's record: what it changes, from what to what. */
-export interface Intent {
-  op: string;
-  target: string;
-  old: unknown;
-  new: unknown;
-}
 
 export interface PendingIntent extends Intent {
   /** ISO time the intent was recorded. */

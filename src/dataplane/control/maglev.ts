@@ -1,11 +1,11 @@
 // Katran's Maglev ring, bit-identical to Katran's userspace (katran/lib: Maglev V1 and MaglevV2),
-// written from the facts in /work/shared/katran-abi.md ("Maglev ring (userspace)").
+// written from the facts in docs/abi.md ("The Maglev ring").
 //
 // The per-endpoint hashes (folly's IPAddress hash, MurmurHash3 x64 128) run once per real, in
 // BigInt for clarity. The ring fill is the hot part: it runs in plain u32 number arithmetic on
 // typed arrays.
-import { parseIp } from './abi.js';
-import type { HashKind } from './types.js';
+import { parseIp } from '../abi.js';
+import type { HashKind } from '../types.js';
 
 const MASK64 = (1n << 64n) - 1n;
 

@@ -1,4 +1,4 @@
-// The demo / test topology (GUIDE.md, network safety): only interfaces this module creates, iproute2
+// The demo / test topology (network safety): only interfaces this module creates, iproute2
 // through execFile with argument arrays (never a shell), documentation prefixes, bounded traffic,
 // and cleanup also on failure. The balancer's interface stays in the ROOT namespace (bpffs and our
 // pins live there); the clients live in a lab namespace behind the veth peer:
@@ -18,17 +18,18 @@
 import { execFile, execFileSync, spawn } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { formatIp, formatMac, parseMac } from './abi.js';
-import { buildFrame, type FrameSpec } from './labframes.js';
-import type { TrafficReport, TrafficSpec } from './labtraffic.js';
+import { formatIp, formatMac, parseMac } from '../dataplane/abi.js';
+import { buildFrame, type FrameSpec } from './frames.js';
+import type { TrafficReport, TrafficSpec } from './traffic.js';
 import {
-  BPF_PROG_TYPE, BpfError, BpfObject, ERRNO, PacketSender, XDP_FLAGS, ifNameToIndex, isRoot, linkBasics, mapDelete,
+  BPF_PROG_TYPE, BpfError, BpfObject, ERRNO, XDP_FLAGS, ifNameToIndex, isRoot, linkBasics, mapDelete,
   mapLookup, mapNextKey, mapUpdate, numPossibleCpus, progInfo, xdpAttach,
-} from './libbpf.js';
-import { bundledObject } from './paths.js';
-import { createVlanSwitch, type LabVlanSwitch } from './labvlan.js';
+} from '../dataplane/kernel/libbpf.js';
+import { bundledObject } from '../dataplane/kernel/paths.js';
+import { PacketSender } from './libc.js';
+import { createVlanSwitch, type LabVlanSwitch } from './vlan.js';
 
-export type { TrafficFlow, TrafficReport, TrafficSpec } from './labtraffic.js';
+export type { TrafficFlow, TrafficReport, TrafficSpec } from './traffic.js';
 
 export const LAB_PREFIXES = {
   clientsV4: '203.0.113.0/24',
@@ -51,7 +52,7 @@ export interface LabOptions {
   healthcheck?: boolean;
   /** Path of the sink object (default: the bundled sink.bpf.o). */
   sinkObject?: string;
-  /** The VLAN switch (labvlan.ts): a tagger on the peer's tc egress, tx VLAN offload off there. */
+  /** The VLAN switch (vlan.ts): a tagger on the peer's tc egress, tx VLAN offload off there. */
   vlan?: boolean;
 }
 
@@ -194,7 +195,7 @@ function disableIpv6(intf: string): void {
   if (existsSync(p)) writeFileSync(p, '1');
 }
 
-const trafficScript = fileURLToPath(new URL('./labtraffic.js', import.meta.url));
+const trafficScript = fileURLToPath(new URL('./traffic.js', import.meta.url));
 
 export function createLab(o: LabOptions): Lab {
   if (!isRoot()) throw new BpfError('create', 'lab', ERRNO.EPERM, 'not root: the lab creates network namespaces and attaches XDP programs');

@@ -1,0 +1,213 @@
+// The control plane of one balancer: VIPs, reals, rings and the default MAC, as transactions over
+// the kernel maps and the durable desired state. Every change is planned on a whole desired state
+// (planner.ts: validated completely, nothing written, every policy), then applied by the
+// reconciler (reconciler.ts: intent, kernel writes, rollback; recovery at the next open).
+import type { VipFlagName, VipKey } from '../abi.js';
+import type { BalancerHandle } from '../kernel/handle.js';
+import type { ChangeOptions, ChangeResult, RealState, VipSpec, VipState } from '../types.js';
+import { ReadOnlyError } from '../types.js';
+import { copyState, emptyState, indexMap, vipId, type DesiredConfig, type DesiredState, type DesiredStore, type DesiredVip } from './desired.js';
+import {
+  planAddReal, planAddVip, planApply, planRemoveReal, planRemoveVip, planSetDefaultMac, planSetRealWeight, planSetVipFlags, validateState,
+  type Limits, type Plan,
+} from './planner.js';
+import { Reconciler, type FaultHook } from './reconciler.js';
+
+export interface ControlOptions {
+  faults?: FaultHook;
+}
+
+export class ControlPlane {
+  private readonly kernel: Reconciler;
+  private readonly limits: Limits;
+  private readonly ringSize: number;
+  private desired: DesiredState;
+  /** What the last open() found and repaired, in the operator's words; null when nothing. */
+  recovered: string | null = null;
+  /** Bumped on every applied change (caches of kernel reads key on it). */
+  version = 0;
+
+  private constructor(readonly handle: BalancerHandle, private readonly store: DesiredStore | null, o: ControlOptions) {
+    this.ringSize = handle.sizes.ringSize;
+    this.kernel = new Reconciler(handle.maps, this.ringSize, o.faults);
+    this.limits = { maxVips: handle.sizes.maxVips, maxReals: handle.maps.reals.maxEntries, vipFlagsSupported: handle.vipFlagsSupported };
+    this.desired = emptyState(handle.intf, handle.mode);
+  }
+
+  /**
+   * Opens the control plane: reads the desired state, finishes (or undoes) a change a previous
+   * process left half-applied, and imports the kernel's content when there is no state yet.
+   */
+  static open(handle: BalancerHandle, store: DesiredStore | null, o: ControlOptions = {}): ControlPlane {
+    const c = new ControlPlane(handle, store, o);
+    c.load();
+    return c;
+  }
+
+  private get writer(): boolean {
+    return !this.handle.readOnly && !!this.store?.writable;
+  }
+
+  private validate = (s: DesiredState, what: string): DesiredState => validateState(s, what, this.limits);
+
+  private load(): void {
+    const st = this.store?.read<DesiredState>() ?? null;
+    const notes: string[] = [];
+    if (st) {
+      this.desired = this.validate(st, 'state file');
+    } else {
+      this.desired = this.importFromKernel();
+      if (this.desired.vips.length) {
+        notes.push(`no desired state on disk: imported ${this.desired.vips.length} VIP(s) from the kernel (weights unknown: each real set to 1 until changed)`);
+      }
+      // A writer adopts what it found, so that the state file exists from the first open on.
+      if (this.writer && !this.store!.pendingIntent()) this.store!.write(this.desired);
+    }
+    const pending = this.store?.pendingIntent() ?? null;
+    if (pending) {
+      if (!this.writer) {
+        notes.push(`an interrupted change (${pending.op} ${pending.target}) is pending: a writer will finish or undo it`);
+      } else {
+        const r = this.kernel.recover(this.store!, this.desired, pending, this.validate);
+        if (r.state !== this.desired) {
+          this.desired = r.state;
+          this.version++;
+        }
+        notes.push(r.note);
+      }
+    } else if (st && this.writer) {
+      // No change was in flight: the kernel should equal the state. Cheap check of what can drift
+      // without a ring read (vip_map, reals, MAC); repair what differs.
+      const drift = this.kernel.cheapDrift(this.desired);
+      if (drift.length) {
+        this.kernel.reconcile(this.desired, this.desired, new Set(drift));
+        notes.push(`the kernel differed from the desired state (${drift.join(', ')}): reapplied`);
+      }
+    }
+    this.recovered = notes.length ? notes.join('; ') : null;
+  }
+
+  private importFromKernel(): DesiredState {
+    return this.kernel.importFromKernel(this.handle.intf, this.handle.mode, this.limits.maxVips);
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Views
+
+  /** A copy of the desired state. */
+  state(): DesiredState {
+    return copyState(this.desired);
+  }
+
+  /** VIPs and real indexes in use. */
+  counts(): { vips: number; reals: number } {
+    return { vips: this.desired.vips.length, reals: this.desired.reals.length };
+  }
+
+  /** Every VIP with its reals, ring slots counted from the kernel's ring. */
+  vips(): VipState[] {
+    const s = this.desired;
+    const idx = indexMap(s);
+    return s.vips.map((v) => {
+      const counts = this.kernel.ringCountsOf(v, idx);
+      const reals: RealState[] = v.reals.map((r) => {
+        const index = idx.get(r.address)!;
+        const slots = counts.get(index) ?? 0;
+        return { address: r.address, weight: r.weight, index, ringSlots: slots, ringShare: slots / this.ringSize };
+      });
+      return { id: vipId(v.key), key: v.key, flags: [...v.flags], hash: v.hash, vipNum: v.vipNum, reals };
+    });
+  }
+
+  /** One VIP's ring slice as the kernel holds it (a copy). */
+  readRing(vipNum: number): Uint32Array {
+    return this.kernel.readRing(vipNum);
+  }
+
+  /** The ring `v` should have in `s` (all zero when no real has weight > 0). */
+  desiredRing(v: DesiredVip, s: DesiredState): Uint32Array {
+    return this.kernel.desiredRing(v, s);
+  }
+
+  getDefaultMac(): string | null {
+    return this.kernel.getDefaultMac();
+  }
+
+  /** VIPs (vip_num) and reals (index) as the kernel holds them, without ring reads (sampling an observed balancer). */
+  kernelLists(): { vips: { key: VipKey; vipNum: number }[]; reals: { index: number; address: string }[] } {
+    return this.kernel.kernelLists(this.desired);
+  }
+
+  /** Without a state store (observe mode): re-reads the desired picture from the kernel. */
+  refreshFromKernel(): void {
+    if (this.store) return;
+    this.desired = this.importFromKernel();
+    this.version++;
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Changes
+
+  private guardWrite(what: string): void {
+    if (this.handle.readOnly) throw new ReadOnlyError(`${what}: ${this.handle.readOnlyReason ?? 'the balancer is open read-only'}`);
+    if (!this.store) throw new ReadOnlyError(`${what}: no state directory is open for writing`);
+    if (!this.store.writable) throw new ReadOnlyError(`${what}: the state directory is open read-only`);
+  }
+
+  /** Plans a change (after the write guard) and, unless a dry run or already so, applies it. */
+  private change(what: string, o: ChangeOptions, make: () => Plan): ChangeResult {
+    this.guardWrite(what);
+    const p = make();
+    if (!o.dryRun && p.changes) {
+      this.kernel.commit(this.store!, this.desired, p, (s) => {
+        this.desired = s;
+        this.version++;
+      });
+    }
+    const r: ChangeResult = { applied: !o.dryRun, summary: p.summary, warnings: p.warnings };
+    if (p.movedShare !== undefined) r.movedShare = p.movedShare;
+    return r;
+  }
+
+  private readonly moved = (v: DesiredVip, s: DesiredState): number => this.kernel.moved(v, s);
+
+  addVip(spec: VipSpec, o: ChangeOptions = {}): ChangeResult {
+    return this.change('add VIP', o, () => planAddVip(this.desired, this.limits, spec));
+  }
+
+  removeVip(key: VipKey, o: ChangeOptions = {}): ChangeResult {
+    return this.change('remove VIP', o, () => planRemoveVip(this.desired, key));
+  }
+
+  setVipFlags(key: VipKey, flags: VipFlagName[], o: ChangeOptions = {}): ChangeResult {
+    return this.change('set VIP flags', o, () => planSetVipFlags(this.desired, this.limits, key, flags));
+  }
+
+  addReal(key: VipKey, real: { address: string; weight?: number }, o: ChangeOptions = {}): ChangeResult {
+    return this.change('add real', o, () => planAddReal(this.desired, this.limits, key, real, this.moved));
+  }
+
+  removeReal(key: VipKey, address: string, o: ChangeOptions = {}): ChangeResult {
+    return this.change('remove real', o, () => planRemoveReal(this.desired, key, address, this.moved));
+  }
+
+  setRealWeight(key: VipKey, address: string, weight: number, o: ChangeOptions = {}): ChangeResult {
+    return this.change('set weight', o, () => planSetRealWeight(this.desired, key, address, weight, this.moved));
+  }
+
+  setDefaultMac(mac: string, o: ChangeOptions = {}): ChangeResult {
+    return this.change('set default MAC', o, () => planSetDefaultMac(this.desired, mac));
+  }
+
+  /** `config apply`: makes the balancer hold exactly `cfg` (VIPs not in it are removed). */
+  apply(cfg: DesiredConfig, o: ChangeOptions = {}): ChangeResult {
+    return this.change('apply config', o, () => planApply(this.desired, this.limits, cfg, this.moved));
+  }
+
+  /** Makes the kernel equal to the saved desired state, reading every ring ('repair'). */
+  repair(): ChangeResult {
+    this.guardWrite('repair');
+    this.kernel.reconcile(this.desired, this.desired, 'all', 'repair');
+    return { applied: true, summary: ['kernel maps reconciled to the saved desired state'], warnings: [] };
+  }
+}

@@ -1,0 +1,346 @@
+// The planner: a request and the current desired state in, the next desired state out, with every
+// policy of the control plane (what is refused and why, how vip_nums and real indexes are handed
+// out, what the operator is told). Pure: it writes nothing; the one thing it asks of the kernel is
+// how many ring slots a change moves (the `moved` callback), for the summary.
+import {
+  DEFAULT_HASH, DEFAULT_WEIGHT, InputError, formatMac, isZeroMac, parseHash, parseMac, parsePort, parseProto, parseVipFlags, parseWeight,
+  vipFlagsToNames, type VipFlagName, type VipKey,
+} from '../abi.js';
+import type { HashKind, VipSpec } from '../types.js';
+import {
+  changedVips, copyState, flagsMask, vipId, type DesiredConfig, type DesiredReal, type DesiredState, type DesiredVip,
+} from './desired.js';
+import {
+  checkHashChange, checkRealForVip, describeChange, parseRealAddress, parseVipAddress, parseVipFlagList, pct,
+} from '../rules.js';
+
+/** What the loaded balancer allows. */
+export interface Limits {
+  maxVips: number;
+  /** Entries of the reals map: indexes 1 .. maxReals-1 are usable (0 means "no real"). */
+  maxReals: number;
+  /** Mask of VIP flags the program implements. */
+  vipFlagsSupported: number;
+}
+
+/** Share of `v`'s ring slots that move from what the kernel holds to the ring `v` has in `s`. */
+export type MovedShare = (v: DesiredVip, s: DesiredState) => number;
+
+/** A change to make: the next desired state, what the change log records, what to tell. */
+export interface Plan {
+  op: string;
+  target: string;
+  next: DesiredState;
+  logOld: unknown;
+  logNew: unknown;
+  /** VIPs whose ring and vip_map entry the reconciler compares. */
+  scope: Set<string>;
+  /** False when the balancer already holds it: nothing to write. */
+  changes: boolean;
+  summary: string[];
+  warnings: string[];
+  movedShare?: number;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Operator input (before anything is written)
+
+export function checkVipKey(k: VipKey): VipKey {
+  if (!k || typeof k !== 'object') throw new InputError('bad VIP: expected {address, port, proto}');
+  return { address: parseVipAddress(k.address), port: parsePort(k.port as unknown as string, 'VIP port'), proto: parseProto(k.proto) };
+}
+
+const checkRealAddress = parseRealAddress;
+
+function checkHash(h: unknown): HashKind {
+  return h === undefined ? DEFAULT_HASH : parseHash(h);
+}
+
+/** Flag names, refusing unknown ones and those the loaded object does not implement. */
+function checkFlags(flags: unknown, supported: number): VipFlagName[] {
+  return parseVipFlagList(flags, vipFlagsToNames(supported));
+}
+
+function flagsText(names: VipFlagName[]): string {
+  return names.length ? names.join(',') : 'none';
+}
+
+/** Validates a desired state read from disk or an intent (shape, ranges, consistency). */
+export function validateState(raw: DesiredState, what: string, limits: Limits): DesiredState {
+  const bad = (why: string): never => { throw new InputError(`${what}: ${why}`); };
+  if (!raw || typeof raw !== 'object' || !Array.isArray(raw.vips) || !Array.isArray(raw.reals)) bad('not a desired state');
+  const s = structuredClone(raw);
+  const idx = new Map<string, number>();
+  const used = new Set<number>();
+  for (const r of s.reals) {
+    if (!Number.isInteger(r.index) || r.index < 1 || r.index >= limits.maxReals) bad(`real index ${r.index} out of range`);
+    if (used.has(r.index)) bad(`real index ${r.index} given twice`);
+    used.add(r.index);
+    idx.set(checkRealAddress(r.address).address, r.index);
+  }
+  const nums = new Set<number>();
+  for (const v of s.vips) {
+    v.key = checkVipKey(v.key);
+    if (!Number.isInteger(v.vipNum) || v.vipNum < 0 || v.vipNum >= limits.maxVips) bad(`vip_num ${v.vipNum} out of range`);
+    if (nums.has(v.vipNum)) bad(`vip_num ${v.vipNum} given twice`);
+    nums.add(v.vipNum);
+    v.hash = checkHash(v.hash);
+    v.flags = vipFlagsToNames(parseVipFlags(v.flags ?? []));
+    for (const r of v.reals) {
+      r.address = checkRealAddress(r.address).address;
+      r.weight = parseWeight(r.weight);
+      if (!idx.has(r.address)) bad(`real ${r.address} of ${vipId(v.key)} has no index`);
+    }
+  }
+  if (s.mac !== null && s.mac !== undefined) s.mac = formatMac(parseMac(s.mac));
+  else s.mac = null;
+  s.version = 1;
+  return s;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Allocation: vip_nums and real indexes
+
+function lowestFreeVipNum(s: DesiredState, limits: Limits): number | null {
+  const used = new Set(s.vips.map((v) => v.vipNum));
+  for (let i = 0; i < limits.maxVips; i++) if (!used.has(i)) return i;
+  return null;
+}
+
+/** Drops the index allocations no VIP uses any more (their index becomes free). */
+function gcReals(s: DesiredState): void {
+  const used = new Set<string>();
+  for (const v of s.vips) for (const r of v.reals) used.add(r.address);
+  s.reals = s.reals.filter((r) => used.has(r.address));
+}
+
+/**
+ * The real-index allocator: every address of `addresses` gets an index in `s`. An address that has
+ * one keeps it; a new one gets the lowest index free in `s` and not in `reserved` (the caller
+ * reserves indexes freed by this very change, so that a flow held in the LRU never reaches
+ * another real through a reused index).
+ */
+function allocRealIndexes(s: DesiredState, addresses: Iterable<string>, limits: Limits, reserved: Iterable<number> = []): Map<string, number> {
+  const have = new Map(s.reals.map((r) => [r.address, r.index]));
+  const used = new Set([...have.values(), ...reserved]);
+  let cursor = 1;
+  let added = false;
+  for (const address of addresses) {
+    if (have.has(address)) continue;
+    while (cursor < limits.maxReals && used.has(cursor)) cursor++;
+    if (cursor >= limits.maxReals) throw new InputError(`add real ${address}: map full (${limits.maxReals - 1})`);
+    have.set(address, cursor);
+    used.add(cursor);
+    s.reals.push({ address, index: cursor });
+    added = true;
+  }
+  if (added) s.reals.sort((a, b) => a.index - b.index);
+  return have;
+}
+
+function findVip(s: DesiredState, key: VipKey, what: string): DesiredVip {
+  const k = checkVipKey(key);
+  const v = s.vips.find((x) => vipId(x.key) === vipId(k));
+  if (!v) throw new InputError(`${what}: no VIP ${vipId(k)}`);
+  return v;
+}
+
+function plan(p: Omit<Plan, 'changes'> & { changes?: boolean }): Plan {
+  return { changes: true, ...p };
+}
+
+// ---------------------------------------------------------------------------------------------
+// The changes
+
+export function planAddVip(cur: DesiredState, limits: Limits, spec: VipSpec): Plan {
+  const key = checkVipKey(spec);
+  const flags = checkFlags(spec.flags, limits.vipFlagsSupported);
+  const hash = checkHash(spec.hash);
+  const id = vipId(key);
+  const next = copyState(cur);
+  if (next.vips.some((v) => vipId(v.key) === id)) throw new InputError(`add VIP ${id}: it already exists`);
+  const vipNum = lowestFreeVipNum(next, limits);
+  if (vipNum === null || next.vips.length >= limits.maxVips) throw new InputError(`add VIP: map full (${limits.maxVips})`);
+  const nv: DesiredVip = { key, flags, hash, vipNum, reals: [] };
+  next.vips.push(nv);
+  return plan({
+    op: 'add-vip', target: id, next, logOld: null, logNew: nv, scope: new Set([id]),
+    summary: [describeChange({ op: 'add-vip', target: id, old: null, new: nv })],
+    warnings: [`VIP ${id} has no reals yet: its traffic is dropped (counted as CH drops) until a real is added`],
+  });
+}
+
+export function planRemoveVip(cur: DesiredState, key: VipKey): Plan {
+  const next = copyState(cur);
+  const v = findVip(next, key, 'remove VIP');
+  const id = vipId(v.key);
+  next.vips = next.vips.filter((x) => x !== v);
+  gcReals(next);
+  const freed = cur.reals.filter((r) => !next.reals.some((x) => x.index === r.index));
+  const summary = [describeChange({ op: 'remove-vip', target: id, old: v, new: null })];
+  if (freed.length) summary.push(`free real index(es) ${freed.map((r) => `${r.index} (${r.address})`).join(', ')}`);
+  return plan({
+    op: 'remove-vip', target: id, next, logOld: v, logNew: null, scope: new Set([id]), summary,
+    warnings: [`traffic to ${id} is no longer balanced: it passes to the host's stack`],
+  });
+}
+
+export function planSetVipFlags(cur: DesiredState, limits: Limits, key: VipKey, flagsIn: VipFlagName[]): Plan {
+  const flags = checkFlags(flagsIn, limits.vipFlagsSupported);
+  const next = copyState(cur);
+  const v = findVip(next, key, 'set VIP flags');
+  const id = vipId(v.key);
+  const before = v.flags;
+  v.flags = flags;
+  const changes = flagsMask(before) !== flagsMask(flags);
+  return plan({
+    op: 'set-vip-flags', target: id, next, logOld: before, logNew: flags, scope: new Set([id]), changes,
+    summary: changes ? [describeChange({ op: 'set-vip-flags', target: id, old: before, new: flags })] : [`${id} already has flags ${flagsText(flags)}: nothing to change`],
+    warnings: changes ? ['flows held in the LRU keep their real; new flows hash with the new flags'] : [],
+  });
+}
+
+export function planAddReal(cur: DesiredState, limits: Limits, key: VipKey, real: { address: string; weight?: number }, moved: MovedShare): Plan {
+  const next = copyState(cur);
+  const v = findVip(next, key, 'add real');
+  const id = vipId(v.key);
+  const { address } = checkRealAddress(real?.address);
+  const weight = parseWeight(real.weight ?? DEFAULT_WEIGHT);
+  checkRealForVip(address, v.key);
+  if (v.reals.some((r) => r.address === address)) throw new InputError(`add real ${address} to ${id}: it is already a real of this VIP (change its weight instead)`);
+  const index = allocRealIndexes(next, [address], limits).get(address)!;
+  v.reals.push({ address, weight });
+  const ms = moved(v, next);
+  const warnings: string[] = [];
+  if (weight === 0) warnings.push(`${address} has weight 0: it takes no new flows`);
+  return plan({
+    op: 'add-real', target: `${id} ${address}`, next, logOld: null, logNew: { address, weight, index }, scope: new Set([id]),
+    summary: [describeChange({ op: 'add-real', target: `${id} ${address}`, old: null, new: { address, weight, index } }), `ring of ${id}: ${pct(ms)} of slots move`], warnings, movedShare: ms,
+  });
+}
+
+export function planRemoveReal(cur: DesiredState, key: VipKey, addressIn: string, moved: MovedShare): Plan {
+  const next = copyState(cur);
+  const v = findVip(next, key, 'remove real');
+  const id = vipId(v.key);
+  const { address } = checkRealAddress(addressIn);
+  const r = v.reals.find((x) => x.address === address);
+  if (!r) throw new InputError(`remove real ${address} from ${id}: it is not a real of this VIP`);
+  v.reals = v.reals.filter((x) => x !== r);
+  gcReals(next);
+  const ms = moved(v, next);
+  const summary = [describeChange({ op: 'remove-real', target: `${id} ${address}`, old: r, new: null }), `ring of ${id}: ${pct(ms)} of slots move`];
+  const warnings = [`flows of ${address} held in the LRU keep going to it until they age out`];
+  if (!v.reals.some((x) => x.weight > 0)) {
+    warnings.unshift(`${id} has no real with weight > 0 left: its ring is emptied, and its traffic is dropped (counted as CH drops)`);
+  }
+  if (!next.reals.some((x) => x.address === address)) summary.push(`index ${cur.reals.find((x) => x.address === address)!.index} is freed (no VIP uses ${address})`);
+  return plan({ op: 'remove-real', target: `${id} ${address}`, next, logOld: r, logNew: null, scope: new Set([id]), summary, warnings, movedShare: ms });
+}
+
+export function planSetRealWeight(cur: DesiredState, key: VipKey, addressIn: string, weightIn: number, moved: MovedShare): Plan {
+  const next = copyState(cur);
+  const v = findVip(next, key, 'set weight');
+  const id = vipId(v.key);
+  const { address } = checkRealAddress(addressIn);
+  const weight = parseWeight(weightIn);
+  const r = v.reals.find((x) => x.address === address);
+  if (!r) throw new InputError(`set weight of ${address} in ${id}: it is not a real of this VIP`);
+  const before = r.weight;
+  r.weight = weight;
+  const ms = moved(v, next);
+  const warnings: string[] = [];
+  if (weight === 0) warnings.push(`draining ${address}: new flows go to the other reals; flows held in the LRU stay on it until they age out`);
+  if (!v.reals.some((x) => x.weight > 0)) warnings.unshift(`${id} has no real with weight > 0 left: its ring is emptied, and its traffic is dropped (counted as CH drops)`);
+  const changes = before !== weight;
+  return plan({
+    op: 'set-weight', target: `${id} ${address}`, next, logOld: before, logNew: weight, scope: new Set([id]), changes,
+    summary: changes ? [describeChange({ op: 'set-weight', target: `${id} ${address}`, old: before, new: weight }), `ring of ${id}: ${pct(ms)} of slots move`] : [`${address} in ${id} already has weight ${weight}: nothing to change`],
+    warnings, movedShare: ms,
+  });
+}
+
+/** A MAC as the desired state holds it: canonical text, null for all zero. */
+function desiredMac(mac: string): string | null {
+  const b = parseMac(mac);
+  return isZeroMac(b) ? null : formatMac(b);
+}
+
+export function planSetDefaultMac(cur: DesiredState, macIn: string): Plan {
+  const text = desiredMac(macIn);
+  const next = copyState(cur);
+  const before = next.mac;
+  next.mac = text;
+  return plan({
+    op: 'set-mac', target: 'default MAC', next, logOld: before, logNew: text, scope: new Set(), changes: before !== text,
+    summary: [describeChange({ op: 'set-mac', target: 'default MAC', old: before, new: text })],
+    warnings: text === null ? ['an all-zero MAC: katran-tui\'s program drops every balanced packet until a MAC is set'] : [],
+  });
+}
+
+/**
+ * `config apply`: the balancer holds exactly `cfg` afterwards (VIPs not in it are removed).
+ * Existing VIPs keep their vip_num and reals their index; new ones get the lowest free.
+ */
+export function planApply(cur: DesiredState, limits: Limits, cfg: DesiredConfig, moved: MovedShare): Plan {
+  if (!cfg || !Array.isArray(cfg.vips)) throw new InputError('bad config: expected {vips: [...]}');
+  const old = cur;
+  const next = copyState(old);
+  next.mac = cfg.mac === undefined ? old.mac : cfg.mac === null ? null : desiredMac(cfg.mac);
+  const seen = new Set<string>();
+  const vips: DesiredVip[] = [];
+  const summary: string[] = [];
+  const warnings: string[] = [];
+  for (const c of cfg.vips) {
+    const key = checkVipKey(c.key);
+    const id = vipId(key);
+    if (seen.has(id)) throw new InputError(`bad config: VIP ${id} appears twice`);
+    seen.add(id);
+    const flags = checkFlags(c.flags, limits.vipFlagsSupported);
+    const hash = checkHash(c.hash);
+    const rs: DesiredReal[] = [];
+    const rseen = new Set<string>();
+    for (const r of c.reals ?? []) {
+      const { address } = checkRealAddress(r?.address);
+      if (rseen.has(address)) throw new InputError(`bad config: real ${address} appears twice in ${id}`);
+      rseen.add(address);
+      checkRealForVip(address, key);
+      rs.push({ address, weight: parseWeight(r.weight ?? DEFAULT_WEIGHT) });
+    }
+    const prev = old.vips.find((v) => vipId(v.key) === id);
+    if (prev) checkHashChange(key, prev.hash, hash);
+    vips.push({ key, flags, hash, vipNum: prev?.vipNum ?? -1, reals: rs });
+  }
+  if (vips.length > limits.maxVips) throw new InputError(`apply config: map full (${limits.maxVips}): the config has ${vips.length} VIPs`);
+  next.vips = vips;
+  for (const v of vips) {
+    if (v.vipNum < 0) {
+      const n = lowestFreeVipNum({ ...next, vips: vips.filter((x) => x.vipNum >= 0) }, limits);
+      if (n === null) throw new InputError(`apply config: map full (${limits.maxVips})`);
+      v.vipNum = n;
+      summary.push(`add VIP ${vipId(v.key)} (vip_num ${n})`);
+    }
+  }
+  for (const v of old.vips) if (!seen.has(vipId(v.key))) summary.push(`remove VIP ${vipId(v.key)}`);
+  // Indexes: keep those of addresses still used; new addresses never take an index freed now.
+  const freedNow = old.reals.map((r) => r.index);
+  gcReals(next);
+  allocRealIndexes(next, vips.flatMap((v) => v.reals.map((r) => r.address)), limits, freedNow);
+  const scope = changedVips(old, next);
+  let movedShare: number | undefined;
+  for (const id of scope) {
+    const v = vips.find((x) => vipId(x.key) === id);
+    if (v && old.vips.some((x) => vipId(x.key) === id)) {
+      const ms = moved(v, next);
+      summary.push(`change ${id}: ${pct(ms)} of slots move`);
+      movedShare = Math.max(movedShare ?? 0, ms);
+    }
+    if (v && !v.reals.some((x) => x.weight > 0)) warnings.push(`${id} has no real with weight > 0: its traffic is dropped (counted as CH drops)`);
+  }
+  if (next.mac !== old.mac) summary.push(`set default gateway MAC: ${old.mac ?? 'none'} -> ${next.mac ?? 'none'}`);
+  if (!summary.length) summary.push('the balancer already holds this config: nothing to change');
+  return plan({
+    op: 'apply-config', target: `${vips.length} VIP(s)`, next, logOld: `${old.vips.length} VIP(s)`, logNew: `${vips.length} VIP(s)`, scope,
+    changes: scope.size > 0 || next.mac !== old.mac, summary, warnings, movedShare,
+  });
+}

@@ -1,0 +1,171 @@
+// The operator's rules, each written once: what a name, address or VIP flag list may be, what the
+// balancer refuses and why, and how a change and a number are said in the operator's words. The
+// console's forms, the CLI, `config apply` and the control plane all call these (abi.ts holds the
+// byte-level parsers they build on). A rule returns or throws InputError (what is wrong, what is
+// allowed); the caller decides nothing about the wording.
+import { InputError, formatVip, parseIp, parseVipFlags, truncate as clip, vipFlagsToNames, type HashKind, type VipFlagName, type VipKey } from './abi.js';
+
+// ---------------------------------------------------------------------------------------------
+// Interface names
+
+/** The safe subset of Linux interface names (IFNAMSIZ 16 with the NUL): letters, digits, . - _. */
+const INTF_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,14}$/;
+const INTF_NAME_ALLOWED = "up to 15 letters, digits, '.', '-' or '_', starting with a letter or digit (e.g. eno2.573)";
+
+/** Why `name` is not an interface name katran-tui accepts, or null when it is one. */
+export function intfNameProblem(name: unknown): string | null {
+  return typeof name === 'string' && INTF_NAME.test(name) ? null : `expected ${INTF_NAME_ALLOWED}`;
+}
+
+/** An interface name from the operator; InputError names `what` and the rule. */
+export function parseIntfName(text: unknown, what = 'interface'): string {
+  const s = String(text ?? '');
+  const why = intfNameProblem(s);
+  if (why) throw new InputError(`bad ${what} name "${clip(s, 60)}": ${why}`);
+  return s;
+}
+
+// ---------------------------------------------------------------------------------------------
+// VIPs and reals: which addresses may be one, and which real may serve which VIP
+
+function unicast(text: string, what: 'VIP' | 'real') {
+  const a = parseIp(text, `${what} address`);
+  if (a.bytes.every((b) => b === 0)) throw new InputError(`bad ${what} address "${clip(text)}": the unspecified address cannot be a ${what}`);
+  if ((a.family === 4 && a.bytes[0] >= 224) || (a.family === 6 && a.bytes[0] === 0xff)) {
+    throw new InputError(`bad ${what} address "${clip(text)}": multicast or broadcast cannot be a ${what}`);
+  }
+  return a;
+}
+
+/** A VIP's address: a unicast IPv4 or IPv6 address, canonical text. */
+export function parseVipAddress(text: string): string {
+  return unicast(text, 'VIP').text;
+}
+
+/** A real's address: a unicast IPv4 or IPv6 address. */
+export function parseRealAddress(text: string): { address: string; family: 4 | 6 } {
+  const a = unicast(text, 'real');
+  return { address: a.text, family: a.family };
+}
+
+/** A real behind a VIP: an IPv6 VIP's packets can only be encapsulated towards an IPv6 real. */
+export function checkRealForVip(real: string, vip: VipKey): void {
+  if (!real.includes(':') && vip.address.includes(':')) {
+    throw new InputError(`real ${real} is IPv4 but VIP ${formatVip(vip)} is IPv6: Katran cannot encapsulate an IPv6 packet in IPv4`);
+  }
+}
+
+/** A VIP's flag names (a list or "a,b"), refusing unknown ones and those `supported` lacks. */
+export function parseVipFlagList(flags: unknown, supported: readonly VipFlagName[]): VipFlagName[] {
+  if (flags === undefined) return [];
+  if (!Array.isArray(flags) && typeof flags !== 'string') throw new InputError('bad VIP flags: expected a list of flag names');
+  const names = vipFlagsToNames(parseVipFlags(flags as string | string[]));
+  const missing = names.filter((n) => !supported.includes(n));
+  if (missing.length) {
+    throw new InputError(`VIP flag${missing.length > 1 ? 's' : ''} ${missing.join(', ')} not implemented by this balancer's program (it implements: ${supported.join(', ') || 'none'})`);
+  }
+  return names;
+}
+
+/** A live VIP keeps its hash: a new hash moves every slot of its ring, so every flow reshuffles. */
+export function checkHashChange(vip: VipKey, current: HashKind, wanted: HashKind): void {
+  if (current !== wanted) {
+    throw new InputError(`VIP ${formatVip(vip)} uses hash ${current}, the config says ${wanted}: changing the hash of a live VIP reshuffles every flow; do it explicitly with vip del + vip add`);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rings
+
+/**
+ * What a VIP's ring is made of: its hash and, per real, the real's index (the value in the slots),
+ * address (what is hashed) and weight. The same recipe gives the same ring (maglev.ts ringForReals),
+ * so when this text is unchanged the ring need not be rebuilt or read again.
+ */
+export function ringRecipe(v: { hash: HashKind; reals: readonly { address: string; weight: number }[] }, index: (address: string) => number | undefined): string {
+  return `${v.hash} ${v.reals.map((r) => `${index(r.address)}/${r.address}/${r.weight}`).join(' ')}`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Words: numbers and changes as the operator reads them
+
+const SI = ['', 'k', 'M', 'G', 'T', 'P'];
+
+/** 1234 -> "1.23k", 0.5 -> "0.5", 12 -> "12": three significant digits at most, then `unit`. */
+export function human(n: number, unit = ''): string {
+  if (!Number.isFinite(n)) return '-';
+  const neg = n < 0;
+  let v = Math.abs(n);
+  let i = 0;
+  while (v >= 999.5 && i < SI.length - 1) { v /= 1000; i++; }
+  let s: string;
+  if (i === 0 && Number.isInteger(v)) s = String(v);
+  else if (v >= 100) s = v.toFixed(0);
+  else if (v >= 10) s = v.toFixed(1);
+  else s = v.toFixed(2);
+  if (s.includes('.')) s = s.replace(/\.?0+$/, '');
+  return `${neg ? '-' : ''}${s}${SI[i]}${unit}`;
+}
+
+/** 0.1234 -> "12.3%". */
+export function pct(share: number, digits = 1): string {
+  if (!Number.isFinite(share)) return '-';
+  return `${(share * 100).toFixed(digits)}%`;
+}
+
+/** One change as the change log records it (and as a change's summary states it). */
+export interface ChangeRecord {
+  op: string;
+  target: string;
+  old: unknown;
+  new: unknown;
+}
+
+type Rec = Record<string, unknown>;
+const obj = (x: unknown): Rec => (typeof x === 'object' && x !== null ? (x as Rec) : {});
+const flagsText = (x: unknown): string => (Array.isArray(x) && x.length ? x.join(',') : 'none');
+
+/**
+ * A change in the operator's words: "add real 2001:db8:e::1 (weight 1, index 3) to [2001:db8:f::10]:443/tcp".
+ * The control plane states its summaries with it and the console's log pane shows the change log
+ * with it, so a change reads the same wherever it is shown.
+ */
+export function describeChange(c: ChangeRecord): string {
+  const [id, real = ''] = splitTarget(c.target);
+  const o = obj(c.old), n = obj(c.new);
+  switch (c.op) {
+    case 'add-vip':
+      return `add VIP ${c.target} (${n.vipNum !== undefined ? `vip_num ${n.vipNum}, ` : ''}hash ${n.hash}, flags ${flagsText(n.flags)})`;
+    case 'remove-vip': {
+      const count = Array.isArray(o.reals) ? o.reals.length : o.reals;
+      return `remove VIP ${c.target} (${o.vipNum !== undefined ? `vip_num ${o.vipNum}, ` : ''}${count ?? 0} real(s))`;
+    }
+    case 'set-vip-flags':
+      return `set flags of ${c.target}: ${flagsText(c.old)} -> ${flagsText(c.new)}`;
+    case 'add-real':
+      return `add real ${real} (weight ${n.weight}${n.index !== undefined ? `, index ${n.index}` : ''}) to ${id}`;
+    case 'remove-real':
+      return `remove real ${real} from ${id}`;
+    case 'set-weight':
+      return `set weight of ${real} in ${id}: ${c.old} -> ${c.new}`;
+    case 'set-mac':
+      return `set default gateway MAC: ${c.old ?? 'none'} -> ${c.new ?? '00:00:00:00:00:00'}`;
+    case 'apply-config':
+      return `apply config: ${c.old} -> ${c.new}`;
+    default:
+      return `${c.op} ${c.target}: ${word(c.old)} -> ${word(c.new)}`;
+  }
+}
+
+/** "VIP REAL" targets: a VIP id has no spaces. */
+function splitTarget(t: string): [string, string?] {
+  const i = t.indexOf(' ');
+  return i < 0 ? [t] : [t.slice(0, i), t.slice(i + 1)];
+}
+
+function word(v: unknown): string {
+  if (v === null || v === undefined) return '-';
+  if (typeof v !== 'object') return String(v);
+  if (Array.isArray(v)) return flagsText(v);
+  return Object.entries(v as Rec).filter(([, x]) => typeof x !== 'object' || x === null).map(([k, x]) => `${k} ${x}`).join(', ') || '-';
+}
