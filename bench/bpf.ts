@@ -3,9 +3,9 @@
 // run, the median of RUNS runs' means, for each path of the balancer beside the floor program
 // (parse Ethernet, swap MACs, XDP_TX) and Katran's own object measured the same way on this
 // machine kind. The process is pinned to CPU 0, the CPU given its own LRU. Rounds interleave the
-// cases (round r runs every case once), so the tagged rows (802.1Q / 802.1ad, bpf/vlan.h) and
-// their untagged twins see the same stretch of a noisy host; "vs twin" is the median of the
-// per-round ratios (many short rounds: the host has slow stretches of tens of seconds).
+// cases (round r runs every case once, many short rounds: the host has slow stretches of tens of
+// seconds), so the tagged rows (802.1Q / 802.1ad, bpf/vlan.h) and their untagged twins, and a
+// baseline object's rows, see the same stretches; ratios are medians of the per-round ratios.
 import { BpfObject, TestRunner, mapUpdate, numPossibleCpus, pinToCpu } from '../src/dataplane/kernel/libbpf.js';
 import { MAP, parseMac, u32Key } from '../src/dataplane/abi.js';
 import { BpfMap } from '../src/dataplane/kernel/maps.js';
@@ -13,6 +13,7 @@ import { VlanTable } from '../src/dataplane/kernel/vlan.js';
 import { builtObject } from '../src/dataplane/kernel/paths.js';
 import { BalancerFixture, MAX_VIPS } from '../test/helpers/balancer-fixture.js';
 import { echoRequestFrame, flowFrame, withVlanTags } from '../test/helpers/packets.js';
+import { cidFor, quicShort } from '../test/helpers/quic.js';
 
 const CALLS = Number(process.env.KT_BENCH_CALLS ?? 20_000);
 const RUNS = Number(process.env.KT_BENCH_RUNS ?? 25);
@@ -26,8 +27,8 @@ interface Case {
   runner: TestRunner;
   /** Called every 10k calls (e.g. reset the per-CPU new-connection rate window). */
   every10k?: () => void;
-  /** The untagged case this tagged one is compared with (its name). */
-  twin?: string;
+  /** A tagged case: the name of the untagged case it is compared with. */
+  untagged?: string;
 }
 
 function median(xs: number[]): number {
@@ -53,6 +54,12 @@ function measureAll(cases: Case[]): number[][] {
   return means;
 }
 
+/** The median over rounds of a / b, as "+x.y%". */
+function ratio(a: number[], b: number[]): string {
+  const m = median(a.map((x, r) => x / b[r]));
+  return `${m >= 1 ? '+' : ''}${((m - 1) * 100).toFixed(1)}%`;
+}
+
 /** A frame whose TCP / UDP source port is rewritten per call (after any VLAN tags). */
 function varySport(frame: Buffer): (i: number) => Buffer {
   let l3 = 14;
@@ -65,18 +72,31 @@ function varySport(frame: Buffer): (i: number) => Buffer {
   };
 }
 
-type BenchVip = { address: string; port: number; proto: 'tcp'; vipNum: number };
-
-/** VIPs, reals, rings and MAC of a loaded balancer; its NEW_CONN_RATE window controls. */
-function prepare(lb: BalancerFixture, vip4: BenchVip, vip6: BenchVip): { resetRate: () => void; overRate: () => void } {
+/** The balancer's cases on one loaded object (the bundled one, or a baseline build to compare with). */
+function balancerCases(lb: BalancerFixture): Case[] {
+  const vip4 = { address: '192.0.2.10', port: 80, proto: 'tcp' as const, vipNum: 1 };
+  const vip6 = { address: '2001:db8::10', port: 443, proto: 'tcp' as const, vipNum: 2 };
+  const quic4 = { address: '192.0.2.20', port: 443, proto: 'udp' as const, flags: 4, vipNum: 3 };
+  const dport4 = { address: '192.0.2.21', port: 8080, proto: 'udp' as const, flags: 8, vipNum: 4 };
   lb.addVip(vip4);
   lb.addVip(vip6);
+  lb.addVip(quic4);
+  lb.addVip(dport4);
   lb.setReal(1, '198.51.100.1');
   lb.setReal(2, '2001:db8:1::2');
   lb.fillRing(1, 1);
   lb.fillRing(2, 2);
+  lb.fillRing(3, 1);
+  lb.fillRing(4, 1);
+  // Server id 1024 -> real 1 (an object without server_id_map balances the same packet as plain UDP).
+  if (lb.fds.server_id_map !== undefined) {
+    const v = Buffer.alloc(4);
+    v.writeUInt32LE(1, 0);
+    mapUpdate(lb.fds.server_id_map, u32Key(1024), v);
+  }
   lb.setMac('02:aa:bb:cc:dd:01');
-  lb.run(flowFrame({ src: '203.0.113.7', dst: vip4.address, sport: 31337, dport: 80, proto: 'tcp', flags: 'S' }));
+  const run = lb.runner;
+
   // Resetting this CPU's NEW_CONN_RATE window keeps every SYN a full new flow (LRU write
   // included) instead of letting the 125k/s/CPU limit skip the write after the first 125k.
   const ncpu = numPossibleCpus();
@@ -94,106 +114,102 @@ function prepare(lb: BalancerFixture, vip4: BenchVip, vip6: BenchVip): { resetRa
     }
     mapUpdate(lb.fds[MAP.stats], u32Key(MAX_VIPS + NEW_CONN_RATE), v);
   };
-  return { resetRate, overRate };
+
+  const ack = flowFrame({ src: '203.0.113.7', dst: vip4.address, sport: 31337, dport: 80, proto: 'tcp', flags: 'A', payloadLen: 64 });
+  lb.run(flowFrame({ src: '203.0.113.7', dst: vip4.address, sport: 31337, dport: 80, proto: 'tcp', flags: 'S' }));
+  const syn4 = flowFrame({ src: '203.0.113.7', dst: vip4.address, sport: 1024, dport: 80, proto: 'tcp', flags: 'S', payloadLen: 0 });
+  const syn6 = flowFrame({ src: '2001:db8:c::7', dst: vip6.address, sport: 1024, dport: 443, proto: 'tcp', flags: 'S', payloadLen: 0 });
+  const syn4Same = Buffer.from(syn4);
+  const syn6Same = Buffer.from(syn6);
+  const pass = flowFrame({ src: '203.0.113.7', dst: '192.0.2.99', sport: 5555, dport: 80, proto: 'tcp', flags: 'A', payloadLen: 64 });
+  const echo = echoRequestFrame({ src: '203.0.113.7', dst: vip4.address });
+  const echo6 = echoRequestFrame({ src: '2001:db8:c::7', dst: vip6.address });
+  // QUIC short header whose CID (v1) names server id 1024: routed by the id, the LRU entry matches.
+  const quicFrame = flowFrame({ src: '203.0.113.7', dst: quic4.address, sport: 40000, dport: 443, proto: 'udp', payload: quicShort(cidFor(1, 1024), Buffer.alloc(40)) });
+  // DPORT_HASH: the LRU is looked up under the client's flow and written under {0, dport, ...}, so every packet is hashed.
+  const dportFrame = flowFrame({ src: '203.0.113.7', dst: dport4.address, sport: 40000, dport: 8080, proto: 'udp', payloadLen: 64 });
+
+  // The seed's VLAN layout, when the object has the VLAN maps: clients on VLAN 573, reals through
+  // VLAN 574's gateway (its own MAC); and an 802.1ad pair 100.573 -> 100.574 on the default MAC.
+  const tagged: Case[] = [];
+  if (lb.fds[MAP.vlans] !== undefined) {
+    const vlans = VlanTable.fromMaps((n) => (lb.fds[n] === undefined ? undefined : BpfMap.fromFd(n, lb.fds[n], { ownsFd: false })), 'balancer.bpf.o');
+    vlans.set({ outer: 573, inner: 0 }, { balance: true, egress: { outer: 574, inner: 0 }, mac: parseMac('02:aa:bb:cc:05:74') });
+    vlans.set({ outer: 100, inner: 573 }, { balance: true, egress: { outer: 100, inner: 574 }, mac: null });
+    const q = [{ tci: 573 }];
+    const ackQ = withVlanTags(ack, q);
+    const ackQinq = withVlanTags(ack, [{ tpid: 0x88a8, tci: 100 }, { tci: 573 }]);
+    const syn4Q = withVlanTags(syn4, q);
+    const syn4SameQ = withVlanTags(syn4, q);
+    const syn6Q = withVlanTags(syn6, q);
+    tagged.push(
+      { name: 'LRU hit (v4 ACK, 802.1Q)', next: () => ackQ, runner: run, untagged: 'LRU hit (v4 ACK)' },
+      { name: 'LRU hit (v4 ACK, 802.1ad)', next: () => ackQinq, runner: run, untagged: 'LRU hit (v4 ACK)' },
+      { name: 'new flow (v4 SYN, over rate, 802.1Q)', next: () => syn4SameQ, runner: run, every10k: overRate, untagged: 'new flow (v4 SYN, over rate)' },
+      { name: 'new flow (v4 SYN, new sport, 802.1Q)', next: varySport(syn4Q), runner: run, every10k: resetRate, untagged: 'new flow (v4 SYN, new sport)' },
+      { name: 'new flow (v6 SYN, new sport, 802.1Q)', next: varySport(syn6Q), runner: run, every10k: resetRate, untagged: 'new flow (v6 SYN, new sport)' },
+    );
+  }
+
+  return [
+    { name: 'LRU hit (v4 ACK)', katranNs: 110, next: () => ack, runner: run },
+    // As the reference figures were taken: the same SYN every call. After 125k new flows in a
+    // second this CPU is "under flood" and skips the LRU write, so the figure mixes both.
+    { name: 'new flow (v4 SYN, same pkt)', katranNs: 170, next: () => syn4Same, runner: run },
+    { name: 'new flow (v6 SYN, same pkt)', katranNs: 120, next: () => syn6Same, runner: run },
+    { name: 'new flow (v4 SYN, over rate)', next: () => syn4Same, runner: run, every10k: overRate },
+    { name: 'new flow (v6 SYN, over rate)', next: () => syn6Same, runner: run, every10k: overRate },
+    // Every call a new flow (new source port) with its LRU insert: the honest worst case.
+    { name: 'new flow (v4 SYN, new sport)', next: varySport(syn4), runner: run, every10k: resetRate },
+    { name: 'new flow (v6 SYN, new sport)', next: varySport(syn6), runner: run, every10k: resetRate },
+    { name: 'QUIC short header (v4, CID routed)', next: () => quicFrame, runner: run },
+    { name: 'DPORT_HASH (v4 UDP)', next: () => dportFrame, runner: run, every10k: resetRate },
+    { name: 'non-VIP pass', next: () => pass, runner: run },
+    { name: 'ICMP echo (v4)', katranNs: 46, next: () => echo, runner: run },
+    { name: 'ICMP echo (v6)', next: () => echo6, runner: run },
+    ...tagged,
+  ];
 }
 
 /**
- * KT_BENCH_BASELINE=path/to/an/older/balancer.bpf.o adds that object's untagged LRU-hit and
- * new-flow rows to the same interleaved rounds: "vs twin" of the current untagged rows is then
- * the same-run ratio to it (is the untagged path unchanged?).
+ * KT_BENCH_BASELINE=path/to/balancer.bpf.o (e.g. an older build) measures that object's cases in
+ * the same interleaved rounds, so that the "vs base" column is a same-run ratio on this noisy host
+ * rather than a figure from another run (is the untagged path unchanged?).
  */
-const BASELINE = process.env.KT_BENCH_BASELINE;
-
 export async function benchBpf(): Promise<void> {
   const unpin = pinToCpu(0);
+  const baselinePath = process.env.KT_BENCH_BASELINE;
   const lb = new BalancerFixture([0]);
-  const base = BASELINE ? new BalancerFixture([0], BASELINE) : undefined;
+  const base = baselinePath ? new BalancerFixture([0], baselinePath) : null;
   const floorObj = BpfObject.open(builtObject('bench/floor.bpf.c'));
   try {
     floorObj.load();
     const floor = new TestRunner(floorObj.program('xdp_floor')!.fd, 4096, 'xdp_floor');
-    const vip4 = { address: '192.0.2.10', port: 80, proto: 'tcp' as const, vipNum: 1 };
-    const vip6 = { address: '2001:db8::10', port: 443, proto: 'tcp' as const, vipNum: 2 };
-    const { resetRate, overRate } = prepare(lb, vip4, vip6);
-    const run = lb.runner;
-    const ack = flowFrame({ src: '203.0.113.7', dst: vip4.address, sport: 31337, dport: 80, proto: 'tcp', flags: 'A', payloadLen: 64 });
-    const syn4 = flowFrame({ src: '203.0.113.7', dst: vip4.address, sport: 1024, dport: 80, proto: 'tcp', flags: 'S', payloadLen: 0 });
-    const syn6 = flowFrame({ src: '2001:db8:c::7', dst: vip6.address, sport: 1024, dport: 443, proto: 'tcp', flags: 'S', payloadLen: 0 });
-    const syn4Same = Buffer.from(syn4);
-    const syn6Same = Buffer.from(syn6);
-    const pass = flowFrame({ src: '203.0.113.7', dst: '192.0.2.99', sport: 5555, dport: 80, proto: 'tcp', flags: 'A', payloadLen: 64 });
-    const echo = echoRequestFrame({ src: '203.0.113.7', dst: vip4.address });
-    const echo6 = echoRequestFrame({ src: '2001:db8:c::7', dst: vip6.address });
-    const floorFrame = Buffer.from(ack);
-
-    // The seed's layout: clients on VLAN 573, reals through VLAN 574's gateway (its own MAC); and
-    // an 802.1ad pair 100.573 -> 100.574 on the default MAC.
-    const byName = (n: string) => (lb.fds[n] === undefined ? undefined : BpfMap.fromFd(n, lb.fds[n], { ownsFd: false }));
-    const vlans = VlanTable.fromMaps(byName, 'balancer.bpf.o');
-    vlans.set({ outer: 573, inner: 0 }, { balance: true, egress: { outer: 574, inner: 0 }, mac: parseMac('02:aa:bb:cc:05:74') });
-    vlans.set({ outer: 100, inner: 573 }, { balance: true, egress: { outer: 100, inner: 574 }, mac: null });
-    const q = [{ tci: 573 }];
-    const qinq = [{ tpid: 0x88a8, tci: 100 }, { tci: 573 }];
-    const ackQ = withVlanTags(ack, q);
-    const ackQinq = withVlanTags(ack, qinq);
-    const syn4SameQ = withVlanTags(syn4, q);
-    const syn4Q = withVlanTags(syn4, q);
-    const syn6Q = withVlanTags(syn6, q);
-
-    const cases: Case[] = [
-      { name: 'floor (xdp_floor)', next: () => floorFrame, runner: floor },
-      { name: 'LRU hit (v4 ACK)', katranNs: 110, next: () => ack, runner: run },
-      // As the reference figures were taken: the same SYN every call. After 125k new flows in a
-      // second this CPU is "under flood" and skips the LRU write, so the figure mixes both.
-      { name: 'new flow (v4 SYN, same pkt)', katranNs: 170, next: () => syn4Same, runner: run },
-      { name: 'new flow (v6 SYN, same pkt)', katranNs: 120, next: () => syn6Same, runner: run },
-      { name: 'new flow (v4 SYN, over rate)', next: () => syn4Same, runner: run, every10k: overRate },
-      { name: 'new flow (v6 SYN, over rate)', next: () => syn6Same, runner: run, every10k: overRate },
-      // Every call a new flow (new source port) with its LRU insert: the honest worst case.
-      { name: 'new flow (v4 SYN, new sport)', next: varySport(syn4), runner: run, every10k: resetRate },
-      { name: 'new flow (v6 SYN, new sport)', next: varySport(syn6), runner: run, every10k: resetRate },
-      { name: 'non-VIP pass', next: () => pass, runner: run },
-      { name: 'LRU hit (v4 ACK, 802.1Q)', next: () => ackQ, runner: run, twin: 'LRU hit (v4 ACK)' },
-      { name: 'LRU hit (v4 ACK, 802.1ad)', next: () => ackQinq, runner: run, twin: 'LRU hit (v4 ACK)' },
-      { name: 'new flow (v4 SYN, over rate, 802.1Q)', next: () => syn4SameQ, runner: run, every10k: overRate, twin: 'new flow (v4 SYN, over rate)' },
-      { name: 'new flow (v4 SYN, new sport, 802.1Q)', next: varySport(syn4Q), runner: run, every10k: resetRate, twin: 'new flow (v4 SYN, new sport)' },
-      { name: 'new flow (v6 SYN, new sport, 802.1Q)', next: varySport(syn6Q), runner: run, every10k: resetRate, twin: 'new flow (v6 SYN, new sport)' },
-      { name: 'ICMP echo (v4)', katranNs: 46, next: () => echo, runner: run },
-      { name: 'ICMP echo (v6)', next: () => echo6, runner: run },
-    ];
-    if (base) {
-      const b = prepare(base, vip4, vip6);
-      const br = base.runner;
-      const ackB = Buffer.from(ack);
-      const synB = Buffer.from(syn4Same);
-      for (const [twinOf, c] of [
-        ['LRU hit (v4 ACK)', { next: () => ackB, runner: br }],
-        ['new flow (v4 SYN, over rate)', { next: () => synB, runner: br, every10k: b.overRate }],
-        ['new flow (v4 SYN, new sport)', { next: varySport(Buffer.from(syn4Same)), runner: br, every10k: b.resetRate }],
-        ['new flow (v6 SYN, new sport)', { next: varySport(Buffer.from(syn6Same)), runner: br, every10k: b.resetRate }],
-      ] as const) {
-        const name = `${twinOf} [baseline]`;
-        cases.push({ name, ...c });
-        cases.find((x) => x.name === twinOf)!.twin = name;
-      }
-    }
-    const means = measureAll(cases);
+    const floorFrame = flowFrame({ src: '203.0.113.7', dst: '192.0.2.10', sport: 31337, dport: 80, proto: 'tcp', flags: 'A', payloadLen: 64 });
+    const cases: Case[] = [{ name: 'floor (xdp_floor)', next: () => floorFrame, runner: floor }, ...balancerCases(lb)];
+    const baseCases = base ? balancerCases(base) : [];
+    const all = [...cases, ...baseCases];
+    const means = measureAll(all);
+    const byName = new Map(cases.map((c, k) => [c.name, means[k]]));
+    const baseByName = new Map(baseCases.map((c, k) => [c.name, means[cases.length + k]]));
     const floorNs = median(means[0]);
-    const rows = [['path', 'ns/pkt', 'x floor', 'Katran ns', 'vs Katran', 'vs twin']];
+    const rows = [['path', 'ns/pkt', 'x floor', 'Katran ns', 'vs Katran', 'vs untagged', ...(base ? ['base ns', 'vs base'] : [])]];
     cases.forEach((c, k) => {
       const ns = median(means[k]);
-      const twin = c.twin ? cases.findIndex((x) => x.name === c.twin) : -1;
-      const vsUntagged = twin < 0 ? '-' : `${((median(means[k].map((m, r) => m / means[twin][r])) - 1) * 100).toFixed(1)}%`;
-      rows.push([c.name, ns.toFixed(1), (ns / floorNs).toFixed(2), c.katranNs ? String(c.katranNs) : '-', c.katranNs ? `${((ns / c.katranNs) * 100).toFixed(0)}%` : '-', vsUntagged]);
+      const twin = c.untagged ? byName.get(c.untagged) : undefined;
+      const b = baseByName.get(c.name);
+      rows.push([c.name, ns.toFixed(1), (ns / floorNs).toFixed(2), c.katranNs ? String(c.katranNs) : '-', c.katranNs ? `${((ns / c.katranNs) * 100).toFixed(0)}%` : '-',
+        twin ? ratio(means[k], twin) : '-',
+        ...(base ? [b ? median(b).toFixed(1) : '-', b ? ratio(means[k], b) : '-'] : [])]);
     });
     const w = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
     for (const r of rows) console.log(r.map((x, i) => (i === 0 ? x.padEnd(w[i]) : x.padStart(w[i]))).join('  '));
-    console.log(`(${CALLS} calls per run, median of ${RUNS} interleaved rounds' means; "vs twin": median of the per-round ratios, tagged row / its untagged row${base ? `, untagged row / the same row of the baseline object ${BASELINE}` : ''}; VLAN rows: 573 -> 574 with its own MAC, 100.573 -> 100.574; CPU 0 pinned; "over rate": NEW_CONN_RATE set over the limit every 10k calls, so no SYN writes the LRU; "new sport": a new source port per call and the NEW_CONN_RATE window reset every 10k calls, so every SYN inserts into the LRU)`);
+    console.log(`(${CALLS} calls per run, median of ${RUNS} interleaved rounds' means; "vs untagged" / "vs base": median of the per-round ratios to the untagged row / the baseline object's row; VLAN rows: 573 -> 574 with its own MAC, 100.573 -> 100.574; CPU 0 pinned; "over rate": NEW_CONN_RATE set over the limit every 10k calls, so no SYN writes the LRU; "new sport": a new source port per call and the NEW_CONN_RATE window reset every 10k calls, so every SYN inserts into the LRU${base ? `; "base": ${baselinePath}, measured in the same rounds` : ''})`);
     floor.close();
   } finally {
     floorObj.close();
-    lb.close();
     base?.close();
+    lb.close();
     unpin();
   }
 }

@@ -11,6 +11,7 @@ import {
   ETH_P, ICMP, ICMP6, PROTO, echoRequestFrame, ethernet, flowFrame, icmp4, icmp6, icmpErrorFrame, ipv4, ipv6, pattern, tcp, udp,
   withVlanTags, type VlanTag,
 } from '../helpers/packets.js';
+import { cidFor, quicShort } from '../helpers/quic.js';
 import {
   GW_MAC, LB_MAC, REALS, VIPS, assertBytes, assertDelta, closeFixture, fixture, pktBytes, replyPacket, take, xdp,
 } from './balancer-common.js';
@@ -175,11 +176,28 @@ describe('VLAN: balanced tagged frames', () => {
     const p0 = withVlanTags(flowFrame({ src: C1, dst: VIPS.port0.address, sport: 7002, dport: 8443, proto: 'tcp', flags: 'S' }), two(10, 20));
     assertBytes(run(p0, 'tx', 'port-0 VIP'), expectedTaggedEncap(p0, [10, 20], MAC_QINQ, REALS[7], C1, 7002), 'port-0 VIP tagged');
     assert.ok(fx.lruEntry({ src: C1, dst: VIPS.port0.address, sport: 7002, dport: 0, proto: 'tcp' }, 0), 'port-0 LRU key');
-    // DPORT_HASH: src 0.0.0.0, sport = dport.
+    // DPORT_HASH: the ring by the dport only; the outer source from address 0 and the client's port.
     fx.fillRing(VIPS.dportHash.vipNum, 0);
     fx.routeFlow({ src: C1, sport: 7003, dport: 8080, proto: 'udp' }, VIPS.dportHash, 4);
     const dh = withVlanTags(flowFrame({ src: C1, dst: VIPS.dportHash.address, sport: 7003, dport: 8080, proto: 'udp' }), one(100));
-    assertBytes(run(dh, 'tx', 'DPORT_HASH'), expectedTaggedEncap(dh, [574], GW_MAC, REALS[4], '0.0.0.0', 8080), 'DPORT_HASH tagged');
+    assertBytes(run(dh, 'tx', 'DPORT_HASH'), expectedTaggedEncap(dh, [574], GW_MAC, REALS[4], '0.0.0.0', 7003), 'DPORT_HASH tagged');
+  });
+
+  it('QUIC on a tagged frame: the connection id picks the real (server_id_map), the egress tag and MAC as for any flow', async (t) => {
+    if (!(await requireBpf(t))) return;
+    const fx = fixture();
+    const vt = vlanTable(fx);
+    const quic = { address: '192.0.2.45', port: 443, proto: 'udp' as const, flags: 4, vipNum: 45 };
+    fx.addVip(quic);
+    fx.fillRing(quic.vipNum, 0); // an empty ring: only the connection id can route
+    assert.ok(fx.setServerId(1024, 2), 'server_id_map present');
+    for (const [tags, egress, mac, key] of [[one(573), [573], MAC_573, VL.kept], [two(30, 40), [31, 41], GW_MAC, VL.qinqRewritten]] as const) {
+      const f = withVlanTags(flowFrame({ src: C1, dst: quic.address, sport: 43000, dport: 443, proto: 'udp', payload: quicShort(cidFor(1, 1024), Buffer.alloc(24)) }), [...tags]);
+      const v = vlanCounters(vt, key);
+      assertBytes(run(f, 'tx', `QUIC ${key.outer}.${key.inner}`), expectedTaggedEncap(f, [...egress], mac, REALS[2], C1, 43000), `QUIC short header on ${key.outer}.${key.inner}`);
+      assertVlanDelta(v, vlanCounters(vt, key), { in: [1, f.length], balanced: [1, f.length] }, 'QUIC');
+    }
+    fx.removeVip(quic);
   });
 
   it('ICMP on a balanced VLAN: echo answered in place keeping the received tag; errors go to their flow\'s real with the egress tag', async (t) => {
@@ -213,7 +231,7 @@ describe('VLAN: balanced tagged frames', () => {
     assertBytes(run(err, 'tx', 'tagged ICMP unreachable'), expectedTaggedEncap(err, [574], GW_MAC, REALS[4], C1, 42001), 'tagged ICMP unreachable to the flow\'s real');
     const ib = pktBytes(withVlanTagsRemoved(err));
     assertDelta(b, take(fx), {
-      globals: { ...xdp('tx', err.length), lru: [1, 0] },
+      globals: { ...xdp('tx', err.length), lru: [1, 0], icmpPtbV4: [1, 0] },
       vips: { [vip.vipNum]: [1, ib] },
       reals: { 4: [1, ib] },
     }, 'tagged ICMP counters');
