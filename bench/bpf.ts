@@ -3,18 +3,23 @@
 // run, the median of RUNS runs' means, for each path of the balancer beside the floor program
 // (parse Ethernet, swap MACs, XDP_TX) and, when named, other objects on the same paths:
 // KATRAN_REF_OBJ (another Katran-ABI object) and KT_BENCH_BASELINE (e.g. an older build of ours).
-// Every comparison is measured in this run: the runs are interleaved (run r of every case of every
-// object before run r + 1), the ratios are same-run ratios. The process is pinned to CPU 0, the CPU
-// given its own LRU.
+// Every comparison is measured in this run, no figure comes from elsewhere. The process is pinned
+// to CPU 0, the CPU given its own LRU. Rounds interleave the cases (round r runs every case of every
+// object once, the objects' order turning every round; many short rounds: the host has slow
+// stretches of tens of seconds), so the tagged rows (802.1Q / 802.1ad, bpf/vlan.h) and their
+// untagged twins, and the other objects' rows, see the same stretches; ratios are medians of the
+// per-round ratios.
 import { BpfObject, TestRunner, mapUpdate, numPossibleCpus, pinToCpu } from '../src/dataplane/kernel/libbpf.js';
-import { MAP, u32Key } from '../src/dataplane/abi.js';
+import { MAP, parseMac, u32Key } from '../src/dataplane/abi.js';
+import { BpfMap } from '../src/dataplane/kernel/maps.js';
+import { VlanTable } from '../src/dataplane/kernel/vlan.js';
 import { builtObject } from '../src/dataplane/kernel/paths.js';
 import { BalancerFixture, MAX_VIPS } from '../test/helpers/balancer-fixture.js';
-import { echoRequestFrame, flowFrame } from '../test/helpers/packets.js';
+import { echoRequestFrame, flowFrame, withVlanTags } from '../test/helpers/packets.js';
 import { cidFor, quicShort } from '../test/helpers/quic.js';
 
-const CALLS = Number(process.env.KT_BENCH_CALLS ?? 100_000);
-const RUNS = Number(process.env.KT_BENCH_RUNS ?? 5);
+const CALLS = Number(process.env.KT_BENCH_CALLS ?? 20_000);
+const RUNS = Number(process.env.KT_BENCH_RUNS ?? 25);
 const NEW_CONN_RATE = 2;
 
 interface Case {
@@ -24,6 +29,8 @@ interface Case {
   runner: TestRunner;
   /** Called every 10k calls (e.g. reset the per-CPU new-connection rate window). */
   every10k?: () => void;
+  /** A tagged case: the name of the untagged case it is compared with. */
+  untagged?: string;
 }
 
 function median(xs: number[]): number {
@@ -31,7 +38,7 @@ function median(xs: number[]): number {
   return s[Math.floor(s.length / 2)];
 }
 
-/** The mean ns/packet of one run of CALLS calls. */
+/** One run: the mean ns of CALLS calls. */
 function runOnce(c: Case): number {
   let sum = 0;
   for (let i = 0; i < CALLS; i++) {
@@ -41,15 +48,34 @@ function runOnce(c: Case): number {
   return sum / CALLS;
 }
 
-function warm(c: Case): void {
-  for (let i = 0; i < 2000; i++) c.runner.runRaw(c.next(i));
+/**
+ * RUNS interleaved rounds of every case of every group (an object's cases; after a warm-up each),
+ * the groups' order turning every round; per case (in the groups' order, flattened) its runs' means.
+ */
+function measureAll(groups: Case[][]): number[][] {
+  const cases = groups.flat();
+  for (const c of cases) for (let i = 0; i < 2000; i++) c.runner.runRaw(c.next(i)); // warm-up
+  const means = new Map<Case, number[]>(cases.map((c) => [c, []]));
+  for (let r = 0; r < RUNS; r++) {
+    for (let g = 0; g < groups.length; g++) for (const c of groups[(g + r) % groups.length]) means.get(c)!.push(runOnce(c));
+  }
+  return cases.map((c) => means.get(c)!);
 }
 
-/** A frame whose TCP / UDP source port is rewritten per call (bytes 34/35 for v4, 54/55 for v6). */
+/** The median over rounds of a / b, as "+x.y%". */
+function ratio(a: number[], b: number[]): string {
+  const m = median(a.map((x, r) => x / b[r]));
+  return `${m >= 1 ? '+' : ''}${((m - 1) * 100).toFixed(1)}%`;
+}
+
+/** A frame whose TCP / UDP source port is rewritten per call (after any VLAN tags). */
 function varySport(frame: Buffer): (i: number) => Buffer {
-  const off = frame.readUInt16BE(12) === 0x86dd ? 54 : 34;
-  return (i: number) => {
-    frame.writeUInt16BE(1024 + (i % 60000), off);
+  let l3 = 14;
+  while (l3 < 22 && (frame.readUInt16BE(l3 - 2) === 0x8100 || frame.readUInt16BE(l3 - 2) === 0x88a8)) l3 += 4;
+  const off = l3 + (frame.readUInt16BE(l3 - 2) === 0x86dd ? 40 : 20);
+  let n = 0; // its own count: the ports go on from round to round
+  return () => {
+    frame.writeUInt16BE(1024 + (n++ % 60000), off);
     return frame;
   };
 }
@@ -111,6 +137,28 @@ function balancerCases(lb: BalancerFixture): Case[] {
   // DPORT_HASH: the LRU is looked up under the client's flow and written under {0, dport, ...}, so every packet is hashed.
   const dportFrame = flowFrame({ src: '203.0.113.7', dst: dport4.address, sport: 40000, dport: 8080, proto: 'udp', payloadLen: 64 });
 
+  // The seed's VLAN layout, when the object has the VLAN maps: clients on VLAN 573, reals through
+  // VLAN 574's gateway (its own MAC); and an 802.1ad pair 100.573 -> 100.574 on the default MAC.
+  const tagged: Case[] = [];
+  if (lb.fds[MAP.vlans] !== undefined) {
+    const vlans = VlanTable.fromMaps((n) => (lb.fds[n] === undefined ? undefined : BpfMap.fromFd(n, lb.fds[n], { ownsFd: false })), 'balancer.bpf.o');
+    vlans.set({ outer: 573, inner: 0 }, { balance: true, egress: { outer: 574, inner: 0 }, mac: parseMac('02:aa:bb:cc:05:74') });
+    vlans.set({ outer: 100, inner: 573 }, { balance: true, egress: { outer: 100, inner: 574 }, mac: null });
+    const q = [{ tci: 573 }];
+    const ackQ = withVlanTags(ack, q);
+    const ackQinq = withVlanTags(ack, [{ tpid: 0x88a8, tci: 100 }, { tci: 573 }]);
+    const syn4Q = withVlanTags(syn4, q);
+    const syn4SameQ = withVlanTags(syn4, q);
+    const syn6Q = withVlanTags(syn6, q);
+    tagged.push(
+      { name: 'LRU hit (v4 ACK, 802.1Q)', next: () => ackQ, runner: run, untagged: 'LRU hit (v4 ACK)' },
+      { name: 'LRU hit (v4 ACK, 802.1ad)', next: () => ackQinq, runner: run, untagged: 'LRU hit (v4 ACK)' },
+      { name: 'new flow (v4 SYN, over rate, 802.1Q)', next: () => syn4SameQ, runner: run, every10k: overRate, untagged: 'new flow (v4 SYN, over rate)' },
+      { name: 'new flow (v4 SYN, new sport, 802.1Q)', next: varySport(syn4Q), runner: run, every10k: resetRate, untagged: 'new flow (v4 SYN, new sport)' },
+      { name: 'new flow (v6 SYN, new sport, 802.1Q)', next: varySport(syn6Q), runner: run, every10k: resetRate, untagged: 'new flow (v6 SYN, new sport)' },
+    );
+  }
+
   return [
     { name: 'LRU hit (v4 ACK)', next: () => ack, runner: run },
     // The same SYN every call. After 125k new flows in a second this CPU is "under flood" and
@@ -127,10 +175,16 @@ function balancerCases(lb: BalancerFixture): Case[] {
     { name: 'non-VIP pass', next: () => pass, runner: run },
     { name: 'ICMP echo (v4)', next: () => echo, runner: run },
     { name: 'ICMP echo (v6)', next: () => echo6, runner: run },
+    ...tagged,
   ];
 }
 
-/** The other objects measured beside ours, each by its own environment variable. */
+/**
+ * KT_BENCH_BASELINE=path/to/balancer.bpf.o (e.g. an older build) measures that object's cases in
+ * the same interleaved rounds, so that the "vs base" column is a same-run ratio on this noisy host
+ * rather than a figure from another run (is the untagged path unchanged?).
+ */
+/** The other objects measured beside ours, each named by its own environment variable. */
 const OTHERS = [
   { label: 'ref', env: 'KATRAN_REF_OBJ' },
   { label: 'base', env: 'KT_BENCH_BASELINE' },
@@ -148,31 +202,28 @@ export async function benchBpf(): Promise<void> {
     }
     floorObj.load();
     const floor = new TestRunner(floorObj.program('xdp_floor')!.fd, 4096, 'xdp_floor');
-    const ours = balancerCases(lb);
-    const theirs = others.map((o) => balancerCases(o.lb));
     const floorFrame = flowFrame({ src: '203.0.113.7', dst: '192.0.2.10', sport: 31337, dport: 80, proto: 'tcp', flags: 'A', payloadLen: 64 });
-    const floorCase: Case = { name: 'floor (xdp_floor)', next: () => floorFrame, runner: floor };
-    const all = [floorCase, ...ours, ...theirs.flat()];
-    for (const c of all) warm(c);
-    // Interleaved: run r of every case of every object, then run r + 1; the objects' order turns
-    // every round (whoever goes first or last in a round should not decide a ratio).
-    const means = new Map<Case, number[]>(all.map((c) => [c, []]));
-    const groups = [[floorCase, ...ours], ...theirs];
-    for (let r = 0; r < RUNS; r++) {
-      for (let g = 0; g < groups.length; g++) for (const c of groups[(g + r) % groups.length]) means.get(c)!.push(runOnce(c));
-    }
-    const ns = (c: Case): number => median(means.get(c)!);
-    const floorNs = ns(floorCase);
-    const rows = [['path', 'ns/pkt', 'x floor', ...others.flatMap((o) => [`${o.label} ns`, `x ${o.label}`])]];
-    rows.push([floorCase.name, floorNs.toFixed(1), '1.00', ...others.flatMap(() => ['-', '-'])]);
-    ours.forEach((c, i) => {
-      const v = ns(c);
-      rows.push([c.name, v.toFixed(1), (v / floorNs).toFixed(2), ...theirs.flatMap((t) => [ns(t[i]).toFixed(1), (v / ns(t[i])).toFixed(2)])]);
+    const cases: Case[] = [{ name: 'floor (xdp_floor)', next: () => floorFrame, runner: floor }, ...balancerCases(lb)];
+    const otherCases = others.map((o) => balancerCases(o.lb));
+    const means = measureAll([cases, ...otherCases]);
+    const byName = new Map(cases.map((c, k) => [c.name, means[k]]));
+    let at = cases.length;
+    const otherByName = otherCases.map((oc) => new Map(oc.map((c) => [c.name, means[at++]])));
+    const floorNs = median(means[0]);
+    const rows = [['path', 'ns/pkt', 'x floor', 'vs untagged', ...others.flatMap((o) => [`${o.label} ns`, `vs ${o.label}`])]];
+    cases.forEach((c, k) => {
+      const ns = median(means[k]);
+      const twin = c.untagged ? byName.get(c.untagged) : undefined;
+      rows.push([c.name, ns.toFixed(1), (ns / floorNs).toFixed(2), twin ? ratio(means[k], twin) : '-',
+        ...otherByName.flatMap((m) => {
+          const b = m.get(c.name);
+          return [b ? median(b).toFixed(1) : '-', b ? ratio(means[k], b) : '-'];
+        })]);
     });
     const w = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
     for (const r of rows) console.log(r.map((x, i) => (i === 0 ? x.padEnd(w[i]) : x.padStart(w[i]))).join('  '));
-    const named = others.map((o) => `${o.label} = ${o.path}`).join(', ');
-    console.log(`(${CALLS} calls per run, median of ${RUNS} interleaved runs' means; CPU 0 pinned; ${named ? `${named}: same paths, same run, "x" = ours / theirs; ` : 'KATRAN_REF_OBJ (another Katran-ABI object) and KT_BENCH_BASELINE (another build) add columns; '}"over rate": NEW_CONN_RATE set over the limit every 10k calls, so no SYN writes the LRU; "new sport": a new source port per call and the NEW_CONN_RATE window reset every 10k calls, so every SYN inserts into the LRU)`);
+    const named = others.map((o) => `"${o.label}": ${o.path}`).join(', ');
+    console.log(`(${CALLS} calls per run, median of ${RUNS} interleaved rounds' means; "vs untagged" / "vs ${others.map((o) => o.label).join('" / "vs ') || 'ref'}": median of the per-round ratios to the untagged row / the other object's row; VLAN rows: 573 -> 574 with its own MAC, 100.573 -> 100.574; CPU 0 pinned; "over rate": NEW_CONN_RATE set over the limit every 10k calls, so no SYN writes the LRU; "new sport": a new source port per call and the NEW_CONN_RATE window reset every 10k calls, so every SYN inserts into the LRU; ${named ? `${named}, measured in the same rounds` : 'KATRAN_REF_OBJ (another Katran-ABI object) and KT_BENCH_BASELINE (another build) add columns'})`);
     floor.close();
   } finally {
     floorObj.close();

@@ -1,7 +1,9 @@
 // The lab's own binding to the C library: an AF_PACKET socket that sends the lab's crafted
-// Ethernet frames, interface ioctls (SIOCETHTOOL: veth statistics, GRO) and thread affinity (NAPI
-// threads). Kept out of the product's binding (src/dataplane/kernel/libbpf.ts): the balancer never
-// sends packets nor tunes interfaces.
+// Ethernet frames, setns for set-up inside a lab namespace, interface ioctls (SIOCETHTOOL: veth
+// statistics, GRO) and thread affinity (NAPI threads). Kept out of the product's binding
+// (src/dataplane/kernel/libbpf.ts): the balancer never sends packets, changes namespace nor tunes
+// interfaces.
+import { closeSync, openSync } from 'node:fs';
 import koffi from 'koffi';
 import { BpfError, ERRNO } from '../dataplane/kernel/libbpf.js';
 
@@ -13,6 +15,7 @@ interface Libc {
   sendto(fd: number, buf: Uint8Array, len: number, flags: number, addr: Uint8Array, addrlen: number): number | bigint;
   ioctl(fd: number, request: number, arg: Uint8Array): number;
   sched_setaffinity(pid: number, size: number, mask: Uint8Array): number;
+  setns(fd: number, nstype: number): number;
 }
 
 let cache: Libc | undefined;
@@ -27,12 +30,13 @@ function libc(): Libc {
     sendto: lib.func('intptr_t sendto(int fd, const uint8_t *buf, size_t len, int flags, const uint8_t *addr, uint32_t addrlen)'),
     ioctl: lib.func('int ioctl(int fd, unsigned long request, _Inout_ uint8_t *arg)'),
     sched_setaffinity: lib.func('int sched_setaffinity(int pid, size_t size, const uint8_t *mask)'),
+    setns: lib.func('int setns(int fd, int nstype)'),
   };
   return cache;
 }
 
 /** <linux/socket.h>, <linux/if_ether.h>: the numbers of an AF_PACKET raw socket with SO_MARK. */
-const C = { AF_INET: 2, AF_PACKET: 17, SOCK_DGRAM: 2, SOCK_RAW: 3, SOCK_CLOEXEC: 0o2000000, SOL_SOCKET: 1, SO_MARK: 36, ETH_P_ALL: 0x0003 } as const;
+const C = { AF_INET: 2, AF_PACKET: 17, SOCK_DGRAM: 2, SOCK_RAW: 3, SOCK_CLOEXEC: 0o2000000, SOL_SOCKET: 1, SO_MARK: 36, ETH_P_ALL: 0x0003, CLONE_NEWNET: 0x40000000 } as const;
 
 /**
  * An interface ioctl (`ifr`: a struct ifreq, 40 bytes, the name first) on a throwaway socket, in
@@ -96,5 +100,31 @@ export class PacketSender {
       libc().close(this.fd);
       this.fd = -1;
     }
+  }
+}
+
+/**
+ * Runs fn (synchronous) with this thread in the named network namespace (/run/netns/NAME, as
+ * `ip netns add` makes it), then returns the thread to its own. For lab set-up only: netlink and
+ * ioctl sockets that fn opens (libbpf's tc calls, if_nametoindex) are the namespace's.
+ */
+export function inNetns<T>(ns: string, fn: () => T): T {
+  if (!/^[A-Za-z0-9._-]{1,64}$/.test(ns)) throw new BpfError('enter', `network namespace ${ns}`, ERRNO.EINVAL, 'bad namespace name');
+  const own = openSync('/proc/thread-self/ns/net', 'r');
+  let target: number | undefined;
+  try {
+    target = openSync(`/run/netns/${ns}`, 'r');
+    if (libc().setns(target, C.CLONE_NEWNET) < 0) throw new BpfError('enter', `network namespace ${ns}`, koffi.errno());
+    try {
+      return fn();
+    } finally {
+      if (libc().setns(own, C.CLONE_NEWNET) < 0) {
+        // Staying in the lab namespace would send every later socket there: stop instead.
+        throw new BpfError('return from', `network namespace ${ns}`, koffi.errno(), 'cannot return to the original namespace');
+      }
+    }
+  } finally {
+    if (target !== undefined) closeSync(target);
+    closeSync(own);
   }
 }
