@@ -12,6 +12,7 @@ import { formatMac, parseMac } from '../abi.js';
 import { basename } from 'node:path';
 import { Balancer, balancerStateDir } from './balancer.js';
 import { pendingChangeOf, StateStore } from '../control/state.js';
+import type { FaultHook } from '../control/reconciler.js';
 import type { BalancerHandle } from '../kernel/handle.js';
 import { listInterfaces } from '../kernel/interfaces.js';
 import { attach, checkAttach } from './attach.js';
@@ -23,6 +24,8 @@ import type { AttachRequest, BalancerSummary, ChangeOptions, ChangeResult, Datap
 export interface HostOptions {
   pinRoot: string;
   stateDir: string;
+  /** Fault injection points of every balancer it opens (tests: kill -9 of a CLI writer mid-change). */
+  faults?: FaultHook;
 }
 
 export class LibbpfHost implements Host {
@@ -47,7 +50,7 @@ export class LibbpfHost implements Host {
 
   private wrap(handle: BalancerHandle): Balancer {
     try {
-      return Balancer.open(handle, { stateDir: this.o.stateDir });
+      return Balancer.open(handle, { stateDir: this.o.stateDir, faults: this.o.faults });
     } catch (e) {
       handle.close();
       throw e;
