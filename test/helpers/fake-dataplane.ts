@@ -4,7 +4,7 @@
 // per sample (so a test can assert exact rates). The ring share is weight / sum of weights.
 import { DEFAULT_HASH, DEFAULT_WEIGHT, formatVip, InputError, parseIp, parseMac, parsePort, parseVipFlags, parseWeight, vipFlagsToNames, VIP_FLAGS } from '../../src/dataplane/abi.js';
 import type { GlobalCounter, VipFlagName, VipKey } from '../../src/dataplane/abi.js';
-import { ReadOnlyError } from '../../src/dataplane/types.js';
+import { LockedError, ReadOnlyError } from '../../src/dataplane/types.js';
 import { checkHashChange, checkRealForVip, parseRealAddress, parseVipFlagList } from '../../src/dataplane/rules.js';
 import type {
   AttachRequest, BalancerInfo, BalancerSummary, ChangeLogEntry, ChangeOptions, ChangeResult, CpuStat, Dataplane,
@@ -226,7 +226,7 @@ export class FakeDataplane implements Dataplane {
     const pass = dt ? 5 : 0;
     const rates: Record<GlobalCounter, [number, number]> = {
       lru: [total, total * 0.1], lruMiss: [total * 0.05, 0], newConnRate: [this.underFlood ? 1 : 0, 0],
-      fallbackLru: [this.fallbackRate, 0], icmpTooBig: [0, 0], encapFail: [0, 0], chDrop: [0, 0], zeroMacDrop: [0, 0],
+      fallbackLru: [this.fallbackRate, 0], icmpTooBig: [0, 0], encapFail: [0, 0], chDrop: [0, 0], quicIcmp: [0, 0], icmpPtbV6: [0, 0], icmpPtbV4: [0, 0], udpFlowMigration: [0, 0], zeroMacDrop: [0, 0],
       xdpTotal: [total + drop + pass, 0], xdpTx: [total, 0], xdpDrop: [drop, 0], xdpPass: [pass, 0],
     };
     const global = {} as Record<GlobalCounter, PairStat>;
@@ -539,9 +539,7 @@ export class FakeHost implements Host {
     const d = this.dps.find((x) => x.intf === intf && !x.detached);
     if (!d) throw new InputError(`no balancer on ${intf}`);
     if (this.lockedBy !== undefined && !o?.readOnly && d.owner === 'katran-tui') {
-      const e = new Error(`state directory /var/lib/katran-tui is locked by pid ${this.lockedBy}`);
-      e.name = 'LockedError';
-      throw e;
+      throw new LockedError(this.lockedBy, '/var/lib/katran-tui');
     }
     this.opened.push({ intf, readOnly: !!o?.readOnly });
     if (o?.readOnly) { d.readOnly = true; d.readOnlyReason = '--readonly'; }

@@ -102,6 +102,8 @@ export const XDP_FLAGS = {
 } as const;
 export const XDP_ATTACHED = { NONE: 0, DRV: 1, SKB: 2, HW: 3, MULTI: 4 } as const;
 export const XDP_ACTION = { ABORTED: 0, DROP: 1, PASS: 2, TX: 3, REDIRECT: 4 } as const;
+/** Map flag: hash map elements allocated on update (Katran's vip_to_down_reals_map and its inner maps). */
+export const BPF_F_NO_PREALLOC = 1 << 0;
 export const BPF_F_RDONLY = 1 << 3;
 export const BPF_F_WRONLY = 1 << 4;
 export const BPF_F_RDONLY_PROG = 1 << 7;
