@@ -75,6 +75,7 @@ export function vipJson(v: VipState): object {
     vip: v.id, address: v.key.address, port: v.key.port, proto: v.key.proto, flags: v.flags, hash: v.hash, vipNum: v.vipNum,
     reals: v.reals.map((r) => ({
       address: r.address, weight: r.weight, index: r.index, ringSlots: r.ringSlots, ringShare: r.ringShare, ...(r.kernelOnly ? { kernelOnly: true } : {}),
+      ...(r.pendingWeight !== undefined ? { pendingWeight: r.pendingWeight } : {}),
     })),
     ...(v.kernelOnly ? { kernelOnly: true } : {}),
     ...(v.notInKernel ? { notInKernel: true } : {}),

@@ -41,7 +41,7 @@ export async function vipList(ctx: Ctx, f: { json?: boolean }): Promise<void> {
       if (v.reals.length === 0) rows.push([...head, '(no reals: traffic is dropped)', '', '', '']);
       if (v.kernelOnly) head[0] += ' (in kernel only)';
       if (v.notInKernel) head[0] += ' (not in kernel)';
-      v.reals.forEach((r, i) => rows.push([...(i === 0 ? head : ['', '', '']), r.address + (r.kernelOnly ? ' (in kernel ring only)' : ''), String(r.weight), String(r.ringSlots), pct(r.ringShare)]));
+      v.reals.forEach((r, i) => rows.push([...(i === 0 ? head : ['', '', '']), r.address + (r.kernelOnly ? ' (in kernel ring only)' : ''), `${r.weight}${r.pendingWeight !== undefined ? ` (pending ${r.pendingWeight})` : ''}`, String(r.ringSlots), pct(r.ringShare)]));
     }
     ctx.out(table(['VIP', 'FLAGS', 'HASH', 'REAL', 'WEIGHT', 'SLOTS', 'SHARE'], rows));
   });

@@ -200,6 +200,8 @@ export interface RealState {
   ringShare: number;
   /** While a change is pending: the kernel's ring points at this real, the desired state does not list it. */
   kernelOnly?: true;
+  /** While a change is pending: the weight it sets, when it changes this real's (the kernel's ring may hold either). */
+  pendingWeight?: number;
 }
 
 export interface VipState {

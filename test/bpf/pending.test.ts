@@ -121,7 +121,8 @@ test('kill -9 mid ring change (a CLI writer, a library child): every reader repo
     assert.match(w.stdout, /killing at ring-batch #2/);
     const half = kernel().counts.get(7) ?? 0;
     assert.ok(half > 1200 && half < 26000, `the kernel holds the weight change half-applied (${half} slots)`);
-    await assertReported('set-weight', 'CLI writer killed');
+    const wdoc = await assertReported('set-weight', 'CLI writer killed');
+    assert.equal(wdoc.vips[0].reals.find((r: { address: string }) => r.address === '198.51.100.7').pendingWeight, 40);
     const rec = await cli('recover');
     assert.equal(rec.code, 0, rec.stderr);
     assert.match(rec.stdout, /^took over the writer lock of pid \d+, which is dead\n/);

@@ -140,7 +140,9 @@ export class Balancer implements Dataplane {
   /** The VIPs and reals to sample: from the desired state, or (no state: observed) from the kernel, at most once a second. */
   private sampleLists(): { vips: SampleVip[]; reals: SampleReal[] } {
     const now = Date.now();
-    // A pending change may have put reals in the kernel the desired state lacks: sample what the kernel holds.
+    // A pending change may have put reals in the kernel the desired state lacks: sample what the
+    // kernel holds, and look again (once a second) whether another process finished it meanwhile.
+    if (this.store && this.control.hasPending && (!this.lists || now - this.lists.at >= 1000)) this.control.pendingChange();
     const fromKernel = !this.store || this.control.hasPending;
     if (this.lists && (fromKernel ? now - this.lists.at < 1000 : this.lists.version === this.control.version)) return this.lists;
     if (fromKernel) {

@@ -199,7 +199,12 @@ export class ControlPlane {
       const reals: RealState[] = v.reals.map((r) => {
         const index = known.get(r.address)!;
         const slots = counts.get(index) ?? 0;
-        return { address: r.address, weight: r.weight, index, ringSlots: slots, ringShare: slots / this.ringSize };
+        const st: RealState = { address: r.address, weight: r.weight, index, ringSlots: slots, ringShare: slots / this.ringSize };
+        if (target) {
+          const w = weightOf(id, r.address);
+          if (w !== r.weight) st.pendingWeight = w;
+        }
+        return st;
       });
       if (pending) {
         const listed = new Set(reals.map((r) => r.index));
