@@ -9,6 +9,7 @@ import { configApply, configExport } from './config.js';
 import { Ctx, type CliDeps, type CommonOptions } from './context.js';
 import { doctor } from './doctor.js';
 import { EXIT, errorLine, exitCodeFor, UsageError } from './errors.js';
+import { BpfError } from '../dataplane/errors.js';
 import { macGet, macSet } from './mac.js';
 import { stats } from './stats.js';
 import { trace } from './trace.js';
@@ -198,7 +199,7 @@ export async function main(argv: readonly string[], deps: CliDeps): Promise<numb
       if (e.code === 'commander.help') return e.exitCode === 0 ? EXIT.ok : EXIT.usage;
       return EXIT.usage;
     }
-    const log = e instanceof Error ? (e as { log?: string }).log : undefined;
+    const log = e instanceof BpfError ? e.log : undefined; // a rejected load: the verifier log
     deps.stderr.write(`${errorLine(e)}${log && !debug ? ' (KATRAN_TUI_DEBUG=1 prints the verifier log)' : ''}\n`);
     if (debug && e instanceof Error) {
       deps.stderr.write(`${e.stack ?? ''}\n`);

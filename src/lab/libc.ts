@@ -2,7 +2,8 @@
 // Ethernet frames. Kept out of the product's binding (src/dataplane/kernel/libbpf.ts): the balancer
 // never sends packets.
 import koffi from 'koffi';
-import { BpfError, ERRNO } from '../dataplane/kernel/libbpf.js';
+import { BpfError } from '../dataplane/kernel/libbpf.js';
+import { ClosedError, InterfaceMissingError } from '../dataplane/errors.js';
 
 interface Libc {
   close(fd: number): number;
@@ -38,7 +39,7 @@ export class PacketSender {
   constructor(readonly ifname: string, mark?: number) {
     const c = libc();
     const ifindex = c.if_nametoindex(ifname);
-    if (ifindex === 0) throw new BpfError('open packet socket on', `interface ${ifname}`, ERRNO.ENODEV, 'interface does not exist');
+    if (ifindex === 0) throw new InterfaceMissingError('open packet socket on', `interface ${ifname}`);
     const fd = c.socket(C.AF_PACKET, C.SOCK_RAW | C.SOCK_CLOEXEC, 0);
     if (fd < 0) throw new BpfError('open packet socket on', `interface ${ifname}`, koffi.errno());
     this.fd = fd;
@@ -58,7 +59,7 @@ export class PacketSender {
   }
 
   send(frame: Uint8Array): void {
-    if (this.fd < 0) throw new BpfError('send on', `interface ${this.ifname}`, ERRNO.EBADF, 'socket closed');
+    if (this.fd < 0) throw new ClosedError('send on', `interface ${this.ifname}`, 'socket closed');
     if (frame.length >= 6) this.addr.set(frame.subarray(0, 6), 12);
     const n = Number(libc().sendto(this.fd, frame, frame.length, 0, this.addr, this.addr.length));
     if (n < 0) throw new BpfError('send on', `interface ${this.ifname}`, koffi.errno());

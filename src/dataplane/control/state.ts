@@ -15,7 +15,10 @@ import {
 } from 'node:fs';
 import { createHash, randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { LockedError, ReadOnlyError, type ChangeLogEntry } from '../types.js';
+import type { ChangeLogEntry } from '../types.js';
+import {
+  ClosedError, IntentPendingError, LockedError, LockTimeoutError, NotRootError, ReadOnlyError, StateCorruptError, StateDirError,
+} from '../errors.js';
 import type { Intent } from './desired.js';
 
 export const STATE_FILES = {
@@ -37,27 +40,8 @@ export interface PendingIntent extends Intent {
   pid: number;
 }
 
-/**
- * A state file (or intent record) that cannot be used: truncated, not JSON, checksum mismatch, or
- * missing while its previous copy exists. Nothing is deleted: the damaged file stays where it is
- * until recoverFromPrevious() moves it aside.
- */
-export class StateCorruptError extends Error {
-  constructor(
-    readonly file: string,
-    readonly problem: string,
-    /** Path of the last good copy, when one exists and verifies. */
-    readonly previous: string | null,
-    previousWrittenAt?: string,
-  ) {
-    super(`state file ${file} is unusable: ${problem}. `
-      + (previous
-        ? `The last good copy ${previous}${previousWrittenAt ? ` (written ${previousWrittenAt})` : ''} exists and verifies; `
-          + 'recoverFromPrevious() restores it and keeps the damaged file beside it.'
-        : 'No good previous copy exists; the file is left untouched for inspection.'));
-    this.name = 'StateCorruptError';
-  }
-}
+// StateCorruptError lives in errors.ts with the other error classes; re-exported for existing importers.
+export { StateCorruptError };
 
 interface Envelope {
   format: string;
@@ -78,22 +62,25 @@ function encode(format: string, field: string, value: unknown): string {
   return `${JSON.stringify(env, null, 2)}\n`;
 }
 
-/** Returns the value, or throws a string naming the problem. */
-function decode(format: string, field: string, text: string): { value: unknown; env: Envelope } {
-  if (text.length === 0) throw 'empty (0 bytes): truncated';
+type Decoded = { ok: true; value: unknown; env: Envelope } | { ok: false; problem: string };
+
+/** The value and its envelope, or the problem that makes the text unusable. */
+function decode(format: string, field: string, text: string): Decoded {
+  const bad = (problem: string): Decoded => ({ ok: false, problem });
+  if (text.length === 0) return bad('empty (0 bytes): truncated');
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
   } catch (e) {
-    throw `not valid JSON (${(e as Error).message}; ${Buffer.byteLength(text)} bytes): truncated or damaged`;
+    return bad(`not valid JSON (${(e as Error).message}; ${Buffer.byteLength(text)} bytes): truncated or damaged`);
   }
-  if (typeof parsed !== 'object' || parsed === null || (parsed as Envelope).format !== format) throw `not a ${format} file`;
+  if (typeof parsed !== 'object' || parsed === null || (parsed as Envelope).format !== format) return bad(`not a ${format} file`);
   const env = parsed as Envelope & Record<string, unknown>;
-  if (typeof env.version !== 'number' || env.version > FORMAT_VERSION) throw `format version ${String(env.version)} is newer than this katran-tui understands (${FORMAT_VERSION})`;
-  if (!(field in env)) throw `the "${field}" field is missing: truncated or damaged`;
+  if (typeof env.version !== 'number' || env.version > FORMAT_VERSION) return bad(`format version ${String(env.version)} is newer than this katran-tui understands (${FORMAT_VERSION})`);
+  if (!(field in env)) return bad(`the "${field}" field is missing: truncated or damaged`);
   const value = env[field];
-  if (typeof env.sha256 !== 'string' || sha256(JSON.stringify(value)) !== env.sha256) throw 'checksum mismatch: damaged on disk or edited by hand';
-  return { value, env };
+  if (typeof env.sha256 !== 'string' || sha256(JSON.stringify(value)) !== env.sha256) return bad('checksum mismatch: damaged on disk or edited by hand');
+  return { ok: true, value, env };
 }
 
 function errno(e: unknown): string | undefined {
@@ -259,7 +246,7 @@ function tryCreateLock(path: string, token: string): boolean {
 
 /** Takes the lock at `path` or throws LockedError(holder pid). Returns our token. */
 function acquireLock(path: string, stateDir: string, depth = 0): string {
-  if (depth > 4) throw new Error(`state directory ${stateDir}: cannot take over the stale lock ${path} (too many abandoned takeovers)`);
+  if (depth > 4) throw new LockTimeoutError(stateDir, `cannot take over the stale lock ${path} (too many abandoned takeovers)`);
   const token = randomBytes(12).toString('hex');
   const deadline = Date.now() + 5000;
   for (;;) {
@@ -293,7 +280,7 @@ function acquireLock(path: string, stateDir: string, depth = 0): string {
     } finally {
       releaseLock(guard, guardToken);
     }
-    if (Date.now() > deadline) throw new Error(`state directory ${stateDir}: could not take the lock within 5 s`);
+    if (Date.now() > deadline) throw new LockTimeoutError(stateDir, 'could not take the lock within 5 s');
   }
 }
 
@@ -346,7 +333,7 @@ export class StateStore {
       return StateStore.openUnchecked(dir, o);
     } catch (e) {
       if (errno(e) === 'EACCES' || errno(e) === 'EPERM') {
-        throw new Error(`state directory ${dir}: permission denied (${(e as Error).message}); it is root-only (0700): run as root`);
+        throw new NotRootError('open', `state directory ${dir}`, `permission denied (${(e as Error).message}); it is root-only (0700): run as root`);
       }
       throw e;
     }
@@ -363,7 +350,7 @@ export class StateStore {
     }
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     const st = statSync(dir);
-    if (!st.isDirectory()) throw new Error(`state directory ${dir} is not a directory`);
+    if (!st.isDirectory()) throw new StateDirError('open', `state directory ${dir}`, `state directory ${dir} is not a directory`);
     if ((st.mode & 0o777) !== 0o700) chmodSync(dir, 0o700);
     const token = acquireLock(join(dir, STATE_FILES.lock), dir);
     const store = new StateStore(dir, true, token);
@@ -397,13 +384,10 @@ export class StateStore {
       if (prev) throw new StateCorruptError(file, 'missing, while a previous copy exists', prev.path, prev.writtenAt);
       return null;
     }
-    try {
-      return decode(STATE_FORMAT, 'state', text).value as T;
-    } catch (problem) {
-      if (typeof problem !== 'string') throw problem;
-      const prev = this.verifiedPrevious();
-      throw new StateCorruptError(file, problem, prev?.path ?? null, prev?.writtenAt);
-    }
+    const d = decode(STATE_FORMAT, 'state', text);
+    if (d.ok) return d.value as T;
+    const prev = this.verifiedPrevious();
+    throw new StateCorruptError(file, d.problem, prev?.path ?? null, prev?.writtenAt);
   }
 
   /** Atomically replaces the desired state; the current good state becomes state.json.prev. */
@@ -413,9 +397,7 @@ export class StateStore {
     const file = this.path('state');
     const current = readIfExists(file);
     if (current !== null) {
-      let good = true;
-      try { decode(STATE_FORMAT, 'state', current); } catch (problem) { if (typeof problem !== 'string') throw problem; good = false; }
-      if (good) {
+      if (decode(STATE_FORMAT, 'state', current).ok) {
         // state.json.prev <- the current inode (a hard link, then an atomic rename over .prev)
         const tmp = tempName(this.dir, STATE_FILES.prev);
         linkSync(file, tmp);
@@ -437,20 +419,14 @@ export class StateStore {
     const file = this.path('state');
     const current = readIfExists(file);
     if (current !== null) {
-      let intact = true;
-      try { decode(STATE_FORMAT, 'state', current); } catch { intact = false; }
-      if (intact) throw new Error(`state file ${file} is intact: nothing to recover`);
+      if (decode(STATE_FORMAT, 'state', current).ok) throw new StateDirError('recover', `state file ${file}`, `state file ${file} is intact: nothing to recover`);
     }
     const prevPath = this.path('prev');
     const prevText = readIfExists(prevPath);
     if (prevText === null) throw new StateCorruptError(file, 'damaged, and there is no previous copy', null);
-    let value: unknown;
-    try {
-      value = decode(STATE_FORMAT, 'state', prevText).value;
-    } catch (problem) {
-      if (typeof problem !== 'string') throw problem;
-      throw new StateCorruptError(prevPath, `the previous copy is unusable too: ${problem}`, null);
-    }
+    const prev = decode(STATE_FORMAT, 'state', prevText);
+    if (!prev.ok) throw new StateCorruptError(prevPath, `the previous copy is unusable too: ${prev.problem}`, null);
+    const value = prev.value;
     if (current !== null) renameSync(file, this.corruptName());
     atomicWrite(this.dir, STATE_FILES.state, prevText);
     return value as T;
@@ -460,7 +436,7 @@ export class StateStore {
   beginIntent(intent: Intent): void {
     this.assertWritable('record an intent');
     const pending = this.pendingIntent();
-    if (pending) throw new Error(`an intent is already pending (${pending.op} ${pending.target}, since ${pending.at}): finish or undo it first`);
+    if (pending) throw new IntentPendingError('record an intent', `state directory ${this.dir}`, `an intent is already pending (${pending.op} ${pending.target}, since ${pending.at}): finish or undo it first`);
     const record = { op: intent.op, target: intent.target, old: intent.old, new: intent.new };
     atomicWrite(this.dir, STATE_FILES.intent, encode(INTENT_FORMAT, 'intent', record));
   }
@@ -470,13 +446,9 @@ export class StateStore {
     const file = this.path('intent');
     const text = readIfExists(file);
     if (text === null) return null;
-    try {
-      const { value, env } = decode(INTENT_FORMAT, 'intent', text);
-      return { ...(value as Intent), at: env.writtenAt, pid: env.pid };
-    } catch (problem) {
-      if (typeof problem !== 'string') throw problem;
-      throw new StateCorruptError(file, `the pending intent is unreadable: ${problem}`, null);
-    }
+    const d = decode(INTENT_FORMAT, 'intent', text);
+    if (!d.ok) throw new StateCorruptError(file, `the pending intent is unreadable: ${d.problem}`, null);
+    return { ...(d.value as Intent), at: d.env.writtenAt, pid: d.env.pid };
   }
 
   /** The transaction is finished (or undone): removes the intent record (directory fsynced). */
@@ -574,19 +546,16 @@ export class StateStore {
   }
 
   private assertWritable(what: string): void {
-    if (!this.writable) throw new ReadOnlyError(`cannot ${what}: state directory ${this.dir} is open read-only`);
-    if (this.lockToken === null) throw new Error(`cannot ${what}: the state store of ${this.dir} is closed`);
+    if (!this.writable) throw new ReadOnlyError(`cannot ${what}: state directory ${this.dir} is open read-only`, { op: what, object: `state directory ${this.dir}` });
+    if (this.lockToken === null) throw new ClosedError(what, `state directory ${this.dir}`, 'the state store is closed');
   }
 
   private verifiedPrevious(): { path: string; writtenAt: string } | null {
     const path = this.path('prev');
     const text = readIfExists(path);
     if (text === null) return null;
-    try {
-      return { path, writtenAt: decode(STATE_FORMAT, 'state', text).env.writtenAt };
-    } catch {
-      return null;
-    }
+    const d = decode(STATE_FORMAT, 'state', text);
+    return d.ok ? { path, writtenAt: d.env.writtenAt } : null;
   }
 
   private corruptName(): string {

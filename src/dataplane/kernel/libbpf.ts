@@ -6,41 +6,13 @@
 // calls into reused native buffers: koffi's async path costs ~70x more.
 import koffi, { type LibraryHandle } from 'koffi';
 
-export const ERRNO: Record<string, number> = {
-  EPERM: 1, ENOENT: 2, ESRCH: 3, EINTR: 4, EIO: 5, E2BIG: 7, EBADF: 9, EAGAIN: 11, ENOMEM: 12,
-  EACCES: 13, EFAULT: 14, ENAMETOOLONG: 36, EBUSY: 16, EEXIST: 17, ENODEV: 19, EINVAL: 22, ENOSPC: 28, ERANGE: 34,
-  ENOTSUP: 95, EOPNOTSUPP: 95, ENOTSUPP: 524,
-};
-const ERRNO_NAME: Record<number, string> = {};
-for (const [name, n] of Object.entries(ERRNO)) if (!(n in ERRNO_NAME)) ERRNO_NAME[n] = name;
+import {
+  BpfError, ClosedError, ERRNO, InputError, InterfaceBusyError, InterfaceMissingError, LibbpfMissingError, MapFullError,
+  NotExistError, NotRootError, VerifierError, XdpModeUnsupportedError, errnoName, setErrnoDescriber,
+} from '../errors.js';
 
-/** An error from a kernel or libbpf call: `op` failed on `object` with `errno`. */
-export class BpfError extends Error {
-  readonly op: string;
-  readonly object: string;
-  readonly errno: number;
-  readonly code: string;
-  /** The verifier log, when a program load was rejected. */
-  readonly log?: string;
-  constructor(op: string, object: string, errno: number, detail?: string, log?: string) {
-    const code = ERRNO_NAME[errno] ?? `errno ${errno}`;
-    super(`${op} ${object}: ${detail ?? describeErrno(errno)}`);
-    this.name = 'BpfError';
-    this.op = op;
-    this.object = object;
-    this.errno = errno;
-    this.code = code;
-    this.log = log;
-  }
-}
-
-/** Raised when libbpf.so.1 cannot be loaded or is too old for what we need. */
-export class LibbpfMissingError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'LibbpfMissingError';
-  }
-}
+// The error classes live in errors.ts (no koffi there); re-exported for existing importers.
+export { BpfError, ERRNO, LibbpfMissingError };
 
 // ---------------------------------------------------------------------------------------------
 // Native memory: stable allocations (koffi.alloc) that we address as BigInt pointers and edit
@@ -285,14 +257,16 @@ export function describeErrno(errno: number): string {
   try {
     libbpf().libbpf_strerror(-errno, buf, buf.length);
     const text = buf.toString('utf8').replace(/\0.*$/s, '');
-    return `${text} (${ERRNO_NAME[errno] ?? `errno ${errno}`})`;
+    return `${text} (${errnoName(errno)})`;
   } catch {
-    return ERRNO_NAME[errno] ?? `errno ${errno}`;
+    return errnoName(errno);
   }
 }
+setErrnoDescriber(describeErrno);
 
-/** Throws a BpfError for a libbpf int return < 0; returns the value otherwise. */
+/** Throws a BpfError for a libbpf int return < 0 (NotExistError for ENOENT); returns the value otherwise. */
 export function check(ret: number, op: string, object: string): number {
+  if (ret === -ERRNO.ENOENT) throw new NotExistError(op, object);
   if (ret < 0) throw new BpfError(op, object, -ret);
   return ret;
 }
@@ -300,7 +274,7 @@ export function check(ret: number, op: string, object: string): number {
 function checkPtr<T>(ptr: T | null, op: string, object: string): T {
   if (ptr === null || ptr === undefined || (ptr as unknown) === 0n) {
     const errno = koffi.errno() || ERRNO.EINVAL;
-    throw new BpfError(op, object, errno);
+    throw errno === ERRNO.ENOENT ? new NotExistError(op, object) : new BpfError(op, object, errno);
   }
   return ptr;
 }
@@ -380,7 +354,7 @@ export class BpfObject {
     v.setBigUint64(0, BigInt(L.size), true);
     if (options.pinRoot) {
       const s = Buffer.from(`${options.pinRoot}\0`);
-      if (s.length > 500) throw new BpfError('open', path, ERRNO.ENAMETOOLONG, 'pin root path too long');
+      if (s.length > 500) throw InputError.at('open', path, 'pin root path too long');
       opts.bytes.set(s, L.size);
       v.setBigUint64(L.pin_root_path, opts.at(L.size), true);
     }
@@ -392,7 +366,7 @@ export class BpfObject {
   }
 
   private get handle(): bigint {
-    if (this.ptr === null) throw new BpfError('use', this.path, ERRNO.EBADF, 'object already closed');
+    if (this.ptr === null) throw new ClosedError('use', this.path, 'object already closed');
     return this.ptr;
   }
 
@@ -447,10 +421,10 @@ export class BpfObject {
       const log = klog || msgs || undefined;
       if (log && (errno === ERRNO.EACCES || errno === ERRNO.EINVAL || errno === ERRNO.E2BIG || errno === ERRNO.ENOSPC)
           && /processed|invalid|R\d|verifier|unreachable|back-edge|BPF program is too large/i.test(log)) {
-        throw new BpfError('load', this.path, errno, `the kernel's verifier rejected the program (${ERRNO_NAME[errno] ?? errno}); verifier log follows`, log);
+        throw new VerifierError('load', this.path, errno, log);
       }
       if (errno === ERRNO.EPERM) {
-        throw new BpfError('load', this.path, errno, 'not permitted: loading BPF programs needs root (or CAP_BPF + CAP_NET_ADMIN)', log);
+        throw new NotRootError('load', this.path, 'not permitted: loading BPF programs needs root (or CAP_BPF + CAP_NET_ADMIN)', { errno, log });
       }
       throw new BpfError('load', this.path, errno, undefined, log);
     }
@@ -509,7 +483,7 @@ export function mapLookup(fd: number, key: Bytes, value: Bytes, what = `map fd $
 
 export function mapUpdate(fd: number, key: Bytes, value: Bytes, flags = BPF_ANY, what = `map fd ${fd}`): void {
   const r = libbpf().bpf_map_update_elem(fd, key, value, flags) as number;
-  if (r === -ERRNO.E2BIG || r === -ERRNO.ENOSPC) throw new BpfError('update', what, -r, 'map full');
+  if (r === -ERRNO.E2BIG || r === -ERRNO.ENOSPC) throw new MapFullError('update', what, 'map full', { errno: -r });
   check(r, 'update', what);
 }
 
@@ -557,7 +531,7 @@ export function mapUpdateBatch(fd: number, keys: Bytes, values: Bytes, n: number
   if (n === 0) return;
   const count = [n];
   const r = libbpf().bpf_map_update_batch(fd, keys, values, count, batchOpts(elemFlags).ptr) as number;
-  if (r === -ERRNO.E2BIG || r === -ERRNO.ENOSPC) throw new BpfError('batch update', what, -r, `map full after ${count[0]} of ${n} entries`);
+  if (r === -ERRNO.E2BIG || r === -ERRNO.ENOSPC) throw new MapFullError('batch update', what, `map full after ${count[0]} of ${n} entries`, { errno: -r });
   if (r < 0) throw new BpfError('batch update', what, -r, `${describeErrno(-r)} after ${count[0]} of ${n} entries`);
 }
 
@@ -582,7 +556,7 @@ export function mapCreate(type: number, name: string, keySize: number, valueSize
     opts.view.setUint32(L.map_flags, o.flags ?? 0, true);
     opts.view.setUint32(L.inner_map_fd, o.innerMapFd ?? 0, true);
     const r = libbpf().bpf_map_create(type, name.slice(0, 15), keySize, valueSize, maxEntries, opts.ptr) as number;
-    if (r === -ERRNO.EPERM) throw new BpfError('create map', name, ERRNO.EPERM, 'not permitted: creating BPF maps needs root (or CAP_BPF)');
+    if (r === -ERRNO.EPERM) throw new NotRootError('create map', name, 'not permitted: creating BPF maps needs root (or CAP_BPF)', { errno: ERRNO.EPERM });
     return check(r, 'create map', name);
   } finally {
     opts.free();
@@ -633,8 +607,8 @@ export class TestRunner {
 
   /** As run() without copying the output (benchmarks). */
   runRaw(packet: Uint8Array, repeat = 1, ctx?: Uint8Array): { retval: number; outLen: number; duration: number } {
-    if (packet.length > this.maxPacket) throw new BpfError('test run', this.what, ERRNO.EINVAL, `packet of ${packet.length} bytes exceeds ${this.maxPacket}`);
-    if (ctx && ctx.length > TEST_RUN_MAX_CTX) throw new BpfError('test run', this.what, ERRNO.EINVAL, `ctx of ${ctx.length} bytes exceeds ${TEST_RUN_MAX_CTX}`);
+    if (packet.length > this.maxPacket) throw InputError.at('test run', this.what, `packet of ${packet.length} bytes exceeds ${this.maxPacket}`);
+    if (ctx && ctx.length > TEST_RUN_MAX_CTX) throw InputError.at('test run', this.what, `ctx of ${ctx.length} bytes exceeds ${TEST_RUN_MAX_CTX}`);
     const L = LAYOUT.bpf_test_run_opts;
     const v = this.block.view;
     this.block.bytes.fill(0, 0, L.size);
@@ -675,10 +649,10 @@ export function xdpAttach(ifindex: number, progFd: number, flags: number, oldPro
     opts.view.setBigUint64(0, BigInt(L.size), true);
     opts.view.setInt32(L.old_prog_fd, oldProgFd ?? 0, true);
     const r = libbpf().bpf_xdp_attach(ifindex, progFd, flags, opts.ptr) as number;
-    if (r === -ERRNO.EBUSY || r === -ERRNO.EEXIST) throw new BpfError('attach XDP to', what, -r, 'another XDP program is already attached (or a bpf_link holds the interface)');
-    if (r === -ERRNO.ENODEV) throw new BpfError('attach XDP to', what, -r, 'interface does not exist');
-    if (r === -ERRNO.EOPNOTSUPP || r === -ERRNO.ENOTSUPP) throw new BpfError('attach XDP to', what, -r, 'the driver does not support this XDP mode');
-    if (r === -ERRNO.EPERM) throw new BpfError('attach XDP to', what, -r, 'not permitted: attaching XDP needs root (CAP_NET_ADMIN)');
+    if (r === -ERRNO.EBUSY || r === -ERRNO.EEXIST) throw new InterfaceBusyError('attach XDP to', what, -r, 'another XDP program is already attached (or a bpf_link holds the interface)');
+    if (r === -ERRNO.ENODEV) throw new InterfaceMissingError('attach XDP to', what, undefined, { errno: -r });
+    if (r === -ERRNO.EOPNOTSUPP || r === -ERRNO.ENOTSUPP) throw new XdpModeUnsupportedError('attach XDP to', what, -r);
+    if (r === -ERRNO.EPERM) throw new NotRootError('attach XDP to', what, 'not permitted: attaching XDP needs root (CAP_NET_ADMIN)', { errno: -r });
     check(r, 'attach XDP to', what);
   } finally {
     opts.free();
@@ -712,7 +686,7 @@ export function xdpQuery(ifindex: number, what = `ifindex ${ifindex}`): XdpQuery
   try {
     opts.view.setBigUint64(0, BigInt(L.size), true);
     const r = libbpf().bpf_xdp_query(ifindex, 0, opts.ptr) as number;
-    if (r === -ERRNO.ENODEV || r === -ERRNO.EINVAL && ifindex <= 0) throw new BpfError('query XDP on', what, ERRNO.ENODEV, 'interface does not exist');
+    if (r === -ERRNO.ENODEV || r === -ERRNO.EINVAL && ifindex <= 0) throw new InterfaceMissingError('query XDP on', what, undefined, { errno: -r });
     check(r, 'query XDP on', what);
     const v = opts.view;
     return {
@@ -942,7 +916,7 @@ export interface LinkBasics {
 /** Flags, MTU and hardware address of one interface (SIOCGIF* ioctls on a throwaway socket). */
 export function linkBasics(name: string): LinkBasics {
   const c = libc();
-  if (Buffer.byteLength(name) > 15) throw new BpfError('inspect', `interface ${name}`, ERRNO.EINVAL, 'interface names have at most 15 characters');
+  if (Buffer.byteLength(name) > 15) throw InputError.at('inspect', `interface ${name}`, 'interface names have at most 15 characters');
   const fd = c.socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0) as number;
   if (fd < 0) throw new BpfError('open', 'an ioctl socket', koffi.errno());
   const req = Buffer.alloc(40);
@@ -951,7 +925,8 @@ export function linkBasics(name: string): LinkBasics {
     req.write(name, 0, 'utf8');
     if ((c.ioctl(fd, op, req) as number) < 0) {
       const e = koffi.errno();
-      throw new BpfError(`read ${what} of`, `interface ${name}`, e, e === ERRNO.ENODEV ? 'interface does not exist' : undefined);
+      if (e === ERRNO.ENODEV) throw new InterfaceMissingError(`read ${what} of`, `interface ${name}`, undefined, { errno: e });
+      throw new BpfError(`read ${what} of`, `interface ${name}`, e);
     }
   };
   try {

@@ -5,6 +5,7 @@ import { useEffect, useState } from 'react';
 import type { BalancerSummary, Dataplane, Host, InterfaceInfo } from '../../dataplane/types.js';
 import { Footer } from '../components/Footer.js';
 import { describeError } from '../errors.js';
+import { LockedError } from '../../dataplane/errors.js';
 import { Form } from '../forms/Form.js';
 import { attachForm } from '../forms/specs.js';
 import { cell, fmtMac } from '../format.js';
@@ -46,7 +47,7 @@ export function Start(p: StartProps) {
       p.onOpen(p.host.open(intf, { readOnly }));
     } catch (e) {
       const err = e as Error;
-      setError({ text: `open ${intf}: ${describeError(err)}`, lockedIntf: err.name === 'LockedError' ? intf : undefined });
+      setError({ text: `open ${intf}: ${describeError(err)}`, lockedIntf: err instanceof LockedError ? intf : undefined });
     }
   };
 
