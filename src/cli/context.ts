@@ -21,6 +21,8 @@ export interface ConsoleOptions {
 }
 
 export interface DemoOptions {
+  /** `demo --id`: the lab id (names kt<id>b / kt<id>p / kt-<id>-cl, its own pins and state); default "demo". */
+  id?: string;
   durationS?: number;
   intervalMs: number;
   noColor: boolean;

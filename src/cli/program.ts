@@ -154,9 +154,10 @@ export function buildProgram(deps: CliDeps, run: { ctx?: Ctx; result?: number })
 
   program.command('demo').description('a self-contained lab (namespaces, veth, traffic) with the console on it; torn down on quit')
     .option('--duration <s>', 'stop after s seconds (without a terminal: run headless and print what each real received)')
+    .option('--id <id>', 'run a separate demo lab beside the default one: links kt<id>b / kt<id>p, namespace kt-<id>-cl, its own pins and state (1-10 lowercase letters or digits; default: demo)')
     .action(async (_o, cmd: Command) => {
       const ctx = ctxOf(cmd);
-      const f = opts<{ duration?: string }>(cmd);
+      const f = opts<{ duration?: string; id?: string }>(cmd);
       const { parseIntIn } = await import('./validate.js');
       const durationS = f.duration !== undefined ? parseIntIn(f.duration, '--duration', 1, 86_400, ' (seconds)') : undefined;
       const interactive = !!deps.stdout.isTTY && deps.stdinIsTTY;
@@ -165,7 +166,7 @@ export function buildProgram(deps: CliDeps, run: { ctx?: Ctx; result?: number })
       }
       ctx.requireRoot('demo');
       if (!deps.runDemo) throw new Error('the demo is not available in this build');
-      run.result = await deps.runDemo({ durationS, intervalMs: ctx.common.intervalMs, noColor: ctx.common.noColor, interactive, out: deps.stdout, err: deps.stderr });
+      run.result = await deps.runDemo({ id: f.id, durationS, intervalMs: ctx.common.intervalMs, noColor: ctx.common.noColor, interactive, out: deps.stdout, err: deps.stderr });
     });
 
   jsonOpt(program.command('doctor').description('checks of the box, each with a verdict and a fix'), 'print the checks as JSON')

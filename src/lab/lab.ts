@@ -27,6 +27,9 @@ import {
 } from '../dataplane/kernel/libbpf.js';
 import { bundledObject } from '../dataplane/kernel/paths.js';
 import { PacketSender } from './libc.js';
+import { labNames } from './names.js';
+
+export { labNames };
 import { NotABalancerError, NotRootError, ObjectMissingError } from '../dataplane/errors.js';
 
 export type { TrafficFlow, TrafficReport, TrafficSpec } from './traffic.js';
@@ -147,10 +150,6 @@ function tryIp(args: string[]): boolean {
   }
 }
 
-export function labNames(id: string): { ns: string; b: string; p: string; h: string; g: string } {
-  if (!/^[a-z0-9]{1,10}$/.test(id)) throw new Error(`lab id ${JSON.stringify(id)}: use 1-10 lowercase letters or digits`);
-  return { ns: `kt-${id}-cl`, b: `kt${id}b`, p: `kt${id}p`, h: `kt${id}h`, g: `kt${id}g` };
-}
 
 function netnsList(): string[] {
   try {

@@ -244,8 +244,17 @@ function tryCreateLock(path: string, token: string): boolean {
   return true;
 }
 
+export interface StateStoreOpenOptions {
+  write: boolean;
+  /**
+   * Called when the writer lock is held by a dead process, before taking it over: the seam where
+   * tests widen the race between takers.
+   */
+  onStaleLock?: () => void;
+}
+
 /** Takes the lock at `path` or throws LockedError(holder pid). Returns our token. */
-function acquireLock(path: string, stateDir: string, depth = 0): string {
+function acquireLock(path: string, stateDir: string, onStaleLock?: () => void, depth = 0): string {
   if (depth > 4) throw new LockTimeoutError(stateDir, `cannot take over the stale lock ${path} (too many abandoned takeovers)`);
   const token = randomBytes(12).toString('hex');
   const deadline = Date.now() + 5000;
@@ -258,14 +267,12 @@ function acquireLock(path: string, stateDir: string, depth = 0): string {
       continue;
     }
     if (lockHeld(info)) throw new LockedError(info.pid, stateDir);
-    // Fault injection for the race test: widens the window between seeing the stale lock and acting.
-    const delay = Number(process.env.KATRAN_TUI_FAULT_TAKEOVER_DELAY_MS ?? 0);
-    if (delay > 0 && depth === 0) sleepMs(Math.min(delay, 1000));
+    if (depth === 0) onStaleLock?.();
     // Stale: take it over under a guard only one taker can hold.
     const guard = `${path}.takeover-${info.token}`;
     let guardToken: string;
     try {
-      guardToken = acquireLock(guard, stateDir, depth + 1);
+      guardToken = acquireLock(guard, stateDir, undefined, depth + 1);
     } catch (e) {
       if (!(e instanceof LockedError) || Date.now() > deadline) throw e;
       sleepMs(10); // another process is taking this stale lock over right now
@@ -328,7 +335,7 @@ export class StateStore {
    * Opens a state directory. With write: creates it (0700) if needed and takes the writer lock, or
    * throws LockedError naming the holder's pid. Read-only opens take no lock and create nothing.
    */
-  static open(dir: string, o: { write: boolean }): StateStore {
+  static open(dir: string, o: StateStoreOpenOptions): StateStore {
     try {
       return StateStore.openUnchecked(dir, o);
     } catch (e) {
@@ -339,7 +346,7 @@ export class StateStore {
     }
   }
 
-  private static openUnchecked(dir: string, o: { write: boolean }): StateStore {
+  private static openUnchecked(dir: string, o: StateStoreOpenOptions): StateStore {
     if (!o.write) {
       try {
         accessSync(dir, constants.R_OK | constants.X_OK);
@@ -352,7 +359,7 @@ export class StateStore {
     const st = statSync(dir);
     if (!st.isDirectory()) throw new StateDirError('open', `state directory ${dir}`, `state directory ${dir} is not a directory`);
     if ((st.mode & 0o777) !== 0o700) chmodSync(dir, 0o700);
-    const token = acquireLock(join(dir, STATE_FILES.lock), dir);
+    const token = acquireLock(join(dir, STATE_FILES.lock), dir, o.onStaleLock);
     const store = new StateStore(dir, true, token);
     openWriters.add(store);
     installExitHook();
