@@ -8,6 +8,7 @@ import { MAP, u32Key } from '../src/dataplane/abi.js';
 import { builtObject } from '../src/dataplane/kernel/paths.js';
 import { BalancerFixture, MAX_VIPS } from '../test/helpers/balancer-fixture.js';
 import { echoRequestFrame, flowFrame } from '../test/helpers/packets.js';
+import { cidFor, quicShort } from '../test/helpers/quic.js';
 
 const CALLS = Number(process.env.KT_BENCH_CALLS ?? 100_000);
 const RUNS = Number(process.env.KT_BENCH_RUNS ?? 5);
@@ -28,10 +29,10 @@ function median(xs: number[]): number {
   return s[Math.floor(s.length / 2)];
 }
 
-function measure(c: Case): number {
+function measure(c: Case, runs = RUNS): number {
   const means: number[] = [];
   for (let i = 0; i < 2000; i++) c.runner.runRaw(c.next(i)); // warm-up
-  for (let r = 0; r < RUNS; r++) {
+  for (let r = 0; r < runs; r++) {
     let sum = 0;
     for (let i = 0; i < CALLS; i++) {
       if (c.every10k && i % 10_000 === 0) c.every10k();
@@ -51,81 +52,129 @@ function varySport(frame: Buffer): (i: number) => Buffer {
   };
 }
 
+/** The balancer's cases on one loaded object (the bundled one, or a baseline build to compare with). */
+function balancerCases(lb: BalancerFixture): Case[] {
+  const vip4 = { address: '192.0.2.10', port: 80, proto: 'tcp' as const, vipNum: 1 };
+  const vip6 = { address: '2001:db8::10', port: 443, proto: 'tcp' as const, vipNum: 2 };
+  const quic4 = { address: '192.0.2.20', port: 443, proto: 'udp' as const, flags: 4, vipNum: 3 };
+  const dport4 = { address: '192.0.2.21', port: 8080, proto: 'udp' as const, flags: 8, vipNum: 4 };
+  lb.addVip(vip4);
+  lb.addVip(vip6);
+  lb.addVip(quic4);
+  lb.addVip(dport4);
+  lb.setReal(1, '198.51.100.1');
+  lb.setReal(2, '2001:db8:1::2');
+  lb.fillRing(1, 1);
+  lb.fillRing(2, 2);
+  lb.fillRing(3, 1);
+  lb.fillRing(4, 1);
+  // Server id 1024 -> real 1 (an object without server_id_map balances the same packet as plain UDP).
+  if (lb.fds.server_id_map !== undefined) {
+    const v = Buffer.alloc(4);
+    v.writeUInt32LE(1, 0);
+    mapUpdate(lb.fds.server_id_map, u32Key(1024), v);
+  }
+  lb.setMac('02:aa:bb:cc:dd:01');
+  const run = lb.runner;
+
+  // Resetting this CPU's NEW_CONN_RATE window keeps every SYN a full new flow (LRU write
+  // included) instead of letting the 125k/s/CPU limit skip the write after the first 125k.
+  const ncpu = numPossibleCpus();
+  const resetRate = () => mapUpdate(lb.fds[MAP.stats], u32Key(MAX_VIPS + NEW_CONN_RATE), Buffer.alloc(16 * ncpu));
+  // The opposite: this CPU over the limit in a window that starts now (bpf_ktime_get_ns and
+  // process.hrtime are both CLOCK_MONOTONIC), so no SYN writes the LRU. The "same pkt" rows mix
+  // both modes (the first 125k SYNs of each second write), in a share that depends on how fast
+  // this process issues calls; these two rows do not.
+  const overRate = () => {
+    const v = Buffer.alloc(16 * ncpu);
+    const now = process.hrtime.bigint();
+    for (let c = 0; c < ncpu; c++) {
+      v.writeBigUInt64LE(1n << 40n, c * 16);
+      v.writeBigUInt64LE(now, c * 16 + 8);
+    }
+    mapUpdate(lb.fds[MAP.stats], u32Key(MAX_VIPS + NEW_CONN_RATE), v);
+  };
+
+  const ack = flowFrame({ src: '203.0.113.7', dst: vip4.address, sport: 31337, dport: 80, proto: 'tcp', flags: 'A', payloadLen: 64 });
+  lb.run(flowFrame({ src: '203.0.113.7', dst: vip4.address, sport: 31337, dport: 80, proto: 'tcp', flags: 'S' }));
+  const syn4 = flowFrame({ src: '203.0.113.7', dst: vip4.address, sport: 1024, dport: 80, proto: 'tcp', flags: 'S', payloadLen: 0 });
+  const syn6 = flowFrame({ src: '2001:db8:c::7', dst: vip6.address, sport: 1024, dport: 443, proto: 'tcp', flags: 'S', payloadLen: 0 });
+  const syn4Same = Buffer.from(syn4);
+  const syn6Same = Buffer.from(syn6);
+  const pass = flowFrame({ src: '203.0.113.7', dst: '192.0.2.99', sport: 5555, dport: 80, proto: 'tcp', flags: 'A', payloadLen: 64 });
+  const echo = echoRequestFrame({ src: '203.0.113.7', dst: vip4.address });
+  const echo6 = echoRequestFrame({ src: '2001:db8:c::7', dst: vip6.address });
+  // QUIC short header whose CID (v1) names server id 1024: routed by the id, the LRU entry matches.
+  const quicFrame = flowFrame({ src: '203.0.113.7', dst: quic4.address, sport: 40000, dport: 443, proto: 'udp', payload: quicShort(cidFor(1, 1024), Buffer.alloc(40)) });
+  // DPORT_HASH: the LRU is looked up under the client's flow and written under {0, dport, ...}, so every packet is hashed.
+  const dportFrame = flowFrame({ src: '203.0.113.7', dst: dport4.address, sport: 40000, dport: 8080, proto: 'udp', payloadLen: 64 });
+
+  return [
+    { name: 'LRU hit (v4 ACK)', katranNs: 110, next: () => ack, runner: run },
+    // As the reference figures were taken: the same SYN every call. After 125k new flows in a
+    // second this CPU is "under flood" and skips the LRU write, so the figure mixes both.
+    { name: 'new flow (v4 SYN, same pkt)', katranNs: 170, next: () => syn4Same, runner: run },
+    { name: 'new flow (v6 SYN, same pkt)', katranNs: 120, next: () => syn6Same, runner: run },
+    { name: 'new flow (v4 SYN, over rate)', next: () => syn4Same, runner: run, every10k: overRate },
+    { name: 'new flow (v6 SYN, over rate)', next: () => syn6Same, runner: run, every10k: overRate },
+    // Every call a new flow (new source port) with its LRU insert: the honest worst case.
+    { name: 'new flow (v4 SYN, new sport)', next: varySport(syn4), runner: run, every10k: resetRate },
+    { name: 'new flow (v6 SYN, new sport)', next: varySport(syn6), runner: run, every10k: resetRate },
+    { name: 'QUIC short header (v4, CID routed)', next: () => quicFrame, runner: run },
+    { name: 'DPORT_HASH (v4 UDP)', next: () => dportFrame, runner: run, every10k: resetRate },
+    { name: 'non-VIP pass', next: () => pass, runner: run },
+    { name: 'ICMP echo (v4)', katranNs: 46, next: () => echo, runner: run },
+    { name: 'ICMP echo (v6)', next: () => echo6, runner: run },
+  ];
+}
+
+/**
+ * KT_BENCH_BASELINE=path/to/balancer.bpf.o (e.g. an older build) measures that object too, each
+ * case alternating between the two programs run by run, so that the "vs base" column is a
+ * same-run ratio on this noisy host rather than a figure from another run.
+ */
 export async function benchBpf(): Promise<void> {
   const unpin = pinToCpu(0);
+  const baselinePath = process.env.KT_BENCH_BASELINE;
   const lb = new BalancerFixture([0]);
+  const base = baselinePath ? new BalancerFixture([0], baselinePath) : null;
   const floorObj = BpfObject.open(builtObject('bench/floor.bpf.c'));
   try {
     floorObj.load();
     const floor = new TestRunner(floorObj.program('xdp_floor')!.fd, 4096, 'xdp_floor');
-    const vip4 = { address: '192.0.2.10', port: 80, proto: 'tcp' as const, vipNum: 1 };
-    const vip6 = { address: '2001:db8::10', port: 443, proto: 'tcp' as const, vipNum: 2 };
-    lb.addVip(vip4);
-    lb.addVip(vip6);
-    lb.setReal(1, '198.51.100.1');
-    lb.setReal(2, '2001:db8:1::2');
-    lb.fillRing(1, 1);
-    lb.fillRing(2, 2);
-    lb.setMac('02:aa:bb:cc:dd:01');
-    const run = lb.runner;
-
-    // Resetting this CPU's NEW_CONN_RATE window keeps every SYN a full new flow (LRU write
-    // included) instead of letting the 125k/s/CPU limit skip the write after the first 125k.
-    const ncpu = numPossibleCpus();
-    const resetRate = () => mapUpdate(lb.fds[MAP.stats], u32Key(MAX_VIPS + NEW_CONN_RATE), Buffer.alloc(16 * ncpu));
-    // The opposite: this CPU over the limit in a window that starts now (bpf_ktime_get_ns and
-    // process.hrtime are both CLOCK_MONOTONIC), so no SYN writes the LRU. The "same pkt" rows mix
-    // both modes (the first 125k SYNs of each second write), in a share that depends on how fast
-    // this process issues calls; these two rows do not.
-    const overRate = () => {
-      const v = Buffer.alloc(16 * ncpu);
-      const now = process.hrtime.bigint();
-      for (let c = 0; c < ncpu; c++) {
-        v.writeBigUInt64LE(1n << 40n, c * 16);
-        v.writeBigUInt64LE(now, c * 16 + 8);
+    const floorFrame = flowFrame({ src: '203.0.113.7', dst: '192.0.2.10', sport: 31337, dport: 80, proto: 'tcp', flags: 'A', payloadLen: 64 });
+    const cases: Case[] = [{ name: 'floor (xdp_floor)', next: () => floorFrame, runner: floor }, ...balancerCases(lb)];
+    const baseCases = base ? balancerCases(base) : [];
+    const results = cases.map((c, i) => {
+      const b = i > 0 ? baseCases[i - 1] : undefined;
+      if (!b) return { c, ns: measure(c), baseNs: undefined as number | undefined };
+      // Interleaved: one run of each in turn (who goes first alternates), the median of each side's run means.
+      const mine: number[] = [];
+      const theirs: number[] = [];
+      for (let r = 0; r < RUNS; r++) {
+        if (r % 2 === 0) {
+          mine.push(measure(c, 1));
+          theirs.push(measure(b, 1));
+        } else {
+          theirs.push(measure(b, 1));
+          mine.push(measure(c, 1));
+        }
       }
-      mapUpdate(lb.fds[MAP.stats], u32Key(MAX_VIPS + NEW_CONN_RATE), v);
-    };
-
-    const ack = flowFrame({ src: '203.0.113.7', dst: vip4.address, sport: 31337, dport: 80, proto: 'tcp', flags: 'A', payloadLen: 64 });
-    lb.run(flowFrame({ src: '203.0.113.7', dst: vip4.address, sport: 31337, dport: 80, proto: 'tcp', flags: 'S' }));
-    const syn4 = flowFrame({ src: '203.0.113.7', dst: vip4.address, sport: 1024, dport: 80, proto: 'tcp', flags: 'S', payloadLen: 0 });
-    const syn6 = flowFrame({ src: '2001:db8:c::7', dst: vip6.address, sport: 1024, dport: 443, proto: 'tcp', flags: 'S', payloadLen: 0 });
-    const syn4Same = Buffer.from(syn4);
-    const syn6Same = Buffer.from(syn6);
-    const pass = flowFrame({ src: '203.0.113.7', dst: '192.0.2.99', sport: 5555, dport: 80, proto: 'tcp', flags: 'A', payloadLen: 64 });
-    const echo = echoRequestFrame({ src: '203.0.113.7', dst: vip4.address });
-    const echo6 = echoRequestFrame({ src: '2001:db8:c::7', dst: vip6.address });
-    const floorFrame = Buffer.from(ack);
-
-    const cases: Case[] = [
-      { name: 'floor (xdp_floor)', next: () => floorFrame, runner: floor },
-      { name: 'LRU hit (v4 ACK)', katranNs: 110, next: () => ack, runner: run },
-      // As the reference figures were taken: the same SYN every call. After 125k new flows in a
-      // second this CPU is "under flood" and skips the LRU write, so the figure mixes both.
-      { name: 'new flow (v4 SYN, same pkt)', katranNs: 170, next: () => syn4Same, runner: run },
-      { name: 'new flow (v6 SYN, same pkt)', katranNs: 120, next: () => syn6Same, runner: run },
-      { name: 'new flow (v4 SYN, over rate)', next: () => syn4Same, runner: run, every10k: overRate },
-      { name: 'new flow (v6 SYN, over rate)', next: () => syn6Same, runner: run, every10k: overRate },
-      // Every call a new flow (new source port) with its LRU insert: the honest worst case.
-      { name: 'new flow (v4 SYN, new sport)', next: varySport(syn4), runner: run, every10k: resetRate },
-      { name: 'new flow (v6 SYN, new sport)', next: varySport(syn6), runner: run, every10k: resetRate },
-      { name: 'non-VIP pass', next: () => pass, runner: run },
-      { name: 'ICMP echo (v4)', katranNs: 46, next: () => echo, runner: run },
-      { name: 'ICMP echo (v6)', next: () => echo6, runner: run },
-    ];
-    const results = cases.map((c) => ({ c, ns: measure(c) }));
+      return { c, ns: median(mine), baseNs: median(theirs) };
+    });
     const floorNs = results[0].ns;
-    const rows = [['path', 'ns/pkt', 'x floor', 'Katran ns', 'vs Katran']];
-    for (const { c, ns } of results) {
-      rows.push([c.name, ns.toFixed(1), (ns / floorNs).toFixed(2), c.katranNs ? String(c.katranNs) : '-', c.katranNs ? `${((ns / c.katranNs) * 100).toFixed(0)}%` : '-']);
+    const rows = [['path', 'ns/pkt', 'x floor', 'Katran ns', 'vs Katran', ...(base ? ['base ns', 'vs base'] : [])]];
+    for (const { c, ns, baseNs } of results) {
+      rows.push([c.name, ns.toFixed(1), (ns / floorNs).toFixed(2), c.katranNs ? String(c.katranNs) : '-', c.katranNs ? `${((ns / c.katranNs) * 100).toFixed(0)}%` : '-',
+        ...(base ? [baseNs !== undefined ? baseNs.toFixed(1) : '-', baseNs !== undefined ? `${((ns / baseNs) * 100).toFixed(0)}%` : '-'] : [])]);
     }
     const w = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
     for (const r of rows) console.log(r.map((x, i) => (i === 0 ? x.padEnd(w[i]) : x.padStart(w[i]))).join('  '));
-    console.log(`(${CALLS} calls per run, median of ${RUNS} runs' means; CPU 0 pinned; "over rate": NEW_CONN_RATE set over the limit every 10k calls, so no SYN writes the LRU; "new sport": a new source port per call and the NEW_CONN_RATE window reset every 10k calls, so every SYN inserts into the LRU)`);
+    console.log(`(${CALLS} calls per run, median of ${RUNS} runs' means; CPU 0 pinned; "over rate": NEW_CONN_RATE set over the limit every 10k calls, so no SYN writes the LRU; "new sport": a new source port per call and the NEW_CONN_RATE window reset every 10k calls, so every SYN inserts into the LRU${base ? `; "base": ${baselinePath}, measured run by run in turn with this build` : ''})`);
     floor.close();
   } finally {
     floorObj.close();
+    base?.close();
     lb.close();
     unpin();
   }

@@ -1,16 +1,18 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * katran-tui's XDP L4 load balancer: Katran's map ABI (../shared/katran-abi.md), written from the
- * ABI's facts. The packet path reads top to bottom in process_frame(); each step's details live
- * in one header: parse.h, icmp.h, select.h (LRU + ring), encap.h, with eth.h (MAC moves) and
- * csum.h (checksums) below them; maps.h and constants.h hold the ABI itself.
+ * katran-tui's XDP L4 load balancer: Katran's map ABI (docs/abi.md), written from the ABI's
+ * facts. The packet path reads top to bottom in
+ * process_frame(); each step's details live in one header: parse.h, icmp.h, quic.h (connection-id
+ * routing), select.h (LRU + down reals + ring), encap.h, with eth.h (MAC moves) and csum.h
+ * (checksums) below them; maps.h and constants.h hold the ABI itself (quic.h and down_reals.h
+ * hold their own maps).
  *
  * Counters: every frame counts XDP_TOTAL once and exactly one of XDP_TX / XDP_DROP / XDP_PASS
  * (v1 packets, v2 the received frame's bytes), so TOTAL = TX + DROP + PASS always.
  *
  * katran-tui's one intended difference from upstream: while ctl_array[0] (the default gateway
  * MAC) is all zero, a VIP packet that found its real is dropped instead of being sent to
- * 00:00:00:00:00:00, and counted at stats[MAX_VIPS + ZERO_MAC_DROP_CNTR] (offset 11). It is checked
+ * 00:00:00:00:00:00, and counted at stats[MAX_VIPS + ZERO_MAC_DROP_CNTR] (offset 22). It is checked
  * where upstream reads the MAC: after real selection (LRU, LRU_MISS, CH counters and the LRU write
  * behave as upstream's), before the per-VIP and per-real counters, which count only forwarded
  * packets.
@@ -28,6 +30,7 @@
 #include "parse.h"
 #include "icmp.h"
 #include "select.h"
+#include "quic.h"
 #include "encap.h"
 
 static __always_inline void count(__u32 key, __u64 bytes)
@@ -55,7 +58,7 @@ static __always_inline int forward_flow(struct xdp_md *ctx, void *data, void *da
 	struct real_definition *real;
 	struct ctl_value *cval;
 	__u32 key;
-	void *l4;
+	void *l4, *lru;
 	int ret;
 
 	/* 3-4. The flow; ICMP errors are routed like their embedded flow. */
@@ -107,9 +110,21 @@ static __always_inline int forward_flow(struct xdp_md *ctx, void *data, void *da
 		lru_stats->v1 += 1;
 	if (vip_info->flags & F_HASH_NO_SRC_PORT)
 		pckt.flow.port16[0] = 0;
+	lru = cpu_lru();
 
-	/* 7. The real: LRU, else the ring (and the LRU write). */
-	real = select_real(&pckt, &vip, vip_info, lru_stats, is_ipv6);
+	/* 7. The real: a QUIC connection id, else the LRU, else the ring (and the LRU write). */
+	real = NULL;
+	if (vip_info->flags & F_QUIC_VIP) {
+		if (pckt.flags & F_ICMP) {
+			quic_count_icmp(&pckt, is_ipv6);
+		} else {
+			ret = quic_route(l4, data_end, &pckt, vip_info, lru, &real);
+			if (ret >= 0)
+				return ret;
+		}
+	}
+	if (!real)
+		real = select_real(lru, &pckt, &vip, vip_info, lru_stats, is_ipv6);
 	if (!real)
 		return XDP_DROP;
 
@@ -132,7 +147,8 @@ static __always_inline int forward_flow(struct xdp_md *ctx, void *data, void *da
 		}
 	}
 
-	/* 9. Encapsulate by the real's family. An IPv6 packet has no IPIP form: ENCAP_FAIL. */
+	/* 9. Encapsulate by the real's family, whatever the packet's (docs/abi.md
+	 * "Encapsulation across families": an IPv6 packet to an IPv4 real goes in IPIP). */
 	if (real->flags & F_IPV6) {
 		if (!encap_v6(ctx, cval, &pckt, real, is_ipv6)) {
 			struct lb_stats *st = global_stats(ENCAP_FAIL_CNTR);
@@ -142,7 +158,7 @@ static __always_inline int forward_flow(struct xdp_md *ctx, void *data, void *da
 			return XDP_DROP;
 		}
 	} else {
-		if (is_ipv6 || !encap_v4(ctx, cval, &pckt, real)) {
+		if (!encap_v4(ctx, cval, &pckt, real)) {
 			struct lb_stats *st = global_stats(ENCAP_FAIL_CNTR);
 
 			if (st)

@@ -2,8 +2,10 @@
 /*
  * Encapsulation toward the chosen real (katran-abi.md packet path step 9), in place with
  * bpf_xdp_adjust_head:
- *   - IPv4 real: IPIP, 20 more bytes. TOS copied, tot_len = inner + 20, id 0, no DF, TTL 64,
- *     src = 172.16.(c ^ (sport & 0xff)).(d ^ (sport >> 8)) (c.d: the client's last two octets);
+ *   - IPv4 real: IPIP (protocol 4 even for an IPv6 packet), 20 more bytes. TOS / traffic class
+ *     copied, tot_len = the inner length field + 20 (for IPv6 its payload_len: 40 short, as
+ *     upstream), id 0, no DF, TTL 64, src = 172.16.(c ^ (sport & 0xff)).(d ^ (sport >> 8)) (c.d:
+ *     the client's last two octets; for an IPv6 client its address bytes 2-3);
  *   - IPv6 real: IP6IP6 (next header 41) or IPv4-in-IPv6 (4), 40 more bytes. Traffic class copied,
  *     flow label 0, hop limit 64, src = 100:: + the client's last 32 bits, the first two of those
  *     bytes XORed with the source port (network order);

@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * ICMP in the balancer (katran-abi.md packet path step 4):
+ * ICMP in the balancer (docs/abi.md packet path step 4):
  *   - echo request (v4 type 8, v6 type 128) to any address: answered in place (MACs and IPs
  *     swapped, TTL / hop limit 64, checksums fixed), XDP_TX;
  *   - v4 destination unreachable, v6 destination unreachable / packet too big: the embedded IP
  *     header (v4: ihl must be 5) gives the flow, addresses swapped; its L4 header is parsed by
  *     parse_l4() with ports swapped, so the error goes to the real of the original flow;
+ *   - v4 frag needed (3/4) and v6 packet too big (2) count at offsets 13 / 12 first, whatever
+ *     their destination and whether or not the embedded header is there;
  *   - other ICMP: PASS. A cut ICMP header or embedded IP header: DROP.
  * Echo is answered by answer_echo4/6() before the flow is parsed, so the error handlers
  * handle_icmp4/6() never see an echo request. Both return FURTHER_PROCESSING (the handlers with
@@ -14,9 +16,11 @@
 #ifndef KT_ICMP_H
 #define KT_ICMP_H
 
+#include <bpf/bpf_helpers.h>
 #include "parse.h"
 #include "csum.h"
 #include "eth.h"
+#include "maps.h"
 
 /* <linux/icmp.h> drags in glibc's socket headers; the 8-byte ICMP headers are all we need. */
 struct icmp4_hdr {
@@ -35,20 +39,45 @@ struct icmp6_hdr {
 
 #define ICMP_ECHOREPLY 0
 #define ICMP_DEST_UNREACH 3
+#define ICMP_FRAG_NEEDED 4
 #define ICMP_ECHO 8
 #define ICMPV6_DEST_UNREACH 1
 #define ICMPV6_PKT_TOOBIG 2
 #define ICMPV6_ECHO_REQUEST_T 128
 #define ICMPV6_ECHO_REPLY_T 129
 
+/* Katran's echo checksum rule is a little-endian u16 operation: this object is for LE targets. */
+#if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "the echo checksum rule (little-endian u16 + 8 / - 1) assumes a little-endian target"
+#endif
+#define ECHO4_CSUM_STEP 8
+#define ECHO6_CSUM_STEP 1
+
+/*
+ * Offsets 12 / 13 (docs/abi.md): v1 every v6 packet too big / v4 frag needed, v2 those
+ * announcing an MTU < 1280. The MTU: v4 bytes 6-7 of the ICMP header, v6 bytes 4-7.
+ */
+static __always_inline void count_too_big(__u32 offset, __u32 mtu)
+{
+	__u32 key = MAX_VIPS + offset;
+	struct lb_stats *st = bpf_map_lookup_elem(&stats, &key);
+
+	if (st) {
+		st->v1 += 1;
+		if (mtu < ICMP_PTB_SMALL_MTU)
+			st->v2 += 1;
+	}
+}
+
 /*
  * Echo replies are answered from answer_echo4/6(), called by process_frame() right after the IP
  * header's DROP rules and before any flow state is built; handle_icmp4/6() then only see other
  * ICMP. Both checksums come from values in registers (a 16-bit load over bytes just written
  * stalls store forwarding):
- *   - the ICMP checksum is updated for the type byte alone (RFC 1624 eq. 3; the code byte is the
- *     same on both sides of the replaced word, so it cancels out), as upstream does: a request
- *     with a bad ICMP checksum keeps it bad;
+ *   - the ICMP checksum gets Katran's byte rule, not an RFC 1624 update, so that the reply is
+ *     byte for byte upstream's: the field read as a little-endian u16, plus 8 (v4) or minus 1
+ *     (v6), mod 2^16. It differs from RFC 1624 eq. 3 on 9 v4 inputs and 1 v6 input (FF FF, and a
+ *     lost carry out of the second byte); a request with a bad ICMP checksum keeps it bad;
  *   - the IPv4 header checksum is computed over the whole new header, as upstream does, so a
  *     request with a bad header checksum still gets a correct reply. Swapping the addresses leaves
  *     the sum alone, and the TTL / protocol word of the reply is a constant (protocol is ICMP).
@@ -69,7 +98,7 @@ static __always_inline int answer_echo4(void *data, void *data_end)
 		return FURTHER_PROCESSING;
 	addrs = *(__u64 *)&iph->saddr;
 	icmp->type = ICMP_ECHOREPLY;
-	icmp->checksum = csum_replace16(icmp->checksum, bpf_htons(ICMP_ECHO << 8), bpf_htons(ICMP_ECHOREPLY << 8));
+	icmp->checksum += ECHO4_CSUM_STEP;
 	swap_macs(eth);
 	iph->check = csum_finish((__u64)w[0] + w[1] + bpf_htons((DEFAULT_TTL << 8) | IPPROTO_ICMP) +
 				 (__u32)addrs + (addrs >> 32));
@@ -87,6 +116,9 @@ static __always_inline int handle_icmp4(void *data, void *data_end, struct packe
 		return XDP_DROP;
 	if (icmp->type != ICMP_DEST_UNREACH)
 		return XDP_PASS;
+	if (icmp->code == ICMP_FRAG_NEEDED)
+		count_too_big(ICMP_PTB_V4_STATS, bpf_ntohl(icmp->rest) & 0xffff);
+	pckt->icmp_code = icmp->code;
 	inner = (void *)(icmp + 1);
 	if ((void *)(inner + 1) > data_end)
 		return XDP_DROP;
@@ -116,8 +148,7 @@ static __always_inline int answer_echo6(void *data, void *data_end)
 	if (icmp->icmp6_type != ICMPV6_ECHO_REQUEST_T)
 		return FURTHER_PROCESSING;
 	icmp->icmp6_type = ICMPV6_ECHO_REPLY_T;
-	icmp->icmp6_cksum = csum_replace16(icmp->icmp6_cksum, bpf_htons(ICMPV6_ECHO_REQUEST_T << 8),
-					   bpf_htons(ICMPV6_ECHO_REPLY_T << 8));
+	icmp->icmp6_cksum -= ECHO6_CSUM_STEP;
 	swap_macs(eth);
 	s0 = a[0];
 	s1 = a[1];
@@ -138,6 +169,9 @@ static __always_inline int handle_icmp6(void *data, void *data_end, struct packe
 		return XDP_DROP;
 	if (icmp->icmp6_type != ICMPV6_PKT_TOOBIG && icmp->icmp6_type != ICMPV6_DEST_UNREACH)
 		return XDP_PASS;
+	if (icmp->icmp6_type == ICMPV6_PKT_TOOBIG)
+		count_too_big(ICMP_PTB_V6_STATS, bpf_ntohl(icmp->rest));
+	pckt->icmp_code = icmp->icmp6_code;
 	inner = (void *)(icmp + 1);
 	if ((void *)(inner + 1) > data_end)
 		return XDP_DROP;

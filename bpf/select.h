@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * Real selection (katran-abi.md packet path step 7): the per-CPU LRU (lru_mapping[cpu], else
- * fallback_cache), then consistent hashing into the VIP's Maglev ring, then the LRU write.
+ * fallback_cache), the down-reals check of UDP_FLOW_MIGRATION VIPs, then consistent hashing into
+ * the VIP's Maglev ring, then the LRU write.
  */
 #ifndef KT_SELECT_H
 #define KT_SELECT_H
@@ -14,6 +15,7 @@
 #include "structs.h"
 #include "maps.h"
 #include "jhash.h"
+#include "down_reals.h"
 
 static __always_inline struct lb_stats *global_stats(__u32 offset)
 {
@@ -43,15 +45,21 @@ static __always_inline void *cpu_lru(void)
  * call through the map's ops (a retpoline on this kernel), instead of inlining the lookup and
  * calling the update directly.
  */
+/* Subprograms of their own: clang would otherwise sink the two lookup (or update) calls of
+ * lru_get() / lru_put() into one call site (it did, once quic.h added a second lru_get()); the
+ * fallback path is rare, the extra call costs nothing that matters. */
+static __noinline struct real_pos_lru *fallback_get(const struct flow_key *flow)
+{
+	return bpf_map_lookup_elem(&fallback_cache, flow);
+}
+
 static __always_inline struct real_pos_lru *lru_get(void *lru, const struct flow_key *flow)
 {
 	if (lru)
 		return bpf_map_lookup_elem(lru, flow);
-	return bpf_map_lookup_elem(&fallback_cache, flow);
+	return fallback_get(flow);
 }
 
-/* A subprogram of its own: clang would otherwise merge the two update calls of lru_put() into one
- * call site (the fallback path is rare, the extra call costs nothing that matters). */
 static __noinline void fallback_put(const struct flow_key *flow, const struct real_pos_lru *entry)
 {
 	bpf_map_update_elem(&fallback_cache, flow, entry, BPF_ANY);
@@ -106,8 +114,9 @@ static __always_inline bool over_conn_rate(__u64 *now)
 }
 
 /*
- * Katran's flow hash. DPORT_HASH first rewrites the flow itself (sport = dport, src = 0), so
- * the rewritten flow is also the LRU key and the outer-source input, as upstream does.
+ * Katran's flow hash. DPORT_HASH first rewrites the flow itself (sport = dport, src = 0): the
+ * rewritten flow is also the key of the LRU write, and its zero source the outer source's address
+ * (ring_select() puts the client's port back; docs/abi.md, packet path).
  */
 static __always_inline __u32 flow_hash(struct packet_description *pckt, const struct vip_meta *vip_info, bool is_ipv6)
 {
@@ -148,6 +157,7 @@ static __always_inline struct real_definition *ring_select(void *lru, struct pac
 	bool flood;
 	__u64 now;
 	__u32 key, *slot;
+	__be16 sport = pckt->flow.port16[0];
 
 	/*
 	 * The ring position before the clock: the hash is a long ALU chain that overlaps the loads
@@ -182,6 +192,8 @@ static __always_inline struct real_definition *ring_select(void *lru, struct pac
 
 		lru_put(lru, &pckt->flow, &entry);
 	}
+	/* DPORT_HASH: the outer source takes the client's port again (its address stays zero). */
+	pckt->flow.port16[0] = sport;
 	return real;
 }
 
@@ -208,20 +220,39 @@ static __always_inline void trace_lru_miss(const struct vip_definition *vip, con
 }
 
 /*
- * The whole of step 7. Returns the real (pckt->real_index set) or NULL for DROP. Counts
- * LRU_MISS (TCP only), LRU.v2 (CH-routed; lru_stats is the caller's stats[MAX_VIPS + LRU_CNTRS])
- * and the lru_miss_stats trace.
+ * UDP_FLOW_MIGRATION: the LRU hit's real index (0 without a hit) listed as down for the VIP drops
+ * the hit (offset 15), so the ring decides again. Every UDP packet of such a VIP ticks the
+ * new-connection rate, and over MAX_CONN_RATE the check is skipped (docs/abi.md).
  */
-static __always_inline struct real_definition *select_real(struct packet_description *pckt, const struct vip_definition *vip,
-							   const struct vip_meta *vip_info, struct lb_stats *lru_stats,
-							   bool is_ipv6)
+static __always_inline bool flow_migrates(const struct packet_description *pckt, const struct vip_definition *vip)
+{
+	struct lb_stats *st;
+	__u64 now;
+
+	if (over_conn_rate(&now) || !real_is_down(vip, pckt->real_index))
+		return false;
+	st = global_stats(UDP_FLOW_MIGRATION_STATS);
+	if (st)
+		st->v1 += 1;
+	return true;
+}
+
+/*
+ * The whole of step 7 for a packet no QUIC connection id routed; lru is cpu_lru()'s. Returns the
+ * real (pckt->real_index set) or NULL for DROP. Counts LRU_MISS (TCP only), LRU.v2 (CH-routed;
+ * lru_stats is the caller's stats[MAX_VIPS + LRU_CNTRS]) and the lru_miss_stats trace.
+ */
+static __always_inline struct real_definition *select_real(void *lru, struct packet_description *pckt,
+							   const struct vip_definition *vip, const struct vip_meta *vip_info,
+							   struct lb_stats *lru_stats, bool is_ipv6)
 {
 	struct real_definition *real = NULL;
 	struct lb_stats *st;
-	void *lru = cpu_lru();
 
 	if (!(pckt->flags & F_SYN_SET) && !(vip_info->flags & F_LRU_BYPASS))
 		real = lru_lookup(lru, pckt);
+	if ((vip_info->flags & F_UDP_FLOW_MIGRATION) && pckt->flow.proto == IPPROTO_UDP && flow_migrates(pckt, vip))
+		real = NULL;
 	if (real)
 		return real;
 	if (pckt->flow.proto == IPPROTO_TCP) {

@@ -83,6 +83,7 @@ struct packet_description {
 	__u32 pkt_bytes;        /* IPv4 tot_len / IPv6 payload_len of the received packet */
 	__u8 flags;             /* F_SYN_SET, F_ICMP, F_TCP_RST */
 	__u8 tos;               /* TOS / traffic class, copied to the outer header */
+	__u8 icmp_code;         /* the code of an ICMP error (F_ICMP), for the QUIC ICMP counter */
 };
 
 _Static_assert(sizeof(struct flow_key) == 40, "flow_key is 40 bytes");

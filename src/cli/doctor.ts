@@ -1,5 +1,6 @@
 // doctor: checks of the box, each with a verdict and, when it is not ok, a fix.
 import { join } from 'node:path';
+import { DEFAULTS } from '../dataplane/abi.js';
 import type { BalancerSummary, Host, InterfaceInfo } from '../dataplane/types.js';
 import type { Ctx, DoctorProbe } from './context.js';
 import { table } from './format.js';
@@ -71,6 +72,12 @@ export async function doctorChecks(ctx: Ctx, p: DoctorProbe, o: { clean?: boolea
   const id = ctx.deps.identity();
   checks.push(id.sha256 ? { check: 'bundled object', verdict: 'ok', detail: `${id.object} sha256 ${id.sha256.slice(0, 16)}…` }
     : { check: 'bundled object', verdict: 'fail', detail: `${id.object} is missing`, fix: 'npm run build (clang compiles bpf/)' });
+
+  // docs/abi.md: ARRAY maps are allocated whole at load, values rounded up to 8 bytes.
+  checks.push({
+    check: 'kernel memory', verdict: 'info',
+    detail: `each balancer holds about ${Math.round((DEFAULTS.maxVips * DEFAULTS.ringSize * 8) / 2 ** 20)} MiB for ch_rings and ${Math.round((DEFAULTS.quicServerIds * 8) / 2 ** 20)} MiB for server_id_map (QUIC server ids 1-${DEFAULTS.quicServerIds - 1}, Katran's size), allocated at attach whether or not a VIP uses QUIC`,
+  });
 
   let host: Host | null = null;
   let balancers: BalancerSummary[] = [];

@@ -18,6 +18,12 @@ export const MAP = {
   ctl: 'ctl_array',
   lruMissStats: 'lru_miss_stats',
   vipMissStats: 'vip_miss_stats',
+  /** QUIC connection-id routing (docs/abi.md): server id -> real index, its counters. */
+  serverIds: 'server_id_map',
+  quicStats: 'quic_stats_map',
+  serverIdStats: 'server_id_stats',
+  /** UDP flow migration: vip_definition -> inner HASH of down real indexes (kernel name vip_to_down_rea). */
+  downReals: 'vip_to_down_reals_map',
   /** katran-tui only: its max_entries is the mask of VIP flags the object implements. */
   vipFlagsMarker: 'kt_vip_flags',
   hcReals: 'hc_reals_map',
@@ -43,6 +49,8 @@ export const DEFAULTS = {
   maxPacketSize: 1514,
   lruUdpTimeoutNs: 30_000_000_000n,
   maxConnRate: 125000,
+  /** server_id_map entries (ids 0..0xFFFFFD; about 128 MiB of kernel memory, values round up to 8 bytes). */
+  quicServerIds: 0xfffffe,
 } as const;
 
 // ---------------------------------------------------------------------------------------------
@@ -64,7 +72,8 @@ export type VipFlagName = keyof typeof VIP_FLAGS;
 export const VIP_FLAG_NAMES = Object.keys(VIP_FLAGS) as VipFlagName[];
 
 /** What katran-tui's own object implements (it also says so through the kt_vip_flags map). */
-export const OWN_VIP_FLAGS = VIP_FLAGS['no-sport'] | VIP_FLAGS['no-lru'] | VIP_FLAGS['dport-hash'] | VIP_FLAGS['hash-src-dst-port'];
+export const OWN_VIP_FLAGS = VIP_FLAGS['no-sport'] | VIP_FLAGS['no-lru'] | VIP_FLAGS['quic'] | VIP_FLAGS['dport-hash']
+  | VIP_FLAGS['hash-src-dst-port'] | VIP_FLAGS['udp-flow-migration'];
 /** What an object without the marker (upstream Katran's default build) is taken to implement. */
 export const UPSTREAM_DEFAULT_VIP_FLAGS = VIP_FLAGS['no-sport'] | VIP_FLAGS['no-lru'] | VIP_FLAGS['quic'] | VIP_FLAGS['dport-hash']
   | VIP_FLAGS['local-vip'] | VIP_FLAGS['hash-src-dst-port'];
@@ -103,13 +112,20 @@ export const STATS = {
   icmpTooBig: 4,
   encapFail: 7,
   chDrop: 9,
-  /** katran-tui only: VIP packets dropped while the default MAC is all zero (v1 packets, v2 bytes);
-   *  offset 11 is upstream's optional QUIC ICMP counter, which the default build never moves. */
-  zeroMacDrop: 11,
+  /** ICMP errors to QUIC VIPs: v1 each, v2 unreachable codes (v4 1 / 3, v6 3 / 4). */
+  quicIcmp: 11,
+  /** ICMPv6 packet too big / ICMPv4 frag needed, any destination: v1 each, v2 MTU < 1280. */
+  icmpPtbV6: 12,
+  icmpPtbV4: 13,
+  /** UDP flow migration: v1 LRU hits dropped because their real is down. */
+  udpFlowMigration: 15,
   xdpTotal: 16,
   xdpTx: 17,
   xdpDrop: 18,
   xdpPass: 19,
+  /** katran-tui only: VIP packets dropped while the default MAC is all zero (v1 packets, v2 bytes);
+   *  offsets 22 and up are unused upstream (the default build moves 11, 12, 13 and 15). */
+  zeroMacDrop: 22,
 } as const;
 export type GlobalCounter = keyof typeof STATS;
 
@@ -414,6 +430,96 @@ export const ctlMac = {
   },
   decode(buf: Uint8Array): Buffer {
     return Buffer.from(buf.subarray(0, 6));
+  },
+};
+
+// ---------------------------------------------------------------------------------------------
+// QUIC connection-id routing (docs/abi.md; bpf/quic.h is the kernel side of these rules)
+
+/** Routable server ids of a server_id_map of `maxEntries` entries: 1 .. maxEntries - 1 (Katran's: 1 .. 0xFFFFFD). */
+export function parseServerId(text: unknown, maxEntries: number = DEFAULTS.quicServerIds): number {
+  const s = typeof text === 'number' ? String(text) : typeof text === 'string' ? text.trim() : '';
+  const max = Math.min(maxEntries, DEFAULTS.quicServerIds) - 1;
+  const n = /^\d{1,10}$/.test(s) ? Number(s) : /^0x[0-9a-f]{1,8}$/i.test(s) ? parseInt(s, 16) : NaN;
+  if (!Number.isInteger(n) || n < 1 || n > max) {
+    throw new InputError(`bad server id "${truncate(typeof text === 'string' || typeof text === 'number' ? text : JSON.stringify(text), 40)}": expected a whole number from 1 to ${max} (0x${max.toString(16)}), the ids server_id_map can route`);
+  }
+  return n;
+}
+
+/** What a QUIC VIP packet's header carries, by the datapath's rules. */
+export type QuicHeader =
+  | { kind: 'id'; cidVersion: 1 | 2 | 3; id: number }
+  | { kind: 'initial' }
+  | { kind: 'none'; why: string };
+
+/**
+ * The server id in a UDP payload (its bytes up to the end of the frame: padding counts): long
+ * header (byte 0 & 0x80) >= 14 bytes, Initial / 0-RTT "initial", Handshake / Retry with a DCID of
+ * >= 8 bytes (byte 5) at byte 6; short header >= 9 bytes, DCID at byte 1. CID version = CID[0] >> 6;
+ * v1 16 bits, v2 CID[1..3], v3 CID[1..4] signed; v0 or an id <= 0: none.
+ */
+export function quicHeader(p: Uint8Array): QuicHeader {
+  if (p.length < 1) return { kind: 'none', why: 'empty UDP payload' };
+  let cid: number;
+  if (p[0] & 0x80) {
+    if (p.length < 14) return { kind: 'none', why: `long header of ${p.length} bytes (14 needed)` };
+    if ((p[0] & 0x30) <= 0x10) return { kind: 'initial' };
+    if (p[5] < 8) return { kind: 'none', why: `DCID of ${p[5]} bytes (8 needed)` };
+    cid = 6;
+  } else {
+    if (p.length < 9) return { kind: 'none', why: `short header of ${p.length} bytes (9 needed)` };
+    cid = 1;
+  }
+  const v = p[cid] >> 6;
+  let id: number;
+  if (v === 1) id = ((p[cid] & 0x3f) << 10) | (p[cid + 1] << 2) | (p[cid + 2] >> 6);
+  else if (v === 2) id = (p[cid + 1] << 16) | (p[cid + 2] << 8) | p[cid + 3];
+  else if (v === 3) id = ((p[cid + 1] << 24) | (p[cid + 2] << 16) | (p[cid + 3] << 8) | p[cid + 4]) | 0;
+  else return { kind: 'none', why: 'CID version 0' };
+  if (id <= 0) return { kind: 'none', why: `server id ${id} (ids start at 1)` };
+  return { kind: 'id', cidVersion: v as 1 | 2 | 3, id };
+}
+
+/** vip_to_down_reals_map's inner maps: HASH real index (u32) -> u8 (ignored), MAX_REALS entries, BPF_F_NO_PREALLOC. */
+export const DOWN_REALS_INNER = { keySize: 4, valueSize: 1 } as const;
+
+/** quic_stats_map[0] (PERCPU_ARRAY [1]): 13 u64 in Katran's order. */
+export const QUIC_STATS_FIELDS = [
+  'chRouted', 'cidInitial', 'cidInvalidServerId', 'cidInvalidServerIdSample', 'cidRouted', 'cidUnknownRealDropped',
+  'cidV0', 'cidV1', 'cidV2', 'cidV3', 'dstMatchInLru', 'dstMismatchInLru', 'dstNotFoundInLru',
+] as const;
+export type QuicStatsField = (typeof QUIC_STATS_FIELDS)[number];
+export type QuicStats = Record<QuicStatsField, bigint>;
+
+export const quicStats = {
+  size: QUIC_STATS_FIELDS.length * 8,
+  /** One CPU's value at `off`. */
+  decode(buf: Uint8Array, off = 0): QuicStats {
+    const b = Buffer.from(buf.buffer, buf.byteOffset + off, QUIC_STATS_FIELDS.length * 8);
+    const out = {} as QuicStats;
+    QUIC_STATS_FIELDS.forEach((f, i) => { out[f] = b.readBigUInt64LE(i * 8); });
+    return out;
+  },
+  /**
+   * A per-CPU value buffer (`cpus` slots of `stride` bytes): every counter summed, except
+   * cidInvalidServerIdSample, each CPU's last invalid id, which is no count: `samples` lists the
+   * CPUs' non-zero ones (summing them is meaningless).
+   */
+  decodePerCpu(buf: Uint8Array, cpus: number, stride = perCpuStride(QUIC_STATS_FIELDS.length * 8)): { totals: Omit<QuicStats, 'cidInvalidServerIdSample'>; samples: { cpu: number; id: number }[] } {
+    const totals = Object.fromEntries(QUIC_STATS_FIELDS.filter((f) => f !== 'cidInvalidServerIdSample').map((f) => [f, 0n])) as Omit<QuicStats, 'cidInvalidServerIdSample'>;
+    const samples: { cpu: number; id: number }[] = [];
+    for (let c = 0; c < cpus; c++) {
+      const one = quicStats.decode(buf, c * stride);
+      for (const f of QUIC_STATS_FIELDS) {
+        if (f === 'cidInvalidServerIdSample') {
+          if (one[f] !== 0n) samples.push({ cpu: c, id: Number(one[f]) });
+        } else {
+          totals[f] += one[f];
+        }
+      }
+    }
+    return { totals, samples };
   },
 };
 

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { pinToCpu } from '../../src/dataplane/kernel/libbpf.js';
 import { BalancerFixture, delta, snapshot, type Delta, type GlobalName, type Snapshot, type VipSpec } from '../helpers/balancer-fixture.js';
 import {
-  DEFAULT_DST_MAC, ETH_P, PROTO, ethernet, ipipV4Source, ipipV6Source, ipv4, ipv6, macBytes,
+  DEFAULT_DST_MAC, ETH_P, PROTO, ethernet, ipipV4Source, ipipV6Source, ipv4, ipv6, macBytes, pattern, tcp, udp,
 } from '../helpers/packets.js';
 
 export const GW_MAC = '02:aa:bb:cc:dd:01';
@@ -75,7 +75,9 @@ export function pktBytes(frame: Buffer): number {
  * The frame docs/abi.md packet path step 8 says comes out: Ethernet dst = gateway MAC, src = the frame's dst
  * MAC; outer IPv4 (IPIP) or IPv6 header built here independently (checksum by the builder); the
  * received packet after its Ethernet header, untouched. `sport`: the source port after NO_SPORT
- * (0) or DPORT_HASH (the dport); `client`: the source after DPORT_HASH (0.0.0.0 / ::).
+ * (0; DPORT_HASH keeps the client's); `client`: the source after DPORT_HASH (0.0.0.0 / ::).
+ * An IPv6 packet to an IPv4 real gets tot_len = payload_len + 20 (docs/abi.md
+ * "Encapsulation across families": 40 short of the frame, as upstream).
  */
 export function expectedEncap(input: Buffer, real: string, client: string, sport: number): Buffer {
   const inner = input.subarray(14);
@@ -84,9 +86,17 @@ export function expectedEncap(input: Buffer, real: string, client: string, sport
   const len = l3Len(input);
   const eth = { dst: GW_MAC, src: input.subarray(0, 6) };
   if (!real.includes(':')) {
-    return ethernet({ ...eth, type: ETH_P.ipv4 }, ipv4({ src: ipipV4Source(client, sport), dst: real, proto: PROTO.ipip, tos, ttl: 64, id: 0, totLen: len + 20 }, inner));
+    return ethernet({ ...eth, type: ETH_P.ipv4 }, ipv4({ src: ipipV4Source(client, sport), dst: real, proto: PROTO.ipip, tos, ttl: 64, id: 0, totLen: pktBytes(input) + 20 }, inner));
   }
   return ethernet({ ...eth, type: ETH_P.ipv6 }, ipv6({ src: ipipV6Source(client, sport), dst: real, next: innerV6 ? PROTO.ipv6 : PROTO.ipip, tclass: tos, hopLimit: 64, payloadLen: len }, inner));
+}
+
+/** The embedded packet of an ICMP error about flow (client -> vip): what the VIP had sent back. */
+export function replyPacket(vip: string, client: string, vport: number, cport: number, proto: 'tcp' | 'udp', flags = 'A'): Buffer {
+  const l4 = proto === 'tcp' ? tcp({ src: vip, dst: client, sport: vport, dport: cport, flags, payload: pattern(8) })
+    : udp({ src: vip, dst: client, sport: vport, dport: cport, payload: pattern(8) });
+  const p = proto === 'tcp' ? PROTO.tcp : PROTO.udp;
+  return vip.includes(':') ? ipv6({ src: vip, dst: client, next: p }, l4) : ipv4({ src: vip, dst: client, proto: p }, l4);
 }
 
 export function assertBytes(actual: Buffer, expected: Buffer, what: string): void {

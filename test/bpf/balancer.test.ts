@@ -185,7 +185,7 @@ describe('balancer: forwarding', () => {
     assert.equal(fx.lruEntry({ src: C1, dst: vip.address, sport: 1111, dport: 80, proto: 'tcp' }, 0), null);
   });
 
-  it('DPORT_HASH: only the destination port picks the real; the rewritten flow (src 0, sport = dport) feeds LRU key and outer source', async (t) => {
+  it('DPORT_HASH: only the destination port picks the real; LRU written under {0, sport = dport}; outer source from the client\'s port, address 0', async (t) => {
     if (!(await requireBpf(t))) return;
     const fx = fixture();
     const vip = VIPS.dportHash;
@@ -195,9 +195,10 @@ describe('balancer: forwarding', () => {
       const pkt = flowFrame({ src, dst: vip.address, sport, dport: 8080, proto: 'udp' });
       const r = fx.run(pkt);
       assert.equal(r.retval, XDP_ACTION.TX, `${src}:${sport}`);
-      assertBytes(r.data, expectedEncap(pkt, REALS[6], '0.0.0.0', 8080), `DPORT_HASH ${src}:${sport}`);
+      assertBytes(r.data, expectedEncap(pkt, REALS[6], '0.0.0.0', sport), `DPORT_HASH ${src}:${sport}`);
     }
-    assert.equal(parseEncap(fx.run(flowFrame({ src: C1, dst: vip.address, sport: 9, dport: 8080, proto: 'udp' })).data).outer.ip.src, '172.16.144.31');
+    // docs/abi.md: 172.16.(sport & 0xff).(sport >> 8), 40000 gives 172.16.64.156.
+    assert.equal(parseEncap(fx.run(flowFrame({ src: C1, dst: vip.address, sport: 40000, dport: 8080, proto: 'udp' })).data).outer.ip.src, '172.16.64.156');
     assert.equal(fx.lruEntry({ src: '0.0.0.0', dst: vip.address, sport: 8080, dport: 8080, proto: 'udp' }, 0)?.pos, 6);
   });
 
@@ -234,7 +235,7 @@ describe('balancer: forwarding', () => {
     const dp = VIPS.port0Dport;
     fx.routeFlow({ src: C1, sport: 7, dport: 5060, proto: 'udp' }, dp, 4);
     const u = flowFrame({ src: C1, dst: dp.address, sport: 7, dport: 5060, proto: 'udp' });
-    assertBytes(fx.run(u).data, expectedEncap(u, REALS[4], '0.0.0.0', 5060), 'port-0 DPORT_HASH keeps dport');
+    assertBytes(fx.run(u).data, expectedEncap(u, REALS[4], '0.0.0.0', 7), 'port-0 DPORT_HASH keeps dport');
   });
 
   it('ring conformance: fixed flows land on the one slot Katran\'s hash (TypeScript) gives them', async (t) => {

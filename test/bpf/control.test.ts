@@ -265,7 +265,7 @@ test('bad input: a clear error each, and nothing changed in the kernel maps or t
       ['port negative', () => cp.addVip({ address: '192.0.2.11', port: -1, proto: 'tcp' }), /0 to 65535/],
       ['protocol', () => cp.addVip({ address: '192.0.2.11', port: 80, proto: 'sctp' as 'tcp' }), /tcp or udp/],
       ['unknown flag', () => cp.addVip({ ...parseVip('192.0.2.11:80/tcp'), flags: ['bogus' as 'no-lru'] }), /unknown VIP flag "bogus"/],
-      ['unimplemented flag', () => cp.addVip({ ...parseVip('192.0.2.11:80/tcp'), flags: ['quic', 'local-vip'] }), /flags quic, local-vip not implemented by this balancer's program/],
+      ['unimplemented flag', () => cp.addVip({ ...parseVip('192.0.2.11:80/tcp'), flags: ['local-vip', 'global-lru'] }), /flags local-vip, global-lru not implemented by this balancer's program/],
       ['hash', () => cp.addVip({ ...parseVip('192.0.2.11:80/tcp'), hash: 'ring' as 'maglev' }), /maglev or maglev-v2/],
       ['duplicate VIP', () => cp.addVip({ ...VIP }), /already exists/],
       ['real address', () => cp.addReal(VIP, { address: '198.51.100.256' }), /bad real address/],

@@ -10,13 +10,16 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { loadBalancer, type LoadedBalancer } from '../../src/dataplane/kernel/loader.js';
-import { TestRunner, XDP_ACTION, numPossibleCpus } from '../../src/dataplane/kernel/libbpf.js';
 import {
-  STATS, VIP_FLAGS, ctlMac, parseMac, perCpuStride, realDefinition, u32Key, vipDefinition, vipMeta, type Proto,
+  BPF_F_NO_PREALLOC, BPF_MAP_TYPE, TestRunner, XDP_ACTION, closeFd, mapCreate, mapUpdate, numPossibleCpus,
+} from '../../src/dataplane/kernel/libbpf.js';
+import {
+  DOWN_REALS_INNER, MAP, STATS, VIP_FLAGS, quicStats, ctlMac, parseMac, perCpuStride, realDefinition, u32Key, vipDefinition, vipMeta, type Proto,
 } from '../../src/dataplane/abi.js';
 import { bundledObject, requireObject } from '../../src/dataplane/kernel/paths.js';
 import { sumPerCpuU64 } from '../../src/dataplane/kernel/maps.js';
 import { requireBpf } from '../helpers/env.js';
+import { cidFor, quicLong, quicShort } from '../helpers/quic.js';
 import {
   ETHERTYPE, IPPROTO_NUM as P, Rng, eth, fuzzSeed, hex, icmpMsg, tcpSeg, udpSeg, v4, v6, v6Ext, type V4Header,
 } from '../helpers/fuzz.js';
@@ -37,6 +40,11 @@ const VIPS: Vip[] = [
   { address: '2001:db8::1', port: 53, proto: 'udp', flags: VIP_FLAGS['no-sport'], vipNum: 7, ring: 'full' },
   { address: '2001:db8::2', port: 0, proto: 'udp', flags: VIP_FLAGS['hash-src-dst-port'], vipNum: 8, ring: 'mixed' },
   { address: '192.0.2.6', port: 0, proto: 'udp', flags: VIP_FLAGS['dport-hash'], vipNum: 9, ring: 'mixed' },
+  // QUIC (server ids from random CIDs, see configure()) and UDP flow migration (down reals 1 and 3).
+  { address: '192.0.2.7', port: 443, proto: 'udp', flags: VIP_FLAGS['quic'], vipNum: 10, ring: 'mixed' },
+  { address: '2001:db8::3', port: 443, proto: 'udp', flags: VIP_FLAGS['quic'] | VIP_FLAGS['no-lru'], vipNum: 11, ring: 'mixed' },
+  { address: '192.0.2.8', port: 0, proto: 'udp', flags: VIP_FLAGS['quic'] | VIP_FLAGS['udp-flow-migration'], vipNum: 12, ring: 'full' },
+  { address: '2001:db8::4', port: 5000, proto: 'udp', flags: VIP_FLAGS['udp-flow-migration'], vipNum: 13, ring: 'mixed' },
 ];
 // Real 1 and 2 IPv4, 3 and 4 IPv6; index 7 is referenced by a ring but never defined.
 const REALS: [number, string][] = [[1, '198.51.100.1'], [2, '198.51.100.2'], [3, '2001:db8:100::3'], [4, '2001:db8:100::4']];
@@ -69,6 +77,27 @@ function configure(lb: LoadedBalancer): void {
     m.rings.updateBatch(keys, vals, ring);
     m.vips.update(vipDefinition.encode(v), vipMeta.encode({ flags: v.flags, vipNum: v.vipNum }));
   }
+  // Every v1-reachable server id mapped: to reals 1-4, a ghost index, an unconfigured one, or one
+  // beyond MAX_REALS (DROP); 0 now and then (unmapped).
+  const ids = 65536;
+  const idKeys = Buffer.alloc(4 * ids);
+  const idVals = Buffer.alloc(4 * ids);
+  for (let id = 0; id < ids; id++) {
+    idKeys.writeUInt32LE(id, id * 4);
+    const k = id % 9;
+    idVals.writeUInt32LE(k < 4 ? 1 + k : k === 4 ? GHOST_REAL : k === 5 ? 4000 : k === 6 ? 5000 : 0, id * 4);
+  }
+  m.serverIds!.updateBatch(idKeys, idVals, ids);
+  const down = m.downReals!;
+  for (const v of VIPS.filter((x) => x.flags & VIP_FLAGS['udp-flow-migration'])) {
+    const fd = mapCreate(BPF_MAP_TYPE.HASH, 'fuzz_down', DOWN_REALS_INNER.keySize, DOWN_REALS_INNER.valueSize, lb.sizes.maxReals, { flags: BPF_F_NO_PREALLOC });
+    try {
+      for (const r of [0, 1, 3]) mapUpdate(fd, u32Key(r), Buffer.alloc(1));
+      down.update(vipDefinition.encode(v), u32Key(fd));
+    } finally {
+      closeFd(fd);
+    }
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -98,8 +127,16 @@ function randomFlow(r: Rng, forceV6?: boolean): Flow {
   return { v6: v6f, src: r.pick(v6f ? V6_CLIENTS : V4_CLIENTS), dst, sport: r.int(0, 65535), dport, proto };
 }
 
+const QUIC_VIPS = new Set(VIPS.filter((v) => v.flags & VIP_FLAGS['quic']).map((v) => v.address));
+
+/** Random bytes, or for UDP to a QUIC VIP often a QUIC header whose CID names a random server id. */
 function l4For(r: Rng, f: Flow, payloadLen: number): Buffer {
-  const data = r.bytes(payloadLen);
+  let data = r.bytes(payloadLen);
+  if (f.proto === P.udp && QUIC_VIPS.has(f.dst) && r.bool(0.6)) {
+    const cid = cidFor(r.pick([0, 1, 1, 2, 3] as const), r.bool(0.8) ? r.int(0, 70000) : r.u32(), 8, r.int(0, 255));
+    const q = r.bool() ? quicShort(cid, data) : quicLong(r.pick(['initial', 'zeroRtt', 'handshake', 'retry'] as const), cid, { dcidLen: r.pick([0, 7, 8, 20, r.int(0, 255)]), rest: data });
+    data = q.subarray(0, r.bool(0.8) ? q.length : r.int(0, q.length));
+  }
   return f.proto === P.tcp ? tcpSeg(f.sport, f.dport, r.pick(TCP_FLAG_SETS), data) : udpSeg(f.sport, f.dport, data);
 }
 
@@ -332,6 +369,12 @@ test('fuzz: 100k+ bad packets through the balancer: no ABORTED, bounded output, 
     assert.equal(d.tx, BigInt(all.TX), `XDP_TX moved by ${d.tx}, ${all.TX} TX verdicts ${ctx}`);
     assert.equal(d.pass, BigInt(all.PASS), `XDP_PASS moved by ${d.pass}, ${all.PASS} PASS verdicts ${ctx}`);
     assert.equal(d.drop, BigInt(all.DROP), `XDP_DROP moved by ${d.drop}, ${all.DROP} DROP verdicts ${ctx}`);
+    // The QUIC paths ran: routed by an id, and dropped for an id naming a real beyond MAX_REALS.
+    const qm = lb.maps.quicStats!;
+    const qbuf = qm.newValueBuffer();
+    qm.lookup(u32Key(0), qbuf);
+    const q = quicStats.decodePerCpu(qbuf, numPossibleCpus()).totals;
+    assert.ok(q.cidRouted > 0n && q.cidUnknownRealDropped > 0n && q.chRouted > 0n, `QUIC paths not reached ${ctx}: ${JSON.stringify(q, (_, v) => (typeof v === 'bigint' ? String(v) : v))}`);
   } catch (e) {
     console.error(`fuzz failed with seed ${seed} (rerun: KATRAN_TUI_FUZZ_SEED=${seed})`);
     throw e;

@@ -5,9 +5,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Balancer } from '../../src/dataplane/balancer/balancer.js';
 import { StateStore } from '../../src/dataplane/control/state.js';
-import { parseVip, u32Key } from '../../src/dataplane/abi.js';
+import { DOWN_REALS_INNER, parseVip, quicHeader, u32Key, vipDefinition } from '../../src/dataplane/abi.js';
 import { BpfMap } from '../../src/dataplane/kernel/maps.js';
-import { TestRunner, XDP_ACTION, mapFdById, pinToCpu } from '../../src/dataplane/kernel/libbpf.js';
+import {
+  BPF_F_NO_PREALLOC, BPF_MAP_TYPE, TestRunner, XDP_ACTION, closeFd, mapCreate, mapFdById, mapUpdate, pinToCpu,
+} from '../../src/dataplane/kernel/libbpf.js';
 import { encapDestination, traceFrame } from '../../src/dataplane/trace/trace.js';
 import { requireBpf, scratchDir } from '../helpers/env.js';
 import { handleFrom, loadTestBalancer, snapshot } from './control-helpers.js';
@@ -118,6 +120,56 @@ test('trace follows a live LRU entry after the ring changed; PASS for no VIP; DR
     assert.deepEqual([drop.action, drop.real, drop.confirmedByKernel], ['DROP', null, true]);
     assert.ok(drop.steps.some((s) => /empty/.test(s)));
   } finally {
+    runner.close();
+    unpin();
+    bal.close();
+    lb.close();
+  }
+});
+
+test('trace on UDP flow-migration and QUIC VIPs: a hit on a down real is re-hashed; the trace packet names no server id', async (t) => {
+  if (!(await requireBpf(t))) return;
+  const lb = loadTestBalancer();
+  const store = StateStore.open(scratchDir('trace-quic'), { write: true });
+  const bal = Balancer.open(handleFrom(lb), { store });
+  const unpin = pinToCpu(0);
+  const runner = new TestRunner(lb.progFd);
+  const M = parseVip('192.0.2.43:5000/udp');
+  const Q = parseVip('192.0.2.44:443/udp');
+  let inner = -1;
+  try {
+    bal.setDefaultMac('02:00:00:00:00:cc');
+    bal.addVip({ ...M, flags: ['udp-flow-migration'] });
+    bal.addVip({ ...Q, flags: ['quic'] });
+    for (const a of ['198.51.100.41', '198.51.100.42']) {
+      bal.addReal(M, { address: a });
+      bal.addReal(Q, { address: a });
+    }
+    const indexOf = (a: string) => bal.vips().find((v) => v.id === '192.0.2.43:5000/udp')!.reals.find((r) => r.address === a)!.index;
+    // A flow in the live LRU; then its real is listed as down for M.
+    runner.run(traceFrame('203.0.113.9', 41000, M.address, 5000, 'udp', false));
+    const first = bal.trace({ src: '203.0.113.9', sport: 41000, vip: M });
+    assert.equal(first.confirmedByKernel, true, first.steps.join(' | '));
+    const hitReal = first.real!;
+    inner = mapCreate(BPF_MAP_TYPE.HASH, 'kt_t_down', DOWN_REALS_INNER.keySize, DOWN_REALS_INNER.valueSize, lb.sizes.maxReals, { flags: BPF_F_NO_PREALLOC });
+    mapUpdate(inner, u32Key(indexOf(hitReal)), Buffer.alloc(1));
+    lb.maps.downReals!.update(vipDefinition.encode(M), u32Key(inner));
+    const down = bal.trace({ src: '203.0.113.9', sport: 41000, vip: M });
+    assert.equal(down.confirmedByKernel, true, down.steps.join(' | '));
+    assert.ok(down.steps.some((s) => /is down for 192\.0\.2\.43:5000\/udp/.test(s)), down.steps.join(' | '));
+    assert.ok(down.ringSlot !== undefined, 'the ring decided');
+
+    // The old trace payload (16 x 0x5a) parsed as CID v1 server id 26985: mapped, the clone would route by it.
+    assert.deepEqual(quicHeader(Buffer.alloc(16, 0x5a)), { kind: 'id', cidVersion: 1, id: 26985 });
+    assert.equal(quicHeader(traceFrame('203.0.113.9', 1, Q.address, 443, 'udp', false).subarray(42)).kind, 'none');
+    const other = bal.trace({ src: '203.0.113.10', sport: 41001, vip: Q });
+    const elsewhere = ['198.51.100.41', '198.51.100.42'].find((a) => a !== other.real)!;
+    lb.maps.serverIds!.update(u32Key(26985), u32Key(indexOf(elsewhere)));
+    const q = bal.trace({ src: '203.0.113.10', sport: 41001, vip: Q });
+    assert.equal(q.confirmedByKernel, true, q.steps.join(' | '));
+    assert.equal(q.real, other.real);
+  } finally {
+    if (inner >= 0) closeFd(inner);
     runner.close();
     unpin();
     bal.close();

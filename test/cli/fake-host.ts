@@ -71,7 +71,7 @@ export class FakeDp implements Dataplane {
     this.box.counter++;
     const n = this.box.counter * 100;
     const global = {
-      lru: pair(n, 3), lruMiss: pair(1, 2), newConnRate: pair(), fallbackLru: pair(), icmpTooBig: pair(), encapFail: pair(), chDrop: pair(0, 1), zeroMacDrop: pair(),
+      lru: pair(n, 3), lruMiss: pair(1, 2), newConnRate: pair(), fallbackLru: pair(), icmpTooBig: pair(), encapFail: pair(), chDrop: pair(0, 1), quicIcmp: pair(), icmpPtbV6: pair(), icmpPtbV4: pair(), udpFlowMigration: pair(), zeroMacDrop: pair(),
       xdpTotal: pair(n, n * 100, 100, 10000), xdpTx: pair(n - 5, 0, 99, 9900), xdpDrop: pair(5, 500, 1, 100), xdpPass: pair(),
     };
     return {
@@ -204,7 +204,7 @@ export function fakeDeps(box: FakeBox, o: { tty?: boolean; root?: boolean; files
     stdout, stderr, stdinIsTTY: !!o.tty, env: o.env ?? {},
     isRoot: () => o.root ?? true,
     createHost: () => new FakeHost(box),
-    runConsole: async (_h, opts) => { consoleCalls.push(opts); },
+    runConsole: async (opts) => { consoleCalls.push(opts); },
     runDemo: async () => 0,
     readInput: async (p) => {
       if (o.files && p in o.files) return o.files[p];

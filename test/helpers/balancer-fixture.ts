@@ -3,12 +3,12 @@
 // chosen CPU stored in lru_mapping after load. Helpers write VIPs, reals, ring slots and the MAC,
 // and read the per-CPU counters summed over CPUs.
 import {
-  BPF_MAP_TYPE, BpfObject, TestRunner, closeFd, mapCreate, mapDelete, mapLookup, mapUpdate, mapUpdateBatch, numPossibleCpus,
-  type TestRunResult,
+  BPF_F_NO_PREALLOC, BPF_MAP_TYPE, BpfObject, TestRunner, closeFd, mapCreate, mapDelete, mapLookup, mapUpdate, mapUpdateBatch,
+  numPossibleCpus, type TestRunResult,
 } from '../../src/dataplane/kernel/libbpf.js';
 import {
-  DEFAULTS, MAP, SIZES, ctlMac, flowKey, parseMac, perCpuStride, realDefinition, u32Key, vipDefinition, vipMeta,
-  type FlowKey, type Proto,
+  DEFAULTS, DOWN_REALS_INNER, MAP, SIZES, ctlMac, flowKey, parseMac, perCpuStride, quicStats, realDefinition, u32Key, vipDefinition,
+  vipMeta, type FlowKey, type Proto,
 } from '../../src/dataplane/abi.js';
 import { bundledObject, requireObject } from '../../src/dataplane/kernel/paths.js';
 import { flowRingPosition } from '../../src/dataplane/trace/flowhash.js';
@@ -16,8 +16,8 @@ import { flowRingPosition } from '../../src/dataplane/trace/flowhash.js';
 export const RING_SIZE = DEFAULTS.ringSize;
 export const MAX_VIPS = DEFAULTS.maxVips;
 export const CH_RINGS_SIZE = DEFAULTS.maxVips * DEFAULTS.ringSize;
-/** katran-tui's zero-MAC drop counter (bpf/constants.h ZERO_MAC_DROP_CNTR). */
-export const ZERO_MAC_DROP = 11;
+/** katran-tui's zero-MAC drop counter (bpf/constants.h ZERO_MAC_DROP_CNTR): an offset Katran never uses. */
+export const ZERO_MAC_DROP = 22;
 
 export interface Counter { v1: bigint; v2: bigint }
 
@@ -29,15 +29,21 @@ export class BalancerFixture {
   readonly progFd: number;
   readonly fds: Record<string, number> = {};
   readonly lruFds = new Map<number, number>();
+  /** Inner maps of vip_to_down_reals_map this fixture created, by VIP. */
+  private readonly downFds = new Map<string, number>();
   private readonly ncpu = numPossibleCpus();
 
-  /** Loads dist/bpf/balancer.bpf.o; `lruCpus`: CPUs that get their own LRU (others use fallback_cache). */
-  constructor(lruCpus: number[] = [0], objectPath = bundledObject('balancer')) {
+  /**
+   * Loads dist/bpf/balancer.bpf.o; `lruCpus`: CPUs that get their own LRU (others use
+   * fallback_cache); `quicServerIds`: server_id_map entries (default the object's, Katran's).
+   */
+  constructor(lruCpus: number[] = [0], objectPath = bundledObject('balancer'), o: { quicServerIds?: number } = {}) {
     this.obj = BpfObject.open(requireObject(objectPath));
     let template = -1;
     try {
       template = mapCreate(BPF_MAP_TYPE.LRU_HASH, 'kt_lru_tmpl', SIZES.flowKey, SIZES.realPosLru, DEFAULTS.defaultLruSize);
       this.obj.map(MAP.lruMapping)!.setInnerMapFd(template);
+      if (o.quicServerIds !== undefined) this.obj.map(MAP.serverIds)!.setMaxEntries(o.quicServerIds);
       this.obj.load();
     } catch (e) {
       if (template >= 0) closeFd(template);
@@ -186,18 +192,64 @@ export class BalancerFixture {
     mapUpdate(fd, flowKey.encode(key), v);
   }
 
+  /** server_id_map[id] = real index (0 unsets). False when the kernel refuses the key (>= max_entries). */
+  setServerId(id: number, realIndex: number): boolean {
+    const v = Buffer.alloc(4);
+    v.writeUInt32LE(realIndex >>> 0, 0);
+    try {
+      mapUpdate(this.fds[MAP.serverIds], u32Key(id), v);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** quic_stats_map[0]: the counters summed over CPUs, and each CPU's non-zero invalid-id sample. */
+  quic(): ReturnType<typeof quicStats.decodePerCpu> {
+    const buf = Buffer.alloc(perCpuStride(quicStats.size) * this.ncpu);
+    mapLookup(this.fds[MAP.quicStats], u32Key(0), buf);
+    return quicStats.decodePerCpu(buf, this.ncpu);
+  }
+
+  quicStats(): ReturnType<typeof quicStats.decodePerCpu>['totals'] {
+    return this.quic().totals;
+  }
+
+  /** server_id_stats[vip_num] summed over CPUs. */
+  serverIdStat(vipNum: number): Counter {
+    return this.sum(MAP.serverIdStats, vipNum);
+  }
+
+  /** Lists real `index` as down for `vip` (port as matched), creating the VIP's inner map on first use. */
+  setRealDown(vip: VipSpec, index: number, down: boolean): void {
+    const key = vipDefinition.encode(vip);
+    const id = key.toString('hex');
+    let fd = this.downFds.get(id);
+    if (fd === undefined) {
+      fd = mapCreate(BPF_MAP_TYPE.HASH, 'kt_down', DOWN_REALS_INNER.keySize, DOWN_REALS_INNER.valueSize, DEFAULTS.maxReals, { flags: BPF_F_NO_PREALLOC });
+      this.downFds.set(id, fd);
+      const v = Buffer.alloc(4);
+      v.writeUInt32LE(fd, 0);
+      mapUpdate(this.fds[MAP.downReals], key, v);
+    }
+    if (down) mapUpdate(fd, u32Key(index), Buffer.alloc(1));
+    else mapDelete(fd, u32Key(index));
+  }
+
   close(): void {
     this.runner.close();
     for (const fd of this.lruFds.values()) closeFd(fd);
     this.lruFds.clear();
+    for (const fd of this.downFds.values()) closeFd(fd);
+    this.downFds.clear();
     this.obj.close();
   }
 }
 
 /** Counter snapshot helpers: take before / after and compare deltas. */
 export const GLOBAL = {
-  lru: 0, lruMiss: 1, newConnRate: 2, fallbackLru: 3, icmpTooBig: 4, encapFail: 7, chDrop: 9, zeroMac: ZERO_MAC_DROP,
-  xdpTotal: 16, xdpTx: 17, xdpDrop: 18, xdpPass: 19,
+  lru: 0, lruMiss: 1, newConnRate: 2, fallbackLru: 3, icmpTooBig: 4, encapFail: 7, chDrop: 9, quicIcmp: 11, icmpPtbV6: 12,
+  icmpPtbV4: 13, flowMigration: 15, xdpTotal: 16, xdpTx: 17, xdpDrop: 18, xdpPass: 19, zeroMac: ZERO_MAC_DROP,
 } as const;
 export type GlobalName = keyof typeof GLOBAL;
 

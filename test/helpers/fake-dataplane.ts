@@ -218,7 +218,7 @@ export class FakeDataplane implements Dataplane {
     const pass = dt ? 5 : 0;
     const rates: Record<GlobalCounter, [number, number]> = {
       lru: [total, total * 0.1], lruMiss: [total * 0.05, 0], newConnRate: [this.underFlood ? 1 : 0, 0],
-      fallbackLru: [this.fallbackRate, 0], icmpTooBig: [0, 0], encapFail: [0, 0], chDrop: [0, 0], zeroMacDrop: [0, 0],
+      fallbackLru: [this.fallbackRate, 0], icmpTooBig: [0, 0], encapFail: [0, 0], chDrop: [0, 0], quicIcmp: [0, 0], icmpPtbV6: [0, 0], icmpPtbV4: [0, 0], udpFlowMigration: [0, 0], zeroMacDrop: [0, 0],
       xdpTotal: [total + drop + pass, 0], xdpTx: [total, 0], xdpDrop: [drop, 0], xdpPass: [pass, 0],
     };
     const global = {} as Record<GlobalCounter, PairStat>;

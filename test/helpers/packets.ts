@@ -458,11 +458,15 @@ export function parseEncap(b: Uint8Array): ParsedEncap {
 // ---------------------------------------------------------------------------------------------
 // Katran's outer source addresses (docs/abi.md packet path step 8), for expected values in tests
 
-/** IPIP outer source: 172.16.(c ^ (sport & 0xff)).(d ^ (sport >> 8)), c.d = the client's last octets. */
+/**
+ * IPIP outer source: 172.16.(c ^ (sport & 0xff)).(d ^ (sport >> 8)), c.d = the client's address
+ * bytes 2-3: an IPv4 client's last two octets, and for an IPv6 client (an IPv6 VIP with an IPv4
+ * real) bytes 2-3 of its address too (docs/abi.md).
+ */
 export function ipipV4Source(client: string, sport: number): string {
   const b = ipBytes(client);
-  const c = b[b.length - 2];
-  const d = b[b.length - 1];
+  const c = b[2];
+  const d = b[3];
   return `172.16.${c ^ (sport & 0xff)}.${d ^ (sport >> 8)}`;
 }
 

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   InputError, parseVip, formatVip, parseIp, formatIp, parseMac, formatMac, parsePort, parseVipFlags, parseEndpoint,
-  vipDefinition, realDefinition, flowKey, vipMeta, VIP_FLAGS,
+  vipDefinition, realDefinition, flowKey, vipMeta, VIP_FLAGS, STATS, OWN_VIP_FLAGS, parseServerId, quicHeader, quicStats, QUIC_STATS_FIELDS,
 } from '../../src/dataplane/abi.js';
 
 test('parseVip accepts v4 and bracketed v6, port 0 and both protocols', () => {
@@ -75,4 +75,51 @@ test('parseVipFlags refuses non-strings, object built-ins and keeps errors short
   }
   const long = 'x'.repeat(5000);
   assert.throws(() => parseVipFlags(long), (e: unknown) => e instanceof InputError && (e as Error).message.length < 300);
+});
+
+test('Katran default-build offsets: 11, 12, 13, 15 are Katran\'s; the zero-MAC drop is at 22 (unused upstream); quic and udp-flow-migration are ours', () => {
+  assert.deepEqual([STATS.quicIcmp, STATS.icmpPtbV6, STATS.icmpPtbV4, STATS.udpFlowMigration, STATS.zeroMacDrop], [11, 12, 13, 15, 22]);
+  assert.equal(OWN_VIP_FLAGS, 1 | 2 | 4 | 8 | 128 | 512);
+  assert.equal(parseVipFlags('quic,udp-flow-migration'), 4 | 512);
+  assert.equal(parseVipFlags('QUIC,UDP_FLOW_MIGRATION'), 4 | 512, "Katran's upper-case spelling");
+});
+
+test('parseServerId: 1 .. max_entries - 1 (Katran\'s 0xFFFFFD), decimal or 0x hex; one-line errors', () => {
+  assert.equal(parseServerId('1'), 1);
+  assert.equal(parseServerId(1024), 1024);
+  assert.equal(parseServerId('0xfffffd'), 0xfffffd);
+  assert.equal(parseServerId('4095', 4096), 4095);
+  for (const [bad, max] of [['0', undefined], ['0xfffffe', undefined], ['16777214', undefined], ['4096', 4096], ['-1', undefined], ['1.5', undefined], ['abc', undefined], ['', undefined], [null, undefined]] as const) {
+    assert.throws(() => parseServerId(bad, max), (e: unknown) => e instanceof InputError && /^bad server id .*: expected a whole number from 1 to \d+/.test((e as Error).message) && !(e as Error).message.includes('\n'), String(bad));
+  }
+});
+
+test('quicHeader: long / short headers, CID versions, the length and DCID rules', () => {
+  const cid1 = [0x41, 0x00, 0x25, 0, 0, 0, 0, 0]; // v1, id 1024
+  assert.deepEqual(quicHeader(Buffer.from([0x40, ...cid1])), { kind: 'id', cidVersion: 1, id: 1024 });
+  assert.equal(quicHeader(Buffer.from([0x40, ...cid1.slice(0, 7)])).kind, 'none');
+  const long = (type: number, dcidLen: number, cid: number[]) => Buffer.from([0xc0 | type, 0, 0, 0, 1, dcidLen, ...cid]);
+  assert.deepEqual(quicHeader(long(0x00, 8, cid1)), { kind: 'initial' });
+  assert.deepEqual(quicHeader(long(0x10, 8, cid1)), { kind: 'initial' });
+  assert.deepEqual(quicHeader(long(0x20, 8, cid1)), { kind: 'id', cidVersion: 1, id: 1024 });
+  assert.deepEqual(quicHeader(long(0x30, 8, cid1)), { kind: 'id', cidVersion: 1, id: 1024 });
+  assert.equal(quicHeader(long(0x20, 7, cid1)).kind, 'none');
+  assert.equal(quicHeader(long(0x00, 8, cid1).subarray(0, 13)).kind, 'none');
+  assert.deepEqual(quicHeader(Buffer.from([0x40, 0x80, 0x01, 0x23, 0x45, 0, 0, 0, 0])), { kind: 'id', cidVersion: 2, id: 0x012345 });
+  assert.deepEqual(quicHeader(Buffer.from([0x40, 0xc0, 0x00, 0xab, 0xcd, 0xef, 0, 0, 0])), { kind: 'id', cidVersion: 3, id: 0xabcdef });
+  assert.equal(quicHeader(Buffer.from([0x40, 0xc0, 0x80, 0, 0, 1, 0, 0, 0])).kind, 'none', 'v3 is signed');
+  assert.equal(quicHeader(Buffer.from([0x40, 0x3f, 0xff, 0xff, 0xff, 0xff, 0, 0, 0])).kind, 'none', 'v0');
+  assert.equal(quicHeader(Buffer.alloc(0)).kind, 'none');
+});
+
+test('quicStats.decodePerCpu sums the counters and lists the per-CPU samples apart', () => {
+  const stride = quicStats.size;
+  const buf = Buffer.alloc(stride * 3);
+  for (let c = 0; c < 3; c++) QUIC_STATS_FIELDS.forEach((_, i) => buf.writeBigUInt64LE(BigInt((c + 1) * (i + 1)), c * stride + i * 8));
+  buf.writeBigUInt64LE(0n, 1 * stride + 3 * 8);
+  const { totals, samples } = quicStats.decodePerCpu(buf, 3, stride);
+  assert.equal(totals.chRouted, 6n);
+  assert.equal(totals.dstNotFoundInLru, 13n * 6n);
+  assert.equal('cidInvalidServerIdSample' in totals, false);
+  assert.deepEqual(samples, [{ cpu: 0, id: 4 }, { cpu: 2, id: 12 }]);
 });

@@ -74,6 +74,8 @@ export const XDP_FLAGS = {
 } as const;
 export const XDP_ATTACHED = { NONE: 0, DRV: 1, SKB: 2, HW: 3, MULTI: 4 } as const;
 export const XDP_ACTION = { ABORTED: 0, DROP: 1, PASS: 2, TX: 3, REDIRECT: 4 } as const;
+/** Map flag: hash map elements allocated on update (Katran's vip_to_down_reals_map and its inner maps). */
+export const BPF_F_NO_PREALLOC = 1 << 0;
 export const BPF_F_RDONLY = 1 << 3;
 export const BPF_ANY = 0;
 const BPF_TC = { EGRESS: 2 } as const;
@@ -108,6 +110,7 @@ interface Libbpf {
   bpf_map__value_size(map: Ptr): number;
   bpf_map__max_entries(map: Ptr): number;
   bpf_map__map_flags(map: Ptr): number;
+  bpf_map__set_max_entries(map: Ptr, n: number): number;
   bpf_map__set_inner_map_fd(map: Ptr, fd: number): number;
   bpf_map__reuse_fd(map: Ptr, fd: number): number;
   bpf_program__name(prog: Ptr): string;
@@ -176,6 +179,7 @@ const LIBBPF_DECLS: Prototypes<Libbpf> = {
   bpf_map__value_size: 'uint32_t bpf_map__value_size(void *map)',
   bpf_map__max_entries: 'uint32_t bpf_map__max_entries(void *map)',
   bpf_map__map_flags: 'uint32_t bpf_map__map_flags(void *map)',
+  bpf_map__set_max_entries: 'int bpf_map__set_max_entries(void *map, uint32_t n)',
   bpf_map__set_inner_map_fd: 'int bpf_map__set_inner_map_fd(void *map, int fd)',
   bpf_map__reuse_fd: 'int bpf_map__reuse_fd(void *map, int fd)',
   bpf_program__name: 'const char *bpf_program__name(void *prog)',
@@ -498,6 +502,7 @@ export class MapDef {
   get maxEntries(): number { return libbpf().bpf_map__max_entries(this.ptr); }
   get mapFlags(): number { return libbpf().bpf_map__map_flags(this.ptr); }
   get fd(): number { return check(libbpf().bpf_map__fd(this.ptr), 'get fd of map', this.name); }
+  setMaxEntries(n: number): void { check(libbpf().bpf_map__set_max_entries(this.ptr, n), 'set max_entries of map', this.name); }
   setInnerMapFd(fd: number): void { check(libbpf().bpf_map__set_inner_map_fd(this.ptr, fd), 'set inner map of', this.name); }
   reuseFd(fd: number): void { check(libbpf().bpf_map__reuse_fd(this.ptr, fd), 'reuse pinned map', this.name); }
 }

@@ -1,10 +1,11 @@
-// Loading a balancer object (ours or upstream Katran's) into the kernel: the lru_mapping inner-map
-// template before load, one LRU per forwarding CPU after, and typed handles for every map with
-// every size read from the object itself (docs/abi.md: never hard-code them).
+// Loading a balancer object (ours or upstream Katran's) into the kernel: the inner-map templates of
+// lru_mapping and vip_to_down_reals_map and the size of server_id_map before load, one LRU per
+// forwarding CPU after, and typed handles for every map with every size read from the object itself
+// (docs/abi.md: never hard-code them).
 import { existsSync } from 'node:fs';
-import { DEFAULTS, MAP, OWN_VIP_FLAGS, SIZES, UPSTREAM_DEFAULT_VIP_FLAGS, u32Key } from '../abi.js';
+import { DEFAULTS, DOWN_REALS_INNER, MAP, OWN_VIP_FLAGS, SIZES, UPSTREAM_DEFAULT_VIP_FLAGS, kernelMapName, u32Key } from '../abi.js';
 import {
-  BPF_MAP_TYPE, BPF_PROG_TYPE, BpfError, BpfObject, closeFd, mapCreate, numPossibleCpus, type ProgramDef,
+  BPF_F_NO_PREALLOC, BPF_MAP_TYPE, BPF_PROG_TYPE, BpfError, BpfObject, closeFd, mapCreate, numPossibleCpus, type ProgramDef,
 } from './libbpf.js';
 import { BpfMap } from './maps.js';
 import { InputError, MapShapeError, NotABalancerError, ObjectMissingError } from '../errors.js';
@@ -21,6 +22,11 @@ export interface BalancerMaps {
   fallbackLru?: BpfMap;
   lruMissStats?: BpfMap;
   vipMissStats?: BpfMap;
+  /** QUIC connection-id routing and down reals (Katran's default build; absent from older objects). */
+  serverIds?: BpfMap;
+  quicStats?: BpfMap;
+  serverIdStats?: BpfMap;
+  downReals?: BpfMap;
   /** Every map of the program by name (including the above). */
   all: Map<string, BpfMap>;
 }
@@ -44,6 +50,11 @@ export interface LoadOptions {
   reuse?: Map<string, number>;
   /** Skip creating per-CPU LRUs (the reused lru_mapping already holds them). */
   keepLruMapping?: boolean;
+  /**
+   * server_id_map entries (QUIC server ids 0..N-1; ids >= N fall back to hashing). Default: the
+   * object's own, Katran's 0xFFFFFE (about 128 MiB of kernel memory). Ignored when the map is reused.
+   */
+  quicServerIds?: number;
 }
 
 /** Default LRU entries per forwarding CPU when no total is given. Katran's default total is 8M. */
@@ -100,6 +111,11 @@ export function balancerMaps(all: Map<string, BpfMap>, what: string): BalancerMa
     fallbackLru: all.get(MAP.fallbackLru),
     lruMissStats: all.get(MAP.lruMissStats),
     vipMissStats: all.get(MAP.vipMissStats),
+    serverIds: all.get(MAP.serverIds),
+    quicStats: all.get(MAP.quicStats),
+    serverIdStats: all.get(MAP.serverIdStats),
+    // A program another process attached is opened by kernel names, which keep 15 characters.
+    downReals: all.get(MAP.downReals) ?? all.get(kernelMapName(MAP.downReals)),
     all,
   };
 }
@@ -112,7 +128,7 @@ export function loadBalancer(objectPath: string, o: LoadOptions = {}): LoadedBal
   if (!existsSync(objectPath)) throw new ObjectMissingError('open BPF object', objectPath, `open BPF object ${objectPath}: file not found`);
   const object = BpfObject.open(objectPath);
   const lruFds: number[] = [];
-  let templateFd = -1;
+  const templateFds: number[] = [];
   try {
     const defs = new Map(object.maps().map((m) => [m.name, m]));
     for (const name of REQUIRED) {
@@ -136,17 +152,30 @@ export function loadBalancer(objectPath: string, o: LoadOptions = {}): LoadedBal
       }
     }
 
-    // lru_mapping needs an inner-map template before load: an LRU_HASH of Katran's shape.
-    const lruMapping = defs.get(MAP.lruMapping);
-    if (lruMapping && !o.reuse?.has(MAP.lruMapping)) {
-      templateFd = mapCreate(BPF_MAP_TYPE.LRU_HASH, 'lru_template', SIZES.flowKey, SIZES.realPosLru, DEFAULTS.defaultLruSize);
-      lruMapping.setInnerMapFd(templateFd);
+    const serverIds = defs.get(MAP.serverIds);
+    if (serverIds && o.quicServerIds !== undefined && !o.reuse?.has(MAP.serverIds)) {
+      if (!Number.isInteger(o.quicServerIds) || o.quicServerIds < 1 || o.quicServerIds > DEFAULTS.quicServerIds) {
+        throw InputError.at('configure', 'QUIC server ids', `server_id_map size ${o.quicServerIds} must be a whole number from 1 to ${DEFAULTS.quicServerIds}`);
+      }
+      serverIds.setMaxEntries(o.quicServerIds);
+    }
+
+    // Map-in-maps need an inner-map template before load (upstream's object defines none):
+    // lru_mapping an LRU_HASH of Katran's shape, vip_to_down_reals_map a HASH real index -> u8 of
+    // MAX_REALS entries, NO_PREALLOC (the inner maps userspace stores later must match it).
+    const templates: [string, () => number][] = [
+      [MAP.lruMapping, () => mapCreate(BPF_MAP_TYPE.LRU_HASH, 'lru_template', SIZES.flowKey, SIZES.realPosLru, DEFAULTS.defaultLruSize)],
+      [MAP.downReals, () => mapCreate(BPF_MAP_TYPE.HASH, 'down_template', DOWN_REALS_INNER.keySize, DOWN_REALS_INNER.valueSize, defs.get(MAP.reals)!.maxEntries, { flags: BPF_F_NO_PREALLOC })],
+    ];
+    for (const [name, create] of templates) {
+      const def = defs.get(name);
+      if (!def || o.reuse?.has(name)) continue;
+      const fd = create();
+      templateFds.push(fd);
+      def.setInnerMapFd(fd);
     }
     object.load();
-    if (templateFd >= 0) {
-      closeFd(templateFd);
-      templateFd = -1;
-    }
+    for (const fd of templateFds.splice(0)) closeFd(fd);
 
     const all = new Map<string, BpfMap>();
     for (const [name, def] of defs) {
@@ -189,7 +218,7 @@ export function loadBalancer(objectPath: string, o: LoadOptions = {}): LoadedBal
       },
     };
   } catch (e) {
-    if (templateFd >= 0) closeFd(templateFd);
+    for (const fd of templateFds) closeFd(fd);
     for (const fd of lruFds) closeFd(fd);
     object.close();
     throw e;

@@ -89,8 +89,9 @@ export function portsWord(sport: number, dport: number): number {
 /**
  * The flow's fields after Katran's rules, in the datapath's order: a port-0 VIP zeroes dport
  * (unless DPORT_HASH or HASH_SRC_DST_PORT), NO_SPORT zeroes sport, DPORT_HASH sets sport = dport
- * and src = 0. What remains is the hash input, and in the datapath also the LRU key and the
- * input of the outer source address.
+ * and src = 0. What remains is the hash input and the key the LRU entry is written under; a
+ * DPORT_HASH packet's outer source takes the zero address with the client's port
+ * (docs/abi.md).
  */
 export function hashedFlow(flow: HashFlow, vipFlags: number, vipPort: number): { src: Buffer; sport: number; dport: number } {
   const addr = parseIp(flow.src, 'client address');

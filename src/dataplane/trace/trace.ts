@@ -38,7 +38,9 @@ function csum(parts: Buffer[]): number {
 export function traceFrame(src: string, sport: number, dst: string, dport: number, proto: 'tcp' | 'udp', syn: boolean): Buffer {
   const s = parseIp(src, 'client address');
   const d = parseIp(dst, 'VIP address');
-  const payload = Buffer.alloc(16, 0x5a);
+  // Zeros: for a QUIC VIP a short header whose CID (version 0) names no server id, so the clone
+  // hashes the flow as the userspace computation does.
+  const payload = Buffer.alloc(16, 0);
   const l4 = Buffer.alloc(proto === 'tcp' ? 20 : 8);
   l4.writeUInt16BE(sport, 0);
   l4.writeUInt16BE(dport, 2);
@@ -129,13 +131,16 @@ export class Tracer {
     return out;
   }
 
-  /** Loads (once) the clone that shares vip_map, reals, ch_rings and ctl_array with the live program. */
+  /** Loads (once) the clone that shares vip_map, reals, ch_rings, ctl_array, server_id_map and vip_to_down_reals_map with the live program. */
   private ensureClone(): LoadedBalancer {
     if (this.clone) return this.clone;
     const path = this.handle.objectPath;
     if (!path) throw new ObjectMissingError('clone', 'the balancer program', 'clone the balancer program: the object file of this balancer is not known');
     const m = this.handle.maps;
     const reuse = new Map<string, number>([[MAP.vips, m.vips.fd], [MAP.reals, m.reals.fd], [MAP.rings, m.rings.fd], [MAP.ctl, m.ctl.fd]]);
+    // The QUIC server ids and the down reals decide too (and server_id_map is 128 MiB: shared, not copied).
+    if (m.serverIds) reuse.set(MAP.serverIds, m.serverIds.fd);
+    if (m.downReals) reuse.set(MAP.downReals, m.downReals.fd);
     const cpus = this.handle.forwardingCpus.length ? this.handle.forwardingCpus : undefined;
     this.clone = loadBalancer(path, { reuse, forwardingCpus: cpus, lruSize: Math.max(16, (cpus?.length ?? 1) * 16) });
     this.runner = new TestRunner(this.clone.progFd, 2048, 'the trace clone of the balancer');
@@ -183,6 +188,11 @@ export class Tracer {
         hit = this.lookupLru(key, vipKey.proto === 'udp', steps);
         if (hit) realIndex = hit.pos;
       }
+      // UDP flow migration: an LRU hit on a real listed as down for the VIP is re-hashed.
+      if (vipKey.proto === 'udp' && (flags & VIP_FLAGS['udp-flow-migration']) && this.isDown(matched, realIndex ?? 0)) {
+        steps.push(`real index ${realIndex ?? 0} is down for ${formatVip(matched)} (vip_to_down_reals_map): the LRU hit is dropped and the ring decides`);
+        realIndex = null;
+      }
       if (realIndex === null) {
         const { hash, pos } = flowRingPosition({ src: src.text, sport, dport: vipKey.port, proto: vipKey.proto }, flags, matched.port, h.sizes.ringSize, h.sizes.chRingsSize, h.sizes.maxVips);
         ringSlot = pos;
@@ -204,14 +214,12 @@ export class Tracer {
         } else {
           const mac = Buffer.alloc(h.maps.ctl.valueBufferSize);
           h.maps.ctl.lookup(u32Key(CTL_MAC_INDEX), mac);
-          if (real.flags & 1 ? false : src.family === 6) {
-            steps.push(`real ${real.address} is IPv4 and the flow IPv6: no encapsulation exists, dropped (ENCAP_FAIL)`);
-            result = { ...result, action: 'DROP', real: null, ringSlot };
-          } else if (isZeroMac(mac) && this.ownObject()) {
+          if (isZeroMac(mac) && this.ownObject()) {
             steps.push(`real ${real.address}, but the default MAC is all zero: katran-tui's program drops until one is set`);
             result = { ...result, action: 'DROP', real: null, ringSlot };
           } else {
-            steps.push(`encapsulated (${real.flags & 1 ? (src.family === 6 ? 'IP6IP6' : 'IPv4 in IPv6') : 'IPIP'}) to real ${real.address}`);
+            // An IPv6 flow to an IPv4 real goes in IPIP too, as Katran does (docs/abi.md).
+            steps.push(`encapsulated (${real.flags & 1 ? (src.family === 6 ? 'IP6IP6' : 'IPv4 in IPv6') : (src.family === 6 ? 'IPv6 in IPIP' : 'IPIP')}) to real ${real.address}`);
             result = { ...result, action: 'TX', real: real.address, ringSlot };
           }
         }
@@ -269,6 +277,23 @@ export class Tracer {
       for (const { map } of lrus) if (map !== this.handle.maps.fallbackLru) map.close();
     }
     return hit;
+  }
+
+  /** Whether vip_to_down_reals_map lists `realIndex` for the VIP as matched (a lookup returns the inner map's id). */
+  private isDown(vip: VipKey, realIndex: number): boolean {
+    const outer = this.handle.maps.downReals;
+    if (!outer) return false;
+    const v = Buffer.alloc(outer.valueBufferSize);
+    if (!outer.lookup(vipDefinition.encode(vip), v)) return false;
+    let inner: BpfMap | null = null;
+    try {
+      inner = BpfMap.fromFd('down reals', mapFdById(v.readUInt32LE(0), true), { readOnly: true });
+      return inner.lookup(u32Key(realIndex), Buffer.alloc(inner.valueBufferSize));
+    } catch {
+      return false; // the inner map went away meanwhile
+    } finally {
+      inner?.close();
+    }
   }
 
   private ownObject(): boolean {
