@@ -182,10 +182,10 @@ export class LockTimeoutError extends DataplaneError {
   }
 }
 
-/** A refusal worded `op object: detail` (the concrete classes below only add their name). */
+/** A refusal worded `op object: detail`, or `message` (the concrete classes below only add their name). */
 class RefusalError extends DataplaneError {
-  constructor(op: string, object: string, detail: string) {
-    super(op, object, line(op, object, detail));
+  constructor(op: string, object: string, detail: string, message?: string) {
+    super(op, object, message ?? line(op, object, detail));
   }
 }
 

@@ -554,7 +554,7 @@ export class StateStore {
 
   private assertWritable(what: string): void {
     if (!this.writable) throw new ReadOnlyError(`cannot ${what}: state directory ${this.dir} is open read-only`, { op: what, object: `state directory ${this.dir}` });
-    if (this.lockToken === null) throw new ClosedError(what, `state directory ${this.dir}`, 'the state store is closed');
+    if (this.lockToken === null) throw new ClosedError(what, `state directory ${this.dir}`, 'the state store is closed', `cannot ${what}: the state store of ${this.dir} is closed`);
   }
 
   private verifiedPrevious(): { path: string; writtenAt: string } | null {
