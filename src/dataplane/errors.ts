@@ -243,6 +243,11 @@ export class ProgramReplacedError extends RefusalError {
   override readonly name = 'ProgramReplacedError';
 }
 
+/** The driver accepted the call but left a setting as it was (e.g. an offload feature it keeps). */
+export class DriverRefusedError extends RefusalError {
+  override readonly name = 'DriverRefusedError';
+}
+
 /** A new object's maps do not fit the pinned ones (an in-place upgrade needs the same shapes). `message` is the whole line. */
 export class MapShapeError extends DataplaneError {
   override readonly name = 'MapShapeError';
@@ -285,6 +290,6 @@ export const DATAPLANE_ERROR_CLASSES = [
   DataplaneError, BpfError, VerifierError, NotRootError, InterfaceMissingError, MapFullError, NotExistError,
   InterfaceBusyError, XdpModeUnsupportedError, LibbpfMissingError, InputError, ReadOnlyError, LockedError,
   LockTimeoutError, StalePinsError, NoBalancerError, NotABalancerError, ObjectMissingError, BpffsMissingError,
-  ClosedError, AlreadyAttachedError, ForeignProgramError, ProgramReplacedError, MapShapeError, StateCorruptError,
+  ClosedError, AlreadyAttachedError, ForeignProgramError, ProgramReplacedError, DriverRefusedError, MapShapeError, StateCorruptError,
   StateDirError, IntentPendingError,
 ] as const;
