@@ -15,7 +15,7 @@ import {
 } from 'node:fs';
 import { createHash, randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import type { ChangeLogEntry } from '../types.js';
+import type { ChangeLogEntry, PendingChange } from '../types.js';
 import {
   ClosedError, IntentPendingError, LockedError, LockTimeoutError, NotRootError, ReadOnlyError, StateCorruptError, StateDirError,
 } from '../errors.js';
@@ -42,6 +42,17 @@ export interface PendingIntent extends Intent {
 
 // StateCorruptError lives in errors.ts with the other error classes; re-exported for existing importers.
 export { StateCorruptError };
+
+/** The operator's view of a pending intent: what, since when, by whom, and how to finish it. */
+export function pendingChangeOf(p: Intent & { at?: string; pid?: number }): PendingChange {
+  const at = p.at ?? '';
+  const pid = p.pid ?? 0;
+  return {
+    op: p.op, target: p.target, at, pid,
+    message: `an interrupted change is pending: ${p.op} ${p.target}, started ${at || 'at an unknown time'}${pid ? ` by pid ${pid}` : ''}, which died before finishing it`
+      + ' (the kernel may hold it half-applied); run `katran-tui recover` or any change to finish it',
+  };
+}
 
 interface Envelope {
   format: string;
@@ -253,8 +264,14 @@ export interface StateStoreOpenOptions {
   onStaleLock?: () => void;
 }
 
+/** What acquireLock tells its caller: a stale lock seen (before the takeover), a dead holder's lock removed. */
+interface LockHooks {
+  onStaleLock?: () => void;
+  tookOver?: (pid: number) => void;
+}
+
 /** Takes the lock at `path` or throws LockedError(holder pid). Returns our token. */
-function acquireLock(path: string, stateDir: string, onStaleLock?: () => void, depth = 0): string {
+function acquireLock(path: string, stateDir: string, hooks: LockHooks = {}, depth = 0): string {
   if (depth > 4) throw new LockTimeoutError(stateDir, `cannot take over the stale lock ${path} (too many abandoned takeovers)`);
   const token = randomBytes(12).toString('hex');
   const deadline = Date.now() + 5000;
@@ -267,12 +284,12 @@ function acquireLock(path: string, stateDir: string, onStaleLock?: () => void, d
       continue;
     }
     if (lockHeld(info)) throw new LockedError(info.pid, stateDir);
-    if (depth === 0) onStaleLock?.();
+    if (depth === 0) hooks.onStaleLock?.();
     // Stale: take it over under a guard only one taker can hold.
     const guard = `${path}.takeover-${info.token}`;
     let guardToken: string;
     try {
-      guardToken = acquireLock(guard, stateDir, undefined, depth + 1);
+      guardToken = acquireLock(guard, stateDir, {}, depth + 1);
     } catch (e) {
       if (!(e instanceof LockedError) || Date.now() > deadline) throw e;
       sleepMs(10); // another process is taking this stale lock over right now
@@ -283,6 +300,7 @@ function acquireLock(path: string, stateDir: string, onStaleLock?: () => void, d
       if (again && again.token === info.token && again.ino === info.ino) {
         unlinkSync(path);
         fsyncDir(join(path, '..'));
+        hooks.tookOver?.(info.pid);
       }
     } finally {
       releaseLock(guard, guardToken);
@@ -324,6 +342,8 @@ export class StateStore {
   readonly dir: string;
   readonly writable: boolean;
   private lockToken: string | null;
+  /** The dead writer whose lock this open took over (pid 0: an unreadable lock file), or null. */
+  takenOverFrom: number | null = null;
 
   private constructor(dir: string, writable: boolean, lockToken: string | null) {
     this.dir = dir;
@@ -359,8 +379,10 @@ export class StateStore {
     const st = statSync(dir);
     if (!st.isDirectory()) throw new StateDirError('open', `state directory ${dir}`, `state directory ${dir} is not a directory`);
     if ((st.mode & 0o777) !== 0o700) chmodSync(dir, 0o700);
-    const token = acquireLock(join(dir, STATE_FILES.lock), dir, o.onStaleLock);
+    let tookOver: number | null = null;
+    const token = acquireLock(join(dir, STATE_FILES.lock), dir, { onStaleLock: o.onStaleLock, tookOver: (pid) => { tookOver = pid; } });
     const store = new StateStore(dir, true, token);
+    store.takenOverFrom = tookOver;
     openWriters.add(store);
     installExitHook();
     try {
