@@ -4,15 +4,11 @@
 // failed), _drops, and tx_queue_0_xdp_xmit / _xdp_xmit_errors (frames this device put into its
 // peer's ring / lost because the ring was full or the peer had no XDP: the kernel keeps those on
 // the peer's receive queue, ethtool shows them here).
-import { BpfError, ERRNO, NativeBuffer } from '../dataplane/kernel/libbpf.js';
+import { BpfError, ERRNO, ETHTOOL, NativeBuffer } from '../dataplane/kernel/libbpf.js';
 import { interfaceIoctl } from './libc.js';
 
-const SIOCETHTOOL = 0x8946;
-const ETHTOOL_GSTRINGS = 0x1b;
-const ETHTOOL_GSTATS = 0x1d;
-const ETHTOOL_GSSET_INFO = 0x37;
-const ETH_SS_STATS = 1;
-const ETH_GSTRING_LEN = 32;
+const { SIOCETHTOOL, GSTRINGS: ETHTOOL_GSTRINGS, GSTATS: ETHTOOL_GSTATS, GSSET_INFO: ETHTOOL_GSSET_INFO, SS_STATS: ETH_SS_STATS,
+  GSTRING_LEN: ETH_GSTRING_LEN, GGRO: ETHTOOL_GGRO, SGRO: ETHTOOL_SGRO } = ETHTOOL;
 
 /** One SIOCETHTOOL call: `ifr` names the interface, `cmd` is the ethtool command block. */
 function ethtool(ifname: string, ifr: Buffer, cmd: NativeBuffer, what: string): void {
@@ -75,8 +71,6 @@ export function vethXdp(stats: Record<string, number>): { rxXdp: number; rxDrops
   };
 }
 
-const ETHTOOL_GGRO = 0x2b;
-const ETHTOOL_SGRO = 0x2c;
 
 /**
  * Turns GRO on or off (ETHTOOL_SGRO). On a veth GRO also turns its NAPI on without a native XDP

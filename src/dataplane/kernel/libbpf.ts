@@ -1019,13 +1019,22 @@ function throwIoctlError(what: string, name: string): never {
 // Offload features (SIOCETHTOOL: ETHTOOL_GFEATURES / SFEATURES by the kernel's feature names, e.g.
 // "tx-vlan-hw-insert"), of an interface of the network namespace the calling thread is in.
 
-const SIOCETHTOOL = 0x8946;
-const ETHTOOL_GSTRINGS = 0x1b;
-const ETHTOOL_GSSET_INFO = 0x37;
-const ETHTOOL_GFEATURES = 0x3a;
-const ETHTOOL_SFEATURES = 0x3b;
-const ETH_SS_FEATURES = 4;
-const ETH_GSTRING_LEN = 32;
+/** The ethtool ioctl's numbers (linux/sockios.h, linux/ethtool.h), for this file and the lab's statistics. */
+export const ETHTOOL = {
+  SIOCETHTOOL: 0x8946,
+  GSTRINGS: 0x1b,
+  GSTATS: 0x1d,
+  GGRO: 0x2b,
+  SGRO: 0x2c,
+  GSSET_INFO: 0x37,
+  GFEATURES: 0x3a,
+  SFEATURES: 0x3b,
+  SS_STATS: 1,
+  SS_FEATURES: 4,
+  GSTRING_LEN: 32,
+} as const;
+const { SIOCETHTOOL, GSTRINGS: ETHTOOL_GSTRINGS, GSSET_INFO: ETHTOOL_GSSET_INFO, GFEATURES: ETHTOOL_GFEATURES, SFEATURES: ETHTOOL_SFEATURES,
+  SS_FEATURES: ETH_SS_FEATURES, GSTRING_LEN: ETH_GSTRING_LEN } = ETHTOOL;
 
 export interface LinkFeature {
   active: boolean;
