@@ -10,7 +10,7 @@ import { UsageError, sanitize } from './errors.js';
 /** Every long option katran-tui defines (without the dashes). */
 export const LONG_OPTIONS = new Set([
   'intf', 'readonly', 'interval', 'state-dir', 'pin-root', 'version', 'help', 'no-color', 'color',
-  'default-mac', 'xdp-mode', 'balancer-prog', 'healthchecker-prog', 'hc-intf', 'lru-size', 'forwarding-cores', 'force',
+  'default-mac', 'xdp-mode', 'balancer-prog', 'healthchecker-prog', 'hc-intf', 'lru-size', 'forwarding-cores', 'quic-server-ids', 'force',
   'json', 'prometheus', 'once', 'count', 'flags', 'hash', 'weight', 'syn', 'dry-run', 'duration', 'clean', 'yes',
 ]);
 
