@@ -12,6 +12,8 @@ import { StateStore } from '../../src/dataplane/control/state.js';
 import { InputError, parseVip, u32Key } from '../../src/dataplane/abi.js';
 import { TestRunner, XDP_ACTION, pinToCpu } from '../../src/dataplane/kernel/libbpf.js';
 import { loadBalancer } from '../../src/dataplane/kernel/loader.js';
+import { StatsSampler } from '../../src/dataplane/stats/stats.js';
+import { prometheus, statsJson } from '../../src/cli/format.js';
 import { requireBpf, scratchDir } from '../helpers/env.js';
 import { balancerObject, handleFrom, ipipOuterDst, snapshot, v4Frame } from './control-helpers.js';
 
@@ -193,6 +195,43 @@ test('down reals: only on udp-flow-migration VIPs, in vip_to_down_reals_map, cle
     assert.deepEqual([...rec.downIndexes(QV)], []);
     assert.equal(s.lb.maps.downReals!.keys().length, 0);
   } finally {
+    s.close();
+  }
+});
+
+test('the sampler reads quic_stats_map: counters summed, the invalid-id sample per CPU; --json and Prometheus carry them', async (t) => {
+  if (!(await requireBpf(t))) return;
+  const s = setup('quic-stats');
+  const unpin = pinToCpu(0);
+  const run = new TestRunner(s.lb.progFd);
+  try {
+    const { cp, lb } = s;
+    cp.setDefaultMac(MAC);
+    cp.addVip({ ...QV, flags: ['quic'] });
+    cp.addReal(QV, { address: R1 });
+    cp.addQuicMapping(1024, R1);
+    const sampler = new StatsSampler(lb.maps, lb.sizes);
+    sampler.sample([], []);
+    for (const sport of [41000, 41001, 41002]) assert.equal(run.run(quicShort(1024, sport)).retval, XDP_ACTION.TX);
+    assert.equal(run.run(quicShort(5000, 41003)).retval, XDP_ACTION.TX); // beyond the 4096-entry map: falls back
+    const q = sampler.sample([], []).quic!;
+    assert.equal(q.totals.cidRouted, 3);
+    assert.equal(q.totals.cidV1, 4);
+    assert.equal(q.totals.cidInvalidServerId, 1);
+    assert.equal(q.totals.chRouted, 1);
+    assert.deepEqual(q.invalidIdSamples, [{ cpu: 0, id: 5000 }]);
+    const sample = { ...sampler.sample([], []), quic: q };
+    const j = statsJson('test0', sample) as { quic: Record<string, unknown> };
+    assert.equal(j.quic.cid_routed, 3);
+    assert.equal(j.quic.dst_not_found_in_lru, 3);
+    assert.deepEqual(j.quic.cid_invalid_server_id_sample, [{ cpu: 0, id: 5000 }]);
+    const prom = prometheus('test0', sample);
+    assert.match(prom, /^katran_quic_packets_total\{intf="test0",kind="cid_routed"\} 3$/m);
+    assert.match(prom, /^katran_quic_packets_total\{intf="test0",kind="cid_invalid_server_id"\} 1$/m);
+    assert.match(prom, /^katran_quic_invalid_server_id_sample\{intf="test0",cpu="0"\} 5000$/m);
+  } finally {
+    unpin();
+    run.close();
     s.close();
   }
 });
