@@ -33,6 +33,8 @@ export interface FakeOptions {
   stepMs?: number;
   defaultMac?: string | null;
   healthcheck?: boolean;
+  /** VIP flags the fake's "program" implements (default: the four older ones). */
+  vipFlags?: VipFlagName[];
 }
 
 function pair(): PairStat { return { v1: 0, v2: 0, r1: 0, r2: 0 }; }
@@ -56,6 +58,7 @@ export class FakeDataplane implements Dataplane {
   stepMs: number;
   defaultMac: string | null;
   hcEnabled: boolean;
+  vipFlags: VipFlagName[];
   /** Sorted by insertion; key = formatVip. */
   readonly vipMap = new Map<string, FakeVip>();
   readonly realIndex = new Map<string, number>();
@@ -107,6 +110,7 @@ export class FakeDataplane implements Dataplane {
     this.stepMs = o.stepMs ?? 1000;
     this.defaultMac = o.defaultMac === undefined ? '02:00:00:00:00:01' : o.defaultMac;
     this.hcEnabled = o.healthcheck ?? true;
+    this.vipFlags = o.vipFlags ?? ['no-sport', 'no-lru', 'dport-hash', 'hash-src-dst-port'];
     this.ifState = { status: 'ok', intf: this.intf, ifindex: 7, canReattach: false, message: `attached to ${this.intf} (ifindex 7)` };
   }
 
@@ -186,7 +190,7 @@ export class FakeDataplane implements Dataplane {
       readOnlyReason: this.readOnly ? this.readOnlyReason : undefined,
       pinDir: this.owner === 'katran-tui' ? `/sys/fs/bpf/katran-tui/${this.intf}` : undefined,
       capacity: { vips: this.vipMap.size, maxVips: this.maxVips, reals: this.realIndex.size, maxReals: this.maxReals, ringSize: this.ringSize, quicServerIds: this.quicServerIds },
-      vipFlagsSupported: ['no-sport', 'no-lru', 'dport-hash', 'hash-src-dst-port'],
+      vipFlagsSupported: [...this.vipFlags],
       healthcheck: this.hcEnabled ? { intf: this.intf, progId: 43 } : null,
       interfaceState: { ...this.ifState },
     };
