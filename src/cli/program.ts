@@ -162,6 +162,8 @@ export function buildProgram(deps: CliDeps, run: { ctx?: Ctx; result?: number })
   jsonOpt(program.command('trace').argument('<src>', 'client SRC:SPORT, e.g. 203.0.113.5:40000').argument('<vip>', 'ADDR:PORT/PROTO'))
     .description('where this flow goes, and why (on a clone: no live flow moves)')
     .option('--syn', 'trace it as a TCP SYN (a new connection: the LRU is skipped)')
+    .option('--quic-header <kind>', 'QUIC VIPs: short (default), initial, 0rtt, handshake or retry')
+    .option('--cid <hex>', 'QUIC VIPs: the destination connection id, e.g. 4100000000000000 (CID v1, server id 1024)')
     .action(async (s: string, v: string, _o, cmd: Command) => trace(ctxOf(cmd), s, v, opts(cmd)));
 
   const config = program.command('config').description('the whole desired state as one JSON file: export, apply');

@@ -254,6 +254,8 @@ export interface TraceRequest {
   sport: number;
   vip: VipKey;
   syn?: boolean;
+  /** For QUIC VIPs: the packet's header form and destination connection id (else a CID naming no server id). */
+  quic?: import('./abi.js').QuicPacketSpec;
 }
 
 export interface TraceResult {
@@ -264,6 +266,8 @@ export interface TraceResult {
   /** Why, step by step: VIP match, LRU or ring slot, hash value. */
   steps: string[];
   ringSlot?: number;
+  /** QUIC VIPs: the server id the packet carries and whether server_id_map routed it. */
+  quic?: { serverId: number | null; routed: boolean; why: string };
   /** The userspace computation and the kernel (prog_test_run on a clone) agree. */
   confirmedByKernel: boolean;
 }

@@ -108,6 +108,20 @@ test('QUIC server ids route datagrams to the mapped real in the lab; remaps move
     assert.deepEqual(await send(sport, 1024), [[REALS[2], 5]], 'step 4: remapped id');
     assert.deepEqual(await send(sport), [[REALS[2], 5]], 'step 4: no id after the remap');
 
+    // trace with a QUIC packet description: routed by id, or why it fell back; confirmed on the clone
+    const t1 = json(run('trace', `${src}:${sport + 300}`, VIP, '--cid', '4100000000000000', '--json'), 'trace id 1024');
+    assert.deepEqual([t1.action, t1.real, t1.confirmedByKernel, t1.quic], ['TX', REALS[2], true, { serverId: 1024, routed: true, why: 'routed by id' }]);
+    assert.equal(t1.ringSlot, null);
+    const t2 = json(run('trace', `${src}:${sport + 300}`, VIP, '--cid', '44e2000000000000', '--json'), 'trace id 5000');
+    assert.deepEqual([t2.action, t2.confirmedByKernel, t2.quic.serverId, t2.quic.routed], ['TX', true, 5000, false]);
+    assert.match(t2.quic.why, /beyond server_id_map's 4096 entries/);
+    assert.equal(t2.real, json(run('trace', `${src}:${sport + 300}`, VIP, '--json'), 'trace no id').real, 'fell back to the ring');
+    const t3 = json(run('trace', `${src}:${sport + 300}`, VIP, '--quic-header', 'initial', '--cid', '4100000000000000', '--json'), 'trace initial');
+    assert.deepEqual([t3.confirmedByKernel, t3.quic.routed, t3.quic.why], [true, false, 'initial']);
+    const t4 = run('trace', `${src}:${sport + 300}`, VIP, '--cid', 'zz');
+    assert.equal(t4.code, 2, 'bad input: exit 2');
+    assert.match(t4.err, /^katran-tui: bad connection id "zz": expected 1 to 20 bytes in hex/);
+
     // Bad input: one line, exit 1 or 2, nothing changed
     const snap = () => ok(run('config', 'export', '--json'), 'export').out + ok(run('quic', 'map', 'list', '--json'), 'list').out;
     const before = snap();
