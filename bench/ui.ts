@@ -42,7 +42,8 @@ export async function benchUi(): Promise<void> {
     const { host } = demoFake();
     const io = ttyStreams(80, 24);
     const t1 = performance.now();
-    const run = runConsole(host, { stdin: io.stdin, stdout: io.stdout, noColor: true });
+    const { inProcessHost } = await import('../src/dataplane/worker/in-process.js');
+    const run = runConsole(inProcessHost(host), { stdin: io.stdin, stdout: io.stdout, noColor: true });
     while (!io.text().includes('192.0.2.10:80/tcp')) {
       await tick();
       if (performance.now() - t1 > 10_000) throw new Error('no first frame in 10 s');
@@ -64,7 +65,8 @@ export async function benchUi(): Promise<void> {
     const scheduler = { every(_ms: number, fn: () => void) { fire = fn; return () => { fire = null; }; } };
     const io = ttyStreams(120, 40);
     const rssBefore = process.memoryUsage().rss;
-    const app = render(createElement(App, { host, noColor: true, scheduler, now: () => dp.clock }), { stdin: io.stdin, stdout: io.stdout, debug: true, exitOnCtrlC: false, patchConsole: false });
+    const { inProcessHost } = await import('../src/dataplane/worker/in-process.js');
+    const app = render(createElement(App, { host: inProcessHost(host, { scheduler }), noColor: true, now: () => dp.clock }), { stdin: io.stdin, stdout: io.stdout, debug: true, exitOnCtrlC: false, patchConsole: false });
     await tick();
     const sampleTimes: number[] = [];
     const frameTimes: number[] = [];

@@ -48,7 +48,8 @@ const realDeps: CliDeps = {
   env: process.env,
   isRoot: () => (process.geteuid ? process.geteuid() === 0 : false),
   createHost: async (o) => (await import('./dataplane/balancer/host.js')).createHost(o),
-  runConsole: async (host, o) => (await import('./ui/run.js')).runConsole(host, o),
+  // The dataplane's threads start first: they load it while this thread loads React and Ink.
+  runConsole: async (o) => (await import('./dataplane/worker/client.js')).withWorkerHost(o, async (h) => (await import('./ui/run.js')).runConsole(h, o)),
   runDemo: async (o) => (await import('./lab/demo.js')).runDemo(o),
   readInput: async (p) => {
     if (p === '-') {

@@ -13,7 +13,7 @@ export interface HostOptions {
   stateDir: string;
 }
 
-export interface ConsoleOptions {
+export interface ConsoleOptions extends HostOptions {
   intf?: string;
   readOnly: boolean;
   intervalMs: number;
@@ -37,7 +37,8 @@ export interface CliDeps {
   env: Record<string, string | undefined>;
   isRoot(): boolean;
   createHost(o: HostOptions): Host | Promise<Host>;
-  runConsole?(host: Host, o: ConsoleOptions): Promise<void>;
+  /** The console, with its own Host (in a worker thread) on the same pin root and state directory. */
+  runConsole?(o: ConsoleOptions): Promise<void>;
   runDemo?(o: DemoOptions): Promise<number>;
   /** Reads a file, or stdin for "-". */
   readInput(path: string): Promise<string>;

@@ -88,7 +88,7 @@ export function buildProgram(deps: CliDeps, run: { ctx?: Ctx; result?: number })
     if (!deps.runConsole) throw new Error('the console is not available in this build');
     const host = await ctx.host();
     if (wantsAttach && !host.balancers().some((b) => b.intf === ctx.common.intf)) await attach(ctx, f);
-    await deps.runConsole(host, { intf: ctx.common.intf, readOnly: ctx.common.readonly, intervalMs: ctx.common.intervalMs, noColor: ctx.common.noColor });
+    await deps.runConsole({ intf: ctx.common.intf, readOnly: ctx.common.readonly, intervalMs: ctx.common.intervalMs, noColor: ctx.common.noColor, pinRoot: ctx.common.pinRoot, stateDir: ctx.common.stateDir });
   });
 
   const attachCmd = program.command('attach').description('load the balancer and attach it to --intf (Katran\'s gflags spellings work too)');

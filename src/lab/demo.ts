@@ -118,7 +118,9 @@ export async function runDemo(o: DemoOptions): Promise<number> {
     traffic = startTraffic(lab, durationMs);
 
     if (o.interactive) {
-      await (await import('../ui/run.js')).runConsole(host, { intf: lab.intf, readOnly: false, intervalMs: o.intervalMs, noColor: o.noColor });
+      const { withWorkerHost } = await import('../dataplane/worker/client.js');
+      const intf = lab.intf;
+      await withWorkerHost({ pinRoot, stateDir }, async (h) => (await import('../ui/run.js')).runConsole(h, { intf, readOnly: false, intervalMs: o.intervalMs, noColor: o.noColor }));
     } else {
       say(o.err, `katran-tui demo: ${DEMO_VIPS.length} VIPs, traffic for ${o.durationS} s (Ctrl-C stops early)`);
       try {

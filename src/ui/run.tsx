@@ -1,6 +1,6 @@
 // Entry point the CLI calls for `katran-tui` without a subcommand.
 import { render } from 'ink';
-import type { Dataplane, Host } from '../dataplane/types.js';
+import type { AsyncDataplane, AsyncHost } from '../dataplane/async.js';
 import { App } from './App.js';
 import { destroyChart } from './chart.js';
 import { NotATerminalError } from './errors.js';
@@ -23,20 +23,23 @@ export interface ConsoleOptions {
 /**
  * Runs the console until q / Ctrl-C / a signal. Throws NotATerminalError (before touching the
  * terminal) when stdin or stdout is not a TTY. Never detaches the balancer: the dataplane handle is
- * closed (fds, lock) and the program stays attached.
+ * closed (fds, lock), the host closed (the dataplane's thread ends) and the program stays attached.
  */
-export async function runConsole(host: Host, o: ConsoleOptions = {}): Promise<void> {
+export async function runConsole(host: AsyncHost, o: ConsoleOptions = {}): Promise<void> {
   const stdin = o.stdin ?? process.stdin;
   const stdout = o.stdout ?? process.stdout;
-  if (!stdin.isTTY || !stdout.isTTY || typeof stdin.setRawMode !== 'function') throw new NotATerminalError();
+  if (!stdin.isTTY || !stdout.isTTY || typeof stdin.setRawMode !== 'function') {
+    await host.close();
+    throw new NotATerminalError();
+  }
 
   const term = new TerminalSession({ stdin, stdout });
-  let dp: Dataplane | null = null;
+  let dp: AsyncDataplane | null = null;
   let crash: unknown = null;
   const closeDp = () => {
     const d = dp;
     dp = null;
-    try { d?.close(); } catch { /* best effort */ }
+    d?.close().catch(() => { /* best effort: the host's close closes it too */ });
   };
 
   term.enter();
@@ -66,8 +69,9 @@ export async function runConsole(host: Host, o: ConsoleOptions = {}): Promise<vo
     crash = e;
   } finally {
     destroyChart();
-    closeDp();
     term.restore();
+    closeDp();
+    await host.close();
   }
   o.onExit?.();
   if (crash) throw crash;

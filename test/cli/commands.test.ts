@@ -43,9 +43,9 @@ test('no subcommand without a terminal: one sentence telling to use a subcommand
 test('no subcommand on a terminal opens the console with the common options', async () => {
   const r = await run(attachedBox(), ['--intf', 'veth-lb', '--readonly', '--interval', '500', '--no-color'], { tty: true });
   assert.equal(r.code, 0, r.err);
-  assert.deepEqual(r.console, [{ intf: 'veth-lb', readOnly: true, intervalMs: 500, noColor: true }]);
+  assert.deepEqual(r.console, [{ intf: 'veth-lb', readOnly: true, intervalMs: 500, noColor: true, pinRoot: '/sys/fs/bpf/katran-tui', stateDir: '/var/lib/katran-tui' }]);
   const n = await run(attachedBox(), [], { tty: true, env: { NO_COLOR: '1' } });
-  assert.deepEqual(n.console, [{ intf: undefined, readOnly: false, intervalMs: 1000, noColor: true }]);
+  assert.deepEqual(n.console, [{ intf: undefined, readOnly: false, intervalMs: 1000, noColor: true, pinRoot: '/sys/fs/bpf/katran-tui', stateDir: '/var/lib/katran-tui' }]);
 });
 
 test('a pasted Katran command line without a subcommand attaches, then opens the console', async () => {

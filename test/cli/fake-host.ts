@@ -216,7 +216,7 @@ export function fakeDeps(box: FakeBox, o: { tty?: boolean; root?: boolean; files
     stdout, stderr, stdinIsTTY: !!o.tty, env: o.env ?? {},
     isRoot: () => o.root ?? true,
     createHost: () => new FakeHost(box),
-    runConsole: async (_h, opts) => { consoleCalls.push(opts); },
+    runConsole: async (opts) => { consoleCalls.push(opts); },
     runDemo: async () => 0,
     readInput: async (p) => {
       if (o.files && p in o.files) return o.files[p];

@@ -4,7 +4,7 @@
 // per sample (so a test can assert exact rates). The ring share is weight / sum of weights.
 import { DEFAULT_HASH, DEFAULT_WEIGHT, OWN_VIP_FLAGS, QUIC_STATS_FIELDS, formatVip, InputError, parseIp, parseMac, parsePort, parseVipFlags, parseWeight, vipFlagsToNames, VIP_FLAGS } from '../../src/dataplane/abi.js';
 import type { GlobalCounter, VipFlagName, VipKey } from '../../src/dataplane/abi.js';
-import { ReadOnlyError } from '../../src/dataplane/types.js';
+import { LockedError, ReadOnlyError } from '../../src/dataplane/types.js';
 import { checkHashChange, checkRealForVip, parseRealAddress, parseVipFlagList } from '../../src/dataplane/rules.js';
 import { planAddQuicMapping, planRemoveQuicMapping, planSetRealDown, type Limits, type Plan } from '../../src/dataplane/control/planner.js';
 import type { DesiredQuicMapping, DesiredState } from '../../src/dataplane/control/desired.js';
@@ -615,9 +615,7 @@ export class FakeHost implements Host {
     const d = this.dps.find((x) => x.intf === intf && !x.detached);
     if (!d) throw new InputError(`no balancer on ${intf}`);
     if (this.lockedBy !== undefined && !o?.readOnly && d.owner === 'katran-tui') {
-      const e = new Error(`state directory /var/lib/katran-tui is locked by pid ${this.lockedBy}`);
-      e.name = 'LockedError';
-      throw e;
+      throw new LockedError(this.lockedBy, '/var/lib/katran-tui');
     }
     this.opened.push({ intf, readOnly: !!o?.readOnly });
     if (o?.readOnly) { d.readOnly = true; d.readOnlyReason = '--readonly'; }

@@ -162,6 +162,20 @@ test('console in tmux on a lab balancer: rates move, add VIP and MAC through for
     assert.equal(r.flows[0].packets, 200);
     await settle();
     assert.equal(sinkOf(lab, real) - before, 200, 'every packet sent after the console quit reached the real');
+
+    // 6. SIGTERM: the console (and its dataplane threads) end at once (no hang), the terminal is
+    // restored (the shell prints after the alternate screen), the writer lock is released, the
+    // balancer stays attached.
+    tmux.kill();
+    tmux.start(cmd, { width: 80, height: 24, conf, env: { TERM: 'xterm-256color' } });
+    await tmux.waitFor(/192\.0\.2\.40:53\/udp\s+\d/, 15_000, 'the dashboard again');
+    const pid2 = tmux.consolePid();
+    process.kill(pid2, 'SIGTERM');
+    await tmux.waitFor(/CONSOLE-EXIT=\d+/, 10_000, 'the exit after SIGTERM', true).catch((e: Error) => { throw new Error(`${e.message}\nconsole process ${procState(pid2)}`); });
+    assert.doesNotMatch(tmux.capture(), /VIP\s+PPS/, 'the alternate screen was left: the dashboard is gone from the pane');
+    assert.equal(procState(pid2), 'gone');
+    createHost({ pinRoot: pins, stateDir }).open(lab.intf).close(); // writable: the lock is free
+    assert.equal(xdpQuery(lab.ifindex).progId, progId, 'still attached after SIGTERM');
   } finally {
     tmux.kill();
     try { await traffic?.stop(); } catch { /* already ended */ }

@@ -4,7 +4,9 @@ import './env.js';
 import { act, type ReactElement } from 'react';
 import { render } from 'ink-testing-library';
 import { App, type AppProps } from '../../src/ui/App.js';
-import type { Scheduler } from '../../src/ui/hooks/useStats.js';
+import type { Scheduler } from '../../src/dataplane/async.js';
+import { inProcessHost } from '../../src/dataplane/worker/in-process.js';
+import type { ServeOptions } from '../../src/dataplane/worker/server.js';
 import { demoFake, type FakeDataplane, type FakeHost } from '../helpers/fake-dataplane.js';
 
 
@@ -34,6 +36,9 @@ export async function mount(el: ReactElement): Promise<Rendered> {
   let r!: Rendered;
   await act(async () => { r = render(el); });
   await act(async () => { await new Promise((res) => setTimeout(res, 5)); });
+  // Unmounting updates the React root too: inside act(), or React warns.
+  const unmount = r.unmount.bind(r);
+  r.unmount = () => { act(() => { unmount(); }); };
   return r;
 }
 
@@ -43,6 +48,11 @@ export async function press(r: Rendered, ...keys: string[]): Promise<void> {
     // a lone Esc is only delivered once Ink knows no sequence follows (a tick later)
     if (k === KEY.esc) await act(async () => { await new Promise((res) => setTimeout(res, 20)); });
   }
+}
+
+/** Keys that arrive together (a paste, a laggy SSH link): ONE write to stdin. */
+export async function burst(r: Rendered, ...keys: string[]): Promise<void> {
+  await press(r, keys.join(''));
 }
 
 /** Types text one character at a time (as a person would). */
@@ -68,13 +78,16 @@ export interface Setup {
   quits: number[];
 }
 
-/** The App on the demo fake, already opened, 80x24, no colour, with `ticks` samples taken. */
-export async function setup(o: { ticks?: number; props?: Partial<AppProps>; fake?: ReturnType<typeof demoFake> } = {}): Promise<Setup> {
+/**
+ * The App on the demo fake, already opened, 80x24, no colour, with `ticks` samples taken. The fake
+ * is reached as the console reaches the real dataplane: through the async client (in-process).
+ */
+export async function setup(o: { ticks?: number; props?: Partial<AppProps>; fake?: ReturnType<typeof demoFake>; serve?: ServeOptions } = {}): Promise<Setup> {
   const { host, dp } = o.fake ?? demoFake();
   const sched = new ManualScheduler();
   const quits: number[] = [];
   const r = await mount(
-    <App host={host} width={80} height={24} noColor scheduler={sched} now={() => dp.clock} onQuit={() => quits.push(1)} {...o.props} />,
+    <App host={inProcessHost(host, { scheduler: sched, ...o.serve })} width={80} height={24} noColor now={() => dp.clock} onQuit={() => quits.push(1)} {...o.props} />,
   );
   await sched.tick(o.ticks ?? 3);
   return { host, dp, sched, r, quits };

@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { PassThrough } from 'node:stream';
 import { NotATerminalError, runConsole } from '../../src/ui/run.js';
+import { inProcessHost } from '../../src/dataplane/worker/in-process.js';
 import { demoFake } from '../helpers/fake-dataplane.js';
 
 function ttyPair() {
@@ -27,7 +28,7 @@ test('runConsole: without a TTY it refuses with the subcommand hint and touches 
   let wrote = '';
   stdout.on('data', (d: Buffer) => { wrote += d.toString(); });
   await assert.rejects(
-    runConsole(host, { stdin: new PassThrough() as unknown as NodeJS.ReadStream, stdout: stdout as unknown as NodeJS.WriteStream }),
+    runConsole(inProcessHost(host), { stdin: new PassThrough() as unknown as NodeJS.ReadStream, stdout: stdout as unknown as NodeJS.WriteStream }),
     (e: Error) => e instanceof NotATerminalError && e.name === 'NotATerminalError'
       && e.message === 'katran-tui: the console needs a terminal; use a subcommand such as `katran-tui status` or `katran-tui stats --once`',
   );
@@ -40,7 +41,7 @@ test('runConsole: q quits, the terminal is restored, the dataplane closed and NO
   const io = ttyPair();
   const sigBefore = process.listenerCount('SIGTERM');
   let exited = 0;
-  const run = runConsole(host, { stdin: io.stdin, stdout: io.stdout, intervalMs: 250, noColor: true, onExit: () => { exited++; } });
+  const run = runConsole(inProcessHost(host), { stdin: io.stdin, stdout: io.stdout, intervalMs: 250, noColor: true, onExit: () => { exited++; } });
   await until(() => io.out().includes('192.0.2.10:80/tcp'));
   assert.ok(io.out().startsWith('\x1b[?1049h'), 'alternate screen entered');
   assert.equal(io.raw(), true);
@@ -60,7 +61,7 @@ test('runConsole: q quits, the terminal is restored, the dataplane closed and NO
 test('runConsole: SIGTERM restores the terminal and closes without detaching', async () => {
   const { host, dp } = demoFake();
   const io = ttyPair();
-  const run = runConsole(host, { stdin: io.stdin, stdout: io.stdout, noColor: true });
+  const run = runConsole(inProcessHost(host), { stdin: io.stdin, stdout: io.stdout, noColor: true });
   await until(() => io.out().includes('192.0.2.10:80/tcp'));
   process.emit('SIGTERM', 'SIGTERM');
   await run;
@@ -76,7 +77,7 @@ test('runConsole: NO_COLOR in the environment turns colours off', async () => {
   const io = ttyPair();
   process.env.NO_COLOR = '1';
   try {
-    const run = runConsole(host, { stdin: io.stdin, stdout: io.stdout });
+    const run = runConsole(inProcessHost(host), { stdin: io.stdin, stdout: io.stdout });
     await until(() => io.out().includes('192.0.2.10:80/tcp'));
     (io.stdin as unknown as PassThrough).write('q');
     await run;
@@ -89,7 +90,7 @@ test('runConsole: NO_COLOR in the environment turns colours off', async () => {
 test('runConsole: a resize redraws at the new size', async () => {
   const { host } = demoFake();
   const io = ttyPair();
-  const run = runConsole(host, { stdin: io.stdin, stdout: io.stdout, noColor: true });
+  const run = runConsole(inProcessHost(host), { stdin: io.stdin, stdout: io.stdout, noColor: true });
   await until(() => io.out().includes('192.0.2.10:80/tcp'));
   const plain = (t: string) => t.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '');
   assert.match(plain(io.out()), /HISTORY {8}\n/, '80 columns: HISTORY column 15 wide');

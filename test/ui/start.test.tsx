@@ -1,6 +1,7 @@
 import './env.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { inProcessHost } from '../../src/dataplane/worker/in-process.js';
 import { App } from '../../src/ui/App.js';
 import { FakeDataplane, FakeHost } from '../helpers/fake-dataplane.js';
 import { fits, frame, KEY, ManualScheduler, mount, press, type } from './harness.js';
@@ -8,7 +9,7 @@ import { fits, frame, KEY, ManualScheduler, mount, press, type } from './harness
 function start(host: FakeHost, props: { intf?: string; readOnly?: boolean } = {}) {
   const sched = new ManualScheduler();
   const quits: number[] = [];
-  return mount(<App host={host} width={80} height={24} noColor scheduler={sched} onQuit={() => quits.push(1)} {...props} />)
+  return mount(<App host={inProcessHost(host, { scheduler: sched })} width={80} height={24} noColor onQuit={() => quits.push(1)} {...props} />)
     .then((r) => ({ r, sched, quits }));
 }
 

@@ -15,6 +15,8 @@ export interface VipTableProps {
   desc: boolean;
   history: History;
   filter: string;
+  /** Neither the first sample nor the VIP list is in yet: "no VIPs" would not be true. */
+  loading?: boolean;
 }
 
 export function columns(width: number) {
@@ -45,7 +47,7 @@ export function VipTable(p: VipTableProps) {
         );
       })}
       {p.rows.length === 0 ? (
-        <Text color={t.c('dim')}>{p.filter ? `  no VIP matches "${p.filter}" (Esc clears the filter)` : '  no VIPs yet: press a to add one'}</Text>
+        <Text color={t.c('dim')}>{p.loading ? '  loading: reading the VIPs from the balancer…' : p.filter ? `  no VIP matches "${p.filter}" (Esc clears the filter)` : '  no VIPs yet: press a to add one'}</Text>
       ) : null}
     </Box>
   );

@@ -1,7 +1,11 @@
 // A form: fields validated as you type, then a dry run that shows what will change, then y/N.
-// Nothing is written before `y`; errors (from the dry run or the write) stay in the form.
-import { Box, Text, useInput } from 'ink';
-import { useMemo, useState } from 'react';
+// Nothing is written before `y`. The dry run is a round trip to the dataplane's thread: keys typed
+// meanwhile wait (in order) for its answer, so Enter y in one burst confirms what Enter showed.
+// After `y` either the caller takes the change (onConfirm: it applies it while the console goes
+// on) or the form applies it, showing "applying…", and keeps a failure's error.
+import { Box, Text } from 'ink';
+import { useKeyHold, useKeys } from '../keys.js';
+import { useEffect, useMemo, useState } from 'react';
 import type { ChangeResult } from '../../dataplane/types.js';
 import { fmtPct } from '../format.js';
 import { runOp, type Op, type Outcome } from '../hooks/useBalancer.js';
@@ -31,22 +35,32 @@ export interface FormSpec {
 export interface FormProps {
   spec: FormSpec;
   width: number;
-  /** Runs the change for real (the caller logs and refreshes); defaults to running the op. */
-  apply?: (op: Op) => Outcome;
+  /** After y: the caller applies the change (and reports it); the form is done. */
+  onConfirm?: (op: Op) => void;
+  /** Without onConfirm: runs the change for real in the form (the caller logs and refreshes); defaults to running the op. */
+  apply?: (op: Op) => Promise<Outcome>;
   onDone(result: ChangeResult): void;
   onCancel(reason: 'esc' | 'no'): void;
 }
 
-type Phase = { kind: 'edit' } | { kind: 'confirm'; op: Op; result: ChangeResult };
+type Phase = { kind: 'edit' } | { kind: 'checking' } | { kind: 'confirm'; op: Op; result: ChangeResult } | { kind: 'applying'; label: string };
 
-export function Form({ spec, width, apply, onDone, onCancel }: FormProps) {
+export function Form({ spec, width, apply, onConfirm, onDone, onCancel }: FormProps) {
   const t = useTheme();
   const [values, setValues] = useState<Record<string, string>>(() => Object.fromEntries(spec.fields.map((f) => [f.name, f.initial ?? (f.kind === 'choice' ? f.choices?.[0] ?? '' : '')])));
   const [focus, setFocus] = useState(0);
   const [submitted, setSubmitted] = useState(false);
-  const [initial] = useState(() => (spec.fields.length === 0 ? preview(spec, {}) : { phase: { kind: 'edit' } as Phase, error: null }));
-  const [error, setError] = useState<string | null>(initial.error);
-  const [phase, setPhase] = useState<Phase>(initial.phase);
+  const [error, setError] = useState<string | null>(null);
+  const [phase, setPhase] = useState<Phase>(spec.fields.length === 0 ? { kind: 'checking' } : { kind: 'edit' });
+  useKeyHold(phase.kind === 'checking' || phase.kind === 'applying');
+
+  const review = (vals: Record<string, string>) => {
+    setPhase({ kind: 'checking' });
+    void preview(spec, vals).then((p) => { setError(p.error); setPhase(p.phase); });
+  };
+  // A form without fields (delete, drain...) shows its dry run at once.
+  // eslint-disable-next-line react-hooks/exhaustive-deps
+  useEffect(() => { if (spec.fields.length === 0) review({}); }, []);
 
   const errors = useMemo(() => Object.fromEntries(spec.fields.map((f) => [f.name, f.validate ? f.validate(values[f.name] ?? '') : null])), [spec, values]);
   const firstInvalid = spec.fields.findIndex((f) => errors[f.name]);
@@ -54,17 +68,20 @@ export function Form({ spec, width, apply, onDone, onCancel }: FormProps) {
   const submit = () => {
     setSubmitted(true);
     if (firstInvalid >= 0) { setFocus(firstInvalid); return; }
-    const p = preview(spec, values);
-    setError(p.error);
-    setPhase(p.phase);
+    review(values);
   };
 
-  useInput((input, key) => {
+  useKeys((input, key) => {
+    if (phase.kind === 'checking' || phase.kind === 'applying') return;
     if (phase.kind === 'confirm') {
       if (input === 'y' || input === 'Y') {
-        const r = apply ? apply(phase.op) : runOp(phase.op, false);
-        if (r.ok) onDone(r.result);
-        else { setError(r.message); setPhase({ kind: 'edit' }); if (spec.fields.length === 0) onCancel('no'); }
+        const op = phase.op;
+        if (onConfirm) { onConfirm(op); return; }
+        setPhase({ kind: 'applying', label: op.label });
+        void (apply ? apply(op) : runOp(op, false)).then((r) => {
+          if (r.ok) { onDone(r.result); return; }
+          setError(r.message); setPhase({ kind: 'edit' }); if (spec.fields.length === 0) onCancel('no');
+        });
       } else if (input === 'n' || input === 'N' || key.return) {
         onCancel('no');
       } else if (key.escape) {
@@ -122,7 +139,9 @@ export function Form({ spec, width, apply, onDone, onCancel }: FormProps) {
         );
       })}
       {error ? <Text color={t.c('bad')} wrap="wrap">error: {error}</Text> : null}
-      {phase.kind === 'confirm' ? <Confirm result={phase.result} /> : (
+      {phase.kind === 'checking' ? <Text color={t.c('dim')}>checking the change…</Text>
+        : phase.kind === 'applying' ? <Text bold color={t.c('accent')}>applying {phase.label}…</Text>
+        : phase.kind === 'confirm' ? <Confirm result={phase.result} /> : (
         <Text color={t.c('dim')} wrap="truncate-end">{spec.fields.length ? 'Enter: review the change · Tab/↑↓: field · Esc: back' : 'Esc: back'}</Text>
       )}
     </Box>
@@ -130,10 +149,10 @@ export function Form({ spec, width, apply, onDone, onCancel }: FormProps) {
 }
 
 /** Builds the change and dry-runs it: the confirmation to show, or the error for the form. */
-function preview(spec: FormSpec, vals: Record<string, string>): { phase: Phase; error: string | null } {
+async function preview(spec: FormSpec, vals: Record<string, string>): Promise<{ phase: Phase; error: string | null }> {
   let op: Op;
   try { op = spec.build(vals); } catch (e) { return { phase: { kind: 'edit' }, error: (e as Error).message }; }
-  const r = runOp(op, true);
+  const r = await runOp(op, true);
   if (!r.ok) return { phase: { kind: 'edit' }, error: r.message };
   return { phase: { kind: 'confirm', op, result: r.result }, error: null };
 }

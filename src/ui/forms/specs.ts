@@ -1,7 +1,8 @@
 // The console's forms: what each asks and which dataplane call it makes.
 import { DEFAULT_HASH, DEFAULT_WEIGHT, HASH_KINDS, PROTOS, parseHash, parsePort, parseProto, parseWeight, XDP_MODE_REQUESTS } from '../../dataplane/abi.js';
 import { parseRealAddress, parseVipAddress, parseVipFlagList } from '../../dataplane/rules.js';
-import type { AttachRequest, BalancerInfo, Dataplane, Host, InterfaceInfo, InterfaceState, RealState, VipState, XdpModeRequest } from '../../dataplane/types.js';
+import type { AsyncDataplane as Dataplane, AsyncHost as Host } from '../../dataplane/async.js';
+import type { AttachRequest, BalancerInfo, InterfaceInfo, InterfaceState, RealState, VipState, XdpModeRequest } from '../../dataplane/types.js';
 import { fmtMac } from '../format.js';
 import type { FormSpec } from './Form.js';
 import { vFlags, vMac, vOneOf, vPort, vRealAddress, vVipAddress, vWeight } from './validate.js';
@@ -138,8 +139,8 @@ export function attachForm(host: Host, ifc: InterfaceInfo, all: InterfaceInfo[],
       const req: AttachRequest = { intf: ifc.name, defaultMac: v.mac.trim(), mode: v.mode as XdpModeRequest, hcIntf: v.hc.trim() || undefined, ...(v.force === 'yes' ? { force: true } : {}) };
       return {
         label: `attach to ${ifc.name}`,
-        run: (o) => {
-          const r = host.attach(req, o);
+        run: async (o) => {
+          const r = await host.attach(req, o);
           if (r.dataplane) got(r.dataplane);
           return r.result;
         },

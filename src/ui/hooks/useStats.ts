@@ -1,21 +1,12 @@
-// Samples the dataplane on an interval and keeps the history. Pause freezes what is shown while
-// sampling continues (so unpausing shows current rates and an unbroken history). The interval
-// moves through fixed steps with +/-.
+// The samples the dataplane pushes at the interval (taken off this thread), and the history. Pause
+// freezes what is shown while sampling continues (so unpausing shows current rates and an unbroken
+// history). The interval moves through fixed steps with +/-.
 import { useCallback, useEffect, useRef, useState } from 'react';
-import type { Dataplane, StatsSample } from '../../dataplane/types.js';
+import type { AsyncDataplane, SampleWatch } from '../../dataplane/async.js';
+import type { StatsSample } from '../../dataplane/types.js';
 import { History } from '../model/history.js';
 
-export interface Scheduler {
-  /** Calls fn every ms until the returned function is called. */
-  every(ms: number, fn: () => void): () => void;
-}
-
-export const realScheduler: Scheduler = {
-  every(ms, fn) {
-    const t = setInterval(fn, ms);
-    return () => clearInterval(t);
-  },
-};
+export type { Scheduler } from '../../dataplane/async.js';
 
 export const INTERVAL_STEPS = [250, 500, 1000, 2000, 5000, 10000, 30000];
 
@@ -40,37 +31,37 @@ export interface Stats {
   /** The last sampling error, cleared by the next good sample. */
   error: Error | null;
   samples: number;
+  /** No sample yet (the first is being read) and no error either. */
+  loading: boolean;
 }
 
-export function useStats(dp: Dataplane | null, o: { intervalMs?: number; scheduler?: Scheduler } = {}): Stats {
-  const scheduler = o.scheduler ?? realScheduler;
+export function useStats(dp: AsyncDataplane | null, o: { intervalMs?: number } = {}): Stats {
   const history = useRef(new History());
   const [live, setLive] = useState<{ sample: StatsSample | null; prevDrop?: number; n: number }>({ sample: null, n: 0 });
   const [frozen, setFrozen] = useState<{ sample: StatsSample | null; prevDrop?: number; history: History } | null>(null);
   const [intervalMs, setIntervalMs] = useState(o.intervalMs ?? 1000);
   const [error, setError] = useState<Error | null>(null);
 
-  const tick = useCallback(() => {
-    if (!dp) return;
-    try {
-      const s = dp.sample();
-      history.current.push(s);
-      setLive((p) => ({ sample: s, prevDrop: p.sample?.global.xdpDrop.r1, n: p.n + 1 }));
-      setError((e) => (e ? null : e));
-    } catch (e) {
-      setError(e instanceof Error ? e : new Error(String(e)));
-    }
-  }, [dp]);
+  const watch = useRef<SampleWatch | null>(null);
+  const interval = useRef(intervalMs);
+  interval.current = intervalMs;
 
   useEffect(() => {
     history.current = new History();
-    tick();
-  }, [tick]);
-
-  useEffect(() => {
     if (!dp) return undefined;
-    return scheduler.every(intervalMs, tick);
-  }, [dp, intervalMs, tick, scheduler]);
+    const w = dp.watch(interval.current, {
+      sample: (s) => {
+        history.current.push(s);
+        setLive((p) => ({ sample: s, prevDrop: p.sample?.global.xdpDrop.r1, n: p.n + 1 }));
+        setError((e) => (e ? null : e));
+      },
+      error: (e) => setError(e),
+    });
+    watch.current = w;
+    return () => { w.stop(); watch.current = null; };
+  }, [dp]);
+
+  useEffect(() => { watch.current?.setInterval(intervalMs); }, [intervalMs]);
 
   const togglePause = useCallback(() => {
     setFrozen((f) => (f ? null : { sample: live.sample, prevDrop: live.prevDrop, history: history.current.snapshot() }));
@@ -90,5 +81,6 @@ export function useStats(dp: Dataplane | null, o: { intervalMs?: number; schedul
     faster,
     error,
     samples: live.n,
+    loading: live.sample === null && error === null,
   };
 }

@@ -1,8 +1,10 @@
 // The dashboard: header, XDP actions, globals, a main panel (VIPs / per-CPU / healthcheck / log),
 // the log pane and the footer; VIP detail, forms and the help overlay open over the main area.
-import { Box, Text, useInput } from 'ink';
+import { Box, Text } from 'ink';
+import { useKeys } from '../keys.js';
 import { useEffect, useMemo, useRef, useState } from 'react';
-import type { ChangeResult, Dataplane, InterfaceState } from '../../dataplane/types.js';
+import type { AsyncDataplane } from '../../dataplane/async.js';
+import type { ChangeResult, HealthcheckState, InterfaceState, QuicMapping } from '../../dataplane/types.js';
 import { Actions } from '../components/Actions.js';
 import { Footer } from '../components/Footer.js';
 import { Globals } from '../components/Globals.js';
@@ -16,17 +18,17 @@ import { describeError } from '../errors.js';
 import { Form, type FormSpec } from '../forms/Form.js';
 import { addRealForm, addVipForm, deleteVipForm, detachForm, downForm, drainForm, macForm, reattachForm, removeRealForm, weightForm } from '../forms/specs.js';
 import { useBalancer } from '../hooks/useBalancer.js';
-import { useStats, type Scheduler } from '../hooks/useStats.js';
+import { useStats } from '../hooks/useStats.js';
+import type { Op } from '../hooks/useBalancer.js';
 import { buildRows, filterRows, indexOfId, moveSelection, scrollTop, sortRows, SORT_KEYS, type SortKey } from '../model/table.js';
 import { useTheme } from '../theme.js';
 import { VipDetail, type RealAction } from './VipDetail.js';
 
 export interface DashboardProps {
-  dp: Dataplane;
+  dp: AsyncDataplane;
   width: number;
   height: number;
   intervalMs?: number;
-  scheduler?: Scheduler;
   now: () => number;
   onQuit(): void;
   /** The balancer was detached through the form. */
@@ -46,7 +48,7 @@ const DETAIL_KEYS = 'Esc back  j/k real  a add real  w weight  n drain  u down/u
 
 export function Dashboard(p: DashboardProps) {
   const t = useTheme();
-  const stats = useStats(p.dp, { intervalMs: p.intervalMs, scheduler: p.scheduler });
+  const stats = useStats(p.dp, { intervalMs: p.intervalMs });
   const bal = useBalancer(p.dp, p.now);
   const [mode, setMode] = useState<Mode>({ kind: 'main' });
   const [panel, setPanel] = useState<Panel>('vips');
@@ -87,6 +89,14 @@ export function Dashboard(p: DashboardProps) {
   }, [ifKey]);
   const banner = ifState && ifState.status !== 'ok' ? ifState : null;
 
+  // The healthcheck panel's marks: read while the panel is shown, with each sample.
+  const [hc, setHc] = useState<HealthcheckState | null>(null);
+  useEffect(() => {
+    if (panel !== 'hc') return;
+    p.dp.healthcheck().then(setHc, () => setHc(null));
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [panel, stats.samples]);
+
   const rows = useMemo(() => sortRows(filterRows(buildRows(bal.vipsLoaded ? bal.vips : null, stats.sample), filter), sortKey, desc), [bal.vips, bal.vipsLoaded, stats.sample, filter, sortKey, desc]);
   const selIndex = indexOfId(rows, selectedId);
   const selected = selIndex >= 0 ? rows[selIndex] : null;
@@ -100,6 +110,7 @@ export function Dashboard(p: DashboardProps) {
   if (tableTop !== top) setTop(tableTop);
 
   const refuse = (what: string): boolean => {
+    if (bal.applying) { setMessage({ text: `${what}: wait, ${bal.applying} is still being applied`, level: 'info' }); return true; }
     if (!bal.refusal) return false;
     const text = `${what}: refused, ${bal.refusal}`;
     setMessage({ text, level: 'error' });
@@ -111,6 +122,12 @@ export function Dashboard(p: DashboardProps) {
     setMessage(null);
     setMode({ kind: 'form', spec, back, detach });
   };
+  // y on a form: the change is applied while the dashboard goes on (the footer says "applying…").
+  const applyInBackground = (m: Extract<Mode, { kind: 'form' }>, op: Op) => {
+    setMessage(null);
+    setMode(backTo(m));
+    void bal.apply(op).then((r) => setMessage(r.ok ? { text: `done: ${r.result.summary[0] ?? 'applied'}`, level: 'info' } : { text: `error: ${r.message}`, level: 'error' }));
+  };
   const formDone = (m: Extract<Mode, { kind: 'form' }>, r: ChangeResult) => {
     setMessage({ text: `done: ${r.summary[0] ?? 'applied'}`, level: 'info' });
     if (m.detach) { p.onDetached(); return; }
@@ -121,12 +138,15 @@ export function Dashboard(p: DashboardProps) {
   const backTo = (m: Extract<Mode, { kind: 'form' }>): Mode => (m.back === 'detail' && detailId ? { kind: 'detail', id: detailId } : { kind: 'main' });
 
   // QUIC mappings for the detail: from the desired state (cheap); an observed Katran's would need a
-  // scan of server_id_map (seconds), which stays off the render thread: none listed there.
-  const mappings = useMemo(
-    () => (detailId && bal.info.owner === 'katran-tui' ? safe(() => p.dp.quicMappings()) ?? [] : []),
+  // scan of server_id_map (seconds) at every VIP refresh: `quic map list` shows those.
+  const [mappings, setMappings] = useState<QuicMapping[]>([]);
+  useEffect(() => {
+    if (!detailId || bal.info.owner !== 'katran-tui') { setMappings([]); return undefined; }
+    let live = true;
+    p.dp.quicMappings().then((m) => { if (live) setMappings(m); }, () => { if (live) setMappings([]); });
+    return () => { live = false; };
     // eslint-disable-next-line react-hooks/exhaustive-deps
-    [detailId, bal.vips],
-  );
+  }, [detailId, bal.vips]);
   const onRealAction = (a: RealAction, real: Parameters<VipDetailProps['onAction']>[1]) => {
     const vip = bal.vips.find((v) => v.id === detailId);
     if (!vip) return;
@@ -140,7 +160,7 @@ export function Dashboard(p: DashboardProps) {
     }
   };
 
-  useInput((input, key) => {
+  useKeys((input, key) => {
     if (key.ctrl) return;
     if (help) { if (key.escape || input === '?' || input === 'q') setHelp(false); return; }
     // keys common to the dashboard and the detail
@@ -182,7 +202,7 @@ export function Dashboard(p: DashboardProps) {
   }, { isActive: mode.kind === 'main' || mode.kind === 'detail' });
 
   // The filter prompt: typing filters live; Enter keeps it, Esc clears it.
-  useInput((input, key) => {
+  useKeys((input, key) => {
     if (key.escape) { setFilter(''); setMode({ kind: 'main' }); return; }
     if (key.return) { setMode({ kind: 'main' }); return; }
     if (key.backspace || key.delete) { setFilter((f) => f.slice(0, -1)); return; }
@@ -199,6 +219,7 @@ export function Dashboard(p: DashboardProps) {
     body = (
       <Box height={bodyH + logH} flexDirection="column">
         <Form spec={m.spec} width={Math.min(p.width, 100)} apply={bal.apply}
+          onConfirm={m.detach ? undefined : (op) => applyInBackground(m, op)}
           onDone={(r) => formDone(m, r)}
           onCancel={(why) => { if (why === 'no') { setMessage({ text: 'cancelled: nothing was written', level: 'info' }); bal.addLog('info', `${m.spec.title}: cancelled, nothing written`); } setMode(backTo(m)); }} />
       </Box>
@@ -210,9 +231,9 @@ export function Dashboard(p: DashboardProps) {
         onBack={() => { setSelectedId(mode.id); setMode({ kind: 'main' }); }} onAction={onRealAction} mappings={mappings} />
     );
   } else if (panel === 'cpus') body = <PerCpu sample={stats.sample} height={tableH} width={p.width} />;
-  else if (panel === 'hc') body = <HealthPanel hc={safe(() => p.dp.healthcheck())} sample={stats.sample} height={tableH} width={p.width} />;
+  else if (panel === 'hc') body = <HealthPanel hc={hc} sample={stats.sample} height={tableH} width={p.width} />;
   else if (panel === 'log') body = <Box flexDirection="column" height={bodyH}><Text bold color={t.c('title')}>  log</Text><LogPane log={bal.log} height={tableH} width={p.width} /></Box>;
-  else body = <VipTable rows={rows} selectedId={selected?.id ?? null} top={tableTop} height={tableH} width={p.width} sortKey={sortKey} desc={desc} history={stats.history} filter={filter} />;
+  else body = <VipTable loading={!bal.vipsLoaded && stats.loading} rows={rows} selectedId={selected?.id ?? null} top={tableTop} height={tableH} width={p.width} sortKey={sortKey} desc={desc} history={stats.history} filter={filter} />;
 
   const showLog = !help && mode.kind !== 'form';
   const footerKeys = mode.kind === 'filter' ? `filter: ${filter}_   (Enter keeps, Esc clears)` : mode.kind === 'detail' ? DETAIL_KEYS : filter ? `filter "${filter}" (${rows.length}/${bal.vipsLoaded ? bal.vips.length : stats.sample?.vips.length ?? 0})  ${MAIN_KEYS}` : MAIN_KEYS;
@@ -228,7 +249,7 @@ export function Dashboard(p: DashboardProps) {
       <Globals sample={stats.sample} quic={bal.vips.some((v) => v.flags.includes('quic'))} />
       {body}
       {showLog ? <LogPane log={bal.log} height={mode.kind === 'detail' ? 1 : logH} width={p.width} /> : null}
-      <Footer keys={footerKeys} message={mode.kind === 'filter' ? null : message} width={p.width} />
+      <Footer keys={footerKeys} message={mode.kind === 'filter' ? null : message ?? (bal.applying ? { text: `applying ${bal.applying}…`, level: 'info' } : null)} width={p.width} />
     </Box>
   );
 }
@@ -267,8 +288,4 @@ export function bannerText(st: InterfaceState): string {
     default:
       return st.message;
   }
-}
-
-function safe<T>(fn: () => T): T | null {
-  try { return fn(); } catch { return null; }
 }

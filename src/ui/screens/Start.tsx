@@ -1,9 +1,12 @@
 // The start screen: open the pinned balancer (or pick one), open / attach --intf, or pick an
 // interface and attach through the attach form.
-import { Box, Text, useInput } from 'ink';
+import { Box, Text } from 'ink';
+import { useKeyHold, useKeys } from '../keys.js';
 import { useEffect, useState } from 'react';
-import type { BalancerSummary, Dataplane, Host, InterfaceInfo } from '../../dataplane/types.js';
+import type { AsyncDataplane, AsyncHost } from '../../dataplane/async.js';
+import type { BalancerSummary, InterfaceInfo } from '../../dataplane/types.js';
 import { Footer } from '../components/Footer.js';
+import { LockedError } from '../../dataplane/types.js';
 import { describeError } from '../errors.js';
 import { Form } from '../forms/Form.js';
 import { attachForm } from '../forms/specs.js';
@@ -12,12 +15,12 @@ import { moveSelection } from '../model/table.js';
 import { useTheme } from '../theme.js';
 
 export interface StartProps {
-  host: Host;
+  host: AsyncHost;
   intf?: string;
   readOnly?: boolean;
   width: number;
   height: number;
-  onOpen(dp: Dataplane): void;
+  onOpen(dp: AsyncDataplane): void;
   onQuit(): void;
 }
 
@@ -40,20 +43,30 @@ export function Start(p: StartProps) {
   const [ifs, setIfs] = useState<InterfaceInfo[]>([]);
   const [sel, setSel] = useState<string | null>(null);
   const [error, setError] = useState<{ text: string; lockedIntf?: string } | null>(null);
+  // Opening reads the pins and the state file on the dataplane's thread: keys wait for the dashboard.
+  const [opening, setOpening] = useState<string | null>(null);
+  useKeyHold(opening !== null);
 
   const tryOpen = (intf: string, readOnly = !!p.readOnly) => {
-    try {
-      p.onOpen(p.host.open(intf, { readOnly }));
-    } catch (e) {
-      const err = e as Error;
-      setError({ text: `open ${intf}: ${describeError(err)}`, lockedIntf: err.name === 'LockedError' ? intf : undefined });
-    }
+    setOpening(intf);
+    p.host.open(intf, { readOnly }).then(
+      (dp) => { setOpening(null); p.onOpen(dp); },
+      (e: Error) => {
+        setOpening(null);
+        setError({ text: `open ${intf}: ${describeError(e)}`, lockedIntf: e instanceof LockedError ? intf : undefined });
+      },
+    );
   };
 
   useEffect(() => {
-    let b: BalancerSummary[] = [];
-    let i: InterfaceInfo[] = [];
-    try { b = p.host.balancers(); i = p.host.interfaces(); } catch (e) { setError({ text: describeError(e as Error) }); }
+    void Promise.all([p.host.balancers(), p.host.interfaces()]).then(
+      ([b, i]) => found(b, i),
+      (e: Error) => { setError({ text: describeError(e) }); found([], []); },
+    );
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, []);
+
+  const found = (b: BalancerSummary[], i: InterfaceInfo[]) => {
     setBals(b); setIfs(i);
     if (p.intf) {
       if (b.some((x) => x.intf === p.intf)) { setView({ kind: 'balancers' }); setSel(p.intf); tryOpen(p.intf); return; }
@@ -68,11 +81,10 @@ export function Start(p: StartProps) {
     if (b.length > 1) { setView({ kind: 'balancers' }); setSel(b[0].intf); return; }
     setView({ kind: 'interfaces' });
     setSel(i[0]?.name ?? null);
-    // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, []);
+  };
 
   const list: { id: string }[] = view.kind === 'balancers' ? bals.map((x) => ({ id: x.intf })) : ifs.map((x) => ({ id: x.name }));
-  useInput((input, key) => {
+  useKeys((input, key) => {
     if (key.ctrl) return;
     if (input === 'q') { p.onQuit(); return; }
     if (input === 'j' || key.downArrow) setSel((s) => moveSelection(list, s, 1));
@@ -91,7 +103,7 @@ export function Start(p: StartProps) {
       if (p.readOnly) { setError({ text: `attach to ${ifc.name}: refused, read-only (--readonly)` }); return; }
       setView({ kind: 'attach', ifc });
     }
-  }, { isActive: view.kind === 'balancers' || view.kind === 'interfaces' });
+  }, { isActive: (view.kind === 'balancers' || view.kind === 'interfaces') && opening === null });
 
   const h = Math.max(10, p.height - 1);
   if (view.kind === 'attach') {
@@ -130,6 +142,7 @@ export function Start(p: StartProps) {
         </>
       )}
       {view.kind === 'loading' ? <Text color={t.c('dim')}>looking for balancers…</Text> : null}
+      {opening ? <Text color={t.c('dim')}>opening the balancer on {opening}…</Text> : null}
       {error ? <Text color={t.c('bad')} wrap="wrap">{error.text}{error.lockedIntf ? ' — r: open read-only' : ''}</Text> : null}
       <Box flexGrow={1} />
       <Footer width={p.width} keys={view.kind === 'balancers' ? 'Enter open  j/k move  i interfaces  q quit' : `Enter open/attach  j/k move${bals.length ? '  b balancers' : ''}  q quit`} />

@@ -2,7 +2,8 @@
 // share, pps and bps. A real's pps / bps are its totals over every VIP that uses it (the kernel
 // counts per real, not per VIP and real), and the header says so. Keys here: j/k select a real, a add, w weight, n drain, x remove,
 // u down / up (udp-flow-migration VIPs), Esc back. DOWN marks and "N server ids" (QUIC mappings naming the real) are on the rows.
-import { Box, Text, useInput } from 'ink';
+import { Box, Text } from 'ink';
+import { useKeys } from '../keys.js';
 import { useEffect, useMemo, useState } from 'react';
 import type { QuicMapping, RealState, StatsSample, VipState } from '../../dataplane/types.js';
 import { destroyChart, renderLineChart } from '../chart.js';
@@ -42,7 +43,7 @@ export function VipDetail(p: VipDetailProps) {
   const idx = Math.min(sel, Math.max(0, reals.length - 1));
 
   useEffect(() => () => destroyChart(), []);
-  useInput((input, key) => {
+  useKeys((input, key) => {
     if (key.escape) { p.onBack(); return; }
     if (input === 'j' || key.downArrow) setSel((i) => Math.min(reals.length - 1, i + 1));
     else if (input === 'k' || key.upArrow) setSel((i) => Math.max(0, i - 1));
