@@ -235,3 +235,32 @@ test('the sampler reads quic_stats_map: counters summed, the invalid-id sample p
     s.close();
   }
 });
+
+test('observe mode (no desired state, read-only): mappings from one batched scan of server_id_map, down marks and QUIC counters from the kernel', async (t) => {
+  if (!(await requireBpf(t))) return;
+  const s = setup('quic-observe');
+  const unpin = pinToCpu(0);
+  const run = new TestRunner(s.lb.progFd);
+  try {
+    const { cp, lb } = s;
+    cp.setDefaultMac(MAC);
+    cp.addVip({ ...QV, flags: ['quic', 'udp-flow-migration'] });
+    cp.addReal(QV, { address: R1 });
+    cp.addReal(QV, { address: R2 });
+    cp.addQuicMapping(3, R2);
+    cp.addQuicMapping(4095, R1);
+    cp.setRealDown(QV, R2, true);
+    run.run(quicShort(3, 42000));
+    const idx = new Map(cp.state().reals.map((r) => [r.address, r.index]));
+    const observed = ControlPlane.open(handleFrom(lb, { readOnly: true, readOnlyReason: 'observing' }), null);
+    assert.deepEqual(observed.quicMappings(), [{ id: 3, real: R2, index: idx.get(R2) }, { id: 4095, real: R1, index: idx.get(R1) }]);
+    const v = observed.vips()[0];
+    assert.deepEqual(v.reals.map((r) => [r.address, !!r.down]), [[R1, false], [R2, true]]);
+    assert.throws(() => observed.addQuicMapping(5, R1), (e: Error) => e.name === 'ReadOnlyError');
+    assert.equal(new StatsSampler(lb.maps, lb.sizes).sample([], []).quic!.totals.cidRouted, 1);
+  } finally {
+    unpin();
+    run.close();
+    s.close();
+  }
+});
