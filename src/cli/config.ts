@@ -24,11 +24,13 @@ export interface ConfigQuicMapping { id: number; real: string }
 export interface ConfigDoc { katranTuiConfig: number; intf?: string; defaultMac: string | null; vips: ConfigVip[]; quicMappings?: ConfigQuicMapping[] }
 
 export function exportConfig(dp: Dataplane): ConfigDoc {
-  const vips = [...dp.vips()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)).map((v) => ({
+  // A config file is the desired state: what only a pending change put in the kernel stays out
+  // (the pending change is reported on stderr).
+  const vips = [...dp.vips()].filter((v) => !v.kernelOnly).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)).map((v) => ({
     vip: v.id,
     flags: [...v.flags].sort(),
     hash: v.hash,
-    reals: v.reals.map((r) => ({ address: r.address, weight: r.weight, ...(r.down ? { down: true } : {}) })).sort((a, b) => (a.address < b.address ? -1 : a.address > b.address ? 1 : 0)),
+    reals: v.reals.filter((r) => !r.kernelOnly).map((r) => ({ address: r.address, weight: r.weight, ...(r.down ? { down: true } : {}) })).sort((a, b) => (a.address < b.address ? -1 : a.address > b.address ? 1 : 0)),
   }));
   const doc: ConfigDoc = { katranTuiConfig: CONFIG_FORMAT, intf: dp.info().intf, defaultMac: dp.getDefaultMac(), vips };
   const quic = dp.quicMappings().map((m) => ({ id: m.id, real: m.real }));
@@ -227,7 +229,7 @@ export async function configApply(ctx: Ctx, file: string, f: { dryRun?: boolean;
     const want = validateConfig(text, { maxVips: info.capacity.maxVips, maxReals: info.capacity.maxReals - 1, flags: info.vipFlagsSupported, quicServerIds: info.capacity.quicServerIds ?? 0 });
     const steps = plan(dp.vips(), dp.getDefaultMac(), want, dp.quicMappings());
     const report = (applied: boolean) => {
-      if (f.json) ctx.out(JSON.stringify({ intf: info.intf, applied, dryRun: !!f.dryRun, changes: steps }));
+      if (f.json) ctx.json({ intf: info.intf, applied, dryRun: !!f.dryRun, changes: steps });
       else {
         for (const s of steps) ctx.out(s);
         if (steps.length === 0) ctx.out('no changes: the balancer already matches the file');

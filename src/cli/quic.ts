@@ -41,7 +41,7 @@ export async function quicMapList(ctx: Ctx, f: { json?: boolean }): Promise<void
     const bad = new Set(drift(dp));
     if (bad.size) ctx.warn(`server_id_map differs from the desired state for id(s) ${[...bad].join(', ')}: a writer's next open repairs it`);
     if (f.json) {
-      ctx.out(JSON.stringify({ intf: dp.info().intf, mappings: mappings.map((m) => ({ id: m.id, real: m.real, index: m.index })) }));
+      ctx.json({ intf: dp.info().intf, mappings: mappings.map((m) => ({ id: m.id, real: m.real, index: m.index })) });
       return;
     }
     if (!mappings.length) {

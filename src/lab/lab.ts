@@ -52,6 +52,8 @@ export interface LabOptions {
   healthcheck?: boolean;
   /** Path of the sink object (default: the bundled sink.bpf.o). */
   sinkObject?: string;
+  /** false: the sink counts per real only, not per flow (sinkFlows() stays empty): the bench's Mpps of new flows. */
+  sinkFlows?: boolean;
   /** The VLAN switch (vlan.ts): a tagger on the peer's tc egress, tx VLAN offload off there. */
   vlan?: boolean;
 }
@@ -224,6 +226,7 @@ export function createLab(o: LabOptions): Lab {
     if (cfg) {
       const v = Buffer.alloc(cfg.valueSize);
       parseMac(peerMac).copy(v, 0);
+      if (o.sinkFlows === false) v[6] = 1; // sink_cfg.no_flows
       mapUpdate(cfg.fd, Buffer.alloc(4), v, 0, 'map sink_cfg');
     }
     const progFd = prog.fd;

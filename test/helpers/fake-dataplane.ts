@@ -10,7 +10,7 @@ import { planAddQuicMapping, planRemoveQuicMapping, planSetRealDown, type Limits
 import type { DesiredQuicMapping, DesiredState } from '../../src/dataplane/control/desired.js';
 import type {
   AttachRequest, BalancerInfo, BalancerSummary, ChangeLogEntry, ChangeOptions, ChangeResult, CpuStat, Dataplane,
-  HashKind, HealthcheckState, Host, InterfaceInfo, PairStat, RealStat, StatsSample, TraceRequest, TraceResult,
+  HashKind, HealthcheckState, Host, InterfaceInfo, PairStat, PendingChange, RealStat, StatsSample, TraceRequest, TraceResult,
   VipSpec, VipState, VipStat, InterfaceState, QuicCounter, QuicMapping, QuicSample
 } from '../../src/dataplane/types.js';
 
@@ -90,6 +90,10 @@ export class FakeDataplane implements Dataplane {
   /** The next change (dryRun or apply, per failOn) throws this. */
   failNext: Error | null = null;
   failOn: 'apply' | 'any' = 'apply';
+  /** A change a killed writer left unfinished (info().pendingChange), as the real dataplane reports it. */
+  pendingChange: PendingChange | null = null;
+  /** What the open repaired (info().recovered). */
+  recovered: string[] = [];
   /** sample() throws this (once). */
   sampleError: Error | null = null;
   /** Where the interface stands (deleteInterface / recreateInterface / renameInterface move it). */
@@ -193,6 +197,8 @@ export class FakeDataplane implements Dataplane {
       vipFlagsSupported: [...this.vipFlags],
       healthcheck: this.hcEnabled ? { intf: this.intf, progId: 43 } : null,
       interfaceState: { ...this.ifState },
+      pendingChange: this.pendingChange ? { ...this.pendingChange } : null,
+      recovered: [...this.recovered],
     };
   }
 

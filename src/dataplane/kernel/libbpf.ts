@@ -86,7 +86,7 @@ export const LAYOUT = {
   bpf_obj_get_opts: { size: 16, file_flags: 8 },
   bpf_tc_hook: { size: 24, ifindex: 8, attach_point: 12, parent: 16 },
   bpf_tc_opts: { size: 32, prog_fd: 8, flags: 12, prog_id: 16, handle: 20, priority: 24 },
-  bpf_prog_info: { size: 232, type: 0, id: 4, tag: 8, load_time: 40, created_by_uid: 48, nr_map_ids: 52, map_ids: 56, name: 64 },
+  bpf_prog_info: { size: 232, type: 0, id: 4, tag: 8, load_time: 40, created_by_uid: 48, nr_map_ids: 52, map_ids: 56, name: 64, run_time_ns: 192, run_cnt: 200 },
   bpf_map_info: { size: 88, type: 0, id: 4, key_size: 8, value_size: 12, max_entries: 16, map_flags: 20, name: 24 },
 } as const;
 
@@ -102,6 +102,8 @@ export const XDP_FLAGS = {
 } as const;
 export const XDP_ATTACHED = { NONE: 0, DRV: 1, SKB: 2, HW: 3, MULTI: 4 } as const;
 export const XDP_ACTION = { ABORTED: 0, DROP: 1, PASS: 2, TX: 3, REDIRECT: 4 } as const;
+/** bpf_prog_test_run_opts flag: the frames an XDP program returns XDP_TX for are really sent. */
+export const BPF_F_TEST_XDP_LIVE_FRAMES = 1 << 1;
 /** Map flag: hash map elements allocated on update (Katran's vip_to_down_reals_map and its inner maps). */
 export const BPF_F_NO_PREALLOC = 1 << 0;
 export const BPF_F_RDONLY = 1 << 3;
@@ -662,6 +664,32 @@ export class TestRunner {
     return { retval: v.getUint32(L.retval, true), outLen: v.getUint32(L.data_size_out, true), duration: v.getUint32(L.duration, true) };
   }
 
+  /**
+   * Live frames (BPF_F_TEST_XDP_LIVE_FRAMES): `repeat` frames built from `packet` go through the
+   * program in batches of `batchSize`, and those it returns XDP_TX / XDP_REDIRECT for are really
+   * sent, out of ctx.ingress_ifindex (looked up in the calling thread's network namespace). No
+   * output is copied back (the kernel refuses data_out / ctx_out in this mode).
+   */
+  runLive(packet: Uint8Array, repeat: number, ctx: Uint8Array, batchSize: number): void {
+    if (packet.length > this.maxPacket) throw new BpfError('test run', this.what, ERRNO.EINVAL, `packet of ${packet.length} bytes exceeds ${this.maxPacket}`);
+    if (ctx.length > TEST_RUN_MAX_CTX) throw new BpfError('test run', this.what, ERRNO.EINVAL, `ctx of ${ctx.length} bytes exceeds ${TEST_RUN_MAX_CTX}`);
+    const L = LAYOUT.bpf_test_run_opts;
+    const v = this.block.view;
+    const ctxIn = this.dataOut + this.maxPacket;
+    this.block.bytes.fill(0, 0, L.size);
+    this.block.bytes.set(packet, this.dataIn);
+    this.block.bytes.set(ctx, ctxIn);
+    v.setBigUint64(0, BigInt(L.size), true);
+    v.setBigUint64(L.data_in, this.block.at(this.dataIn), true);
+    v.setUint32(L.data_size_in, packet.length, true);
+    v.setBigUint64(L.ctx_in, this.block.at(ctxIn), true);
+    v.setUint32(L.ctx_size_in, ctx.length, true);
+    v.setInt32(L.repeat, repeat, true);
+    v.setUint32(L.flags, BPF_F_TEST_XDP_LIVE_FRAMES, true);
+    v.setUint32(L.batch_size, batchSize, true);
+    check(libbpf().bpf_prog_test_run_opts(this.progFd, this.block.ptr) as number, 'test run (live frames)', this.what);
+  }
+
   close(): void {
     this.block.free();
   }
@@ -773,6 +801,9 @@ export interface ProgInfo {
   loadTime: bigint;
   createdByUid: number;
   mapIds: number[];
+  /** Time spent in the program and runs (kernel.bpf_stats_enabled = 1 only; else 0). */
+  runTimeNs: bigint;
+  runCnt: bigint;
 }
 
 export function progInfo(fd: number): ProgInfo {
@@ -796,6 +827,8 @@ export function progInfo(fd: number): ProgInfo {
       loadTime: v.getBigUint64(L.load_time, true),
       createdByUid: v.getUint32(L.created_by_uid, true),
       mapIds,
+      runTimeNs: v.getBigUint64(L.run_time_ns, true),
+      runCnt: v.getBigUint64(L.run_cnt, true),
     };
   } finally {
     info.free();
