@@ -16,20 +16,17 @@ import { DEMO_RATE, type DemoOptions, type Out } from '../cli/context.js';
 import { createHost } from '../dataplane/balancer/host.js';
 import { table } from '../cli/format.js';
 import { startLabGenerator, type GenReport, type GenStream } from './generator.js';
+import { parseLabId } from './names.js';
 
 export const DEMO_PIN_ROOT = '/sys/fs/bpf/katran-tui-demo';
 export const DEMO_STATE_DIR = '/tmp/katran-tui-demo';
 
-/** The demo's lab id: "demo", or KATRAN_TUI_DEMO_ID (tests run their own demo next to the operator's). */
-export function demoId(env: Record<string, string | undefined> = process.env): string {
-  const id = env.KATRAN_TUI_DEMO_ID;
-  if (id === undefined || id === '') return 'demo';
-  if (!/^[a-z0-9]{1,10}$/.test(id)) throw new Error(`KATRAN_TUI_DEMO_ID ${JSON.stringify(id).slice(0, 40)}: use 1-10 lowercase letters or digits`);
-  return id;
-}
+/** The demo's default lab id; `demo --id ID` runs another one beside it (tests do). */
+export const DEMO_ID = 'demo';
 
+/** Pin root and state directory of the demo with this id (the default one's have no suffix). */
 export function demoPaths(id: string): { pinRoot: string; stateDir: string } {
-  return id === 'demo' ? { pinRoot: DEMO_PIN_ROOT, stateDir: DEMO_STATE_DIR } : { pinRoot: `${DEMO_PIN_ROOT}-${id}`, stateDir: `${DEMO_STATE_DIR}-${id}` };
+  return id === DEMO_ID ? { pinRoot: DEMO_PIN_ROOT, stateDir: DEMO_STATE_DIR } : { pinRoot: `${DEMO_PIN_ROOT}-${id}`, stateDir: `${DEMO_STATE_DIR}-${id}` };
 }
 
 export interface DemoVip {
@@ -147,7 +144,7 @@ function generatorLine(r: GenReport | null): string {
 }
 
 export async function runDemo(o: DemoOptions): Promise<number> {
-  const id = demoId();
+  const id = o.id === undefined ? DEMO_ID : parseLabId(o.id, 'demo --id');
   const { pinRoot, stateDir } = demoPaths(id);
   const labMod: LabModule = await import('./lab.js');
   const left = cleanLeftovers(labMod, id);

@@ -5,7 +5,8 @@
 // interfaces.
 import { closeSync, openSync } from 'node:fs';
 import koffi from 'koffi';
-import { BpfError, ERRNO } from '../dataplane/kernel/libbpf.js';
+import { BpfError } from '../dataplane/kernel/libbpf.js';
+import { ClosedError, InputError, InterfaceMissingError } from '../dataplane/errors.js';
 
 interface Libc {
   close(fd: number): number;
@@ -69,7 +70,7 @@ export class PacketSender {
   constructor(readonly ifname: string, mark?: number) {
     const c = libc();
     const ifindex = c.if_nametoindex(ifname);
-    if (ifindex === 0) throw new BpfError('open packet socket on', `interface ${ifname}`, ERRNO.ENODEV, 'interface does not exist');
+    if (ifindex === 0) throw new InterfaceMissingError('open packet socket on', `interface ${ifname}`);
     const fd = c.socket(C.AF_PACKET, C.SOCK_RAW | C.SOCK_CLOEXEC, 0);
     if (fd < 0) throw new BpfError('open packet socket on', `interface ${ifname}`, koffi.errno());
     this.fd = fd;
@@ -89,7 +90,7 @@ export class PacketSender {
   }
 
   send(frame: Uint8Array): void {
-    if (this.fd < 0) throw new BpfError('send on', `interface ${this.ifname}`, ERRNO.EBADF, 'socket closed');
+    if (this.fd < 0) throw new ClosedError('send on', `interface ${this.ifname}`, 'socket closed');
     if (frame.length >= 6) this.addr.set(frame.subarray(0, 6), 12);
     const n = Number(libc().sendto(this.fd, frame, frame.length, 0, this.addr, this.addr.length));
     if (n < 0) throw new BpfError('send on', `interface ${this.ifname}`, koffi.errno());
@@ -109,7 +110,7 @@ export class PacketSender {
  * ioctl sockets that fn opens (libbpf's tc calls, if_nametoindex) are the namespace's.
  */
 export function inNetns<T>(ns: string, fn: () => T): T {
-  if (!/^[A-Za-z0-9._-]{1,64}$/.test(ns)) throw new BpfError('enter', `network namespace ${ns}`, ERRNO.EINVAL, 'bad namespace name');
+  if (!/^[A-Za-z0-9._-]{1,64}$/.test(ns)) throw InputError.at('enter', `network namespace ${ns}`, 'bad namespace name');
   const own = openSync('/proc/thread-self/ns/net', 'r');
   let target: number | undefined;
   try {
