@@ -96,6 +96,8 @@ export interface AttachRequest {
   /** Total LRU entries, split across the forwarding CPUs. */
   lruSize?: number;
   forwardingCores?: number[];
+  /** server_id_map entries (default Katran's 0xFFFFFE, about 128 MiB); ids beyond fall back to hashing. */
+  quicServerIds?: number;
   /** Replace an XDP program that is not ours. */
   force?: boolean;
 }
@@ -120,7 +122,7 @@ export interface BalancerInfo {
   readOnlyReason?: string;
   objectPath?: string;
   pinDir?: string;
-  capacity: { vips: number; maxVips: number; reals: number; maxReals: number; ringSize: number };
+  capacity: { vips: number; maxVips: number; reals: number; maxReals: number; ringSize: number; quicServerIds?: number };
   vipFlagsSupported: VipFlagName[];
   healthcheck: { intf: string; progId: number } | null;
   /** Where the interface stands now (deleted, renamed, program replaced); absent: not checked. */
@@ -188,6 +190,8 @@ export interface StatsSample {
   underFlood: boolean;
   /** The interface checked with this sample (deleted, renamed...); absent: not checked. */
   interfaceState?: InterfaceState;
+  /** quic_stats_map (absent from objects without QUIC routing: null). */
+  quic?: QuicSample | null;
 }
 
 export interface RealState {
@@ -198,6 +202,10 @@ export interface RealState {
   /** Slots of this VIP's ring that point at the real, counted from the kernel's ring. */
   ringSlots: number;
   ringShare: number;
+  /** Marked down (udp-flow-migration VIPs): its LRU hits are re-hashed. */
+  down?: boolean;
+  /** QUIC server ids routed to this real (they hold its index). */
+  serverIds?: number;
   /** While a change is pending: the kernel's ring points at this real, the desired state does not list it. */
   kernelOnly?: true;
   /** While a change is pending: the weight it sets, when it changes this real's (the kernel's ring may hold either). */
@@ -226,8 +234,31 @@ export interface VipSpec extends VipKey {
 export interface BalancerConfig {
   /** Default gateway MAC; undefined keeps the current one, null clears it. */
   mac?: string | null;
-  vips: { key: VipKey; flags?: VipFlagName[]; hash?: HashKind; reals?: { address: string; weight: number }[] }[];
+  vips: { key: VipKey; flags?: VipFlagName[]; hash?: HashKind; reals?: { address: string; weight: number; down?: boolean }[] }[];
+  /** QUIC server-id mappings; undefined keeps the current ones. */
+  quicMappings?: { id: number; real: string }[];
 }
+
+/** A QUIC server id routed to a real (global, as in Katran). */
+export interface QuicMapping {
+  id: number;
+  real: string;
+  /** The real's index (shared with the rings). */
+  index: number;
+}
+
+/** QUIC counters of quic_stats_map, summed over CPUs, with rates over the last interval. */
+export interface QuicSample {
+  totals: Record<QuicCounter, number>;
+  /** per second */
+  rates: Record<QuicCounter, number>;
+  /** Each CPU's latest non-zero cid_invalid_server_id_sample (a last value, never summed). */
+  invalidIdSamples: { cpu: number; id: number }[];
+}
+
+export type QuicCounter =
+  | 'chRouted' | 'cidInitial' | 'cidInvalidServerId' | 'cidRouted' | 'cidUnknownRealDropped'
+  | 'cidV0' | 'cidV1' | 'cidV2' | 'cidV3' | 'dstMatchInLru' | 'dstMismatchInLru' | 'dstNotFoundInLru';
 
 export interface ChangeOptions {
   /** Validate and describe the change; write nothing. */
@@ -256,6 +287,8 @@ export interface TraceRequest {
   sport: number;
   vip: VipKey;
   syn?: boolean;
+  /** For QUIC VIPs: the packet's header form and destination connection id (else a CID naming no server id). */
+  quic?: import('./abi.js').QuicPacketSpec;
 }
 
 export interface TraceResult {
@@ -266,6 +299,8 @@ export interface TraceResult {
   /** Why, step by step: VIP match, LRU or ring slot, hash value. */
   steps: string[];
   ringSlot?: number;
+  /** QUIC VIPs: the server id the packet carries and whether server_id_map routed it. */
+  quic?: { serverId: number | null; routed: boolean; why: string };
   /** The userspace computation and the kernel (prog_test_run on a clone) agree. */
   confirmedByKernel: boolean;
 }
@@ -296,6 +331,14 @@ export interface Dataplane {
    */
   applyConfig(cfg: BalancerConfig, o?: ChangeOptions): ChangeResult;
   healthcheck(): HealthcheckState | null;
+  /** QUIC server-id mappings from the desired state (server_id_map holds 16M entries: never scanned). */
+  quicMappings(): QuicMapping[];
+  /** Maps (or remaps) a server id to a real; the real's index comes from the shared allocator. */
+  addQuicMapping(id: number | string, real: string, o?: ChangeOptions): ChangeResult;
+  /** Unmaps a server id; server_id_map[id] is cleared to 0 too (Katran leaves it). */
+  removeQuicMapping(id: number | string, o?: ChangeOptions): ChangeResult;
+  /** Marks a real of a udp-flow-migration VIP down (its LRU hits are re-hashed) or up. */
+  setRealDown(key: VipKey, address: string, down: boolean, o?: ChangeOptions): ChangeResult;
   trace(req: TraceRequest): TraceResult;
   changeLog(limit?: number): ChangeLogEntry[];
   /**

@@ -14,6 +14,7 @@ interface FakeVip { key: VipKey; flags: VipFlagName[]; hash: HashKind; reals: Ma
 export class FakeBox {
   vips = new Map<string, FakeVip>();
   mac: string | null = '02:00:00:00:00:01';
+  quic: { id: number; real: string }[] = [];
   writes: string[] = [];
   attached = new Map<string, AttachRequest>();
   opened: { intf: string; readOnly: boolean }[] = [];
@@ -144,6 +145,17 @@ export class FakeDp implements Dataplane {
       this.box.vips = next;
       if (cfg.mac) this.box.mac = cfg.mac;
     });
+  }
+  quicMappings() { return this.box.quic.map((q, i) => ({ ...q, index: i + 1 })); }
+  addQuicMapping(id: number | string, real: string, o?: ChangeOptions): ChangeResult {
+    return this.change(`addQuicMapping ${id}`, o, `map QUIC server id ${id} -> ${real}`, () => { this.box.quic = [...this.box.quic.filter((q) => q.id !== Number(id)), { id: Number(id), real }]; });
+  }
+  removeQuicMapping(id: number | string, o?: ChangeOptions): ChangeResult {
+    return this.change(`removeQuicMapping ${id}`, o, `unmap QUIC server id ${id}`, () => { this.box.quic = this.box.quic.filter((q) => q.id !== Number(id)); });
+  }
+  setRealDown(key: VipKey, address: string, down: boolean, o?: ChangeOptions): ChangeResult {
+    this.get(key);
+    return this.change(`setRealDown ${formatVip(key)} ${address}`, o, `mark ${address} ${down ? 'down' : 'up'}`, () => undefined);
   }
   getDefaultMac(): string | null { return this.box.mac; }
   setDefaultMac(mac: string, o?: ChangeOptions): ChangeResult {

@@ -18,7 +18,7 @@ import { interfaceStateOf } from './interface-state.js';
 import { reattach as lifecycleReattach, type ReattachResult } from './reattach.js';
 import { ReadOnlyError } from '../types.js';
 import type {
-  BalancerInfo, ChangeLogEntry, ChangeOptions, ChangeResult, Dataplane, HealthcheckState, InterfaceState, StatsSample, TraceRequest,
+  BalancerInfo, ChangeLogEntry, ChangeOptions, ChangeResult, Dataplane, HealthcheckState, InterfaceState, QuicMapping, StatsSample, TraceRequest,
   TraceResult, VipSpec, VipState,
 } from '../types.js';
 import { vipFlagsToNames } from '../abi.js';
@@ -122,7 +122,10 @@ export class Balancer implements Dataplane {
       defaultMac: this.control.getDefaultMac(),
       owner: h.owner,
       readOnly: h.readOnly || !this.store?.writable,
-      capacity: { vips: s.vips, maxVips: h.sizes.maxVips, reals: s.reals, maxReals: h.sizes.maxReals, ringSize: h.sizes.ringSize },
+      capacity: {
+        vips: s.vips, maxVips: h.sizes.maxVips, reals: s.reals, maxReals: h.sizes.maxReals, ringSize: h.sizes.ringSize,
+        ...(h.maps.serverIds ? { quicServerIds: h.maps.serverIds.maxEntries } : {}),
+      },
       vipFlagsSupported: vipFlagsToNames(h.vipFlagsSupported),
       healthcheck: h.healthcheck ? { intf: h.healthcheck.intf, progId: h.healthcheck.progId } : null,
       interfaceState,
@@ -210,6 +213,27 @@ export class Balancer implements Dataplane {
     return this.control.setDefaultMac(mac, o);
   }
 
+  quicMappings(): QuicMapping[] {
+    return this.control.quicMappings();
+  }
+
+  /** Listed ids whose server_id_map entry differs from the desired state (reads only those ids). */
+  quicMappingsDrift(): number[] {
+    return this.control.quicMappingsDrift();
+  }
+
+  addQuicMapping(id: number | string, real: string, o?: ChangeOptions): ChangeResult {
+    return this.control.addQuicMapping(id, real, o);
+  }
+
+  removeQuicMapping(id: number | string, o?: ChangeOptions): ChangeResult {
+    return this.control.removeQuicMapping(id, o);
+  }
+
+  setRealDown(key: VipKey, address: string, down: boolean, o?: ChangeOptions): ChangeResult {
+    return this.control.setRealDown(key, address, down, o);
+  }
+
   /** `config apply`: the balancer holds exactly `cfg` afterwards (one transaction). */
   applyConfig(cfg: DesiredConfig, o?: ChangeOptions): ChangeResult {
     return this.control.apply(cfg, o);
@@ -218,7 +242,7 @@ export class Balancer implements Dataplane {
   /** The desired state as `config export` writes it (vip_nums and indexes left out). */
   exportConfig(): DesiredConfig {
     const s = this.control.state();
-    return { mac: s.mac, vips: s.vips.map((v) => ({ key: v.key, flags: v.flags, hash: v.hash, reals: v.reals })) };
+    return { mac: s.mac, vips: s.vips.map((v) => ({ key: v.key, flags: v.flags, hash: v.hash, reals: v.reals })), quicMappings: s.quic ?? [] };
   }
 
   healthcheck(): HealthcheckState | null {

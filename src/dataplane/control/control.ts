@@ -4,15 +4,16 @@
 // reconciler (reconciler.ts: intent, kernel writes, rollback; recovery at the next open).
 import type { VipFlagName, VipKey } from '../abi.js';
 import type { BalancerHandle } from '../kernel/handle.js';
-import type { ChangeOptions, ChangeResult, PendingChange, RealState, VipSpec, VipState } from '../types.js';
+import type { ChangeOptions, ChangeResult, PendingChange, QuicMapping, RealState, VipSpec, VipState } from '../types.js';
 import { ReadOnlyError } from '../types.js';
 import {
-  copyState, emptyState, indexMap, isPatch, patchState, vipId, type DesiredConfig, type DesiredState, type DesiredStore, type DesiredVip,
+  copyState, emptyState, indexMap, isPatch, patchState, quicMappings, vipId, type DesiredConfig, type DesiredState, type DesiredStore, type DesiredVip,
 } from './desired.js';
 import { ringCounts } from './maglev.js';
 import { pendingChangeOf, StateCorruptError } from './state.js';
 import {
-  planAddReal, planAddVip, planApply, planRemoveReal, planRemoveVip, planSetDefaultMac, planSetRealWeight, planSetVipFlags, validateState,
+  planAddQuicMapping, planAddReal, planAddVip, planApply, planRemoveQuicMapping, planRemoveReal, planRemoveVip, planSetDefaultMac, planSetRealDown,
+  planSetRealWeight, planSetVipFlags, validateState,
   type Limits, type Plan,
 } from './planner.js';
 import { Reconciler, type FaultHook } from './reconciler.js';
@@ -37,7 +38,10 @@ export class ControlPlane {
   private constructor(readonly handle: BalancerHandle, private readonly store: DesiredStore | null, o: ControlOptions) {
     this.ringSize = handle.sizes.ringSize;
     this.kernel = new Reconciler(handle.maps, this.ringSize, o.faults);
-    this.limits = { maxVips: handle.sizes.maxVips, maxReals: handle.maps.reals.maxEntries, vipFlagsSupported: handle.vipFlagsSupported };
+    this.limits = {
+      maxVips: handle.sizes.maxVips, maxReals: handle.maps.reals.maxEntries, vipFlagsSupported: handle.vipFlagsSupported,
+      maxServerIds: handle.maps.serverIds?.maxEntries ?? 0,
+    };
     this.desired = emptyState(handle.intf, handle.mode);
   }
 
@@ -188,6 +192,8 @@ export class ControlPlane {
   vips(): VipState[] {
     const s = this.desired;
     const idx = indexMap(s);
+    const ids = new Map<string, number>();
+    for (const q of quicMappings(s)) ids.set(q.real, (ids.get(q.real) ?? 0) + 1);
     const pending = this.pendingSeen !== null;
     const kernel = pending ? this.kernel.kernelLists(s) : null;
     const kernelAt = new Map(kernel?.reals.map((r) => [r.index, r.address]));
@@ -200,6 +206,8 @@ export class ControlPlane {
         const index = known.get(r.address)!;
         const slots = counts.get(index) ?? 0;
         const st: RealState = { address: r.address, weight: r.weight, index, ringSlots: slots, ringShare: slots / this.ringSize };
+        if (r.down) st.down = true;
+        if (ids.has(r.address)) st.serverIds = ids.get(r.address);
         if (target) {
           const w = weightOf(id, r.address);
           if (w !== r.weight) st.pendingWeight = w;
@@ -238,6 +246,29 @@ export class ControlPlane {
       }
     }
     return out;
+  }
+
+  /**
+   * QUIC server-id mappings: from the desired state (server_id_map holds 16M entries); without a
+   * state store (observe mode) from one batched scan of the kernel's map, kept until refreshed.
+   */
+  quicMappings(): QuicMapping[] {
+    if (!this.store) {
+      if (!this.observedIds || this.observedIds.version !== this.version) {
+        const byIndex = new Map(this.kernel.kernelLists(this.desired).reals.map((r) => [r.index, r.address]));
+        this.observedIds = { version: this.version, list: this.kernel.scanServerIds().map((q) => ({ id: q.id, real: byIndex.get(q.index) ?? '(unknown index)', index: q.index })) };
+      }
+      return this.observedIds.list.map((q) => ({ ...q }));
+    }
+    const idx = indexMap(this.desired);
+    return quicMappings(this.desired).map((q) => ({ id: q.id, real: q.real, index: idx.get(q.real)! }));
+  }
+
+  private observedIds: { version: number; list: QuicMapping[] } | null = null;
+
+  /** Ids of `ids` whose server_id_map entry differs from the desired index (a check of the listed ids only). */
+  quicMappingsDrift(): number[] {
+    return this.quicMappings().filter((q) => this.kernel.serverIdIndex(q.id) !== q.index).map((q) => q.id);
   }
 
   /** One VIP's ring slice as the kernel holds it (a copy). */
@@ -319,6 +350,18 @@ export class ControlPlane {
 
   setDefaultMac(mac: string, o: ChangeOptions = {}): ChangeResult {
     return this.change('set default MAC', o, () => planSetDefaultMac(this.desired, mac));
+  }
+
+  addQuicMapping(id: number | string, real: string, o: ChangeOptions = {}): ChangeResult {
+    return this.change('add QUIC mapping', o, () => planAddQuicMapping(this.desired, this.limits, id, real));
+  }
+
+  removeQuicMapping(id: number | string, o: ChangeOptions = {}): ChangeResult {
+    return this.change('delete QUIC mapping', o, () => planRemoveQuicMapping(this.desired, this.limits, id));
+  }
+
+  setRealDown(key: VipKey, address: string, down: boolean, o: ChangeOptions = {}): ChangeResult {
+    return this.change(down ? 'mark real down' : 'mark real up', o, () => planSetRealDown(this.desired, key, address, down));
   }
 
   /** `config apply`: makes the balancer hold exactly `cfg` (VIPs not in it are removed). */

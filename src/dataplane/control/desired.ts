@@ -7,6 +7,14 @@ import type { BalancerConfig, ChangeLogEntry, HashKind } from '../types.js';
 export interface DesiredReal {
   address: string;
   weight: number;
+  /** Marked down (vip_to_down_reals_map; only on udp-flow-migration VIPs): its LRU hits are re-hashed. */
+  down?: boolean;
+}
+
+/** A QUIC server id routed to a real (server_id_map[id] = the real's index), global as in Katran. */
+export interface DesiredQuicMapping {
+  id: number;
+  real: string;
 }
 
 export interface DesiredVip {
@@ -26,6 +34,8 @@ export interface DesiredState {
   vips: DesiredVip[];
   /** Real index allocations: one index per address, shared by every VIP that uses it (never 0). */
   reals: { address: string; index: number }[];
+  /** QUIC server-id mappings, by id (absent in older state files: none). Each holds a reference on its real's index. */
+  quic?: DesiredQuicMapping[];
 }
 
 /** `config apply`'s input: the Dataplane interface's BalancerConfig (vip_nums and indexes are ours). */
@@ -56,16 +66,31 @@ export interface DesiredStore {
 export const vipId = formatVip;
 
 export function emptyState(intf: string, mode: string): DesiredState {
-  return { version: 1, intf, mode, mac: null, vips: [], reals: [] };
+  return { version: 1, intf, mode, mac: null, vips: [], reals: [], quic: [] };
 }
 
 /** A deep copy of a desired state (structuredClone is ~20x slower for 512 VIPs). */
 export function copyState(s: DesiredState): DesiredState {
   return {
     version: 1, intf: s.intf, mode: s.mode, mac: s.mac,
-    vips: s.vips.map((v) => ({ key: { address: v.key.address, port: v.key.port, proto: v.key.proto }, flags: [...v.flags], hash: v.hash, vipNum: v.vipNum, reals: v.reals.map((r) => ({ address: r.address, weight: r.weight })) })),
+    vips: s.vips.map((v) => ({ key: { address: v.key.address, port: v.key.port, proto: v.key.proto }, flags: [...v.flags], hash: v.hash, vipNum: v.vipNum, reals: v.reals.map(copyReal) })),
     reals: s.reals.map((r) => ({ address: r.address, index: r.index })),
+    quic: quicMappings(s).map((m) => ({ id: m.id, real: m.real })),
   };
+}
+
+function copyReal(r: DesiredReal): DesiredReal {
+  return r.down ? { address: r.address, weight: r.weight, down: true } : { address: r.address, weight: r.weight };
+}
+
+/** The QUIC server-id mappings of a state (none in a state written before they existed). */
+export function quicMappings(s: DesiredState): DesiredQuicMapping[] {
+  return s.quic ?? [];
+}
+
+/** Addresses of the reals of `v` marked down. */
+export function downReals(v: DesiredVip): string[] {
+  return v.reals.filter((r) => r.down).map((r) => r.address);
 }
 
 /**
@@ -79,6 +104,8 @@ export interface StatePatch {
   mac: string | null;
   vips: Record<string, DesiredVip | null>;
   reals: Record<string, number | null>;
+  /** QUIC server ids (decimal text) -> real address; null = unmapped. Absent: no QUIC change. */
+  quic?: Record<string, string | null>;
 }
 
 export function diffStates(a: DesiredState, b: DesiredState): { old: StatePatch; new: StatePatch } {
@@ -98,6 +125,13 @@ export function diffStates(a: DesiredState, b: DesiredState): { old: StatePatch;
     const y = rb.get(addr) ?? null;
     if (x !== y) { o.reals[addr] = x; n.reals[addr] = y; }
   }
+  const qa = new Map(quicMappings(a).map((m) => [m.id, m.real]));
+  const qb = new Map(quicMappings(b).map((m) => [m.id, m.real]));
+  for (const id of new Set([...qa.keys(), ...qb.keys()])) {
+    const x = qa.get(id) ?? null;
+    const y = qb.get(id) ?? null;
+    if (x !== y) { (o.quic ??= {})[id] = x; (n.quic ??= {})[id] = y; }
+  }
   return { old: o, new: n };
 }
 
@@ -116,6 +150,14 @@ export function patchState(base: DesiredState, p: StatePatch): DesiredState {
     else reals.set(a, i);
   }
   s.reals = [...reals].map(([address, index]) => ({ address, index })).sort((x, y) => x.index - y.index);
+  if (p.quic) {
+    const q = new Map(quicMappings(s).map((m) => [m.id, m.real]));
+    for (const [id, a] of Object.entries(p.quic)) {
+      if (a === null) q.delete(Number(id));
+      else q.set(Number(id), a);
+    }
+    s.quic = [...q].map(([id, real]) => ({ id, real })).sort((x, y) => x.id - y.id);
+  }
   return s;
 }
 
@@ -136,7 +178,11 @@ function ringSig(v: DesiredVip, idx: Map<string, number>): string {
   return `${v.vipNum} ${ringRecipe(v, (a) => idx.get(a))}`;
 }
 
-/** VIPs whose ring, flags or presence differs between two desired states. */
+function downSig(v: DesiredVip): string {
+  return downReals(v).sort().join(',');
+}
+
+/** VIPs whose ring, flags, down reals or presence differs between two desired states. */
 export function changedVips(a: DesiredState, b: DesiredState): Set<string> {
   const out = new Set<string>();
   const ia = indexMap(a);
@@ -145,7 +191,7 @@ export function changedVips(a: DesiredState, b: DesiredState): Set<string> {
   const vb = new Map(b.vips.map((v) => [vipId(v.key), v]));
   for (const [id, v] of va) {
     const w = vb.get(id);
-    if (!w || ringSig(v, ia) !== ringSig(w, ib) || flagsMask(v.flags) !== flagsMask(w.flags)) out.add(id);
+    if (!w || ringSig(v, ia) !== ringSig(w, ib) || flagsMask(v.flags) !== flagsMask(w.flags) || downSig(v) !== downSig(w)) out.add(id);
   }
   for (const id of vb.keys()) if (!va.has(id)) out.add(id);
   return out;

@@ -71,6 +71,17 @@ export function drainForm(dp: Dataplane, vip: VipState, real: RealState): FormSp
   };
 }
 
+/** Marks a real of a udp-flow-migration VIP down (its LRU hits are re-hashed) or back up. */
+export function downForm(dp: Dataplane, vip: VipState, real: RealState): FormSpec {
+  const down = !real.down;
+  return {
+    title: `Mark ${real.address} ${down ? 'down' : 'up'} on ${vip.id}`,
+    note: down ? 'its LRU hits are re-hashed; the ring is unchanged, so the hash may pick it again (drain it too to keep new flows away)' : 'its LRU hits stay on it again',
+    fields: [],
+    build: () => ({ label: `mark ${real.address} ${down ? 'down' : 'up'}`, run: (o) => dp.setRealDown(vip.key, real.address, down, o) }),
+  };
+}
+
 export function removeRealForm(dp: Dataplane, vip: VipState, real: RealState): FormSpec {
   return {
     title: `Remove real ${real.address} from ${vip.id}`,

@@ -4,7 +4,7 @@ import { Box, Text } from 'ink';
 import { useKeys } from '../keys.js';
 import { useEffect, useMemo, useRef, useState } from 'react';
 import type { AsyncDataplane } from '../../dataplane/async.js';
-import type { ChangeResult, HealthcheckState, InterfaceState } from '../../dataplane/types.js';
+import type { ChangeResult, HealthcheckState, InterfaceState, QuicMapping } from '../../dataplane/types.js';
 import { Actions } from '../components/Actions.js';
 import { Footer } from '../components/Footer.js';
 import { Globals } from '../components/Globals.js';
@@ -16,7 +16,7 @@ import { PerCpu } from '../components/PerCpu.js';
 import { VipTable } from '../components/VipTable.js';
 import { describeError } from '../errors.js';
 import { Form, type FormSpec } from '../forms/Form.js';
-import { addRealForm, addVipForm, deleteVipForm, detachForm, drainForm, macForm, reattachForm, removeRealForm, weightForm } from '../forms/specs.js';
+import { addRealForm, addVipForm, deleteVipForm, detachForm, downForm, drainForm, macForm, reattachForm, removeRealForm, weightForm } from '../forms/specs.js';
 import { useBalancer } from '../hooks/useBalancer.js';
 import { useStats } from '../hooks/useStats.js';
 import type { Op } from '../hooks/useBalancer.js';
@@ -44,7 +44,7 @@ type Mode =
 type Panel = 'vips' | 'cpus' | 'hc' | 'log';
 
 const MAIN_KEYS = '? help  / filter  s/r sort  p pause  +/- interval  Enter detail  a add  d del  m MAC  c cpu  h hc  l log  q quit';
-const DETAIL_KEYS = 'Esc back  j/k real  a add real  w weight  n drain  x remove  p pause  +/- interval  ? help  q quit';
+const DETAIL_KEYS = 'Esc back  j/k real  a add real  w weight  n drain  u down/up  x remove  p pause  +/- interval  ? help  q quit';
 
 export function Dashboard(p: DashboardProps) {
   const t = useTheme();
@@ -153,6 +153,16 @@ export function Dashboard(p: DashboardProps) {
   const [realSel, setRealSel] = useState<string | null>(null);
   const backTo = (m: Extract<Mode, { kind: 'form' }>): Mode => (m.back === 'detail' && detailId ? { kind: 'detail', id: detailId } : { kind: 'main' });
 
+  // QUIC mappings for the detail: from the desired state (cheap); an observed Katran's would need a
+  // scan of server_id_map (seconds) at every VIP refresh: `quic map list` shows those.
+  const [mappings, setMappings] = useState<QuicMapping[]>([]);
+  useEffect(() => {
+    if (!detailId || bal.info.owner !== 'katran-tui') { setMappings([]); return undefined; }
+    let live = true;
+    p.dp.quicMappings().then((m) => { if (live) setMappings(m); }, () => { if (live) setMappings([]); });
+    return () => { live = false; };
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [detailId, bal.vips]);
   const onRealAction = (a: RealAction, real: Parameters<VipDetailProps['onAction']>[1]) => {
     const vip = bal.vips.find((v) => v.id === detailId);
     if (!vip) return;
@@ -160,6 +170,10 @@ export function Dashboard(p: DashboardProps) {
     else if (real && a === 'weight') openForm('change weight', weightForm(p.dp, vip, real), 'detail');
     else if (real && a === 'drain') openForm('drain', drainForm(p.dp, vip, real), 'detail');
     else if (real && a === 'remove') openForm('remove real', removeRealForm(p.dp, vip, real), 'detail');
+    else if (real && a === 'down') {
+      if (!vip.flags.includes('udp-flow-migration')) setMessage({ text: `mark real down: ${vip.id} has no udp-flow-migration flag (the kernel consults down reals only for such VIPs)`, level: 'error' });
+      else openForm(real.down ? 'mark real up' : 'mark real down', downForm(p.dp, vip, real), 'detail');
+    }
   };
 
   useKeys((input, key) => {
@@ -230,7 +244,7 @@ export function Dashboard(p: DashboardProps) {
     body = (
       <VipDetail vip={bal.vips.find((v) => v.id === mode.id)} vipId={mode.id} sample={stats.sample} history={stats.history}
         width={p.width} height={bodyH + logH - 1} active={!help} selected={realSel} onSelect={setRealSel}
-        onBack={() => { setSelectedId(mode.id); setMode({ kind: 'main' }); }} onAction={onRealAction} />
+        onBack={() => { setSelectedId(mode.id); setMode({ kind: 'main' }); }} onAction={onRealAction} mappings={mappings} />
     );
   } else if (panel === 'cpus') body = <PerCpu sample={stats.sample} height={tableH} width={p.width} />;
   else if (panel === 'hc') body = <HealthPanel hc={hc} sample={stats.sample} height={tableH} width={p.width} />;
@@ -244,7 +258,7 @@ export function Dashboard(p: DashboardProps) {
       <Header info={bal.info} latest={stats.latest} intervalMs={stats.intervalMs} paused={stats.paused} now={p.now()} width={p.width} />
       {line ? <Text wrap="truncate-end" bold color={t.c(line.level)}>{line.text}</Text> : null}
       <Actions sample={stats.sample} prevDropRate={stats.prevDropRate} />
-      <Globals sample={stats.sample} />
+      <Globals sample={stats.sample} quic={bal.vips.some((v) => v.flags.includes('quic'))} />
       {body}
       {showLog ? <LogPane log={bal.log} height={mode.kind === 'detail' ? 1 : logH} width={p.width} /> : null}
       <Footer keys={footerKeys} message={mode.kind === 'filter' ? null : message ?? (bal.applying ? { text: `applying ${bal.applying}…`, level: 'info' } : null)} width={p.width} />

@@ -1,17 +1,18 @@
 // VIP detail: the pps history chart (blessed-contrib, off-screen) and the reals with weight, ring
 // share, pps and bps. A real's pps / bps are its totals over every VIP that uses it (the kernel
-// counts per real, not per VIP and real), and the header says so. Keys here: j/k select a real, a add, w weight, n drain, x remove, Esc back.
+// counts per real, not per VIP and real), and the header says so. Keys here: j/k select a real, a add, w weight, n drain, x remove,
+// u down / up (udp-flow-migration VIPs), Esc back. DOWN marks and "N server ids" (QUIC mappings naming the real) are on the rows.
 import { Box, Text } from 'ink';
 import { useKeys } from '../keys.js';
 import { useEffect, useMemo, useState } from 'react';
-import type { RealState, StatsSample, VipState } from '../../dataplane/types.js';
+import type { QuicMapping, RealState, StatsSample, VipState } from '../../dataplane/types.js';
 import { destroyChart, renderLineChart } from '../chart.js';
 import { cell, fmtBps, fmtPct, fmtPps } from '../format.js';
 import type { History } from '../model/history.js';
 import { scrollTop } from '../model/table.js';
 import { useTheme } from '../theme.js';
 
-export type RealAction = 'add' | 'weight' | 'drain' | 'remove';
+export type RealAction = 'add' | 'weight' | 'drain' | 'remove' | 'down';
 
 export interface VipDetailProps {
   vip: VipState | undefined;
@@ -26,6 +27,8 @@ export interface VipDetailProps {
   onSelect(address: string | null): void;
   onBack(): void;
   onAction(action: RealAction, real: RealState | null): void;
+  /** QUIC server-id mappings (global); those naming this VIP's reals are listed. */
+  mappings?: QuicMapping[];
 }
 
 export function VipDetail(p: VipDetailProps) {
@@ -49,9 +52,9 @@ export function VipDetail(p: VipDetailProps) {
     else if (key.pageDown) setSel((i) => Math.min(reals.length - 1, i + listH));
     else if (key.pageUp) setSel((i) => Math.max(0, i - listH));
     else if (input === 'a') p.onAction('add', null);
-    else if (input === 'w' || input === 'n' || input === 'x') {
+    else if (input === 'w' || input === 'n' || input === 'x' || input === 'u') {
       const r = reals[idx];
-      if (r) p.onAction(input === 'w' ? 'weight' : input === 'n' ? 'drain' : 'remove', r);
+      if (r) p.onAction(input === 'w' ? 'weight' : input === 'n' ? 'drain' : input === 'u' ? 'down' : 'remove', r);
     }
   }, { isActive: p.active });
 
@@ -72,6 +75,8 @@ export function VipDetail(p: VipDetailProps) {
     return <Box height={p.height}><Text color={t.c('warn')}>VIP {p.vipId} is gone (removed?). Esc goes back.</Text></Box>;
   }
   const addrW = Math.max(16, Math.min(40, p.width - 59)); // the header line ends in " (all VIPs)"
+  const mine = new Set(reals.map((r) => r.address));
+  const mapped = (p.mappings ?? []).filter((m) => mine.has(m.real));
   return (
     <Box flexDirection="column" width={p.width} height={p.height}>
       <Text wrap="truncate-end">
@@ -87,10 +92,15 @@ export function VipDetail(p: VipDetailProps) {
         return (
           <Text key={r.address} wrap="truncate-end" inverse={selected && !t.noColor} bold={selected} color={r.weight === 0 ? t.c('warn') : undefined}>
             {`${selected ? '>' : ' '} ${cell(r.address, addrW)} ${cell(r.weight === 0 ? '0 drain' : String(r.weight), 7, 'right')} ${cell(fmtPct(r.ringShare), 7, 'right')} ${cell(fmtPps(s?.pps ?? 0), 8, 'right')} ${cell(fmtBps(s?.bps ?? 0), 11, 'right')}`}
+            {r.down ? <Text color={t.c('bad')} bold> DOWN</Text> : null}
+            {r.serverIds ? <Text color={t.c('label')}>{` ${r.serverIds} server id${r.serverIds === 1 ? '' : 's'}`}</Text> : null}
           </Text>
         );
       })}
       {reals.length === 0 ? <Text color={t.c('warn')}>  no reals: traffic to this VIP is dropped. a adds one.</Text> : null}
+      {mapped.length ? (
+        <Text wrap="truncate-end" color={t.c('dim')}>{`  QUIC server ids: ${mapped.slice(0, 12).map((m) => `${m.id}→${m.real}`).join('  ')}${mapped.length > 12 ? `  … (${mapped.length})` : ''}`}</Text>
+      ) : null}
     </Box>
   );
 }
