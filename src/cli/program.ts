@@ -4,12 +4,14 @@
 import { Command, CommanderError, Option } from 'commander';
 import { DEFAULT_PIN_ROOT, DEFAULT_STATE_DIR } from '../dataplane/kernel/paths.js';
 import { normalizeArgv } from './argv.js';
+import { DEFAULT_FLOW_LIMIT } from '../dataplane/lru/query.js';
 import { attach, attachRequest, detach, reattach, status, type AttachFlags } from './balancer.js';
 import { configApply, configExport } from './config.js';
 import { Ctx, type CliDeps, type CommonOptions } from './context.js';
 import { doctor } from './doctor.js';
 import { EXIT, errorLine, exitCodeFor, UsageError } from './errors.js';
 import { macGet, macSet } from './mac.js';
+import { lruList, lruPurge } from './lru.js';
 import { stats } from './stats.js';
 import { trace } from './trace.js';
 import { parseIntervalMs, parsePath } from './validate.js';
@@ -124,6 +126,18 @@ export function buildProgram(deps: CliDeps, run: { ctx?: Ctx; result?: number })
   dryOpt(jsonOpt(real.command('weight').argument('<vip>', 'ADDR:PORT/PROTO').argument('<real>', 'the real\'s address').argument('<n>', 'new weight; 0 drains'), 'print the result as JSON'))
     .description('change a real\'s weight (0 drains: flows in the LRU stay until they age out)')
     .action(async (v: string, r: string, n: string, _o, cmd: Command) => realWeight(ctxOf(cmd), v, r, n, opts(cmd)));
+
+  const lru = program.command('lru').description('the connection table: flows held in the per-CPU LRUs and the fallback LRU');
+  jsonOpt(lru.command('list').description('flows held in the LRUs (read-only), with their real, CPU and (UDP) age, and a count per real'))
+    .option('--vip <vip>', 'only flows of this VIP (ADDR:PORT/PROTO)')
+    .option('--real <addr>', 'only flows held on this real')
+    .option('--client <addr>', 'only flows of this client (ADDR or ADDR:PORT)')
+    .option('--limit <n>', `most flows listed (default ${DEFAULT_FLOW_LIMIT}; the counts per real cover every match)`)
+    .action(async (_o, cmd: Command) => lruList(ctxOf(cmd), opts(cmd)));
+  dryOpt(jsonOpt(lru.command('purge').description('delete the flows of a VIP (of one real) from the LRUs: their next packets are hashed again; never prompts'), 'print the result as JSON'))
+    .option('--vip <vip>', 'the VIP whose flows go (required)')
+    .option('--real <addr>', 'only the flows held on this real')
+    .action(async (_o, cmd: Command) => lruPurge(ctxOf(cmd), opts(cmd)));
 
   const mac = program.command('mac').description('the default gateway MAC: get (default) or set');
   jsonOpt(mac.command('get', { isDefault: true }).description('print the default MAC'))

@@ -12,13 +12,14 @@ import type { BalancerHandle } from '../kernel/handle.js';
 import { StatsSampler, type SampleReal, type SampleVip } from '../stats/stats.js';
 import { StateStore } from '../control/state.js';
 import { Tracer } from '../trace/trace.js';
+import { purgeFlows, readFlows } from '../lru/flows.js';
 import { requireOwnWritable } from './checks.js';
 import { detach as lifecycleDetach } from './detach.js';
 import { interfaceStateOf } from './interface-state.js';
 import { reattach as lifecycleReattach, type ReattachResult } from './reattach.js';
 import { ReadOnlyError } from '../types.js';
 import type {
-  BalancerInfo, ChangeLogEntry, ChangeOptions, ChangeResult, Dataplane, HealthcheckState, InterfaceState, StatsSample, TraceRequest,
+  BalancerInfo, ChangeLogEntry, ChangeOptions, ChangeResult, Dataplane, FlowCursor, FlowList, FlowQuery, PurgeResult, HealthcheckState, InterfaceState, StatsSample, TraceRequest,
   TraceResult, VipSpec, VipState,
 } from '../types.js';
 import { vipFlagsToNames } from '../abi.js';
@@ -233,6 +234,28 @@ export class Balancer implements Dataplane {
 
   changeLog(limit?: number): ChangeLogEntry[] {
     return this.store?.changeLog(limit) ?? [];
+  }
+
+  /** The VIPs flows are matched against: the desired state's, or the kernel's (observed). */
+  private vipKeys(): VipKey[] {
+    return this.sampleLists().vips.map((v) => v.key);
+  }
+
+  flows(q: FlowQuery, o: { cursor?: FlowCursor | null; slice?: number } = {}): FlowList {
+    return readFlows(this.handle, this.vipKeys(), q, { cursor: o.cursor, budget: o.slice });
+  }
+
+  purgeFlows(q: { vip: VipKey; real?: string }, o: ChangeOptions = {}): PurgeResult {
+    const h = this.handle;
+    const what = `purge flows of ${formatVip(q.vip)}${q.real ? ` on ${q.real}` : ''}`;
+    if (!o.dryRun) {
+      if (h.readOnly) throw new ReadOnlyError(`${what}: ${h.readOnlyReason ?? 'the balancer is open read-only'}`);
+      if (this.store && !this.store.writable) throw new ReadOnlyError(`${what}: the state directory is open read-only`);
+    }
+    const n = purgeFlows(h, this.vipKeys(), q, !!o.dryRun);
+    const summary = [`${what} from the LRU: ${n} flow(s)${n ? ', their next packets are hashed again' : ''}`];
+    if (!o.dryRun && n) this.store?.appendChangeLog({ at: new Date().toISOString(), op: 'lru-purge', target: `${formatVip(q.vip)}${q.real ? ` ${q.real}` : ''}`, old: n, new: 0 });
+    return { applied: !o.dryRun, summary, warnings: [], flows: n };
   }
 
   reattach(o: ChangeOptions = {}): ChangeResult {
