@@ -9,7 +9,7 @@ export const HELP: [string, string][] = [
   ['v c h l', 'VIPs, per-CPU, healthcheck, log'],
   ['a', 'add VIP (detail: add real)'], ['d', 'delete VIP'], ['m', 'default gateway MAC'], ['D', 'detach the balancer'],
   ['R', 're-attach after the interface came back'],
-  ['w / n / x', 'detail: weight, drain, remove real'], ['?', 'this help'], ['q Ctrl-C', 'quit (never detaches)'],
+  ['w / n / x', 'detail: weight, drain, remove real'], ['f / F', 'detail: LRU flows of the VIP / the real (d purges)'], ['?', 'this help'], ['q Ctrl-C', 'quit (never detaches)'],
 ];
 
 export function Help({ width, height }: { width: number; height: number }) {
