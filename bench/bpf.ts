@@ -2,16 +2,21 @@
 // repeat = 1: with repeat > 1 the kernel would rerun the already rewritten buffer), CALLS calls per
 // run, the median of RUNS runs' means, for each path of the balancer beside the floor program
 // (parse Ethernet, swap MACs, XDP_TX) and Katran's own object measured the same way on this
-// machine kind. The process is pinned to CPU 0, the CPU given its own LRU.
+// machine kind. The process is pinned to CPU 0, the CPU given its own LRU. Rounds interleave the
+// cases (round r runs every case once, many short rounds: the host has slow stretches of tens of
+// seconds), so the tagged rows (802.1Q / 802.1ad, bpf/vlan.h) and their untagged twins, and a
+// baseline object's rows, see the same stretches; ratios are medians of the per-round ratios.
 import { BpfObject, TestRunner, mapUpdate, numPossibleCpus, pinToCpu } from '../src/dataplane/kernel/libbpf.js';
-import { MAP, u32Key } from '../src/dataplane/abi.js';
+import { MAP, parseMac, u32Key } from '../src/dataplane/abi.js';
+import { BpfMap } from '../src/dataplane/kernel/maps.js';
+import { VlanTable } from '../src/dataplane/kernel/vlan.js';
 import { builtObject } from '../src/dataplane/kernel/paths.js';
 import { BalancerFixture, MAX_VIPS } from '../test/helpers/balancer-fixture.js';
-import { echoRequestFrame, flowFrame } from '../test/helpers/packets.js';
+import { echoRequestFrame, flowFrame, withVlanTags } from '../test/helpers/packets.js';
 import { cidFor, quicShort } from '../test/helpers/quic.js';
 
-const CALLS = Number(process.env.KT_BENCH_CALLS ?? 100_000);
-const RUNS = Number(process.env.KT_BENCH_RUNS ?? 5);
+const CALLS = Number(process.env.KT_BENCH_CALLS ?? 20_000);
+const RUNS = Number(process.env.KT_BENCH_RUNS ?? 25);
 const NEW_CONN_RATE = 2;
 
 interface Case {
@@ -22,6 +27,8 @@ interface Case {
   runner: TestRunner;
   /** Called every 10k calls (e.g. reset the per-CPU new-connection rate window). */
   every10k?: () => void;
+  /** A tagged case: the name of the untagged case it is compared with. */
+  untagged?: string;
 }
 
 function median(xs: number[]): number {
@@ -29,25 +36,38 @@ function median(xs: number[]): number {
   return s[Math.floor(s.length / 2)];
 }
 
-function measure(c: Case, runs = RUNS): number {
-  const means: number[] = [];
-  for (let i = 0; i < 2000; i++) c.runner.runRaw(c.next(i)); // warm-up
-  for (let r = 0; r < runs; r++) {
-    let sum = 0;
-    for (let i = 0; i < CALLS; i++) {
-      if (c.every10k && i % 10_000 === 0) c.every10k();
-      sum += c.runner.runRaw(c.next(i)).duration;
-    }
-    means.push(sum / CALLS);
+/** One run: the mean ns of CALLS calls. */
+function runOnce(c: Case): number {
+  let sum = 0;
+  for (let i = 0; i < CALLS; i++) {
+    if (c.every10k && i % 10_000 === 0) c.every10k();
+    sum += c.runner.runRaw(c.next(i)).duration;
   }
-  return median(means);
+  return sum / CALLS;
 }
 
-/** A frame whose TCP / UDP source port is rewritten per call (bytes 34/35 for v4, 54/55 for v6). */
+/** RUNS interleaved rounds of every case (after a warm-up each); per case its runs' means. */
+function measureAll(cases: Case[]): number[][] {
+  for (const c of cases) for (let i = 0; i < 2000; i++) c.runner.runRaw(c.next(i)); // warm-up
+  const means = cases.map(() => [] as number[]);
+  for (let r = 0; r < RUNS; r++) cases.forEach((c, k) => means[k].push(runOnce(c)));
+  return means;
+}
+
+/** The median over rounds of a / b, as "+x.y%". */
+function ratio(a: number[], b: number[]): string {
+  const m = median(a.map((x, r) => x / b[r]));
+  return `${m >= 1 ? '+' : ''}${((m - 1) * 100).toFixed(1)}%`;
+}
+
+/** A frame whose TCP / UDP source port is rewritten per call (after any VLAN tags). */
 function varySport(frame: Buffer): (i: number) => Buffer {
-  const off = frame.readUInt16BE(12) === 0x86dd ? 54 : 34;
-  return (i: number) => {
-    frame.writeUInt16BE(1024 + (i % 60000), off);
+  let l3 = 14;
+  while (l3 < 22 && (frame.readUInt16BE(l3 - 2) === 0x8100 || frame.readUInt16BE(l3 - 2) === 0x88a8)) l3 += 4;
+  const off = l3 + (frame.readUInt16BE(l3 - 2) === 0x86dd ? 40 : 20);
+  let n = 0; // its own count: the ports go on from round to round
+  return () => {
+    frame.writeUInt16BE(1024 + (n++ % 60000), off);
     return frame;
   };
 }
@@ -109,6 +129,28 @@ function balancerCases(lb: BalancerFixture): Case[] {
   // DPORT_HASH: the LRU is looked up under the client's flow and written under {0, dport, ...}, so every packet is hashed.
   const dportFrame = flowFrame({ src: '203.0.113.7', dst: dport4.address, sport: 40000, dport: 8080, proto: 'udp', payloadLen: 64 });
 
+  // The seed's VLAN layout, when the object has the VLAN maps: clients on VLAN 573, reals through
+  // VLAN 574's gateway (its own MAC); and an 802.1ad pair 100.573 -> 100.574 on the default MAC.
+  const tagged: Case[] = [];
+  if (lb.fds[MAP.vlans] !== undefined) {
+    const vlans = VlanTable.fromMaps((n) => (lb.fds[n] === undefined ? undefined : BpfMap.fromFd(n, lb.fds[n], { ownsFd: false })), 'balancer.bpf.o');
+    vlans.set({ outer: 573, inner: 0 }, { balance: true, egress: { outer: 574, inner: 0 }, mac: parseMac('02:aa:bb:cc:05:74') });
+    vlans.set({ outer: 100, inner: 573 }, { balance: true, egress: { outer: 100, inner: 574 }, mac: null });
+    const q = [{ tci: 573 }];
+    const ackQ = withVlanTags(ack, q);
+    const ackQinq = withVlanTags(ack, [{ tpid: 0x88a8, tci: 100 }, { tci: 573 }]);
+    const syn4Q = withVlanTags(syn4, q);
+    const syn4SameQ = withVlanTags(syn4, q);
+    const syn6Q = withVlanTags(syn6, q);
+    tagged.push(
+      { name: 'LRU hit (v4 ACK, 802.1Q)', next: () => ackQ, runner: run, untagged: 'LRU hit (v4 ACK)' },
+      { name: 'LRU hit (v4 ACK, 802.1ad)', next: () => ackQinq, runner: run, untagged: 'LRU hit (v4 ACK)' },
+      { name: 'new flow (v4 SYN, over rate, 802.1Q)', next: () => syn4SameQ, runner: run, every10k: overRate, untagged: 'new flow (v4 SYN, over rate)' },
+      { name: 'new flow (v4 SYN, new sport, 802.1Q)', next: varySport(syn4Q), runner: run, every10k: resetRate, untagged: 'new flow (v4 SYN, new sport)' },
+      { name: 'new flow (v6 SYN, new sport, 802.1Q)', next: varySport(syn6Q), runner: run, every10k: resetRate, untagged: 'new flow (v6 SYN, new sport)' },
+    );
+  }
+
   return [
     { name: 'LRU hit (v4 ACK)', katranNs: 110, next: () => ack, runner: run },
     // As the reference figures were taken: the same SYN every call. After 125k new flows in a
@@ -125,13 +167,14 @@ function balancerCases(lb: BalancerFixture): Case[] {
     { name: 'non-VIP pass', next: () => pass, runner: run },
     { name: 'ICMP echo (v4)', katranNs: 46, next: () => echo, runner: run },
     { name: 'ICMP echo (v6)', next: () => echo6, runner: run },
+    ...tagged,
   ];
 }
 
 /**
- * KT_BENCH_BASELINE=path/to/balancer.bpf.o (e.g. an older build) measures that object too, each
- * case alternating between the two programs run by run, so that the "vs base" column is a
- * same-run ratio on this noisy host rather than a figure from another run.
+ * KT_BENCH_BASELINE=path/to/balancer.bpf.o (e.g. an older build) measures that object's cases in
+ * the same interleaved rounds, so that the "vs base" column is a same-run ratio on this noisy host
+ * rather than a figure from another run (is the untagged path unchanged?).
  */
 export async function benchBpf(): Promise<void> {
   const unpin = pinToCpu(0);
@@ -145,32 +188,23 @@ export async function benchBpf(): Promise<void> {
     const floorFrame = flowFrame({ src: '203.0.113.7', dst: '192.0.2.10', sport: 31337, dport: 80, proto: 'tcp', flags: 'A', payloadLen: 64 });
     const cases: Case[] = [{ name: 'floor (xdp_floor)', next: () => floorFrame, runner: floor }, ...balancerCases(lb)];
     const baseCases = base ? balancerCases(base) : [];
-    const results = cases.map((c, i) => {
-      const b = i > 0 ? baseCases[i - 1] : undefined;
-      if (!b) return { c, ns: measure(c), baseNs: undefined as number | undefined };
-      // Interleaved: one run of each in turn (who goes first alternates), the median of each side's run means.
-      const mine: number[] = [];
-      const theirs: number[] = [];
-      for (let r = 0; r < RUNS; r++) {
-        if (r % 2 === 0) {
-          mine.push(measure(c, 1));
-          theirs.push(measure(b, 1));
-        } else {
-          theirs.push(measure(b, 1));
-          mine.push(measure(c, 1));
-        }
-      }
-      return { c, ns: median(mine), baseNs: median(theirs) };
-    });
-    const floorNs = results[0].ns;
-    const rows = [['path', 'ns/pkt', 'x floor', 'Katran ns', 'vs Katran', ...(base ? ['base ns', 'vs base'] : [])]];
-    for (const { c, ns, baseNs } of results) {
+    const all = [...cases, ...baseCases];
+    const means = measureAll(all);
+    const byName = new Map(cases.map((c, k) => [c.name, means[k]]));
+    const baseByName = new Map(baseCases.map((c, k) => [c.name, means[cases.length + k]]));
+    const floorNs = median(means[0]);
+    const rows = [['path', 'ns/pkt', 'x floor', 'Katran ns', 'vs Katran', 'vs untagged', ...(base ? ['base ns', 'vs base'] : [])]];
+    cases.forEach((c, k) => {
+      const ns = median(means[k]);
+      const twin = c.untagged ? byName.get(c.untagged) : undefined;
+      const b = baseByName.get(c.name);
       rows.push([c.name, ns.toFixed(1), (ns / floorNs).toFixed(2), c.katranNs ? String(c.katranNs) : '-', c.katranNs ? `${((ns / c.katranNs) * 100).toFixed(0)}%` : '-',
-        ...(base ? [baseNs !== undefined ? baseNs.toFixed(1) : '-', baseNs !== undefined ? `${((ns / baseNs) * 100).toFixed(0)}%` : '-'] : [])]);
-    }
+        twin ? ratio(means[k], twin) : '-',
+        ...(base ? [b ? median(b).toFixed(1) : '-', b ? ratio(means[k], b) : '-'] : [])]);
+    });
     const w = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
     for (const r of rows) console.log(r.map((x, i) => (i === 0 ? x.padEnd(w[i]) : x.padStart(w[i]))).join('  '));
-    console.log(`(${CALLS} calls per run, median of ${RUNS} runs' means; CPU 0 pinned; "over rate": NEW_CONN_RATE set over the limit every 10k calls, so no SYN writes the LRU; "new sport": a new source port per call and the NEW_CONN_RATE window reset every 10k calls, so every SYN inserts into the LRU${base ? `; "base": ${baselinePath}, measured run by run in turn with this build` : ''})`);
+    console.log(`(${CALLS} calls per run, median of ${RUNS} interleaved rounds' means; "vs untagged" / "vs base": median of the per-round ratios to the untagged row / the baseline object's row; VLAN rows: 573 -> 574 with its own MAC, 100.573 -> 100.574; CPU 0 pinned; "over rate": NEW_CONN_RATE set over the limit every 10k calls, so no SYN writes the LRU; "new sport": a new source port per call and the NEW_CONN_RATE window reset every 10k calls, so every SYN inserts into the LRU${base ? `; "base": ${baselinePath}, measured in the same rounds` : ''})`);
     floor.close();
   } finally {
     floorObj.close();

@@ -9,17 +9,20 @@
 //    flows (SYNs, ring only) that move when one real joins N is compared with Maglev's 1/(N+1).
 // 3. kill -9: KATRAN_TUI_SOAK_KILLS (default 50) children each making one change (VIP / real / ring
 //    weight / MAC / flags) through the product, SIGKILLed at a random point of the transaction,
-//    under traffic. After each: the balancer still forwards, the next open finds the kernel equal
-//    to the state file, and the change is fully applied or fully absent.
+//    under traffic. After each: the balancer still forwards, a reader opened before any writer
+//    reports the pending change whenever an intent was left (counted) and lists every ring slot
+//    the kernel holds, the next open finds the kernel equal to the state file, and the change is
+//    fully applied or fully absent.
 import { spawn } from 'node:child_process';
-import { mkdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createLab, cleanupLab, type Lab } from '../src/lab/lab.js';
 import { attach } from '../src/dataplane/balancer/attach.js';
 import { detach } from '../src/dataplane/balancer/detach.js';
 import { openPinned } from '../src/dataplane/balancer/open.js';
-import { Balancer } from '../src/dataplane/balancer/balancer.js';
+import { Balancer, balancerStateDir } from '../src/dataplane/balancer/balancer.js';
+import { STATE_FILES } from '../src/dataplane/control/state.js';
 import type { BalancerHandle } from '../src/dataplane/kernel/handle.js';
 import { TestRunner, XDP_ACTION, pinToCpu, numPossibleCpus } from '../src/dataplane/kernel/libbpf.js';
 import { STATS, VIP_FLAGS, formatIp, formatMac, u32Key, vipDefinition, vipMeta } from '../src/dataplane/abi.js';
@@ -233,6 +236,8 @@ async function kills(lab: Lab, intf: string): Promise<string[]> {
   let applied = 0;
   let absent = 0;
   let recoveredNotes = 0;
+  let intentsLeft = 0;
+  let readerReported = 0;
   try {
     // Runs until KILLS children were really killed mid-change (a kill point the op never reaches
     // lets the child finish: that run still checks the reopen), bounded at 4 x KILLS runs.
@@ -261,6 +266,24 @@ async function kills(lab: Lab, intf: string): Promise<string[]> {
       const r = await runChange(intf, op, step, 1, step === 'none' ? rnd(40) : null);
       if (r.signal === 'SIGKILL') killed++;
       else if (r.code !== 0 && !/InputError|not found|no real|no VIP|already|does not|unknown/i.test(r.out)) problems.push(`run ${run}: child ${JSON.stringify(op)} exited ${r.code}: ${r.out.trim().split('\n').pop()}`);
+      // a reader first (as `vip list` / a read-only console opens it): with an intent left it must
+      // report the pending change and list what the kernel's ring holds, every slot accounted for
+      if (existsSync(join(balancerStateDir(stateDir, intf), STATE_FILES.intent))) {
+        intentsLeft++;
+        const ro = Balancer.open(openPinned(intf, { pinRoot, readOnly: true }), { stateDir });
+        try {
+          const p = ro.info().pendingChange;
+          if (p) readerReported++;
+          else problems.push(`run ${run} (${op.op}, killed at ${step}): an intent was left and the reader did not report it`);
+          const v = ro.vips().find((x) => x.key.address === KILL_VIP.address);
+          const slots = v ? v.reals.reduce((a, r) => a + r.ringSlots, 0) : 0;
+          const ring = ro.info().capacity.ringSize;
+          const filled = v ? ro.control.readRing(v.vipNum).reduce((a, x) => a + (x ? 1 : 0), 0) : 0;
+          if (v && slots !== filled) problems.push(`run ${run} (${op.op}, killed at ${step}): the reader listed ${slots} of the ${filled} filled slots of ${ring}`);
+        } finally {
+          ro.close();
+        }
+      }
       // the next open: recovers, and the kernel equals the state file
       const h2 = openPinned(intf, { pinRoot });
       dp = Balancer.open(h2, { stateDir });
@@ -291,7 +314,7 @@ async function kills(lab: Lab, intf: string): Promise<string[]> {
     await traffic.stop();
   }
   if (killed < KILLS) problems.push(`only ${killed} of ${KILLS} children were killed mid-change in ${runs} runs`);
-  log(`kill -9: ${runs} runs, ${killed} children killed mid-change, ${recoveredNotes} opens reported a recovery; afterwards ${applied} changes applied and ${absent} absent (the rest: MAC / weight, checked by consistency); forwarding never stalled: ${!problems.some((p) => p.includes('stalled'))}`);
+  log(`kill -9: ${runs} runs, ${killed} children killed mid-change, ${intentsLeft} left an intent, the next reader reported the pending change in ${readerReported} of them, ${recoveredNotes} opens reported a recovery; afterwards ${applied} changes applied and ${absent} absent (the rest: MAC / weight, checked by consistency); forwarding never stalled: ${!problems.some((p) => p.includes('stalled'))}`);
   return problems;
 }
 

@@ -9,7 +9,8 @@
  *   - IPv6 real: IP6IP6 (next header 41) or IPv4-in-IPv6 (4), 40 more bytes. Traffic class copied,
  *     flow label 0, hop limit 64, src = 100:: + the client's last 32 bits, the first two of those
  *     bytes XORed with the source port (network order);
- *   - Ethernet: dst = ctl_array[0] MAC, src = the received frame's dst MAC.
+ *   - Ethernet: dst = ctl_array[0] MAC (or the egress VLAN's gateway), src = the received frame's
+ *     dst MAC, then the egress VLAN tags of a tagged frame (vlan.h), then the outer ethertype.
  * The inner packet is not touched. pkt_bytes (the inner IP header's length field) gives the
  * outer length, as upstream does.
  */
@@ -38,16 +39,24 @@ static __always_inline __be32 ipip_v4_src(const struct packet_description *pckt)
 }
 
 /* New Ethernet header at data, old one at data + grow. Copies the old dst MAC before the caller
- * overwrites it with the outer IP header. */
-static __always_inline void encap_eth(struct ethhdr *new_eth, const struct ethhdr *old_eth, const struct ctl_value *cval, __be16 proto)
+ * overwrites it with the outer IP header. tag_len bytes of VLAN tags (0, 4 or 8: the egress tags
+ * as stored, from vlan.h) go between the MACs and the ethertype; they come from registers, not
+ * from the old frame, which the outer IP header overwrites. */
+static __always_inline void encap_eth(void *data, __u32 grow, const struct ctl_value *cval, __be16 proto,
+				      __u32 tag_len, const __u32 *tags)
 {
-	mac_copy(new_eth->h_source, old_eth->h_dest);
-	mac_copy(new_eth->h_dest, cval->mac);
-	new_eth->h_proto = proto;
+	mac_copy(data + ETH_ALEN, data + grow);
+	mac_copy(data, cval->mac);
+	if (tag_len) {
+		*(__u32 *)(data + 2 * ETH_ALEN) = tags[0];
+		if (tag_len > sizeof(__u32))
+			*(__u32 *)(data + 2 * ETH_ALEN + sizeof(__u32)) = tags[1];
+	}
+	*(__be16 *)(data + 2 * ETH_ALEN + tag_len) = proto;
 }
 
 static __always_inline bool encap_v4(struct xdp_md *ctx, const struct ctl_value *cval, const struct packet_description *pckt,
-				     const struct real_definition *dst)
+				     const struct real_definition *dst, __u32 tag_len, const __u32 *tags)
 {
 	void *data, *data_end;
 	struct iphdr *iph;
@@ -62,11 +71,11 @@ static __always_inline bool encap_v4(struct xdp_md *ctx, const struct ctl_value 
 		return false;
 	data = (void *)(long)ctx->data;
 	data_end = (void *)(long)ctx->data_end;
-	iph = data + sizeof(struct ethhdr);
-	/* iph + 1 == data + 34 also covers the old Ethernet header at data + 20 .. 34 */
+	iph = data + sizeof(struct ethhdr) + tag_len;
+	/* iph + 1 == data + 34 (+ tags) also covers the old Ethernet header at data + 20 .. 34 (+ tags) */
 	if ((void *)(iph + 1) > data_end)
 		return false;
-	encap_eth(data, data + sizeof(struct iphdr), cval, bpf_htons(ETH_P_IP));
+	encap_eth(data, sizeof(struct iphdr), cval, bpf_htons(ETH_P_IP), tag_len, tags);
 	iph->version = 4;
 	iph->ihl = 5;
 	iph->tos = pckt->tos;
@@ -82,7 +91,7 @@ static __always_inline bool encap_v4(struct xdp_md *ctx, const struct ctl_value 
 }
 
 static __always_inline bool encap_v6(struct xdp_md *ctx, const struct ctl_value *cval, const struct packet_description *pckt,
-				     const struct real_definition *dst, bool is_ipv6)
+				     const struct real_definition *dst, bool is_ipv6, __u32 tag_len, const __u32 *tags)
 {
 	void *data, *data_end;
 	struct ipv6hdr *ip6h;
@@ -103,11 +112,11 @@ static __always_inline bool encap_v6(struct xdp_md *ctx, const struct ctl_value 
 		return false;
 	data = (void *)(long)ctx->data;
 	data_end = (void *)(long)ctx->data_end;
-	ip6h = data + sizeof(struct ethhdr);
-	/* ip6h + 1 == data + 54 also covers the old Ethernet header at data + 40 .. 54 */
+	ip6h = data + sizeof(struct ethhdr) + tag_len;
+	/* ip6h + 1 == data + 54 (+ tags) also covers the old Ethernet header at data + 40 .. 54 (+ tags) */
 	if ((void *)(ip6h + 1) > data_end)
 		return false;
-	encap_eth(data, data + sizeof(struct ipv6hdr), cval, bpf_htons(ETH_P_IPV6));
+	encap_eth(data, sizeof(struct ipv6hdr), cval, bpf_htons(ETH_P_IPV6), tag_len, tags);
 	/* version 6, traffic class, flow label 0: one word instead of three bitfield writes */
 	*(__be32 *)ip6h = bpf_htonl(0x60000000 | ((__u32)pckt->tos << 20));
 	ip6h->payload_len = bpf_htons(payload_len);

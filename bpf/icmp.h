@@ -82,11 +82,11 @@ static __always_inline void count_too_big(__u32 offset, __u32 mtu)
  *     request with a bad header checksum still gets a correct reply. Swapping the addresses leaves
  *     the sum alone, and the TTL / protocol word of the reply is a constant (protocol is ICMP).
  */
-static __always_inline int answer_echo4(void *data, void *data_end)
+static __always_inline int answer_echo4(void *data, void *data_end, __u32 l3_off)
 {
 	struct ethhdr *eth = data;
-	struct iphdr *iph = data + sizeof(struct ethhdr);
-	struct icmp4_hdr *icmp = data + sizeof(struct ethhdr) + IPV4_HDR_LEN;
+	struct iphdr *iph = data + l3_off;
+	struct icmp4_hdr *icmp = data + l3_off + IPV4_HDR_LEN;
 	__u32 *w = (__u32 *)iph;     /* w[0]: version/ihl, tos, tot_len; w[1]: id, frag_off */
 	__u64 addrs;                 /* saddr and daddr, adjacent in the header */
 
@@ -107,9 +107,9 @@ static __always_inline int answer_echo4(void *data, void *data_end)
 	return XDP_TX;
 }
 
-static __always_inline int handle_icmp4(void *data, void *data_end, struct packet_description *pckt, void **l4)
+static __always_inline int handle_icmp4(void *data, void *data_end, __u32 l3_off, struct packet_description *pckt, void **l4)
 {
-	struct icmp4_hdr *icmp = data + sizeof(struct ethhdr) + IPV4_HDR_LEN;
+	struct icmp4_hdr *icmp = data + l3_off + IPV4_HDR_LEN;
 	struct iphdr *inner;
 
 	if ((void *)(icmp + 1) > data_end)
@@ -133,11 +133,11 @@ static __always_inline int handle_icmp4(void *data, void *data_end, struct packe
 }
 
 /* Swapping the addresses leaves the pseudo-header sum alone: only the type byte changes. */
-static __always_inline int answer_echo6(void *data, void *data_end)
+static __always_inline int answer_echo6(void *data, void *data_end, __u32 l3_off)
 {
 	struct ethhdr *eth = data;
-	struct ipv6hdr *ip6h = data + sizeof(struct ethhdr);
-	struct icmp6_hdr *icmp = data + sizeof(struct ethhdr) + IPV6_HDR_LEN;
+	struct ipv6hdr *ip6h = data + l3_off;
+	struct icmp6_hdr *icmp = data + l3_off + IPV6_HDR_LEN;
 	__u64 *a = (__u64 *)&ip6h->saddr; /* a[0..1] saddr, a[2..3] daddr */
 	__u64 s0, s1;
 
@@ -160,9 +160,9 @@ static __always_inline int answer_echo6(void *data, void *data_end)
 	return XDP_TX;
 }
 
-static __always_inline int handle_icmp6(void *data, void *data_end, struct packet_description *pckt, void **l4)
+static __always_inline int handle_icmp6(void *data, void *data_end, __u32 l3_off, struct packet_description *pckt, void **l4)
 {
-	struct icmp6_hdr *icmp = data + sizeof(struct ethhdr) + IPV6_HDR_LEN;
+	struct icmp6_hdr *icmp = data + l3_off + IPV6_HDR_LEN;
 	struct ipv6hdr *inner;
 
 	if ((void *)(icmp + 1) > data_end)

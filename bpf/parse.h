@@ -5,7 +5,8 @@
  *   - other IPv6 extension headers are not parsed (the next-header is then neither TCP, UDP nor
  *     ICMPv6: PASS);
  *   - TCP / UDP header cut short: DROP, before the VIP lookup (non-VIP traffic too).
- * Every function returns FURTHER_PROCESSING or the XDP action to take.
+ * Every function returns FURTHER_PROCESSING or the XDP action to take. l3_off is where the IP
+ * header starts: ETH_HLEN, or after the VLAN tags (vlan.h).
  */
 #ifndef KT_PARSE_H
 #define KT_PARSE_H
@@ -38,9 +39,9 @@ static __always_inline __u8 ipv6_tclass(const struct ipv6hdr *ip6h)
  * The DROP rules of the IP headers (step 3), kept apart from filling the flow so that an echo
  * request is answered before any flow state is built (see process_frame()).
  */
-static __always_inline int check_ipv4(void *data, void *data_end)
+static __always_inline int check_ipv4(void *data, void *data_end, __u32 l3_off)
 {
-	struct iphdr *iph = data + sizeof(struct ethhdr);
+	struct iphdr *iph = data + l3_off;
 
 	if ((void *)(iph + 1) > data_end)
 		return XDP_DROP;
@@ -51,9 +52,9 @@ static __always_inline int check_ipv4(void *data, void *data_end)
 	return FURTHER_PROCESSING;
 }
 
-static __always_inline int check_ipv6(void *data, void *data_end)
+static __always_inline int check_ipv6(void *data, void *data_end, __u32 l3_off)
 {
-	struct ipv6hdr *ip6h = data + sizeof(struct ethhdr);
+	struct ipv6hdr *ip6h = data + l3_off;
 
 	if ((void *)(ip6h + 1) > data_end)
 		return XDP_DROP;
@@ -63,9 +64,9 @@ static __always_inline int check_ipv6(void *data, void *data_end)
 }
 
 /* IPv4 header (passed check_ipv4()): addresses, proto, TOS and tot_len into pckt. */
-static __always_inline void parse_ipv4(void *data, struct packet_description *pckt)
+static __always_inline void parse_ipv4(void *data, __u32 l3_off, struct packet_description *pckt)
 {
-	struct iphdr *iph = data + sizeof(struct ethhdr);
+	struct iphdr *iph = data + l3_off;
 
 	pckt->tos = iph->tos;
 	pckt->pkt_bytes = bpf_ntohs(iph->tot_len);
@@ -75,9 +76,9 @@ static __always_inline void parse_ipv4(void *data, struct packet_description *pc
 }
 
 /* IPv6 header (passed check_ipv6()): addresses, next header, traffic class and payload_len. */
-static __always_inline void parse_ipv6(void *data, struct packet_description *pckt)
+static __always_inline void parse_ipv6(void *data, __u32 l3_off, struct packet_description *pckt)
 {
-	struct ipv6hdr *ip6h = data + sizeof(struct ethhdr);
+	struct ipv6hdr *ip6h = data + l3_off;
 
 	pckt->tos = ipv6_tclass(ip6h);
 	pckt->pkt_bytes = bpf_ntohs(ip6h->payload_len);

@@ -15,6 +15,14 @@
  *   layout, ports 0 for non-TCP/UDP inner packets), value struct sink_count.
  * sink_other: ARRAY[1] of struct sink_count: frames that were not encapsulated.
  * sink_cfg: ARRAY[1] of struct sink_cfg: the gateway MAC the balancer should be sending to.
+ *
+ * VLANs (the lab's switch, the trunk side; see vlan_tagger.bpf.c for the client side): an
+ * encapsulated frame behind one 802.1Q tag or an 802.1ad pair (outer 0x88A8 / 0x8100, inner
+ * 0x8100) counts as above, and also in sink_vlan_counts under (its VLAN, the real); its Ethernet
+ * destination is checked against that VLAN's gateway in sink_vlan_cfg (else sink_cfg[0]).
+ * sink_vlan_counts: HASH, key struct sink_vlan_key (24 bytes: u16 outer VID, u16 inner VID (0:
+ *   one tag), sink_key), value struct sink_count.
+ * sink_vlan_cfg: HASH {u16 outer, u16 inner} -> struct sink_cfg: the gateway MAC of that VLAN.
  */
 #include <stdbool.h>
 #include <linux/bpf.h>
@@ -54,6 +62,18 @@ struct sink_cfg {
 	__u8 pad[2];
 };
 
+struct sink_vlan {
+	__u16 outer;
+	__u16 inner;
+};
+
+struct sink_vlan_key {
+	struct sink_vlan vlan;
+	struct sink_key real;
+};
+
+_Static_assert(sizeof(struct sink_vlan_key) == 24, "sink_vlan_key is 24 bytes");
+
 _Static_assert(sizeof(struct sink_key) == 20, "sink_key is 20 bytes");
 _Static_assert(sizeof(struct sink_flow_key) == 60, "sink_flow_key is 60 bytes");
 _Static_assert(sizeof(struct sink_count) == 24, "sink_count is 24 bytes");
@@ -85,6 +105,20 @@ struct {
 	__type(value, struct sink_cfg);
 	__uint(max_entries, 1);
 } sink_cfg SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__type(key, struct sink_vlan_key);
+	__type(value, struct sink_count);
+	__uint(max_entries, SINK_MAX_REALS);
+} sink_vlan_counts SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__type(key, struct sink_vlan);
+	__type(value, struct sink_cfg);
+	__uint(max_entries, 4096);
+} sink_vlan_cfg SEC(".maps");
 
 static __always_inline void add(struct sink_count *c, __u64 bytes, bool wrong_mac)
 {
@@ -158,11 +192,34 @@ int sink(struct xdp_md *ctx)
 	__u32 zero = 0;
 	void *inner = NULL;
 	bool inner_v6 = false;
+	struct sink_vlan_key vk = {};
+	bool tagged = false;
+	void *l3 = eth + 1;
+	__be16 proto;
 
 	if ((void *)(eth + 1) > data_end)
 		goto other;
-	if (eth->h_proto == bpf_htons(ETH_P_IP)) {
-		struct iphdr *iph = (void *)(eth + 1);
+	proto = eth->h_proto;
+	if (proto == bpf_htons(ETH_P_8021Q) || proto == bpf_htons(ETH_P_8021AD)) {
+		__be16 *tag = l3;   /* tag[0] TCI, tag[1] the next ethertype */
+
+		if ((void *)(tag + 2) > data_end)
+			goto other;
+		vk.vlan.outer = bpf_ntohs(tag[0]) & 0x0FFF;
+		proto = tag[1];
+		l3 = tag + 2;
+		if (proto == bpf_htons(ETH_P_8021Q)) {
+			tag = l3;
+			if ((void *)(tag + 2) > data_end)
+				goto other;
+			vk.vlan.inner = bpf_ntohs(tag[0]) & 0x0FFF;
+			proto = tag[1];
+			l3 = tag + 2;
+		}
+		tagged = true;
+	}
+	if (proto == bpf_htons(ETH_P_IP)) {
+		struct iphdr *iph = l3;
 
 		if ((void *)(iph + 1) > data_end)
 			goto other;
@@ -172,8 +229,8 @@ int sink(struct xdp_md *ctx)
 		__builtin_memcpy(fk.real.addr, &iph->daddr, 4);
 		inner = (void *)iph + iph->ihl * 4;
 		inner_v6 = iph->protocol == IPPROTO_IPV6;
-	} else if (eth->h_proto == bpf_htons(ETH_P_IPV6)) {
-		struct ipv6hdr *ip6h = (void *)(eth + 1);
+	} else if (proto == bpf_htons(ETH_P_IPV6)) {
+		struct ipv6hdr *ip6h = l3;
 
 		if ((void *)(ip6h + 1) > data_end)
 			goto other;
@@ -187,7 +244,9 @@ int sink(struct xdp_md *ctx)
 		goto other;
 	}
 
-	cfg = bpf_map_lookup_elem(&sink_cfg, &zero);
+	cfg = tagged ? bpf_map_lookup_elem(&sink_vlan_cfg, &vk.vlan) : NULL;
+	if (!cfg)
+		cfg = bpf_map_lookup_elem(&sink_cfg, &zero);
 	if (cfg) {
 		__u8 any = 0, diff = 0;
 
@@ -199,6 +258,10 @@ int sink(struct xdp_md *ctx)
 		wrong_mac = any && diff;
 	}
 	count_in(&sink_counts, &fk.real, bytes, wrong_mac);
+	if (tagged) {
+		vk.real = fk.real;
+		count_in(&sink_vlan_counts, &vk, bytes, wrong_mac);
+	}
 	inner_flow(inner, data_end, inner_v6, &fk.inner);
 	count_in(&sink_flows, &fk, bytes, wrong_mac);
 	return XDP_DROP;

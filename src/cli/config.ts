@@ -21,11 +21,13 @@ export interface ConfigVip { vip: string; flags: VipFlagName[]; hash: HashKind; 
 export interface ConfigDoc { katranTuiConfig: number; intf?: string; defaultMac: string | null; vips: ConfigVip[] }
 
 export function exportConfig(dp: Dataplane): ConfigDoc {
-  const vips = [...dp.vips()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)).map((v) => ({
+  // A config file is the desired state: what only a pending change put in the kernel stays out
+  // (the pending change is reported on stderr).
+  const vips = [...dp.vips()].filter((v) => !v.kernelOnly).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)).map((v) => ({
     vip: v.id,
     flags: [...v.flags].sort(),
     hash: v.hash,
-    reals: v.reals.map((r) => ({ address: r.address, weight: r.weight })).sort((a, b) => (a.address < b.address ? -1 : a.address > b.address ? 1 : 0)),
+    reals: v.reals.filter((r) => !r.kernelOnly).map((r) => ({ address: r.address, weight: r.weight })).sort((a, b) => (a.address < b.address ? -1 : a.address > b.address ? 1 : 0)),
   }));
   return { katranTuiConfig: CONFIG_FORMAT, intf: dp.info().intf, defaultMac: dp.getDefaultMac(), vips };
 }
@@ -173,7 +175,7 @@ export async function configApply(ctx: Ctx, file: string, f: { dryRun?: boolean;
     const want = validateConfig(text, { maxVips: info.capacity.maxVips, maxReals: info.capacity.maxReals - 1, flags: info.vipFlagsSupported });
     const steps = plan(dp.vips(), dp.getDefaultMac(), want);
     const report = (applied: boolean) => {
-      if (f.json) ctx.out(JSON.stringify({ intf: info.intf, applied, dryRun: !!f.dryRun, changes: steps }));
+      if (f.json) ctx.json({ intf: info.intf, applied, dryRun: !!f.dryRun, changes: steps });
       else {
         for (const s of steps) ctx.out(s);
         if (steps.length === 0) ctx.out('no changes: the balancer already matches the file');

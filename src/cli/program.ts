@@ -12,6 +12,7 @@ import { doctor } from './doctor.js';
 import { EXIT, errorLine, exitCodeFor, UsageError } from './errors.js';
 import { macGet, macSet } from './mac.js';
 import { lruList, lruPurge } from './lru.js';
+import { recover } from './recover.js';
 import { stats } from './stats.js';
 import { trace } from './trace.js';
 import { parseIntervalMs, parsePath } from './validate.js';
@@ -101,6 +102,9 @@ export function buildProgram(deps: CliDeps, run: { ctx?: Ctx; result?: number })
 
   dryOpt(jsonOpt(program.command('reattach').description('attach our pinned program again to --intf after the interface was deleted and recreated (same maps: VIPs and LRU kept)'), 'print the result as JSON'))
     .action(async (_o, cmd: Command) => reattach(ctxOf(cmd), opts(cmd)));
+
+  dryOpt(jsonOpt(program.command('recover').description('finish (or, when it cannot be finished, undo) a change a killed process left pending, and say what was done'), 'print the result as JSON'))
+    .action(async (_o, cmd: Command) => recover(ctxOf(cmd), opts(cmd)));
 
   jsonOpt(program.command('status').description('every balancer on the box, ours and observed ones'))
     .action(async (_o, cmd: Command) => status(ctxOf(cmd), opts(cmd)));

@@ -25,6 +25,12 @@ export const MAP = {
   downReals: 'vip_to_down_reals_map',
   /** katran-tui only: its max_entries is the mask of VIP flags the object implements. */
   vipFlagsMarker: 'kt_vip_flags',
+  /** katran-tui only (bpf/vlan.h): ARRAY by the VID of one-tag frames: balanced or not, egress VLAN, gateway MAC. */
+  vlans: 'kt_vlan_map',
+  /** katran-tui only (bpf/vlan.h): HASH {outer, inner} of 802.1ad pairs, the same values. */
+  vlanPairs: 'kt_vlan_pairs',
+  /** katran-tui only (bpf/vlan.h): PERCPU_ARRAY, per ingress VLAN in / balanced / passed. */
+  vlanStats: 'kt_vlan_stats',
   hcReals: 'hc_reals_map',
   hcMacs: 'hc_pckt_macs',
   hcSrcs: 'hc_pckt_srcs_map',
@@ -336,6 +342,9 @@ export const SIZES = {
   realPosLru: 16,
   ctlValue: 8,
   lbStats: 16,
+  vlanKey: 4,
+  vlanValue: 16,
+  vlanStats: 48,
 } as const;
 
 /** vip_definition: addr @0 (u32 or u32[4]), port be16 @16, proto u8 @18, pad 1. */
@@ -541,3 +550,202 @@ export function u32Key(n: number, out: Buffer = Buffer.alloc(4)): Buffer {
   out.writeUInt32LE(n >>> 0, 0);
   return out;
 }
+
+// ---------------------------------------------------------------------------------------------
+// VLANs (katran-tui only, bpf/vlan.h): 802.1Q / 802.1ad on the balancer's port
+
+export const VLAN = {
+  /** kt_vlan_map entries: one per 12-bit VID (one-tag frames). */
+  ids: 4096,
+  /** kt_vlan_pairs entries, and pair counter slots (slot 0: every pair without an entry). */
+  pairsMax: 256,
+  /** kt_vlan_stats: [VID] one-tag VLANs, [pairStats + slot] 802.1ad pairs. */
+  pairStats: 4096,
+  statsSize: 4096 + 256,
+  /** kt_vlan_value.flags: VIP traffic on this VLAN is balanced. */
+  flagBalance: 1,
+  /** TPIDs the balancer parses: one 802.1Q tag, or 802.1ad outer (0x88a8 or 0x8100) + inner 0x8100. */
+  tpid8021q: 0x8100,
+  tpid8021ad: 0x88a8,
+  /** The VLAN IDs an operator may configure (0 is priority-only, 4095 reserved). */
+  minVid: 1,
+  maxVid: 4094,
+  /** Bytes of one tag: the size limit applies to the frame without them. */
+  tagLen: 4,
+} as const;
+
+/** An ingress (or egress) VLAN: one tag {outer: vid, inner: 0}, or an 802.1ad pair. */
+export interface VlanKey {
+  outer: number;
+  inner: number;
+}
+
+/** "573" for one tag, "100.573" for an 802.1ad pair (outer.inner). */
+export function formatVlan(k: VlanKey): string {
+  return k.inner ? `${k.outer}.${k.inner}` : String(k.outer);
+}
+
+/** A VLAN ID an operator may configure: 1..4094. */
+export function checkVid(n: number, what = 'VLAN ID'): number {
+  if (!Number.isInteger(n) || n < VLAN.minVid || n > VLAN.maxVid) {
+    throw new InputError(`bad ${what} ${JSON.stringify(n)}: expected a whole number from ${VLAN.minVid} to ${VLAN.maxVid}`);
+  }
+  return n;
+}
+
+/** An ingress or egress VLAN key: one tag (inner 0) or an 802.1ad pair, every ID in 1..4094. */
+export function checkVlanKey(k: VlanKey, what = 'VLAN'): VlanKey {
+  checkVid(k.outer, `${what} ID`);
+  if (k.inner !== 0) checkVid(k.inner, `${what} inner ID`);
+  return { outer: k.outer, inner: k.inner };
+}
+
+const VLAN_FORMAT = 'IN[:OUT] with VLAN IDs 1..4094, e.g. 573, 573:574, or 802.1ad OUTER.INNER like 100.573:100.574';
+
+/** "573" or "100.573" (802.1ad outer.inner). */
+export function parseVlan(text: string, what = 'VLAN'): VlanKey {
+  const s = String(text).trim();
+  const m = /^(\d{1,4})(?:\.(\d{1,4}))?$/.exec(s);
+  if (!m) throw new InputError(`bad ${what} "${truncate(text)}": expected a VLAN ID 1..4094 (573) or an 802.1ad pair OUTER.INNER (100.573)`);
+  const ids = [Number(m[1]), m[2] === undefined ? 0 : Number(m[2])];
+  if (ids.some((n, i) => (i === 0 || m[2] !== undefined) && (n < VLAN.minVid || n > VLAN.maxVid))) {
+    throw new InputError(`bad ${what} "${s}": VLAN IDs are ${VLAN.minVid}..${VLAN.maxVid}`);
+  }
+  return { outer: ids[0], inner: ids[1] };
+}
+
+export interface VlanMapping { ingress: VlanKey; egress: VlanKey }
+
+/** `--vlan` syntax: "573" (in and out on 573), "573:574" (in on 573, out on 574), "100.573:100.574". */
+export function parseVlanMapping(text: string): VlanMapping {
+  const s = String(text).trim();
+  const parts = s.split(':');
+  if (parts.length > 2 || parts.some((p) => p.trim() === '')) throw new InputError(`bad VLAN mapping "${truncate(text)}": expected ${VLAN_FORMAT}`);
+  const ingress = parseVlan(parts[0], 'ingress VLAN');
+  const egress = parts.length === 2 ? parseVlan(parts[1], 'egress VLAN') : ingress;
+  if ((ingress.inner === 0) !== (egress.inner === 0)) {
+    throw new InputError(`bad VLAN mapping "${s}": in and out must both be one tag (573:574) or both an 802.1ad pair (100.573:100.574)`);
+  }
+  return { ingress, egress };
+}
+
+/** `--vlan-mac` syntax: "574=58:e4:34:56:46:e0" (the gateway MAC of egress VLAN 574; pairs as 100.574=MAC). */
+export function parseVlanMac(text: string): { vlan: VlanKey; mac: Buffer } {
+  const s = String(text).trim();
+  const i = s.indexOf('=');
+  if (i < 0) throw new InputError(`bad VLAN MAC "${truncate(text)}": expected EGRESS_VLAN=MAC, e.g. 574=58:e4:34:56:46:e0`);
+  return { vlan: parseVlan(s.slice(0, i), 'egress VLAN'), mac: parseMac(s.slice(i + 1)) };
+}
+
+/**
+ * The VLAN entries of repeated `--vlan` / `--vlan-mac` options: one per ingress VLAN, the MAC of its
+ * egress VLAN (or null: the default MAC). Refused, with one line: a duplicate ingress VLAN, two
+ * MACs for one VLAN, a MAC for a VLAN nothing leaves on, and a VLAN with neither its own MAC nor a
+ * default MAC (`hasDefaultMac`).
+ */
+export function parseVlanOptions(vlans: string[], macs: string[], hasDefaultMac: boolean): { ingress: VlanKey; entry: VlanEntry }[] {
+  const macOf = new Map<string, Buffer>();
+  for (const t of macs) {
+    const m = parseVlanMac(t);
+    const k = formatVlan(m.vlan);
+    if (macOf.has(k)) throw new InputError(`VLAN ${k}: two gateway MACs given (--vlan-mac ${k}=... twice)`);
+    macOf.set(k, m.mac);
+  }
+  const seen = new Set<string>();
+  const out: { ingress: VlanKey; entry: VlanEntry }[] = [];
+  const used = new Set<string>();
+  for (const t of vlans) {
+    const m = parseVlanMapping(t);
+    const k = formatVlan(m.ingress);
+    if (seen.has(k)) throw new InputError(`VLAN ${k}: given twice as an ingress VLAN (each VLAN arrives on one mapping)`);
+    seen.add(k);
+    const out_ = formatVlan(m.egress);
+    used.add(out_);
+    const mac = macOf.get(out_) ?? null;
+    if (!mac && !hasDefaultMac) throw new InputError(`VLAN ${k} -> ${out_}: no gateway MAC (give --vlan-mac ${out_}=MAC or a default MAC)`);
+    out.push({ ingress: m.ingress, entry: { balance: true, egress: m.egress, mac } });
+  }
+  for (const k of macOf.keys()) {
+    if (!used.has(k)) throw new InputError(`--vlan-mac ${k}: no --vlan leaves on VLAN ${k}`);
+  }
+  return out;
+}
+
+/** kt_vlan_key (kt_vlan_pairs): outer u16 @0, inner u16 @2 (host order). */
+export const vlanKey = {
+  size: SIZES.vlanKey,
+  encode(k: VlanKey, out: Buffer = Buffer.alloc(4), off = 0): Buffer {
+    out.writeUInt16LE(k.outer & 0xfff, off);
+    out.writeUInt16LE(k.inner & 0xfff, off + 2);
+    return out;
+  },
+  decode(buf: Uint8Array, off = 0): VlanKey {
+    const b = Buffer.from(buf.buffer, buf.byteOffset + off, 4);
+    return { outer: b.readUInt16LE(0), inner: b.readUInt16LE(2) };
+  },
+};
+
+export interface VlanEntry {
+  /** VIP traffic on this VLAN is balanced (false: it passes, counted as VIP traffic on an unparsed VLAN). */
+  balance: boolean;
+  /** The egress VLAN: the same shape as the ingress one (one tag or a pair). */
+  egress: VlanKey;
+  /** The egress VLAN's gateway MAC; null: the default MAC (ctl_array[0]). */
+  mac: Buffer | null;
+}
+
+/**
+ * kt_vlan_value: flags u16 @0, counter slot u16 @2 (pairs), egress outer u16 @4, egress inner u16 @6,
+ * mac[6] @8 (ctl_value), pad 2. Egress outer 0: no entry (kt_vlan_map is an ARRAY).
+ */
+export const vlanValue = {
+  size: SIZES.vlanValue,
+  encode(e: VlanEntry, slot = 0, out: Buffer = Buffer.alloc(16), off = 0): Buffer {
+    out.fill(0, off, off + 16);
+    out.writeUInt16LE(e.balance ? VLAN.flagBalance : 0, off);
+    out.writeUInt16LE(slot, off + 2);
+    out.writeUInt16LE(e.egress.outer & 0xfff, off + 4);
+    out.writeUInt16LE(e.egress.inner & 0xfff, off + 6);
+    if (e.mac) out.set(e.mac.subarray(0, 6), off + 8);
+    return out;
+  },
+  /** The entry and its counter slot; null for an empty kt_vlan_map slot. */
+  decode(buf: Uint8Array, off = 0): { entry: VlanEntry; slot: number } | null {
+    const b = Buffer.from(buf.buffer, buf.byteOffset + off, 16);
+    if (b.readUInt16LE(4) === 0) return null;
+    const mac = Buffer.from(b.subarray(8, 14));
+    return {
+      entry: {
+        balance: (b.readUInt16LE(0) & VLAN.flagBalance) !== 0,
+        egress: { outer: b.readUInt16LE(4), inner: b.readUInt16LE(6) },
+        mac: isZeroMac(mac) ? null : mac,
+      },
+      slot: b.readUInt16LE(2),
+    };
+  },
+};
+
+export interface VlanCounter { packets: bigint; bytes: bigint }
+export interface VlanCounters { in: VlanCounter; balanced: VlanCounter; passed: VlanCounter }
+
+/** kt_vlan_stats (per CPU): in, balanced, passed, each {u64 packets, u64 frame bytes}; summed over CPUs. */
+export const vlanStats = {
+  size: SIZES.vlanStats,
+  fields: ['in', 'balanced', 'passed'] as const,
+  /** The sum of one entry's per-CPU values at `off` in `buf` (cpus * 48 bytes). */
+  sum(buf: Uint8Array, cpus: number, off = 0): VlanCounters {
+    const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+    const stride = perCpuStride(SIZES.vlanStats);
+    const out = {} as VlanCounters;
+    vlanStats.fields.forEach((f, i) => {
+      let packets = 0n;
+      let bytes = 0n;
+      for (let c = 0; c < cpus; c++) {
+        packets += dv.getBigUint64(off + c * stride + i * 16, true);
+        bytes += dv.getBigUint64(off + c * stride + i * 16 + 8, true);
+      }
+      out[f] = { packets, bytes };
+    });
+    return out;
+  },
+};

@@ -27,6 +27,7 @@ import {
 } from '../dataplane/kernel/libbpf.js';
 import { bundledObject } from '../dataplane/kernel/paths.js';
 import { PacketSender } from './libc.js';
+import { createVlanSwitch, type LabVlanSwitch } from './vlan.js';
 
 export type { TrafficFlow, TrafficReport, TrafficSpec } from './traffic.js';
 
@@ -51,6 +52,8 @@ export interface LabOptions {
   healthcheck?: boolean;
   /** Path of the sink object (default: the bundled sink.bpf.o). */
   sinkObject?: string;
+  /** The VLAN switch (vlan.ts): a tagger on the peer's tc egress, tx VLAN offload off there. */
+  vlan?: boolean;
 }
 
 export interface SinkCount {
@@ -116,6 +119,8 @@ export interface Lab {
   sinkFlows(): SinkFlow[];
   /** Frames the sink saw that were not encapsulated (passed to the lab namespace). */
   sinkOther(): number;
+  /** The VLAN switch, when asked for (LabOptions.vlan). */
+  vlan?: LabVlanSwitch;
   resetSinkCounts(): void;
   /** Deletes the balancer's interface (`ip link del`; its peer goes with it), as an operator might. */
   deleteLink(): void;
@@ -198,6 +203,7 @@ export function createLab(o: LabOptions): Lab {
   cleanupLab(o.id);
   const clients = Math.min(Math.max(1, o.clients ?? 4), 50);
   let sink: BpfObject | undefined;
+  let vlan: LabVlanSwitch | undefined;
   try {
     ip(['link', 'add', n.b, 'mtu', String(LAB_MTU), 'type', 'veth', 'peer', 'name', n.p, 'mtu', String(LAB_MTU)]);
     disableIpv6(n.b);
@@ -248,6 +254,7 @@ export function createLab(o: LabOptions): Lab {
     ip(['netns', 'add', n.ns]);
     inNs(['link', 'set', 'lo', 'up']);
     wire();
+    if (o.vlan) vlan = createVlanSwitch({ ns: n.ns, peer: n.p, sink });
 
     let hcIntf: string | undefined;
     if (o.healthcheck) {
@@ -339,6 +346,7 @@ export function createLab(o: LabOptions): Lab {
       },
       sinkCounts: () => readSink(sinkFd, sinkShape),
       sinkFlows: () => (flowsDef ? readSinkFlows(flowsDef.fd, flowsDef.keySize, flowsDef.valueSize) : []),
+      vlan,
       sinkOther() {
         if (!otherDef) return 0;
         const v = Buffer.alloc(otherDef.valueSize);
@@ -353,6 +361,7 @@ export function createLab(o: LabOptions): Lab {
         ip(['link', 'add', n.b, 'address', intfMac, 'mtu', String(LAB_MTU), 'type', 'veth', 'peer', 'name', n.p, 'address', peerMac, 'mtu', String(LAB_MTU)]);
         disableIpv6(n.b);
         wire();
+        vlan?.attach();
         lab.ifindex = ifNameToIndex(n.b);
         return lab.ifindex;
       },
@@ -368,12 +377,14 @@ export function createLab(o: LabOptions): Lab {
         for (const c of running) c.kill('SIGKILL');
         running.clear();
         cleanupLab(o.id);
+        vlan?.close();
         obj.close();
       },
     };
     return lab;
   } catch (e) {
     cleanupLab(o.id);
+    vlan?.close();
     sink?.close();
     throw e;
   }

@@ -1,6 +1,7 @@
 // The lab's own binding to the C library: an AF_PACKET socket that sends the lab's crafted
-// Ethernet frames. Kept out of the product's binding (src/dataplane/kernel/libbpf.ts): the balancer
-// never sends packets.
+// Ethernet frames, and setns for set-up inside a lab namespace. Kept out of the product's binding
+// (src/dataplane/kernel/libbpf.ts): the balancer never sends packets nor changes namespace.
+import { closeSync, openSync } from 'node:fs';
 import koffi from 'koffi';
 import { BpfError, ERRNO } from '../dataplane/kernel/libbpf.js';
 
@@ -10,6 +11,7 @@ interface Libc {
   socket(domain: number, type: number, protocol: number): number;
   setsockopt(fd: number, level: number, name: number, val: Uint8Array, len: number): number;
   sendto(fd: number, buf: Uint8Array, len: number, flags: number, addr: Uint8Array, addrlen: number): number | bigint;
+  setns(fd: number, nstype: number): number;
 }
 
 let cache: Libc | undefined;
@@ -22,12 +24,13 @@ function libc(): Libc {
     socket: lib.func('int socket(int domain, int type, int protocol)'),
     setsockopt: lib.func('int setsockopt(int fd, int level, int name, const uint8_t *val, uint32_t len)'),
     sendto: lib.func('intptr_t sendto(int fd, const uint8_t *buf, size_t len, int flags, const uint8_t *addr, uint32_t addrlen)'),
+    setns: lib.func('int setns(int fd, int nstype)'),
   };
   return cache;
 }
 
 /** <linux/socket.h>, <linux/if_ether.h>: the numbers of an AF_PACKET raw socket with SO_MARK. */
-const C = { AF_PACKET: 17, SOCK_RAW: 3, SOCK_CLOEXEC: 0o2000000, SOL_SOCKET: 1, SO_MARK: 36, ETH_P_ALL: 0x0003 } as const;
+const C = { AF_PACKET: 17, SOCK_RAW: 3, SOCK_CLOEXEC: 0o2000000, SOL_SOCKET: 1, SO_MARK: 36, ETH_P_ALL: 0x0003, CLONE_NEWNET: 0x40000000 } as const;
 
 /** An AF_PACKET socket that sends whole Ethernet frames out of one interface (send only). */
 export class PacketSender {
@@ -69,5 +72,31 @@ export class PacketSender {
       libc().close(this.fd);
       this.fd = -1;
     }
+  }
+}
+
+/**
+ * Runs fn (synchronous) with this thread in the named network namespace (/run/netns/NAME, as
+ * `ip netns add` makes it), then returns the thread to its own. For lab set-up only: netlink and
+ * ioctl sockets that fn opens (libbpf's tc calls, if_nametoindex) are the namespace's.
+ */
+export function inNetns<T>(ns: string, fn: () => T): T {
+  if (!/^[A-Za-z0-9._-]{1,64}$/.test(ns)) throw new BpfError('enter', `network namespace ${ns}`, ERRNO.EINVAL, 'bad namespace name');
+  const own = openSync('/proc/thread-self/ns/net', 'r');
+  let target: number | undefined;
+  try {
+    target = openSync(`/run/netns/${ns}`, 'r');
+    if (libc().setns(target, C.CLONE_NEWNET) < 0) throw new BpfError('enter', `network namespace ${ns}`, koffi.errno());
+    try {
+      return fn();
+    } finally {
+      if (libc().setns(own, C.CLONE_NEWNET) < 0) {
+        // Staying in the lab namespace would send every later socket there: stop instead.
+        throw new BpfError('return from', `network namespace ${ns}`, koffi.errno(), 'cannot return to the original namespace');
+      }
+    }
+  } finally {
+    if (target !== undefined) closeSync(target);
+    closeSync(own);
   }
 }

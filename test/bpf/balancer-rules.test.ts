@@ -37,7 +37,6 @@ function onlyXdp(fx: BalancerFixture, frame: Buffer, v: Verdict, what: string): 
   assertDelta(b, take(fx), { globals: xdp(v, frame.length) }, what);
 }
 
-
 describe('balancer: PASS and DROP rules', () => {
   it('PASS: non-VIP destination, non-IP ethertype, 802.1Q-tagged frame to a VIP; output = input', async (t) => {
     if (!(await requireBpf(t))) return;

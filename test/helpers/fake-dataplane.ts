@@ -9,7 +9,7 @@ import { checkFlowQuery } from '../../src/dataplane/lru/query.js';
 import { checkHashChange, checkRealForVip, parseRealAddress, parseVipFlagList } from '../../src/dataplane/rules.js';
 import type {
   AttachRequest, BalancerInfo, BalancerSummary, ChangeLogEntry, ChangeOptions, ChangeResult, CpuStat, Dataplane,
-  HashKind, HealthcheckState, Host, InterfaceInfo, PairStat, RealStat, StatsSample, TraceRequest, TraceResult,
+  HashKind, HealthcheckState, Host, InterfaceInfo, PairStat, PendingChange, RealStat, StatsSample, TraceRequest, TraceResult,
   VipSpec, VipState, VipStat, InterfaceState, FlowCursor, FlowEntry, FlowList, FlowQuery, PurgeResult,
 } from '../../src/dataplane/types.js';
 
@@ -79,6 +79,10 @@ export class FakeDataplane implements Dataplane {
   /** The next change (dryRun or apply, per failOn) throws this. */
   failNext: Error | null = null;
   failOn: 'apply' | 'any' = 'apply';
+  /** A change a killed writer left unfinished (info().pendingChange), as the real dataplane reports it. */
+  pendingChange: PendingChange | null = null;
+  /** What the open repaired (info().recovered). */
+  recovered: string[] = [];
   /** sample() throws this (once). */
   sampleError: Error | null = null;
   /** Where the interface stands (deleteInterface / recreateInterface / renameInterface move it). */
@@ -181,6 +185,8 @@ export class FakeDataplane implements Dataplane {
       vipFlagsSupported: ['no-sport', 'no-lru', 'dport-hash', 'hash-src-dst-port'],
       healthcheck: this.hcEnabled ? { intf: this.intf, progId: 43 } : null,
       interfaceState: { ...this.ifState },
+      pendingChange: this.pendingChange ? { ...this.pendingChange } : null,
+      recovered: [...this.recovered],
     };
   }
 

@@ -7,7 +7,7 @@
 // the checksum verifies, for asserting what a program wrote.
 import { parseIp, parseMac } from '../../src/dataplane/abi.js';
 
-export const ETH_P = { ipv4: 0x0800, ipv6: 0x86dd, arp: 0x0806, vlan: 0x8100 } as const;
+export const ETH_P = { ipv4: 0x0800, ipv6: 0x86dd, arp: 0x0806, vlan: 0x8100, qinq: 0x88a8 } as const;
 export const PROTO = { icmp: 1, ipip: 4, tcp: 6, udp: 17, ipv6: 41, frag6: 44, icmp6: 58, hopopts: 0 } as const;
 export const TCP_FLAGS = { fin: 0x01, syn: 0x02, rst: 0x04, psh: 0x08, ack: 0x10, urg: 0x20 } as const;
 
@@ -90,6 +90,30 @@ export function ethernet(o: EthernetOpts, payload: Uint8Array = Buffer.alloc(0))
   }
   h.writeUInt16BE(o.type ?? ETH_P.ipv4, 12 + tag);
   return Buffer.concat([h, payload]);
+}
+
+export interface VlanTag {
+  /** TPID (default 0x8100). */
+  tpid?: number;
+  /** Tag control information: PCP (3 bits), DEI (1 bit), VLAN ID (12 bits). */
+  tci: number;
+}
+
+/** The frame with these VLAN tags (outermost first) inserted after its MACs. */
+export function withVlanTags(frame: Uint8Array, tags: VlanTag[]): Buffer {
+  const t = Buffer.alloc(4 * tags.length);
+  tags.forEach((g, i) => {
+    t.writeUInt16BE(g.tpid ?? ETH_P.vlan, i * 4);
+    t.writeUInt16BE(g.tci & 0xffff, i * 4 + 2);
+  });
+  const f = Buffer.from(frame);
+  return Buffer.concat([f.subarray(0, 12), t, f.subarray(12)]);
+}
+
+/** The frame without the `n` VLAN tags after its MACs. */
+export function withoutVlanTags(frame: Uint8Array, n: number): Buffer {
+  const f = Buffer.from(frame);
+  return Buffer.concat([f.subarray(0, 12), f.subarray(12 + 4 * n)]);
 }
 
 // ---------------------------------------------------------------------------------------------

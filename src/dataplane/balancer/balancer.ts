@@ -127,6 +127,8 @@ export class Balancer implements Dataplane {
       vipFlagsSupported: vipFlagsToNames(h.vipFlagsSupported),
       healthcheck: h.healthcheck ? { intf: h.healthcheck.intf, progId: h.healthcheck.progId } : null,
       interfaceState,
+      pendingChange: this.control.pendingChange(),
+      recovered: [...this.control.recoveredLines],
     };
     if (h.attachedAt !== undefined) info.attachedAt = h.attachedAt;
     if (h.loadedAt !== undefined) info.loadedAt = h.loadedAt;
@@ -139,7 +141,10 @@ export class Balancer implements Dataplane {
   /** The VIPs and reals to sample: from the desired state, or (no state: observed) from the kernel, at most once a second. */
   private sampleLists(): { vips: SampleVip[]; reals: SampleReal[] } {
     const now = Date.now();
-    const fromKernel = !this.store;
+    // A pending change may have put reals in the kernel the desired state lacks: sample what the
+    // kernel holds, and look again (once a second) whether another process finished it meanwhile.
+    if (this.store && this.control.hasPending && (!this.lists || now - this.lists.at >= 1000)) this.control.pendingChange();
+    const fromKernel = !this.store || this.control.hasPending;
     if (this.lists && (fromKernel ? now - this.lists.at < 1000 : this.lists.version === this.control.version)) return this.lists;
     if (fromKernel) {
       const k = this.control.kernelLists();
@@ -165,7 +170,13 @@ export class Balancer implements Dataplane {
 
   vips(): VipState[] {
     if (!this.store) this.control.refreshFromKernel();
+    else this.control.pendingChange(); // afresh: another process may have finished it meanwhile
     return this.control.vips();
+  }
+
+  /** Finishes (or undoes) a change left pending in this process; dry run: describes it (see ControlPlane.recover). */
+  recover(o: ChangeOptions = {}): ChangeResult {
+    return this.control.recover(o);
   }
 
   addVip(spec: VipSpec, o?: ChangeOptions): ChangeResult {

@@ -15,7 +15,7 @@ import {
 } from 'node:fs';
 import { createHash, randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { LockedError, ReadOnlyError, type ChangeLogEntry } from '../types.js';
+import { LockedError, ReadOnlyError, type ChangeLogEntry, type PendingChange } from '../types.js';
 import type { Intent } from './desired.js';
 
 export const STATE_FILES = {
@@ -35,6 +35,17 @@ export interface PendingIntent extends Intent {
   at: string;
   /** The process that recorded it. */
   pid: number;
+}
+
+/** The operator's view of a pending intent: what, since when, by whom, and how to finish it. */
+export function pendingChangeOf(p: Intent & { at?: string; pid?: number }): PendingChange {
+  const at = p.at ?? '';
+  const pid = p.pid ?? 0;
+  return {
+    op: p.op, target: p.target, at, pid,
+    message: `an interrupted change is pending: ${p.op} ${p.target}, started ${at || 'at an unknown time'}${pid ? ` by pid ${pid}` : ''}, which died before finishing it`
+      + ' (the kernel may hold it half-applied); run `katran-tui recover` or any change to finish it',
+  };
 }
 
 /**
@@ -257,8 +268,8 @@ function tryCreateLock(path: string, token: string): boolean {
   return true;
 }
 
-/** Takes the lock at `path` or throws LockedError(holder pid). Returns our token. */
-function acquireLock(path: string, stateDir: string, depth = 0): string {
+/** Takes the lock at `path` or throws LockedError(holder pid). Returns our token; `tookOver` hears of a dead holder's lock removed. */
+function acquireLock(path: string, stateDir: string, depth = 0, tookOver?: (pid: number) => void): string {
   if (depth > 4) throw new Error(`state directory ${stateDir}: cannot take over the stale lock ${path} (too many abandoned takeovers)`);
   const token = randomBytes(12).toString('hex');
   const deadline = Date.now() + 5000;
@@ -289,6 +300,7 @@ function acquireLock(path: string, stateDir: string, depth = 0): string {
       if (again && again.token === info.token && again.ino === info.ino) {
         unlinkSync(path);
         fsyncDir(join(path, '..'));
+        tookOver?.(info.pid);
       }
     } finally {
       releaseLock(guard, guardToken);
@@ -330,6 +342,8 @@ export class StateStore {
   readonly dir: string;
   readonly writable: boolean;
   private lockToken: string | null;
+  /** The dead writer whose lock this open took over (pid 0: an unreadable lock file), or null. */
+  takenOverFrom: number | null = null;
 
   private constructor(dir: string, writable: boolean, lockToken: string | null) {
     this.dir = dir;
@@ -365,8 +379,10 @@ export class StateStore {
     const st = statSync(dir);
     if (!st.isDirectory()) throw new Error(`state directory ${dir} is not a directory`);
     if ((st.mode & 0o777) !== 0o700) chmodSync(dir, 0o700);
-    const token = acquireLock(join(dir, STATE_FILES.lock), dir);
+    let tookOver: number | null = null;
+    const token = acquireLock(join(dir, STATE_FILES.lock), dir, 0, (pid) => { tookOver = pid; });
     const store = new StateStore(dir, true, token);
+    store.takenOverFrom = tookOver;
     openWriters.add(store);
     installExitHook();
     try {

@@ -969,3 +969,117 @@ export function linkBasics(name: string): LinkBasics {
     c.close(fd);
   }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Offload features (SIOCETHTOOL: ETHTOOL_GFEATURES / SFEATURES by the kernel's feature names, e.g.
+// "tx-vlan-hw-insert"), of an interface of the network namespace the calling thread is in.
+
+const SIOCETHTOOL = 0x8946;
+const ETHTOOL_GSTRINGS = 0x1b;
+const ETHTOOL_GSSET_INFO = 0x37;
+const ETHTOOL_GFEATURES = 0x3a;
+const ETHTOOL_SFEATURES = 0x3b;
+const ETH_SS_FEATURES = 4;
+const ETH_GSTRING_LEN = 32;
+
+export interface LinkFeature {
+  active: boolean;
+  /** The driver lets it be changed. */
+  changeable: boolean;
+}
+
+function ethtool(fd: number, name: string, cmd: NativeBuffer, what: string): void {
+  const req = Buffer.alloc(40);
+  req.write(name, 0, 'utf8');
+  req.writeBigUInt64LE(cmd.ptr, 16);
+  if ((libc().ioctl(fd, SIOCETHTOOL, req) as number) < 0) {
+    const e = koffi.errno();
+    throw new BpfError(what, `interface ${name}`, e, e === ERRNO.ENODEV ? 'interface does not exist' : undefined);
+  }
+}
+
+function withIoctlSocket<T>(name: string, fn: (fd: number) => T): T {
+  if (Buffer.byteLength(name) > 15) throw new BpfError('inspect', `interface ${name}`, ERRNO.EINVAL, 'interface names have at most 15 characters');
+  const fd = libc().socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0) as number;
+  if (fd < 0) throw new BpfError('open', 'an ioctl socket', koffi.errno());
+  try {
+    return fn(fd);
+  } finally {
+    libc().close(fd);
+  }
+}
+
+/** The names of the kernel's feature bits, in bit order (ETH_SS_FEATURES strings). */
+function featureNames(fd: number, name: string): string[] {
+  const info = new NativeBuffer(20);
+  const strings = new NativeBuffer(12 + 256 * ETH_GSTRING_LEN);
+  try {
+    info.view.setUint32(0, ETHTOOL_GSSET_INFO, true);
+    info.view.setBigUint64(8, 1n << BigInt(ETH_SS_FEATURES), true);
+    ethtool(fd, name, info, 'read feature names of');
+    const n = Math.min(info.view.getUint32(16, true), 256);
+    strings.view.setUint32(0, ETHTOOL_GSTRINGS, true);
+    strings.view.setUint32(4, ETH_SS_FEATURES, true);
+    strings.view.setUint32(8, n, true);
+    ethtool(fd, name, strings, 'read feature names of');
+    const out: string[] = [];
+    for (let i = 0; i < n; i++) out.push(Buffer.from(strings.bytes.subarray(12 + i * ETH_GSTRING_LEN, 12 + (i + 1) * ETH_GSTRING_LEN)).toString('latin1').replace(/\0.*$/s, ''));
+    return out;
+  } finally {
+    info.free();
+    strings.free();
+  }
+}
+
+function readFeatures(fd: number, name: string, names: string[]): Map<string, LinkFeature> {
+  const blocks = Math.ceil(names.length / 32);
+  const g = new NativeBuffer(8 + blocks * 16);
+  try {
+    g.view.setUint32(0, ETHTOOL_GFEATURES, true);
+    g.view.setUint32(4, blocks, true);
+    ethtool(fd, name, g, 'read offload features of');
+    const out = new Map<string, LinkFeature>();
+    names.forEach((f, i) => {
+      const b = 8 + (i >> 5) * 16;
+      const bit = 1 << (i & 31);
+      const available = (g.view.getUint32(b, true) & bit) !== 0;
+      const neverChanged = (g.view.getUint32(b + 12, true) & bit) !== 0;
+      out.set(f, { active: (g.view.getUint32(b + 8, true) & bit) !== 0, changeable: available && !neverChanged });
+    });
+    return out;
+  } finally {
+    g.free();
+  }
+}
+
+/** Offload features of an interface of this network namespace, by the kernel's names. */
+export function linkFeatures(name: string): Map<string, LinkFeature> {
+  return withIoctlSocket(name, (fd) => readFeatures(fd, name, featureNames(fd, name)));
+}
+
+/** Turns features on / off (e.g. { 'tx-vlan-hw-insert': false }); throws unless all took effect. */
+export function setLinkFeatures(name: string, want: Record<string, boolean>): void {
+  withIoctlSocket(name, (fd) => {
+    const names = featureNames(fd, name);
+    const blocks = Math.ceil(names.length / 32);
+    const sf = new NativeBuffer(8 + blocks * 8);
+    try {
+      sf.view.setUint32(0, ETHTOOL_SFEATURES, true);
+      sf.view.setUint32(4, blocks, true);
+      for (const [f, on] of Object.entries(want)) {
+        const i = names.indexOf(f);
+        if (i < 0) throw new BpfError('set offload features of', `interface ${name}`, ERRNO.EINVAL, `no feature "${f}"`);
+        const b = 8 + (i >> 5) * 8;
+        const bit = 1 << (i & 31);
+        sf.view.setUint32(b, (sf.view.getUint32(b, true) | bit) >>> 0, true);
+        if (on) sf.view.setUint32(b + 4, (sf.view.getUint32(b + 4, true) | bit) >>> 0, true);
+      }
+      ethtool(fd, name, sf, 'set offload features of');
+    } finally {
+      sf.free();
+    }
+    const now = readFeatures(fd, name, names);
+    const off = Object.entries(want).filter(([f, on]) => now.get(f)?.active !== on).map(([f]) => f);
+    if (off.length) throw new BpfError('set offload features of', `interface ${name}`, ERRNO.EINVAL, `the driver kept ${off.join(', ')} as they were`);
+  });
+}

@@ -1,0 +1,56 @@
+// The `--vlan` / `--vlan-mac` syntax (abi.ts): what is accepted, and one clear line for the rest.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { InputError, parseMac, parseVlan, parseVlanMapping, parseVlanMac, parseVlanOptions } from '../../src/dataplane/abi.js';
+
+const refuses = (fn: () => unknown, re: RegExp): void => {
+  assert.throws(fn, (e: Error) => e instanceof InputError && re.test(e.message) && !e.message.includes('\n'), re.source);
+};
+
+test('VLAN IDs and 802.1ad pairs: 1..4094 each', () => {
+  assert.deepEqual(parseVlan('573'), { outer: 573, inner: 0 });
+  assert.deepEqual(parseVlan(' 100.573 '), { outer: 100, inner: 573 });
+  assert.deepEqual(parseVlan('1'), { outer: 1, inner: 0 });
+  assert.deepEqual(parseVlan('4094.4094'), { outer: 4094, inner: 4094 });
+  for (const bad of ['0', '4095', '100.0', '0.5', '100.4095']) refuses(() => parseVlan(bad), /VLAN IDs are 1\.\.4094/);
+  for (const bad of ['', 'a', '57x', '1.2.3', '-5', '12345', '100.', '.5', '5 5']) refuses(() => parseVlan(bad), /expected a VLAN ID 1\.\.4094 \(573\) or an 802\.1ad pair/);
+});
+
+test('--vlan: 573, 573:574, 100.573:100.574; shapes must match', () => {
+  assert.deepEqual(parseVlanMapping('573'), { ingress: { outer: 573, inner: 0 }, egress: { outer: 573, inner: 0 } });
+  assert.deepEqual(parseVlanMapping('573:574'), { ingress: { outer: 573, inner: 0 }, egress: { outer: 574, inner: 0 } });
+  assert.deepEqual(parseVlanMapping('100.573:100.574'), { ingress: { outer: 100, inner: 573 }, egress: { outer: 100, inner: 574 } });
+  assert.deepEqual(parseVlanMapping('100.573'), { ingress: { outer: 100, inner: 573 }, egress: { outer: 100, inner: 573 } });
+  refuses(() => parseVlanMapping('573:100.574'), /both be one tag/);
+  refuses(() => parseVlanMapping('100.573:574'), /both be one tag/);
+  refuses(() => parseVlanMapping('573:574:575'), /expected IN\[:OUT\]/);
+  refuses(() => parseVlanMapping('573:'), /expected IN\[:OUT\]/);
+  refuses(() => parseVlanMapping(':574'), /expected IN\[:OUT\]/);
+  refuses(() => parseVlanMapping('573:4095'), /bad egress VLAN "4095": VLAN IDs are 1\.\.4094/);
+  refuses(() => parseVlanMapping('0:5'), /bad ingress VLAN "0"/);
+});
+
+test('--vlan-mac: EGRESS=MAC', () => {
+  assert.deepEqual(parseVlanMac('574=58:e4:34:56:46:e0'), { vlan: { outer: 574, inner: 0 }, mac: parseMac('58:e4:34:56:46:e0') });
+  assert.deepEqual(parseVlanMac('100.574=58-e4-34-56-46-e0').vlan, { outer: 100, inner: 574 });
+  refuses(() => parseVlanMac('574'), /expected EGRESS_VLAN=MAC/);
+  refuses(() => parseVlanMac('574=zz'), /bad MAC/);
+  refuses(() => parseVlanMac('574=ff:ff:ff:ff:ff:ff'), /multicast or broadcast/);
+  refuses(() => parseVlanMac('5000=58:e4:34:56:46:e0'), /VLAN IDs are 1\.\.4094/);
+});
+
+test('repeated options: entries per ingress VLAN, MAC per egress VLAN; duplicates, stray MACs and no MAC at all refused', () => {
+  const mac = parseMac('58:e4:34:56:46:e0');
+  assert.deepEqual(parseVlanOptions(['573:574', '575', '100.573:100.574'], ['574=58:e4:34:56:46:e0'], true), [
+    { ingress: { outer: 573, inner: 0 }, entry: { balance: true, egress: { outer: 574, inner: 0 }, mac } },
+    { ingress: { outer: 575, inner: 0 }, entry: { balance: true, egress: { outer: 575, inner: 0 }, mac: null } },
+    { ingress: { outer: 100, inner: 573 }, entry: { balance: true, egress: { outer: 100, inner: 574 }, mac: null } },
+  ]);
+  // Two ingress VLANs may leave on one egress VLAN and share its MAC.
+  assert.equal(parseVlanOptions(['573:574', '576:574'], ['574=58:e4:34:56:46:e0'], false).every((e) => e.entry.mac?.equals(mac)), true);
+  refuses(() => parseVlanOptions(['573', '573:574'], [], true), /VLAN 573: given twice as an ingress VLAN/);
+  refuses(() => parseVlanOptions(['573:574'], ['574=58:e4:34:56:46:e0', '574=58:e4:34:56:46:e1'], true), /VLAN 574: two gateway MACs/);
+  refuses(() => parseVlanOptions(['573:574'], ['575=58:e4:34:56:46:e0'], true), /--vlan-mac 575: no --vlan leaves on VLAN 575/);
+  refuses(() => parseVlanOptions(['573:574'], [], false), /VLAN 573 -> 574: no gateway MAC \(give --vlan-mac 574=MAC or a default MAC\)/);
+  assert.deepEqual(parseVlanOptions([], [], false), []);
+});
