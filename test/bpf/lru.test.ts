@@ -149,3 +149,33 @@ test('lru on a read-only handle: list works, purge is refused and deletes nothin
     unpin();
   }
 });
+
+test('drain numbers: a weight change or removal names the flows held on reals that lose ring slots; removing a real that holds flows warns', async (t) => {
+  if (!(await requireBpf(t))) return;
+  const unpin = pinToCpu(0);
+  const s = setup('lru-drain');
+  try {
+    s.send(UDP, 40);
+    const per = new Map(s.dp.flows({ vip: UDP }).perReal.map((r) => [r.real, r.flows]));
+    const victim = REALS.find((r) => (per.get(r) ?? 0) > 0)!;
+    const n = per.get(victim)!;
+    const drain = s.dp.setRealWeight(UDP, victim, 0, { dryRun: true });
+    assert.ok(drain.summary.includes(`192.0.2.10:53/udp: ${n} flow(s) held in the LRU are on reals that lose ring slots (${victim} ${n})`), drain.summary.join('\n'));
+    // a weight increase: the others lose slots, and their flows are counted
+    const up = s.dp.setRealWeight(UDP, victim, 5, { dryRun: true });
+    const others = 40 - n;
+    assert.ok(up.summary.some((l) => l.startsWith(`192.0.2.10:53/udp: ${others} flow(s) held in the LRU are on reals that lose ring slots`)), up.summary.join('\n'));
+    const del = s.dp.removeReal(UDP, victim);
+    assert.equal(del.applied, true);
+    assert.ok(del.warnings.some((w) => w.startsWith(`${victim} still holds ${n} flow(s) of 192.0.2.10:53/udp in the LRU`)), del.warnings.join('\n'));
+    // the TCP VIP (no flows) changes with "0 held"
+    const tcp = s.dp.setRealWeight(TCP, REALS[0], 0, { dryRun: true });
+    assert.ok(tcp.summary.includes('192.0.2.11:80/tcp: 0 flow(s) held in the LRU are on reals that lose ring slots'), tcp.summary.join('\n'));
+    // config apply says the same, through the same policy
+    const cfg = s.dp.applyConfig({ vips: [{ key: UDP, reals: REALS.filter((r) => r !== victim).map((address) => ({ address, weight: 1 })).slice(0, 1) }, { key: TCP, reals: REALS.map((address) => ({ address, weight: 1 })) }] }, { dryRun: true });
+    assert.ok(cfg.summary.some((l) => /^192\.0\.2\.10:53\/udp: \d+ flow\(s\) held in the LRU are on reals that lose ring slots/.test(l)), cfg.summary.join('\n'));
+  } finally {
+    s.close();
+    unpin();
+  }
+});
