@@ -44,7 +44,10 @@ test('lru list / purge and a warned real del on a lab balancer', { timeout: 180_
 
     const listed = JSON.parse(run('lru', 'list', '--vip', VIP, '--json').out);
     assert.equal(listed.intf, L.intf);
-    assert.equal(listed.matched, 16, JSON.stringify(listed));
+    // One entry per flow per CPU that saw it (the LRUs are per CPU): 16 flows, at least 16 entries.
+    const distinct = (l: { flows: { client: string }[] }) => new Set(l.flows.map((f) => f.client)).size;
+    assert.equal(distinct(listed), 16, JSON.stringify(listed));
+    assert.ok(listed.matched >= 16);
     assert.equal(listed.truncated, false);
     const seen = L.sinkFlows();
     for (const f of listed.flows) {
@@ -53,7 +56,7 @@ test('lru list / purge and a warned real del on a lab balancer', { timeout: 180_
       assert.deepEqual(at.map((s) => s.real), [f.real], `${f.client}: held on the real the sink saw`);
       assert.ok(typeof f.cpu === 'number' && f.ageMs !== null && f.ageMs >= 0, JSON.stringify(f));
     }
-    assert.equal(listed.perReal.reduce((a: number, r: { flows: number }) => a + r.flows, 0), 16);
+    assert.equal(listed.perReal.reduce((a: number, r: { flows: number }) => a + r.flows, 0), listed.matched);
     const text = run('lru', 'list', '--vip', VIP).out;
     assert.match(text, /^VIP\s+CLIENT\s+REAL\s+CPU\s+AGE/m);
     assert.match(text, /^REAL\s+FLOWS/m);
@@ -65,15 +68,17 @@ test('lru list / purge and a warned real del on a lab balancer', { timeout: 180_
     assert.match(del.out, /flow\(s\) held in the LRU are on reals that lose ring slots/);
 
     // purge: a dry run counts, the purge empties the VIP's entries; the next packets miss the LRU
-    assert.deepEqual(JSON.parse(run('lru', 'purge', '--vip', VIP, '--dry-run', '--json').out).flows, 16);
-    assert.equal(JSON.parse(run('lru', 'list', '--vip', VIP, '--json').out).matched, 16);
-    assert.equal(JSON.parse(run('lru', 'purge', '--vip', VIP, '--json').out).flows, 16);
+    const held = JSON.parse(run('lru', 'list', '--vip', VIP, '--json').out).matched;
+    assert.ok(held >= 16);
+    assert.deepEqual(JSON.parse(run('lru', 'purge', '--vip', VIP, '--dry-run', '--json').out).flows, held);
+    assert.equal(JSON.parse(run('lru', 'list', '--vip', VIP, '--json').out).matched, held, 'a dry run deletes nothing');
+    assert.equal(JSON.parse(run('lru', 'purge', '--vip', VIP, '--json').out).flows, held);
     assert.equal(JSON.parse(run('lru', 'list', '--vip', VIP, '--json').out).matched, 0);
     const miss0 = JSON.parse(run('stats', '--once', '--json', '--interval', '100').out).global.lru.v2;
     await L.traffic({ flows });
     await settle();
     const again = JSON.parse(run('lru', 'list', '--vip', VIP, '--json').out);
-    assert.equal(again.matched, 16, 'hashed again and held again');
+    assert.equal(distinct(again), 16, 'hashed again and held again');
     assert.ok(again.flows.every((f: { real: string }) => f.real !== victim.real), 'none on the removed real');
     const miss1 = JSON.parse(run('stats', '--once', '--json', '--interval', '100').out).global.lru.v2;
     assert.ok(miss1 - miss0 >= 16, `LRU misses ${miss0} -> ${miss1}`);
