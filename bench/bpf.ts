@@ -11,6 +11,7 @@ import { MAP, parseMac, u32Key } from '../src/dataplane/abi.js';
 import { BpfMap } from '../src/dataplane/kernel/maps.js';
 import { VlanTable } from '../src/dataplane/kernel/vlan.js';
 import { builtObject } from '../src/dataplane/kernel/paths.js';
+import { RUN_TIME_STATS_COST_NS, runTimeStatsMoving } from '../src/dataplane/stats/runtime.js';
 import { BalancerFixture, MAX_VIPS } from '../test/helpers/balancer-fixture.js';
 import { echoRequestFrame, flowFrame, withVlanTags } from '../test/helpers/packets.js';
 import { cidFor, quicShort } from '../test/helpers/quic.js';
@@ -189,7 +190,14 @@ export async function benchBpf(): Promise<void> {
     const cases: Case[] = [{ name: 'floor (xdp_floor)', next: () => floorFrame, runner: floor }, ...balancerCases(lb)];
     const baseCases = base ? balancerCases(base) : [];
     const all = [...cases, ...baseCases];
+    // Statistics left on (a console with t, a `stats --run-time`, bpftool prog profile...) add their cost to every figure.
+    const statsOn = () => runTimeStatsMoving(floor.progFd, () => { for (let i = 0; i < 16; i++) floor.run(floorFrame); });
+    const onBefore = statsOn();
     const means = measureAll(all);
+    const onAfter = statsOn();
+    if (onBefore || onAfter) {
+      console.log(`WARNING: BPF run-time statistics were on ${onBefore && onAfter ? 'during this run' : onBefore ? 'at the start of this run' : 'at the end of this run'} (run_cnt moved: some process holds bpf_enable_stats): every figure below includes their cost, about ${RUN_TIME_STATS_COST_NS} ns per packet`);
+    }
     const byName = new Map(cases.map((c, k) => [c.name, means[k]]));
     const baseByName = new Map(baseCases.map((c, k) => [c.name, means[cases.length + k]]));
     const floorNs = median(means[0]);

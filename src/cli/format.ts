@@ -102,6 +102,7 @@ export function statsJson(intf: string, s: StatsSample): object {
     healthcheck: s.healthcheck,
     resets: s.resets,
     underFlood: s.underFlood,
+    ...(s.runTime ? { nsPerPacket: s.runTime.nsPerPacket, coreShareEstimate: s.runTime.perCpuShare } : {}),
   };
 }
 

@@ -154,6 +154,7 @@ export function buildProgram(deps: CliDeps, run: { ctx?: Ctx; result?: number })
     .option('--prometheus', 'Prometheus text format, one sample (for node_exporter\'s textfile collector)')
     .option('--once', 'print one sample (taken one --interval after the first read) and exit')
     .option('--count <n>', 'print n samples and exit')
+    .option('--run-time', 'turn the kernel\'s BPF run-time statistics on while this runs: ns per packet (costs ~72 ns per packet for every BPF program on the box)')
     .action(async (_o, cmd: Command) => stats(ctxOf(cmd), opts(cmd)));
 
   jsonOpt(program.command('trace').argument('<src>', 'client SRC:SPORT, e.g. 203.0.113.5:40000').argument('<vip>', 'ADDR:PORT/PROTO'))

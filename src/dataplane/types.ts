@@ -172,6 +172,18 @@ export interface CpuStat {
   pass: PairStat;
 }
 
+/** The program's cost over the last interval, while the kernel's run-time statistics are on. */
+export interface RunTime {
+  /** run_time_ns / run_cnt deltas: the average ns the program took per packet. */
+  nsPerPacket: number;
+  /** Program runs (packets) in the interval. */
+  runs: number;
+  /** Per CPU: pps × nsPerPacket / 1e9, an ESTIMATE of the share of a core (the kernel gives no per-CPU split). */
+  perCpuShare: { cpu: number; share: number }[];
+  busiest: { cpu: number; share: number } | null;
+  estimate: true;
+}
+
 export interface StatsSample {
   /** ms since the epoch */
   at: number;
@@ -188,6 +200,8 @@ export interface StatsSample {
   underFlood: boolean;
   /** The interface checked with this sample (deleted, renamed...); absent: not checked. */
   interfaceState?: InterfaceState;
+  /** Present while the kernel's run-time statistics move (turned on by runTimeStats, or by another process). */
+  runTime?: RunTime;
 }
 
 export interface RealState {
@@ -351,6 +365,11 @@ export interface Dataplane {
    * `o.slice` every LRU is read; with it, at most that many entries from `o.cursor` on.
    */
   flows(q: FlowQuery, o?: { cursor?: FlowCursor | null; slice?: number }): FlowList;
+  /**
+   * The kernel's BPF run-time statistics: `on` true / false turns them on (this process holds the
+   * fd) or off; without it, only says. They cost every BPF program on the box ~costNs per packet.
+   */
+  runTimeStats(on?: boolean): { on: boolean; costNs: number };
   /** Deletes the flows of a VIP (of one real) from the LRUs: their next packets are hashed again. */
   purgeFlows(q: { vip: VipKey; real?: string }, o?: ChangeOptions): PurgeResult;
   /**

@@ -38,6 +38,8 @@ export class FakeBox {
   }
   /** Flows held in the LRUs. */
   flows: FlowEntry[] = [];
+  /** Run-time statistics turned on by a command. */
+  runTime = false;
   /** A change a killed writer left unfinished; a writable open finishes it (as the real one does). */
   pending: PendingChange | null = null;
   counter = 0;
@@ -167,6 +169,10 @@ export class FakeDp implements Dataplane {
     const per = new Map<string, number>();
     for (const e of m) per.set(e.real ?? '?', (per.get(e.real ?? '?') ?? 0) + 1);
     return { intf: this.intf, flows: m.slice(0, f.limit), truncated: m.length > f.limit, matched: m.length, perReal: [...per].map(([real, flows]) => ({ real, flows })), read: this.box.flows.length, capacity: 4096, cursor: null };
+  }
+  runTimeStats(on?: boolean): { on: boolean; costNs: number } {
+    if (on !== undefined) this.box.runTime = on;
+    return { on: this.box.runTime, costNs: 72 };
   }
   purgeFlows(q: { vip: VipKey; real?: string }, o?: ChangeOptions): PurgeResult {
     const hit = (e: FlowEntry) => e.vip === formatVip(q.vip) && (!q.real || e.real === q.real);

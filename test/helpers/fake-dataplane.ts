@@ -256,6 +256,11 @@ export class FakeDataplane implements Dataplane {
       underFlood: this.underFlood,
       interfaceState: { ...this.ifState },
     };
+    if (this.runTimeOn && !first) {
+      const ns = 250;
+      const perCpuShare = perCpu.map((c) => ({ cpu: c.cpu, share: Math.min(1, (c.total.r1 * ns) / 1e9) }));
+      s.runTime = { nsPerPacket: ns, runs: global.xdpTotal.r1, perCpuShare, busiest: perCpuShare.reduce((b, c) => (c.share > b.share ? c : b)), estimate: true };
+    }
     this.prev = s;
     return s;
   }
@@ -505,6 +510,13 @@ export class FakeDataplane implements Dataplane {
       perReal: [...per].map(([real, flows]) => ({ real, flows })).sort((a, b) => b.flows - a.flows),
       read: to - from, capacity: Math.max(this.heldFlows.length, 4096), cursor: to < this.heldFlows.length ? { table: to, token: null } : null,
     };
+  }
+
+  /** Run-time statistics as the console turned them (the fake's samples then carry runTime). */
+  runTimeOn = false;
+  runTimeStats(on?: boolean): { on: boolean; costNs: number } {
+    if (on !== undefined) this.runTimeOn = on;
+    return { on: this.runTimeOn, costNs: 72 };
   }
 
   purgeFlows(q: { vip: VipKey; real?: string }, o?: ChangeOptions): PurgeResult {

@@ -13,6 +13,7 @@ import { StatsSampler, type SampleReal, type SampleVip } from '../stats/stats.js
 import { StateStore } from '../control/state.js';
 import { Tracer } from '../trace/trace.js';
 import { purgeFlows, readFlows } from '../lru/flows.js';
+import { RUN_TIME_STATS_COST_NS, RunTimeMeter, runTimeStatsHeld, setRunTimeStats } from '../stats/runtime.js';
 import { requireOwnWritable } from './checks.js';
 import { detach as lifecycleDetach } from './detach.js';
 import { interfaceStateOf } from './interface-state.js';
@@ -51,6 +52,9 @@ export class Balancer implements Dataplane {
   readonly control: ControlPlane;
   private readonly sampler: StatsSampler;
   private readonly tracer: Tracer;
+  private readonly runTime: RunTimeMeter;
+  /** This balancer turned the run-time statistics on (close() turns them off). */
+  private statsOwner = false;
   private readonly store: (DesiredStore & { close?(): void }) | null;
   private lists: { version: number; at: number; vips: SampleVip[]; reals: SampleReal[] } | null = null;
   private closed = false;
@@ -69,6 +73,7 @@ export class Balancer implements Dataplane {
     }
     this.sampler = new StatsSampler(handle.maps, handle.sizes, { hcStats: handle.healthcheck?.maps.get(MAP.hcStats), monotonicMs: o.monotonicMs });
     this.tracer = new Tracer(handle);
+    this.runTime = new RunTimeMeter(handle.progFd);
   }
 
   /**
@@ -165,6 +170,8 @@ export class Balancer implements Dataplane {
     const l = this.sampleLists();
     const s = this.sampler.sample(l.vips, l.reals);
     s.interfaceState = this.interfaceState();
+    const rt = this.runTime.sample(s.perCpu);
+    if (rt) s.runTime = rt;
     return s;
   }
 
@@ -247,6 +254,11 @@ export class Balancer implements Dataplane {
     return this.store?.changeLog(limit) ?? [];
   }
 
+  runTimeStats(on?: boolean): { on: boolean; costNs: number } {
+    if (on !== undefined) { this.statsOwner = on; setRunTimeStats(on); }
+    return { on: runTimeStatsHeld(), costNs: RUN_TIME_STATS_COST_NS };
+  }
+
   /** The VIPs flows are matched against: the desired state's, or the kernel's (observed). */
   private vipKeys(): VipKey[] {
     return this.sampleLists().vips.map((v) => v.key);
@@ -301,6 +313,7 @@ export class Balancer implements Dataplane {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    if (this.statsOwner) setRunTimeStats(false);
     this.tracer.close();
     this.store?.close?.();
     this.handle.close();

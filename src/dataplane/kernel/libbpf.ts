@@ -86,7 +86,7 @@ export const LAYOUT = {
   bpf_obj_get_opts: { size: 16, file_flags: 8 },
   bpf_tc_hook: { size: 24, ifindex: 8, attach_point: 12, parent: 16 },
   bpf_tc_opts: { size: 32, prog_fd: 8, flags: 12, prog_id: 16, handle: 20, priority: 24 },
-  bpf_prog_info: { size: 232, type: 0, id: 4, tag: 8, load_time: 40, created_by_uid: 48, nr_map_ids: 52, map_ids: 56, name: 64 },
+  bpf_prog_info: { size: 232, type: 0, id: 4, tag: 8, load_time: 40, created_by_uid: 48, nr_map_ids: 52, map_ids: 56, name: 64, run_time_ns: 192, run_cnt: 200 },
   bpf_map_info: { size: 88, type: 0, id: 4, key_size: 8, value_size: 12, max_entries: 16, map_flags: 20, name: 24 },
 } as const;
 
@@ -169,6 +169,7 @@ const LIBBPF_DECLS = [
   'int bpf_obj_get(const char *path)',
   'int bpf_obj_get_opts(const char *path, void *opts)',
   'int bpf_obj_get_info_by_fd(int fd, void *info, _Inout_ uint32_t *len)',
+  'int bpf_enable_stats(int type)',
   'int bpf_prog_get_fd_by_id(uint32_t id)',
   'int bpf_map_get_fd_by_id(uint32_t id)',
   'int bpf_map_get_fd_by_id_opts(uint32_t id, void *opts)',
@@ -761,6 +762,31 @@ export function mapFdById(id: number, readOnly = false): number {
     return check(libbpf().bpf_map_get_fd_by_id_opts(id, opts.ptr), 'open map', `id ${id}`);
   } finally {
     opts.free();
+  }
+}
+
+/** enum bpf_stats_type: the kernel's run-time statistics (run_time_ns / run_cnt in bpf_prog_info). */
+export const BPF_STATS_RUN_TIME = 0;
+
+/**
+ * Turns the kernel's BPF run-time statistics on for as long as the returned fd is open (the kernel
+ * turns them off when the last holder closes it or dies). They cost every BPF program on the box
+ * time per run: callers keep them off by default.
+ */
+export function enableRunTimeStats(): number {
+  return check(libbpf().bpf_enable_stats(BPF_STATS_RUN_TIME), 'enable', 'BPF run-time statistics');
+}
+
+/** run_time_ns and run_cnt of a program (they move only while run-time statistics are on). */
+export function progRunStats(fd: number): { runTimeNs: bigint; runCnt: bigint } {
+  const L = LAYOUT.bpf_prog_info;
+  const info = new NativeBuffer(L.size);
+  try {
+    const len = [L.size];
+    check(libbpf().bpf_obj_get_info_by_fd(fd, info.ptr, len), 'get info of program', `fd ${fd}`);
+    return { runTimeNs: info.view.getBigUint64(L.run_time_ns, true), runCnt: info.view.getBigUint64(L.run_cnt, true) };
+  } finally {
+    info.free();
   }
 }
 

@@ -8,7 +8,7 @@ export const HELP: [string, string][] = [
   ['p', 'pause view (sampling continues)'], ['+ / -', 'longer / shorter interval'],
   ['v c h l', 'VIPs, per-CPU, healthcheck, log'],
   ['a', 'add VIP (detail: add real)'], ['d', 'delete VIP'], ['m', 'default gateway MAC'], ['D', 'detach the balancer'],
-  ['R', 're-attach after the interface came back'],
+  ['R', 're-attach after the interface came back'], ['t', 'run-time statistics on/off (ns/packet; cost ~72 ns/packet)'],
   ['w / n / x', 'detail: weight, drain, remove real'], ['f / F', 'detail: LRU flows of the VIP / the real (d purges)'], ['?', 'this help'], ['q Ctrl-C', 'quit (never detaches)'],
 ];
 

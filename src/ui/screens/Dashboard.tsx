@@ -46,7 +46,7 @@ type Mode =
 
 type Panel = 'vips' | 'cpus' | 'hc' | 'log';
 
-const MAIN_KEYS = '? help  / filter  s/r sort  p pause  +/- interval  Enter detail  a add  d del  m MAC  c cpu  h hc  l log  q quit';
+const MAIN_KEYS = '? help  / filter  s/r sort  p pause  +/- interval  Enter detail  a add  d del  m MAC  c cpu  h hc  l log  t run-time  q quit';
 const DETAIL_KEYS = 'Esc back  j/k real  a add real  w weight  n drain  x remove  f/F flows (VIP/real)  p pause  ? help  q quit';
 const FLOWS_KEYS = 'Esc back  j/k scroll  d purge these flows  r read again  p pause  ? help  q quit';
 
@@ -63,6 +63,7 @@ export function Dashboard(p: DashboardProps) {
   const [selectedId, setSelectedId] = useState<string | null>(null);
   const [top, setTop] = useState(0);
   const [message, setMessage] = useState<{ text: string; level: 'info' | 'error' } | null>(null);
+  const [runTimeOn, setRunTimeOn] = useState(false);
 
   useEffect(() => {
     if (stats.error) bal.addLog('error', `sample: ${describeError(stats.error)}`);
@@ -209,6 +210,17 @@ export function Dashboard(p: DashboardProps) {
     else if ((input === 'd' || key.delete) && selected) openForm('delete VIP', deleteVipForm(p.dp, selected.vip), 'main');
     else if (input === 'd') setMessage({ text: 'delete VIP: no VIP selected', level: 'error' });
     else if (input === 'm') openForm('default MAC', macForm(p.dp, bal.info), 'main');
+    else if (input === 't') {
+      const want = !runTimeOn;
+      p.dp.runTimeStats(want).then((r) => {
+        setRunTimeOn(r.on);
+        const text = r.on
+          ? `run-time statistics ON: they cost about ${r.costNs} ns per packet for every BPF program on the box; t turns them off (so does quitting)`
+          : 'run-time statistics off';
+        setMessage({ text, level: 'info' });
+        bal.addLog(r.on ? 'warn' : 'info', text);
+      }, (e: Error) => setMessage({ text: `run-time statistics: ${describeError(e)}`, level: 'error' }));
+    }
     else if (input === 'D') openForm('detach', detachForm(p.dp, bal.info), 'main', true);
     else if (input === 'R') {
       if (ifState?.canReattach) openForm('re-attach', reattachForm(p.dp, ifState), 'main');
