@@ -53,7 +53,7 @@ export function attachRequest(intf: string | undefined, f: AttachFlags): AttachR
 }
 
 export function ensureWritable(ctx: Ctx): void {
-  if (ctx.common.readonly) throw new ReadOnlyError('--readonly was given');
+  if (ctx.common.readonly) throw new ReadOnlyError('--readonly was given', { op: 'write', object: 'balancer (--readonly)' });
 }
 
 export function printChange(ctx: Ctx, r: import('../dataplane/types.js').ChangeResult, o: { json?: boolean; dryRun?: boolean }): void {

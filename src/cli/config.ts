@@ -6,7 +6,7 @@ import { checkHashChange, checkRealForVip, parseRealAddress, parseVipFlagList } 
 import type { BalancerConfig, Dataplane, HashKind, VipFlagName, VipKey, VipState } from '../dataplane/types.js';
 import type { Ctx } from './context.js';
 import { ensureWritable } from './balancer.js';
-import { OperationError, sanitize } from './errors.js';
+import { OperationError, isRefusedRequest, sanitize } from './errors.js';
 
 /**
  * The config file's format version. New optional keys keep it (an older file applies unchanged,
@@ -190,7 +190,7 @@ export async function configApply(ctx: Ctx, file: string, f: { dryRun?: boolean;
     try {
       dp.applyConfig(toBalancerConfig(want));
     } catch (e) {
-      if (e instanceof InputError) throw e; // the dataplane refused the file: nothing was written
+      if (isRefusedRequest(e)) throw e; // the dataplane refused the file: nothing was written
       throw new OperationError(`config apply failed: ${(e as Error).message}; nothing was applied (one transaction), the balancer is as before`);
     }
     report(true);

@@ -20,8 +20,15 @@ export interface ConsoleOptions extends HostOptions {
   noColor: boolean;
 }
 
+/** The demo's default rate (packets per second over all VIPs) and the range --rate takes. */
+export const DEMO_RATE = { default: 100_000, min: 100, max: 2_000_000 } as const;
+
 export interface DemoOptions {
+  /** `demo --id`: the lab id (names kt<id>b / kt<id>p / kt-<id>-cl, its own pins and state); default "demo". */
+  id?: string;
   durationS?: number;
+  /** Packets per second over all the demo's VIPs (default DEMO_RATE.default). */
+  ratePps?: number;
   intervalMs: number;
   noColor: boolean;
   interactive: boolean;

@@ -396,18 +396,5 @@ export interface Host {
   attach(req: AttachRequest, o?: ChangeOptions): { dataplane: Dataplane | null; result: ChangeResult };
 }
 
-/** Refusal of a write in --readonly or observe mode. */
-export class ReadOnlyError extends Error {
-  constructor(reason: string) {
-    super(`refused: ${reason}`);
-    this.name = 'ReadOnlyError';
-  }
-}
-
-/** Another katran-tui process holds the writer lock. */
-export class LockedError extends Error {
-  constructor(readonly pid: number, stateDir: string) {
-    super(`state directory ${stateDir} is locked by pid ${pid}`);
-    this.name = 'LockedError';
-  }
-}
+// The dataplane's errors live in errors.ts; these two are re-exported here for existing importers.
+export { ReadOnlyError, LockedError } from './errors.js';

@@ -284,7 +284,7 @@ export class Balancer implements Dataplane {
   reattach(o: ChangeOptions = {}): ChangeResult {
     const h = this.handle;
     requireOwnWritable(h, 're-attach');
-    if (this.store && !this.store.writable) throw new ReadOnlyError(`re-attach ${h.intf}: no writable state directory`);
+    if (this.store && !this.store.writable) throw new ReadOnlyError(`re-attach ${h.intf}: no writable state directory`, { op: 're-attach', object: h.intf });
     const old = { intf: h.intf, ifindex: h.ifindex };
     const r = (this.o.reattach ?? lifecycleReattach)(h, { dryRun: !!o.dryRun });
     const vips = this.control.counts().vips;

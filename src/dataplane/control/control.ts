@@ -271,9 +271,10 @@ export class ControlPlane {
   // Changes
 
   private guardWrite(what: string): void {
-    if (this.handle.readOnly) throw new ReadOnlyError(`${what}: ${this.handle.readOnlyReason ?? 'the balancer is open read-only'}`);
-    if (!this.store) throw new ReadOnlyError(`${what}: no state directory is open for writing`);
-    if (!this.store.writable) throw new ReadOnlyError(`${what}: the state directory is open read-only`);
+    const where = { op: what, object: `balancer on ${this.handle.intf}` };
+    if (this.handle.readOnly) throw new ReadOnlyError(`${what}: ${this.handle.readOnlyReason ?? 'the balancer is open read-only'}`, where);
+    if (!this.store) throw new ReadOnlyError(`${what}: no state directory is open for writing`, where);
+    if (!this.store.writable) throw new ReadOnlyError(`${what}: the state directory is open read-only`, where);
   }
 
   /** Plans a change (after the write guard) and, unless a dry run or already so, applies it. */

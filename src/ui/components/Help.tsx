@@ -7,9 +7,8 @@ export const HELP: [string, string][] = [
   ['/', 'filter VIPs'], ['s / r', 'next sort column / reverse'], ['1-5', 'sort by vip pps bps share reals'],
   ['p', 'pause view (sampling continues)'], ['+ / -', 'longer / shorter interval'],
   ['v c h l', 'VIPs, per-CPU, healthcheck, log'],
-  ['a', 'add VIP (detail: add real)'], ['d', 'delete VIP'], ['m', 'default gateway MAC'], ['D', 'detach the balancer'],
-  ['R', 're-attach after the interface came back'], ['t', 'run-time statistics on/off (ns/packet; cost ~72 ns/packet)'],
-  ['w / n / x', 'detail: weight, drain, remove real'], ['f / F', 'detail: LRU flows of the VIP / the real (d purges)'], ['?', 'this help'], ['q Ctrl-C', 'quit (never detaches)'],
+  ['a', 'add VIP (detail: add real)'], ['d', 'delete VIP'], ['m', 'default gateway MAC'], ['D', 'detach the balancer'], ['t', 'run-time stats on/off (cost!)'],
+  ['R', 're-attach after the interface came back'], ['w n x f F', 'detail: weight drain remove, LRU flows'], ['?', 'this help'], ['q Ctrl-C', 'quit (never detaches)'],
 ];
 
 export function Help({ width, height }: { width: number; height: number }) {
