@@ -103,6 +103,7 @@ export function statsJson(intf: string, s: StatsSample): object {
     resets: s.resets,
     underFlood: s.underFlood,
     quic: s.quic ? quicJson(s.quic) : null,
+    ...(s.runTime ? { nsPerPacket: s.runTime.nsPerPacket, coreShareEstimate: s.runTime.perCpuShare } : {}),
   };
 }
 

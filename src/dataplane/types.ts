@@ -174,6 +174,18 @@ export interface CpuStat {
   pass: PairStat;
 }
 
+/** The program's cost over the last interval, while the kernel's run-time statistics are on. */
+export interface RunTime {
+  /** run_time_ns / run_cnt deltas: the average ns the program took per packet. */
+  nsPerPacket: number;
+  /** Program runs (packets) in the interval. */
+  runs: number;
+  /** Per CPU: pps × nsPerPacket / 1e9, an ESTIMATE of the share of a core (the kernel gives no per-CPU split). */
+  perCpuShare: { cpu: number; share: number }[];
+  busiest: { cpu: number; share: number } | null;
+  estimate: true;
+}
+
 export interface StatsSample {
   /** ms since the epoch */
   at: number;
@@ -192,6 +204,8 @@ export interface StatsSample {
   interfaceState?: InterfaceState;
   /** quic_stats_map (absent from objects without QUIC routing: null). */
   quic?: QuicSample | null;
+  /** Present while the kernel's run-time statistics move (turned on by runTimeStats, or by another process). */
+  runTime?: RunTime;
 }
 
 export interface RealState {
@@ -305,6 +319,54 @@ export interface TraceResult {
   confirmedByKernel: boolean;
 }
 
+/** Which flows of the connection table to read: every filter optional (a VIP, a real, a client ADDR or ADDR:PORT). */
+export interface FlowQuery {
+  vip?: VipKey;
+  real?: string;
+  client?: string;
+  /** Most flows listed (default 1000); the per-real counts cover every match. */
+  limit?: number;
+}
+
+/** A flow held in an LRU. */
+export interface FlowEntry {
+  /** The VIP it belongs to, formatVip; a VIP removed since is named by the flow's destination. */
+  vip: string;
+  /** "203.0.113.9:40000" ([v6]:port for IPv6). */
+  client: string;
+  /** The real's address, null when its index no longer names a real. */
+  real: string | null;
+  realIndex: number;
+  /** The CPU whose LRU holds it; null: the shared fallback LRU. */
+  cpu: number | null;
+  /** UDP: ms since the flow's last packet (from atime vs the monotonic clock); null for TCP. */
+  ageMs: number | null;
+}
+
+/** Where a slice-by-slice read of the LRUs stands (opaque to callers). */
+export interface FlowCursor { table: number; token: number | null }
+
+export interface FlowList {
+  intf: string;
+  flows: FlowEntry[];
+  /** More flows matched than were listed. */
+  truncated: boolean;
+  /** Flows that matched the filter. */
+  matched: number;
+  /** Matching flows per real (every match, not only the listed ones), most first. */
+  perReal: { real: string; flows: number }[];
+  /** LRU entries read, and the LRUs' total size: the progress of a read in slices. */
+  read: number;
+  capacity: number;
+  /** Pass it back to read the next slice; null when every LRU was read. */
+  cursor: FlowCursor | null;
+}
+
+export interface PurgeResult extends ChangeResult {
+  /** Flows deleted (dry run: that would be). */
+  flows: number;
+}
+
 export interface HealthcheckState {
   intf: string;
   progId: number;
@@ -341,6 +403,18 @@ export interface Dataplane {
   setRealDown(key: VipKey, address: string, down: boolean, o?: ChangeOptions): ChangeResult;
   trace(req: TraceRequest): TraceResult;
   changeLog(limit?: number): ChangeLogEntry[];
+  /**
+   * Flows held in the per-CPU LRUs and the fallback LRU (read-only; batch lookups). Without
+   * `o.slice` every LRU is read; with it, at most that many entries from `o.cursor` on.
+   */
+  flows(q: FlowQuery, o?: { cursor?: FlowCursor | null; slice?: number }): FlowList;
+  /**
+   * The kernel's BPF run-time statistics: `on` true / false turns them on (this process holds the
+   * fd) or off; without it, only says. They cost every BPF program on the box ~costNs per packet.
+   */
+  runTimeStats(on?: boolean): { on: boolean; costNs: number };
+  /** Deletes the flows of a VIP (of one real) from the LRUs: their next packets are hashed again. */
+  purgeFlows(q: { vip: VipKey; real?: string }, o?: ChangeOptions): PurgeResult;
   /**
    * After the interface was deleted and an interface of that name came back (or our program was
    * detached behind our back): attaches the pinned program to the interface's current ifindex and

@@ -5,13 +5,14 @@
 import { DEFAULT_HASH, DEFAULT_WEIGHT, OWN_VIP_FLAGS, QUIC_STATS_FIELDS, formatVip, InputError, parseIp, parseMac, parsePort, parseVipFlags, parseWeight, vipFlagsToNames, VIP_FLAGS } from '../../src/dataplane/abi.js';
 import type { GlobalCounter, VipFlagName, VipKey } from '../../src/dataplane/abi.js';
 import { AlreadyAttachedError, BpfError, InterfaceMissingError, LockedError, MapFullError, ReadOnlyError } from '../../src/dataplane/errors.js';
+import { checkFlowQuery } from '../../src/dataplane/lru/query.js';
 import { checkHashChange, checkRealForVip, parseRealAddress, parseVipFlagList } from '../../src/dataplane/rules.js';
 import { planAddQuicMapping, planRemoveQuicMapping, planSetRealDown, type Limits, type Plan } from '../../src/dataplane/control/planner.js';
 import type { DesiredQuicMapping, DesiredState } from '../../src/dataplane/control/desired.js';
 import type {
   AttachRequest, BalancerInfo, BalancerSummary, ChangeLogEntry, ChangeOptions, ChangeResult, CpuStat, Dataplane,
   HashKind, HealthcheckState, Host, InterfaceInfo, PairStat, PendingChange, RealStat, StatsSample, TraceRequest, TraceResult,
-  VipSpec, VipState, VipStat, InterfaceState, QuicCounter, QuicMapping, QuicSample
+  VipSpec, VipState, VipStat, InterfaceState, QuicCounter, QuicMapping, QuicSample, FlowCursor, FlowEntry, FlowList, FlowQuery, PurgeResult,
 } from '../../src/dataplane/types.js';
 
 const GLOBALS: GlobalCounter[] = ['lru', 'lruMiss', 'newConnRate', 'fallbackLru', 'icmpTooBig', 'encapFail', 'chDrop', 'xdpTotal', 'xdpTx', 'xdpDrop', 'xdpPass'];
@@ -280,6 +281,11 @@ export class FakeDataplane implements Dataplane {
       underFlood: this.underFlood,
       interfaceState: { ...this.ifState },
     };
+    if (this.runTimeOn && !first) {
+      const ns = 250;
+      const perCpuShare = perCpu.map((c) => ({ cpu: c.cpu, share: Math.min(1, (c.total.r1 * ns) / 1e9) }));
+      s.runTime = { nsPerPacket: ns, runs: global.xdpTotal.r1, perCpuShare, busiest: perCpuShare.reduce((b, c) => (c.share > b.share ? c : b)), estimate: true };
+    }
     this.prev = s;
     return s;
   }
@@ -545,6 +551,62 @@ export class FakeDataplane implements Dataplane {
   }
 
   changeLog(limit = 50): ChangeLogEntry[] { return this.log.slice(-limit); }
+
+  /** Flows the fake's LRUs hold (tests seed them; purge and ageFlows remove them). */
+  heldFlows: FlowEntry[] = [];
+  /** flows() calls, and the slice each asked for. */
+  flowCalls: { slice?: number }[] = [];
+
+  /** `n` flows of `vip` on `real` (clients 203.0.113.x:40000+i), spread over CPUs 0 and 1. */
+  seedFlows(vip: string, real: string, n: number, o: { udp?: boolean } = {}): this {
+    const index = this.realIndex.get(real) ?? 0;
+    for (let i = 0; i < n; i++) {
+      this.heldFlows.push({ vip, client: `203.0.113.${1 + (i % 200)}:${40000 + i}`, real, realIndex: index, cpu: i % 2, ageMs: o.udp ? 100 * i : null });
+    }
+    return this;
+  }
+
+  /** The oldest `n` flows of `real` age out. */
+  ageFlows(real: string, n: number): this {
+    for (let i = 0; i < n; i++) {
+      const at = this.heldFlows.findIndex((f) => f.real === real);
+      if (at < 0) break;
+      this.heldFlows.splice(at, 1);
+    }
+    return this;
+  }
+
+  flows(q: FlowQuery, o: { cursor?: FlowCursor | null; slice?: number } = {}): FlowList {
+    this.flowCalls.push({ slice: o.slice });
+    const f = checkFlowQuery(q);
+    const from = o.cursor?.table ?? 0;
+    const to = o.slice ? Math.min(this.heldFlows.length, from + o.slice) : this.heldFlows.length;
+    const match = this.heldFlows.slice(from, to).filter((e) => (!f.vip || e.vip === formatVip(f.vip)) && (!f.real || e.real === f.real)
+      && (!f.client || e.client.startsWith(`${f.client.address}:`) && (f.client.port === undefined || e.client.endsWith(`:${f.client.port}`))));
+    const per = new Map<string, number>();
+    for (const e of match) per.set(e.real ?? '?', (per.get(e.real ?? '?') ?? 0) + 1);
+    return {
+      intf: this.intf, flows: match.slice(0, f.limit), truncated: match.length > f.limit, matched: match.length,
+      perReal: [...per].map(([real, flows]) => ({ real, flows })).sort((a, b) => b.flows - a.flows),
+      read: to - from, capacity: Math.max(this.heldFlows.length, 4096), cursor: to < this.heldFlows.length ? { table: to, token: null } : null,
+    };
+  }
+
+  /** Run-time statistics as the console turned them (the fake's samples then carry runTime). */
+  runTimeOn = false;
+  runTimeStats(on?: boolean): { on: boolean; costNs: number } {
+    if (on !== undefined) this.runTimeOn = on;
+    return { on: this.runTimeOn, costNs: 72 };
+  }
+
+  purgeFlows(q: { vip: VipKey; real?: string }, o?: ChangeOptions): PurgeResult {
+    const dry = this.guard(o);
+    const id = formatVip(q.vip);
+    const hit = (e: FlowEntry) => e.vip === id && (!q.real || e.real === q.real);
+    const n = this.heldFlows.filter(hit).length;
+    if (!dry) { this.heldFlows = this.heldFlows.filter((e) => !hit(e)); this.record('lru-purge', id, n, 0); }
+    return { applied: !dry, summary: [`purge flows of ${id}${q.real ? ` on ${q.real}` : ''} from the LRU: ${n} flow(s)`], warnings: [], flows: n };
+  }
 
   detach(o?: ChangeOptions): ChangeResult {
     this.detachCalls++;

@@ -20,7 +20,7 @@ test('detail: chart drawn by blessed-contrib off-screen, reals with weight, ring
   assert.match(f, /-4s/, 'x labels: seconds ago');
   assert.match(f, /198\.51\.100\.1\s+1\s+25\.0%/);
   assert.match(f, /198\.51\.100\.3\s+2\s+50\.0%\s+\d+/);
-  assert.match(f, /REAL\s+WEIGHT\s+RING\s+PPS\s+BPS \(all VIPs\)/, 'per-real rates are the real\'s totals, and say so');
+  assert.match(f, /REAL\s+WEIGHT\s+RING\s+FLOWS\s+PPS\s+BPS \(all VIPs\)/, 'per-real rates are the real\'s totals, and say so');
   await press(r, KEY.esc);
   assert.match(frame(r), /> 192\.0\.2\.10:80\/tcp/, 'back with the VIP still selected');
   r.unmount();

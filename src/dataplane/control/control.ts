@@ -17,6 +17,7 @@ import {
   type Limits, type Plan,
 } from './planner.js';
 import { Reconciler, type FaultHook } from './reconciler.js';
+import { heldFlowsByReal } from '../lru/flows.js';
 import type { Intent } from './desired.js';
 
 export interface ControlOptions {
@@ -311,6 +312,12 @@ export class ControlPlane {
   private change(what: string, o: ChangeOptions, make: () => Plan): ChangeResult {
     this.guardWrite(what);
     const p = make();
+    if (p.changes) {
+      // Counted before the write: a removed real's index still names it.
+      const held = this.heldOnLosingReals(p);
+      p.summary.push(...held.summary);
+      p.warnings.push(...held.warnings);
+    }
     if (!o.dryRun && p.changes) {
       this.kernel.commit(this.store!, this.desired, p, (s) => {
         this.desired = s;
@@ -323,6 +330,41 @@ export class ControlPlane {
   }
 
   private readonly moved = (v: DesiredVip, s: DesiredState): number => this.kernel.moved(v, s);
+
+  /**
+   * The drain numbers of a ring change, one policy for the console, the CLI and `config apply`: per
+   * VIP whose ring changes, the flows held in the LRU on reals that lose ring slots (those flows
+   * keep their real until they end; new flows follow the new ring), and a warning for each removed
+   * real that still holds flows.
+   */
+  private heldOnLosingReals(p: Plan): { summary: string[]; warnings: string[] } {
+    const out = { summary: [] as string[], warnings: [] as string[] };
+    const m = this.handle.maps;
+    if (!m.lruMapping && !m.fallbackLru) return out;
+    const cur = this.desired;
+    const addrOf = new Map(cur.reals.map((r) => [r.index, r.address]));
+    const keys = cur.vips.map((v) => v.key);
+    for (const id of p.scope) {
+      const before = cur.vips.find((v) => vipId(v.key) === id);
+      if (!before) continue; // a new VIP holds no flows
+      const after = p.next.vips.find((v) => vipId(v.key) === id);
+      const was = ringCounts(this.kernel.readRing(before.vipNum));
+      const will = after ? ringCounts(this.kernel.desiredRing(after, p.next)) : new Map<number, number>();
+      const losing = [...was].filter(([i, n]) => i !== 0 && (will.get(i) ?? 0) < n).map(([i]) => i);
+      if (!losing.length) continue;
+      const held = heldFlowsByReal(this.handle, keys, before.key);
+      const parts = losing.map((i) => ({ i, address: addrOf.get(i) ?? `index ${i}`, n: held.get(i) ?? 0 }));
+      const total = parts.reduce((a, x) => a + x.n, 0);
+      const list = parts.filter((x) => x.n > 0).map((x) => `${x.address} ${x.n}`).join(', ');
+      out.summary.push(`${id}: ${total} flow(s) held in the LRU are on reals that lose ring slots${list ? ` (${list})` : ''}`);
+      for (const x of parts) {
+        if (x.n > 0 && after && !after.reals.some((r) => r.address === x.address)) {
+          out.warnings.push(`${x.address} still holds ${x.n} flow(s) of ${id} in the LRU: they keep going to it until they end (katran-tui lru purge --vip ${id} --real ${x.address} re-hashes them now)`);
+        }
+      }
+    }
+    return out;
+  }
 
   addVip(spec: VipSpec, o: ChangeOptions = {}): ChangeResult {
     return this.change('add VIP', o, () => planAddVip(this.desired, this.limits, spec));

@@ -5,6 +5,7 @@
 // miss stats) its own. So a trace changes no live flow, LRU entry or counter. When the live LRU
 // holds the flow, the entry is copied into the clone's own LRUs so that the kernel follows the same
 // path.
+import { closeFlowTables, openFlowTables } from '../lru/tables.js';
 import {
   CTL_MAC_INDEX, DEFAULTS, IPPROTO, MAP, SIZES, VIP_FLAGS, flowKey, formatVip, isZeroMac, parseIp, parsePort, parseProto,
   quicHeader, quicPayload, realDefinition, realPosLru, u32Key, vipDefinition, vipFlagsToNames, vipMeta, type VipKey,
@@ -110,26 +111,6 @@ export class Tracer {
   private runner: TestRunner | null = null;
 
   constructor(private readonly handle: BalancerHandle) {}
-
-  /** The live per-CPU LRUs (by inner map id) and the fallback LRU, opened read-only. */
-  private liveLrus(): { where: string; map: BpfMap }[] {
-    const out: { where: string; map: BpfMap }[] = [];
-    const m = this.handle.maps.lruMapping;
-    if (m) {
-      const v = Buffer.alloc(m.valueBufferSize);
-      const cpus = Math.min(m.maxEntries, m.cpus);
-      for (let cpu = 0; cpu < cpus; cpu++) {
-        if (!m.lookup(u32Key(cpu), v)) continue;
-        const id = v.readUInt32LE(0);
-        if (!id) continue;
-        try {
-          out.push({ where: `CPU ${cpu}'s LRU`, map: BpfMap.fromFd(`lru_cpu${cpu}`, mapFdById(id, true), { readOnly: true }) });
-        } catch { /* gone meanwhile */ }
-      }
-    }
-    if (this.handle.maps.fallbackLru) out.push({ where: 'the fallback LRU', map: this.handle.maps.fallbackLru });
-    return out;
-  }
 
   /** Loads (once) the clone that shares vip_map, reals, ch_rings, ctl_array, server_id_map and vip_to_down_reals_map with the live program. */
   private ensureClone(): LoadedBalancer {
@@ -295,7 +276,7 @@ export class Tracer {
     this.lastKey = key;
     const v = Buffer.alloc(SIZES.realPosLru);
     const now = process.hrtime.bigint(); // CLOCK_MONOTONIC: the base of the kernel's ktime
-    const lrus = this.liveLrus();
+    const lrus = openFlowTables(this.handle);
     let hit: LruHit | null = null;
     try {
       for (const { where, map } of lrus) {
@@ -310,7 +291,7 @@ export class Tracer {
       }
       if (!hit) steps.push('LRU: miss (no live LRU holds the flow)');
     } finally {
-      for (const { map } of lrus) if (map !== this.handle.maps.fallbackLru) map.close();
+      closeFlowTables(lrus);
     }
     return hit;
   }
