@@ -1,4 +1,5 @@
 // attach, detach, status: the balancer's lifecycle on an interface.
+import { addVlansToRequest } from './vlan.js';
 import { closeSync, existsSync, openSync, readSync, statSync } from 'node:fs';
 import { formatMac, InputError, parseMac } from '../dataplane/abi.js';
 import { ReadOnlyError, type AttachRequest, type XdpModeRequest } from '../dataplane/types.js';
@@ -17,6 +18,8 @@ export interface AttachFlags {
   lruSize?: string;
   forwardingCores?: string;
   force?: boolean;
+  vlan?: string[];
+  vlanMac?: string[];
   dryRun?: boolean;
   json?: boolean;
 }
@@ -49,6 +52,7 @@ export function attachRequest(intf: string | undefined, f: AttachFlags): AttachR
   if (f.lruSize !== undefined && f.lruSize !== '') req.lruSize = parseIntIn(f.lruSize, 'LRU size', 1, 1_000_000_000, ' (entries, split across the forwarding cores)');
   if (f.forwardingCores !== undefined && f.forwardingCores !== '') req.forwardingCores = parseCpuList(f.forwardingCores);
   if (f.force) req.force = true;
+  addVlansToRequest(req, f.vlan, f.vlanMac);
   return req;
 }
 

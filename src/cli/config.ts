@@ -1,11 +1,12 @@
 // config export / apply: the balancer's desired state as one JSON file. apply validates the whole
 // file before anything is written, prints the diff, and applies it as one transaction through the
 // dataplane (one intent record: a failure or a crash leaves it fully applied or fully absent).
-import { DEFAULT_HASH, DEFAULT_WEIGHT, formatMac, formatVip, InputError, parseHash, parseWeight, parseMac, parseVip, parseVipFlags, vipFlagsToNames } from '../dataplane/abi.js';
+import { DEFAULT_HASH, DEFAULT_WEIGHT, formatMac, formatVip, formatVlan, parseVlanMapping, type VlanMappingText, InputError, parseHash, parseWeight, parseMac, parseVip, parseVipFlags, vipFlagsToNames } from '../dataplane/abi.js';
 import { checkHashChange, checkRealForVip, parseRealAddress, parseVipFlagList } from '../dataplane/rules.js';
 import type { BalancerConfig, Dataplane, HashKind, VipFlagName, VipKey, VipState } from '../dataplane/types.js';
 import type { Ctx } from './context.js';
 import { ensureWritable } from './balancer.js';
+import { vlanLine } from './vlan.js';
 import { OperationError, sanitize } from './errors.js';
 
 /**
@@ -18,7 +19,7 @@ export const CONFIG_FORMAT = 1;
 
 export interface ConfigReal { address: string; weight: number }
 export interface ConfigVip { vip: string; flags: VipFlagName[]; hash: HashKind; reals: ConfigReal[] }
-export interface ConfigDoc { katranTuiConfig: number; intf?: string; defaultMac: string | null; vips: ConfigVip[] }
+export interface ConfigDoc { katranTuiConfig: number; intf?: string; defaultMac: string | null; vips: ConfigVip[]; vlans?: VlanMappingText[] }
 
 export function exportConfig(dp: Dataplane): ConfigDoc {
   const vips = [...dp.vips()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)).map((v) => ({
@@ -27,7 +28,27 @@ export function exportConfig(dp: Dataplane): ConfigDoc {
     hash: v.hash,
     reals: v.reals.map((r) => ({ address: r.address, weight: r.weight })).sort((a, b) => (a.address < b.address ? -1 : a.address > b.address ? 1 : 0)),
   }));
-  return { katranTuiConfig: CONFIG_FORMAT, intf: dp.info().intf, defaultMac: dp.getDefaultMac(), vips };
+  const doc: ConfigDoc = { katranTuiConfig: CONFIG_FORMAT, intf: dp.info().intf, defaultMac: dp.getDefaultMac(), vips };
+  // Optional key (format 1 stays readable by an older katran-tui when no VLANs are configured).
+  const vlans = dp.vlans();
+  if (vlans?.length) doc.vlans = vlans;
+  return doc;
+}
+
+/** "vlans": [{"ingress": "573", "egress": "574", "mac": "58:e4:..." | null}]; syntax here, the rules in the dataplane. */
+function parseConfigVlans(raw: unknown): VlanMappingText[] {
+  if (!Array.isArray(raw)) throw new InputError('config: "vlans" must be an array of {"ingress", "egress", "mac"}');
+  return raw.map((v: unknown, i: number) => {
+    const where = `config vlans[${i}]`;
+    if (!isObj(v)) throw new InputError(`${where}: expected {"ingress": "573", "egress": "574", "mac": null}`);
+    onlyKeys(v, ['ingress', 'egress', 'mac'], where);
+    if (typeof v.ingress !== 'string' && typeof v.ingress !== 'number') throw new InputError(`${where}: "ingress" must be a VLAN like "573" or "100.573"`);
+    const egressText = v.egress === undefined ? v.ingress : v.egress;
+    if (typeof egressText !== 'string' && typeof egressText !== 'number') throw new InputError(`${where}: "egress" must be a VLAN like "574"`);
+    const m = at(where, () => parseVlanMapping(`${v.ingress}:${egressText}`));
+    if (v.mac !== undefined && v.mac !== null && typeof v.mac !== 'string') throw new InputError(`${where}: "mac" must be a MAC string or null (the default MAC)`);
+    return { ingress: formatVlan(m.ingress), egress: formatVlan(m.egress), mac: typeof v.mac === 'string' ? at(where, () => formatMac(parseMac(v.mac as string))) : null };
+  });
 }
 
 function isObj(x: unknown): x is Record<string, unknown> {
@@ -48,7 +69,7 @@ function at<T>(where: string, rule: () => T): T {
 }
 
 interface DesiredVip { key: VipKey; id: string; flags: VipFlagName[]; hash: HashKind; reals: Map<string, number> }
-export interface Desired { defaultMac: string | null; vips: Map<string, DesiredVip> }
+export interface Desired { defaultMac: string | null; vips: Map<string, DesiredVip>; vlans?: VlanMappingText[] }
 
 /** Validates the whole document; every problem is an InputError naming where it is. */
 export function validateConfig(text: string, limits?: { maxVips: number; maxReals: number; flags: VipFlagName[] }): Desired {
@@ -59,7 +80,7 @@ export function validateConfig(text: string, limits?: { maxVips: number; maxReal
     throw new InputError(`config is not valid JSON: ${(e as Error).message}`);
   }
   if (!isObj(doc)) throw new InputError('config: expected a JSON object like {"katranTuiConfig": 1, "defaultMac": ..., "vips": [...]}');
-  onlyKeys(doc, ['katranTuiConfig', 'intf', 'defaultMac', 'vips'], 'config');
+  onlyKeys(doc, ['katranTuiConfig', 'intf', 'defaultMac', 'vips', 'vlans'], 'config');
   const version = doc.katranTuiConfig;
   if (typeof version === 'number' && Number.isInteger(version) && version > CONFIG_FORMAT) {
     throw new InputError(`config: "katranTuiConfig" is ${version}, a newer format version than this katran-tui reads (${CONFIG_FORMAT}): upgrade katran-tui to apply it`);
@@ -107,7 +128,9 @@ export function validateConfig(text: string, limits?: { maxVips: number; maxReal
     if (vips.size > limits.maxVips) throw new InputError(`config: ${vips.size} VIPs, the program holds at most ${limits.maxVips}`);
     if (allReals.size > limits.maxReals) throw new InputError(`config: ${allReals.size} distinct reals, the program holds at most ${limits.maxReals}`);
   }
-  return { defaultMac, vips };
+  const out: Desired = { defaultMac, vips };
+  if (doc.vlans !== undefined) out.vlans = parseConfigVlans(doc.vlans);
+  return out;
 }
 
 /** The validated file as the dataplane's one-transaction input. */
@@ -115,7 +138,23 @@ export function toBalancerConfig(want: Desired): BalancerConfig {
   return {
     mac: want.defaultMac ?? undefined,
     vips: [...want.vips.values()].map((v) => ({ key: v.key, flags: v.flags, hash: v.hash, reals: [...v.reals].map(([address, weight]) => ({ address, weight })) })),
+    ...(want.vlans ? { vlans: want.vlans } : {}),
   };
+}
+
+/** The VLAN lines of the diff ("+ vlan 573 -> 574 via MAC"); none when the file has no "vlans" key. */
+export function planVlans(current: VlanMappingText[] | null, want: Desired): string[] {
+  if (!want.vlans) return [];
+  const cur = new Map((current ?? []).map((v) => [v.ingress, v]));
+  const next = new Map(want.vlans.map((v) => [v.ingress, v]));
+  const lines: string[] = [];
+  for (const [k, v] of cur) if (!next.has(k)) lines.push(`- vlan ${vlanLine(v)}`);
+  for (const [k, v] of next) {
+    const c = cur.get(k);
+    if (!c) lines.push(`+ vlan ${vlanLine(v)}`);
+    else if (c.egress !== v.egress || c.mac !== v.mac) lines.push(`~ vlan ${vlanLine(c)} -> ${vlanLine(v)}`);
+  }
+  return lines;
 }
 
 /**
@@ -171,7 +210,7 @@ export async function configApply(ctx: Ctx, file: string, f: { dryRun?: boolean;
   await ctx.withDataplane({ write: !f.dryRun }, (dp) => {
     const info = dp.info();
     const want = validateConfig(text, { maxVips: info.capacity.maxVips, maxReals: info.capacity.maxReals - 1, flags: info.vipFlagsSupported });
-    const steps = plan(dp.vips(), dp.getDefaultMac(), want);
+    const steps = [...plan(dp.vips(), dp.getDefaultMac(), want), ...planVlans(dp.vlans(), want)];
     const report = (applied: boolean) => {
       if (f.json) ctx.out(JSON.stringify({ intf: info.intf, applied, dryRun: !!f.dryRun, changes: steps }));
       else {

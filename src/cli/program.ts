@@ -14,6 +14,7 @@ import { stats } from './stats.js';
 import { trace } from './trace.js';
 import { parseIntervalMs, parsePath } from './validate.js';
 import { parseIntfName } from '../dataplane/rules.js';
+import { addVlanCommands, vlanAttachOptions } from './vlan.js';
 import { realAdd, realDel, realWeight, vipAdd, vipDel, vipList } from './vips.js';
 
 export const DEFAULT_INTERVAL_MS = 1000;
@@ -28,6 +29,7 @@ function addAttachOptions(cmd: Command, hidden: boolean): Command {
     new Option('--lru-size <n>', 'total LRU entries, split across the forwarding cores'),
     new Option('--forwarding-cores <csv>', 'CPUs that forward, e.g. 0,1,2-5 (default: every CPU)'),
     new Option('--force', 'replace an XDP program that is not katran-tui\'s'),
+    ...vlanAttachOptions(),
   ];
   for (const o of opts) cmd.addOption(hidden ? o.hideHelp() : o);
   return cmd;
@@ -124,6 +126,8 @@ export function buildProgram(deps: CliDeps, run: { ctx?: Ctx; result?: number })
   dryOpt(jsonOpt(real.command('weight').argument('<vip>', 'ADDR:PORT/PROTO').argument('<real>', 'the real\'s address').argument('<n>', 'new weight; 0 drains'), 'print the result as JSON'))
     .description('change a real\'s weight (0 drains: flows in the LRU stay until they age out)')
     .action(async (v: string, r: string, n: string, _o, cmd: Command) => realWeight(ctxOf(cmd), v, r, n, opts(cmd)));
+
+  addVlanCommands(program, ctxOf);
 
   const mac = program.command('mac').description('the default gateway MAC: get (default) or set');
   jsonOpt(mac.command('get', { isDefault: true }).description('print the default MAC'))

@@ -2,9 +2,9 @@
 // the CLI see only these types; src/dataplane/balancer/balancer.ts implements them over libbpf, and UI tests
 // use a fake that implements them too. Plain numbers (not BigInt) cross this line: counters are
 // summed in BigInt inside stats.ts and converted once per sample.
-import type { GlobalCounter, HashKind, VipFlagName, VipKey } from './abi.js';
+import type { GlobalCounter, HashKind, VipFlagName, VipKey, VlanMappingText } from './abi.js';
 
-export type { VipKey, VipFlagName, GlobalCounter, HashKind } from './abi.js';
+export type { VipKey, VipFlagName, GlobalCounter, HashKind, VlanMappingText } from './abi.js';
 
 export type XdpMode = 'native' | 'generic';
 export type XdpModeRequest = XdpMode | 'auto';
@@ -80,6 +80,10 @@ export interface AttachRequest {
   forwardingCores?: number[];
   /** Replace an XDP program that is not ours. */
   force?: boolean;
+  /** VLAN mappings (--vlan / --vlan-mac); refused before anything is attached when they break a rule. */
+  vlans?: VlanMappingText[];
+  /** Egress VLANs a --vlan-mac was given for (one no mapping leaves on is refused). */
+  vlanMacs?: string[];
 }
 
 export interface BalancerInfo {
@@ -194,6 +198,8 @@ export interface BalancerConfig {
   /** Default gateway MAC; undefined keeps the current one, null clears it. */
   mac?: string | null;
   vips: { key: VipKey; flags?: VipFlagName[]; hash?: HashKind; reals?: { address: string; weight: number }[] }[];
+  /** VLAN mappings (katran-tui's object); undefined keeps the current ones, [] removes them. */
+  vlans?: VlanMappingText[];
 }
 
 export interface ChangeOptions {
@@ -262,6 +268,12 @@ export interface Dataplane {
    * intent, so a crash leaves it fully applied or fully absent, unlike a series of single changes.
    */
   applyConfig(cfg: BalancerConfig, o?: ChangeOptions): ChangeResult;
+  /** The VLAN mappings; null when the program has no VLAN maps (upstream Katran). */
+  vlans(): VlanMappingText[] | null;
+  /** `vlan add IN[:OUT]` (with `replace`: change an existing ingress VLAN); mac: the egress VLAN's gateway. */
+  addVlan(mapping: string, mac?: string | null, o?: ChangeOptions & { replace?: boolean }): ChangeResult;
+  removeVlan(vlan: string, o?: ChangeOptions): ChangeResult;
+  setVlanMac(egress: string, mac: string, o?: ChangeOptions): ChangeResult;
   healthcheck(): HealthcheckState | null;
   trace(req: TraceRequest): TraceResult;
   changeLog(limit?: number): ChangeLogEntry[];
@@ -302,5 +314,13 @@ export class LockedError extends Error {
   constructor(readonly pid: number, stateDir: string) {
     super(`state directory ${stateDir} is locked by pid ${pid}`);
     this.name = 'LockedError';
+  }
+}
+
+/** The loaded object has no VLAN maps (an upstream Katran object, or an older katran-tui one). */
+export class VlanUnavailableError extends Error {
+  constructor(readonly op: string, readonly object: string) {
+    super(`VLANs: not available for this program (${op} ${object}: no kt_vlan_map map; VLAN tags need katran-tui's own balancer)`);
+    this.name = 'VlanUnavailableError';
   }
 }

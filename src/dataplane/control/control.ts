@@ -2,13 +2,13 @@
 // the kernel maps and the durable desired state. Every change is planned on a whole desired state
 // (planner.ts: validated completely, nothing written, every policy), then applied by the
 // reconciler (reconciler.ts: intent, kernel writes, rollback; recovery at the next open).
-import type { VipFlagName, VipKey } from '../abi.js';
+import type { VipFlagName, VipKey, VlanMappingText } from '../abi.js';
 import type { BalancerHandle } from '../kernel/handle.js';
 import type { ChangeOptions, ChangeResult, RealState, VipSpec, VipState } from '../types.js';
 import { ReadOnlyError } from '../types.js';
 import { copyState, emptyState, indexMap, vipId, type DesiredConfig, type DesiredState, type DesiredStore, type DesiredVip } from './desired.js';
 import {
-  planAddReal, planAddVip, planApply, planRemoveReal, planRemoveVip, planSetDefaultMac, planSetRealWeight, planSetVipFlags, validateState,
+  planAddReal, planAddVip, planAddVlan, planApply, planRemoveVlan, planSetVlanMac, planSetVlans, planRemoveReal, planRemoveVip, planSetDefaultMac, planSetRealWeight, planSetVipFlags, validateState,
   type Limits, type Plan,
 } from './planner.js';
 import { Reconciler, type FaultHook } from './reconciler.js';
@@ -30,7 +30,7 @@ export class ControlPlane {
   private constructor(readonly handle: BalancerHandle, private readonly store: DesiredStore | null, o: ControlOptions) {
     this.ringSize = handle.sizes.ringSize;
     this.kernel = new Reconciler(handle.maps, this.ringSize, o.faults);
-    this.limits = { maxVips: handle.sizes.maxVips, maxReals: handle.maps.reals.maxEntries, vipFlagsSupported: handle.vipFlagsSupported };
+    this.limits = { maxVips: handle.sizes.maxVips, maxReals: handle.maps.reals.maxEntries, vipFlagsSupported: handle.vipFlagsSupported, vlans: this.kernel.vlan !== null };
     this.desired = emptyState(handle.intf, handle.mode);
   }
 
@@ -202,6 +202,32 @@ export class ControlPlane {
   /** `config apply`: makes the balancer hold exactly `cfg` (VIPs not in it are removed). */
   apply(cfg: DesiredConfig, o: ChangeOptions = {}): ChangeResult {
     return this.change('apply config', o, () => planApply(this.desired, this.limits, cfg, this.moved));
+  }
+
+  /** The VLAN mappings (desired = kernel), or null when the program has no VLAN maps. */
+  vlans(): VlanMappingText[] | null {
+    return this.kernel.vlan ? (this.desired.vlans ?? []).map((v) => ({ ...v })) : null;
+  }
+
+  /** The VLAN maps (counters), or null. */
+  get vlanTable() {
+    return this.kernel.vlan;
+  }
+
+  addVlan(mapping: string, mac?: string | null, o: ChangeOptions & { replace?: boolean } = {}): ChangeResult {
+    return this.change(o.replace ? 'change VLAN' : 'add VLAN', o, () => planAddVlan(this.desired, this.limits, mapping, mac, !!o.replace));
+  }
+
+  removeVlan(vlan: string, o: ChangeOptions = {}): ChangeResult {
+    return this.change('remove VLAN', o, () => planRemoveVlan(this.desired, this.limits, vlan));
+  }
+
+  setVlanMac(egress: string, mac: string, o: ChangeOptions = {}): ChangeResult {
+    return this.change('set VLAN MAC', o, () => planSetVlanMac(this.desired, this.limits, egress, mac));
+  }
+
+  setVlans(rows: VlanMappingText[], strayMacs: string[] = [], o: ChangeOptions = {}): ChangeResult {
+    return this.change('set VLANs', o, () => planSetVlans(this.desired, this.limits, rows, strayMacs));
   }
 
   /** Makes the kernel equal to the saved desired state, reading every ring ('repair'). */

@@ -26,6 +26,17 @@ export interface DesiredState {
   vips: DesiredVip[];
   /** Real index allocations: one index per address, shared by every VIP that uses it (never 0). */
   reals: { address: string; index: number }[];
+  /**
+   * VLAN mappings (katran-tui's object only; optional in the file, [] when absent): per ingress
+   * VLAN, the egress VLAN and its gateway MAC (null: the default MAC). VLANs as "573" / "100.573".
+   */
+  vlans?: DesiredVlan[];
+}
+
+export interface DesiredVlan {
+  ingress: string;
+  egress: string;
+  mac: string | null;
 }
 
 /** `config apply`'s input: the Dataplane interface's BalancerConfig (vip_nums and indexes are ours). */
@@ -54,7 +65,7 @@ export interface DesiredStore {
 export const vipId = formatVip;
 
 export function emptyState(intf: string, mode: string): DesiredState {
-  return { version: 1, intf, mode, mac: null, vips: [], reals: [] };
+  return { version: 1, intf, mode, mac: null, vips: [], reals: [], vlans: [] };
 }
 
 /** A deep copy of a desired state (structuredClone is ~20x slower for 512 VIPs). */
@@ -63,7 +74,16 @@ export function copyState(s: DesiredState): DesiredState {
     version: 1, intf: s.intf, mode: s.mode, mac: s.mac,
     vips: s.vips.map((v) => ({ key: { address: v.key.address, port: v.key.port, proto: v.key.proto }, flags: [...v.flags], hash: v.hash, vipNum: v.vipNum, reals: v.reals.map((r) => ({ address: r.address, weight: r.weight })) })),
     reals: s.reals.map((r) => ({ address: r.address, index: r.index })),
+    vlans: (s.vlans ?? []).map((v) => ({ ingress: v.ingress, egress: v.egress, mac: v.mac })),
   };
+}
+
+export function vlansOf(s: DesiredState): DesiredVlan[] {
+  return s.vlans ?? [];
+}
+
+function sameVlans(a: DesiredState, b: DesiredState): boolean {
+  return JSON.stringify(vlansOf(a)) === JSON.stringify(vlansOf(b));
 }
 
 /**
@@ -77,6 +97,8 @@ export interface StatePatch {
   mac: string | null;
   vips: Record<string, DesiredVip | null>;
   reals: Record<string, number | null>;
+  /** The whole VLAN list (a handful of entries) when the change touches it. */
+  vlans?: DesiredVlan[];
 }
 
 export function diffStates(a: DesiredState, b: DesiredState): { old: StatePatch; new: StatePatch } {
@@ -96,6 +118,7 @@ export function diffStates(a: DesiredState, b: DesiredState): { old: StatePatch;
     const y = rb.get(addr) ?? null;
     if (x !== y) { o.reals[addr] = x; n.reals[addr] = y; }
   }
+  if (!sameVlans(a, b)) { o.vlans = vlansOf(a); n.vlans = vlansOf(b); }
   return { old: o, new: n };
 }
 
@@ -114,6 +137,7 @@ export function patchState(base: DesiredState, p: StatePatch): DesiredState {
     else reals.set(a, i);
   }
   s.reals = [...reals].map(([address, index]) => ({ address, index })).sort((x, y) => x.index - y.index);
+  if (p.vlans) s.vlans = p.vlans.map((v) => ({ ...v }));
   return s;
 }
 
