@@ -1,11 +1,14 @@
 // XDP speed for `npm run bench`: kernel-measured ns per packet (bpf_prog_test_run_opts duration,
 // repeat = 1: with repeat > 1 the kernel would rerun the already rewritten buffer), CALLS calls per
 // run, the median of RUNS runs' means, for each path of the balancer beside the floor program
-// (parse Ethernet, swap MACs, XDP_TX) and Katran's own object measured the same way on this
-// machine kind. The process is pinned to CPU 0, the CPU given its own LRU. Rounds interleave the
-// cases (round r runs every case once, many short rounds: the host has slow stretches of tens of
-// seconds), so the tagged rows (802.1Q / 802.1ad, bpf/vlan.h) and their untagged twins, and a
-// baseline object's rows, see the same stretches; ratios are medians of the per-round ratios.
+// (parse Ethernet, swap MACs, XDP_TX) and, when named, other objects on the same paths:
+// KATRAN_REF_OBJ (another Katran-ABI object) and KT_BENCH_BASELINE (e.g. an older build of ours).
+// Every comparison is measured in this run, no figure comes from elsewhere. The process is pinned
+// to CPU 0, the CPU given its own LRU. Rounds interleave the cases (round r runs every case of every
+// object once, the objects' order turning every round; many short rounds: the host has slow
+// stretches of tens of seconds), so the tagged rows (802.1Q / 802.1ad, bpf/vlan.h) and their
+// untagged twins, and the other objects' rows, see the same stretches; ratios are medians of the
+// per-round ratios.
 import { BpfObject, TestRunner, mapUpdate, numPossibleCpus, pinToCpu } from '../src/dataplane/kernel/libbpf.js';
 import { MAP, parseMac, u32Key } from '../src/dataplane/abi.js';
 import { BpfMap } from '../src/dataplane/kernel/maps.js';
@@ -21,7 +24,6 @@ const NEW_CONN_RATE = 2;
 
 interface Case {
   name: string;
-  katranNs?: number;
   /** Runs once per call before the packet goes in (e.g. a new source port); returns the frame. */
   next: (i: number) => Buffer;
   runner: TestRunner;
@@ -46,12 +48,18 @@ function runOnce(c: Case): number {
   return sum / CALLS;
 }
 
-/** RUNS interleaved rounds of every case (after a warm-up each); per case its runs' means. */
-function measureAll(cases: Case[]): number[][] {
+/**
+ * RUNS interleaved rounds of every case of every group (an object's cases; after a warm-up each),
+ * the groups' order turning every round; per case (in the groups' order, flattened) its runs' means.
+ */
+function measureAll(groups: Case[][]): number[][] {
+  const cases = groups.flat();
   for (const c of cases) for (let i = 0; i < 2000; i++) c.runner.runRaw(c.next(i)); // warm-up
-  const means = cases.map(() => [] as number[]);
-  for (let r = 0; r < RUNS; r++) cases.forEach((c, k) => means[k].push(runOnce(c)));
-  return means;
+  const means = new Map<Case, number[]>(cases.map((c) => [c, []]));
+  for (let r = 0; r < RUNS; r++) {
+    for (let g = 0; g < groups.length; g++) for (const c of groups[(g + r) % groups.length]) means.get(c)!.push(runOnce(c));
+  }
+  return cases.map((c) => means.get(c)!);
 }
 
 /** The median over rounds of a / b, as "+x.y%". */
@@ -152,11 +160,11 @@ function balancerCases(lb: BalancerFixture): Case[] {
   }
 
   return [
-    { name: 'LRU hit (v4 ACK)', katranNs: 110, next: () => ack, runner: run },
-    // As the reference figures were taken: the same SYN every call. After 125k new flows in a
-    // second this CPU is "under flood" and skips the LRU write, so the figure mixes both.
-    { name: 'new flow (v4 SYN, same pkt)', katranNs: 170, next: () => syn4Same, runner: run },
-    { name: 'new flow (v6 SYN, same pkt)', katranNs: 120, next: () => syn6Same, runner: run },
+    { name: 'LRU hit (v4 ACK)', next: () => ack, runner: run },
+    // The same SYN every call. After 125k new flows in a second this CPU is "under flood" and
+    // skips the LRU write, so the figure mixes both.
+    { name: 'new flow (v4 SYN, same pkt)', next: () => syn4Same, runner: run },
+    { name: 'new flow (v6 SYN, same pkt)', next: () => syn6Same, runner: run },
     { name: 'new flow (v4 SYN, over rate)', next: () => syn4Same, runner: run, every10k: overRate },
     { name: 'new flow (v6 SYN, over rate)', next: () => syn6Same, runner: run, every10k: overRate },
     // Every call a new flow (new source port) with its LRU insert: the honest worst case.
@@ -165,7 +173,7 @@ function balancerCases(lb: BalancerFixture): Case[] {
     { name: 'QUIC short header (v4, CID routed)', next: () => quicFrame, runner: run },
     { name: 'DPORT_HASH (v4 UDP)', next: () => dportFrame, runner: run, every10k: resetRate },
     { name: 'non-VIP pass', next: () => pass, runner: run },
-    { name: 'ICMP echo (v4)', katranNs: 46, next: () => echo, runner: run },
+    { name: 'ICMP echo (v4)', next: () => echo, runner: run },
     { name: 'ICMP echo (v6)', next: () => echo6, runner: run },
     ...tagged,
   ];
@@ -176,39 +184,50 @@ function balancerCases(lb: BalancerFixture): Case[] {
  * the same interleaved rounds, so that the "vs base" column is a same-run ratio on this noisy host
  * rather than a figure from another run (is the untagged path unchanged?).
  */
+/** The other objects measured beside ours, each named by its own environment variable. */
+const OTHERS = [
+  { label: 'ref', env: 'KATRAN_REF_OBJ' },
+  { label: 'base', env: 'KT_BENCH_BASELINE' },
+] as const;
+
 export async function benchBpf(): Promise<void> {
   const unpin = pinToCpu(0);
-  const baselinePath = process.env.KT_BENCH_BASELINE;
   const lb = new BalancerFixture([0]);
-  const base = baselinePath ? new BalancerFixture([0], baselinePath) : null;
+  const others: { label: string; path: string; lb: BalancerFixture }[] = [];
   const floorObj = BpfObject.open(builtObject('bench/floor.bpf.c'));
   try {
+    for (const o of OTHERS) {
+      const path = process.env[o.env];
+      if (path) others.push({ label: o.label, path, lb: new BalancerFixture([0], path) });
+    }
     floorObj.load();
     const floor = new TestRunner(floorObj.program('xdp_floor')!.fd, 4096, 'xdp_floor');
     const floorFrame = flowFrame({ src: '203.0.113.7', dst: '192.0.2.10', sport: 31337, dport: 80, proto: 'tcp', flags: 'A', payloadLen: 64 });
     const cases: Case[] = [{ name: 'floor (xdp_floor)', next: () => floorFrame, runner: floor }, ...balancerCases(lb)];
-    const baseCases = base ? balancerCases(base) : [];
-    const all = [...cases, ...baseCases];
-    const means = measureAll(all);
+    const otherCases = others.map((o) => balancerCases(o.lb));
+    const means = measureAll([cases, ...otherCases]);
     const byName = new Map(cases.map((c, k) => [c.name, means[k]]));
-    const baseByName = new Map(baseCases.map((c, k) => [c.name, means[cases.length + k]]));
+    let at = cases.length;
+    const otherByName = otherCases.map((oc) => new Map(oc.map((c) => [c.name, means[at++]])));
     const floorNs = median(means[0]);
-    const rows = [['path', 'ns/pkt', 'x floor', 'Katran ns', 'vs Katran', 'vs untagged', ...(base ? ['base ns', 'vs base'] : [])]];
+    const rows = [['path', 'ns/pkt', 'x floor', 'vs untagged', ...others.flatMap((o) => [`${o.label} ns`, `vs ${o.label}`])]];
     cases.forEach((c, k) => {
       const ns = median(means[k]);
       const twin = c.untagged ? byName.get(c.untagged) : undefined;
-      const b = baseByName.get(c.name);
-      rows.push([c.name, ns.toFixed(1), (ns / floorNs).toFixed(2), c.katranNs ? String(c.katranNs) : '-', c.katranNs ? `${((ns / c.katranNs) * 100).toFixed(0)}%` : '-',
-        twin ? ratio(means[k], twin) : '-',
-        ...(base ? [b ? median(b).toFixed(1) : '-', b ? ratio(means[k], b) : '-'] : [])]);
+      rows.push([c.name, ns.toFixed(1), (ns / floorNs).toFixed(2), twin ? ratio(means[k], twin) : '-',
+        ...otherByName.flatMap((m) => {
+          const b = m.get(c.name);
+          return [b ? median(b).toFixed(1) : '-', b ? ratio(means[k], b) : '-'];
+        })]);
     });
     const w = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
     for (const r of rows) console.log(r.map((x, i) => (i === 0 ? x.padEnd(w[i]) : x.padStart(w[i]))).join('  '));
-    console.log(`(${CALLS} calls per run, median of ${RUNS} interleaved rounds' means; "vs untagged" / "vs base": median of the per-round ratios to the untagged row / the baseline object's row; VLAN rows: 573 -> 574 with its own MAC, 100.573 -> 100.574; CPU 0 pinned; "over rate": NEW_CONN_RATE set over the limit every 10k calls, so no SYN writes the LRU; "new sport": a new source port per call and the NEW_CONN_RATE window reset every 10k calls, so every SYN inserts into the LRU${base ? `; "base": ${baselinePath}, measured in the same rounds` : ''})`);
+    const named = others.map((o) => `"${o.label}": ${o.path}`).join(', ');
+    console.log(`(${CALLS} calls per run, median of ${RUNS} interleaved rounds' means; "vs untagged" / "vs ${others.map((o) => o.label).join('" / "vs ') || 'ref'}": median of the per-round ratios to the untagged row / the other object's row; VLAN rows: 573 -> 574 with its own MAC, 100.573 -> 100.574; CPU 0 pinned; "over rate": NEW_CONN_RATE set over the limit every 10k calls, so no SYN writes the LRU; "new sport": a new source port per call and the NEW_CONN_RATE window reset every 10k calls, so every SYN inserts into the LRU; ${named ? `${named}, measured in the same rounds` : 'KATRAN_REF_OBJ (another Katran-ABI object) and KT_BENCH_BASELINE (another build) add columns'})`);
     floor.close();
   } finally {
     floorObj.close();
-    base?.close();
+    for (const o of others) o.lb.close();
     lb.close();
     unpin();
   }

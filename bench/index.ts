@@ -7,6 +7,7 @@ import { dirname, join } from 'node:path';
 const here = dirname(fileURLToPath(import.meta.url));
 const parts: [file: string, fn: string, title: string][] = [
   ['bpf.js', 'benchBpf', 'XDP program: ns per packet (prog_test_run, repeat=1)'],
+  ['e2e.js', 'benchE2e', 'End to end in the lab: the generator flat out, forwarded packets per second at the sink'],
   ['maglev.js', 'benchMaglev', 'Maglev ring'],
   ['dataplane.js', 'benchDataplane', 'Control plane and sampler'],
   ['ui.js', 'benchUi', 'Console'],

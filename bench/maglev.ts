@@ -5,7 +5,6 @@ import type { HashKind } from '../src/dataplane/types.js';
 
 const RING_SIZE = 65537;
 const REALS = 100;
-const KATRAN_MS = 1.6;
 const LIMIT_MS = 20;
 const RUNS = 41;
 const WARMUP = 5;
@@ -37,8 +36,9 @@ export async function benchMaglev(): Promise<void> {
     const fill = time(() => buildRing(endpoints, RING_SIZE, kind));
     const verdict = full.median <= LIMIT_MS ? 'within' : 'OVER';
     console.log(`  ${kind.padEnd(9)} full ring (ipHash + permutations + fill): ${fmt(full.median)} (min ${fmt(full.min)}, max ${fmt(full.max)}), `
-      + `${(full.median / KATRAN_MS).toFixed(2)}x Katran's ${KATRAN_MS} ms, ${verdict} the ${LIMIT_MS} ms limit`);
-    console.log(`  ${kind.padEnd(9)} buildRing (hashes known):               ${fmt(fill.median)}, ${(fill.median / KATRAN_MS).toFixed(2)}x Katran's`);
+      + `${(full.median / LIMIT_MS).toFixed(2)}x the ${LIMIT_MS} ms limit (${verdict})`);
+    // Same run: the share of the full build that is hashing and permutation work rather than the fill.
+    console.log(`  ${kind.padEnd(9)} buildRing (hashes known):               ${fmt(fill.median)}, ${(fill.median / full.median).toFixed(2)}x the full build`);
   }
   // ringDiff: one real joins 100 (the control plane then writes only these slots).
   const before = ringForReals(reals, RING_SIZE, 'maglev-v2')!;

@@ -1,25 +1,34 @@
 // `npm run soak`: the minute-long reliability runs of issue 7 (not part of npm test). Prints figures.
 //
-// 1. Load: the lab's highest traffic rate (UDP + TCP SYNs from the client namespace) for
+// 1. Load: the kernel generator flat out (UDP + new-flow TCP SYNs from the client namespace) for
 //    KATRAN_TUI_SOAK_SECONDS (default 60) while a real is added, drained (weight 0) and removed
-//    every second. No drops but the expected ones (XDP_DROP, CH_DROP, ENCAP_FAIL, zero-MAC all 0),
-//    no ABORTED (the sink sees every forwarded packet; prog_test_run never returns 0 below).
+//    every second and the default MAC is changed every 10 s. Every packet accounted for: offered =
+//    received by the balancer + dropped at its ring (veth's counters, read with SIOCETHTOOL);
+//    TX = at the sink + TX errors; no DROP, CH_DROP, ENCAP_FAIL or zero-MAC drop, no ABORTED. The
+//    console runs beside it in tmux: its frame gaps and key answers are printed.
 // 2. Stickiness and movement (prog_test_run on the live program, pinned to CPU 0, crafted packets):
 //    established TCP flows (ACKs, in the LRU) keep their real when a real joins; the share of new
 //    flows (SYNs, ring only) that move when one real joins N is compared with Maglev's 1/(N+1).
 // 3. kill -9: KATRAN_TUI_SOAK_KILLS (default 50) children each making one change (VIP / real / ring
 //    weight / MAC / flags) through the product, SIGKILLed at a random point of the transaction,
-//    under traffic. After each: the balancer still forwards, the next open finds the kernel equal
-//    to the state file, and the change is fully applied or fully absent.
+//    under traffic. After each: the balancer still forwards, a reader opened before any writer
+//    reports the pending change whenever an intent was left (counted) and lists every ring slot
+//    the kernel holds, the next open finds the kernel equal to the state file, and the change is
+//    fully applied or fully absent.
 import { spawn } from 'node:child_process';
-import { mkdirSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { setTimeout as delay } from 'node:timers/promises';
+import { hasTmux, Tmux } from '../test/helpers/tmux.js';
+import { ethtoolStats, vethXdpDelta } from '../src/lab/ethtool.js';
+import { startLabGenerator } from '../src/lab/generator.js';
 import { createLab, cleanupLab, type Lab } from '../src/lab/lab.js';
 import { attach } from '../src/dataplane/balancer/attach.js';
 import { detach } from '../src/dataplane/balancer/detach.js';
 import { openPinned } from '../src/dataplane/balancer/open.js';
-import { Balancer } from '../src/dataplane/balancer/balancer.js';
+import { Balancer, balancerStateDir } from '../src/dataplane/balancer/balancer.js';
+import { STATE_FILES } from '../src/dataplane/control/state.js';
 import type { BalancerHandle } from '../src/dataplane/kernel/handle.js';
 import { TestRunner, XDP_ACTION, pinToCpu, numPossibleCpus } from '../src/dataplane/kernel/libbpf.js';
 import { STATS, VIP_FLAGS, formatIp, formatMac, u32Key, vipDefinition, vipMeta } from '../src/dataplane/abi.js';
@@ -33,12 +42,14 @@ const ID = `s${process.pid.toString(36)}`.slice(0, 8);
 const work = `/tmp/katran-tui-soak-${ID}`;
 const pinRoot = `/sys/fs/bpf/katran-tui-soak-${ID}`;
 const stateDir = join(work, 'state');
+const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const childChange = fileURLToPath(new URL('../test/reliability/child-change.js', import.meta.url));
 
 const UDP_VIP: VipKey = { address: '192.0.2.50', port: 53, proto: 'udp' };
 const TCP_VIP: VipKey = { address: '192.0.2.51', port: 80, proto: 'tcp' };
 const KILL_VIP: VipKey = { address: '192.0.2.52', port: 443, proto: 'tcp' };
 const realAddr = (i: number): string => `198.51.100.${i}`;
+const ALT_MAC = '02:00:5e:00:53:99';
 
 function log(s: string): void {
   process.stdout.write(`${s}\n`);
@@ -54,8 +65,7 @@ function globals(h: BalancerHandle): Record<string, bigint> {
     out[`${name}.v1`] = sumPerCpuU64(buf, 0, cpus, 16, 0);
     out[`${name}.v2`] = sumPerCpuU64(buf, 0, cpus, 16, 8);
   }
-  st.lookup(u32Key(h.sizes.maxVips + 11), buf);
-  out.zeroMac = sumPerCpuU64(buf, 0, cpus, 16, 0);
+  out.zeroMac = out['zeroMacDrop.v1']; // STATS names its offset (22 since the default build's counters)
   return out;
 }
 
@@ -76,15 +86,26 @@ async function load(lab: Lab, h: BalancerHandle, dp: Balancer): Promise<string[]
   for (let i = 1; i <= 8; i++) dp.addReal(TCP_VIP, { address: realAddr(i), weight: 1 });
   lab.resetSinkCounts();
   const g0 = globals(h);
-  const flows = [
-    ...lab.clientsV4.flatMap((src, ci) => [0, 1, 2, 3].map((k) => ({ proto: 'udp' as const, src, sport: 41000 + ci * 10 + k, dst: UDP_VIP.address, dport: UDP_VIP.port, count: 10_000_000 }))),
-    ...lab.clientsV4.map((src) => ({ proto: 'tcp-syn' as const, src, dst: TCP_VIP.address, dport: TCP_VIP.port, count: 10_000_000 })),
-  ];
-  const traffic = lab.startTraffic({ ratePps: 20_000, durationMs: SECONDS * 1000, flows });
+  const eth0 = ethtoolStats(lab.intf);
+  const if0 = ifStats(lab.intf);
+  // The kernel generator flat out (src/lab/generator.ts): established-flow UDP (5000 flows) and
+  // new-flow SYNs (50 x 400 5-tuples cycled: every SYN takes the new-flow path; few enough that
+  // CPU 0's LRU keeps room for the stickiness flows below, which an eviction would move). Pinned to CPU 0; the veths' NAPI polls run in
+  // softirq beside it (no threaded NAPI), this process (the churn) and the console on the other.
+  const ui = await consoleWatch(lab, h);
+  const gen = startLabGenerator(lab, {
+    streams: [
+      { proto: 'udp', dst: UDP_VIP.address, dport: UDP_VIP.port, clients: 50, ports: 100, weight: 1 },
+      { proto: 'tcp-syn', dst: TCP_VIP.address, dport: TCP_VIP.port, clients: 50, ports: 400, weight: 1 },
+    ],
+    durationMs: (SECONDS + 30) * 1000, cpu: 0, // stopped below; the bound is a safety net
+  });
+  await gen.ready;
   let next = 9;
   const live: number[] = [1, 2, 3, 4, 5, 6, 7, 8];
   const draining: number[] = [];
   let changes = 0;
+  let macChanges = 0;
   const t0 = Date.now();
   for (let s = 0; s < SECONDS && Date.now() - t0 < (SECONDS + 5) * 1000; s++) {
     await new Promise((r) => setTimeout(r, 1000));
@@ -107,23 +128,121 @@ async function load(lab: Lab, h: BalancerHandle, dp: Balancer): Promise<string[]
         draining.push(d);
         changes++;
       }
+      // The default MAC: another one for a second every 10 s, then the sink's again. Frames sent
+      // meanwhile still reach the sink (veth delivers to its XDP whatever the MAC): counted there
+      // as wrong-MAC, never dropped by the balancer.
+      if (s % 10 === 5) { dp.setDefaultMac(ALT_MAC); macChanges++; }
+      if (s % 10 === 6) { dp.setDefaultMac(lab.defaultMac); macChanges++; }
     } catch (e) {
       problems.push(`churn at second ${s}: ${(e as Error).message}`);
     }
   }
-  const report = await traffic.stop();
-  await new Promise((r) => setTimeout(r, 500));
+  dp.setDefaultMac(lab.defaultMac);
+  const uiReport = await ui.stop();
+  const r = await gen.stop();
+  await new Promise((res) => setTimeout(res, 500));
   const d = diff(g0, globals(h));
-  const sent = report.flows.reduce((s, f) => s + f.packets, 0);
-  const forwarded = sinkTotal(lab);
-  const rate = sent / (report.elapsedMs / 1000);
-  log(`load: ${SECONDS} s at ${rate.toFixed(0)} pps offered (generator cap 20000), ${changes} real changes (add / drain / remove every second)`);
-  log(`  sent ${sent}, XDP_TOTAL ${d['xdpTotal.v1']}, TX ${d['xdpTx.v1']}, PASS ${d['xdpPass.v1']}, DROP ${d['xdpDrop.v1']}, CH_DROP ${d['chDrop.v1'] + d['chDrop.v2']}, ENCAP_FAIL ${d['encapFail.v1'] + d['encapFail.v2']}, zero-MAC ${d.zeroMac}; sink received ${forwarded}`);
-  if (report.errors.length) problems.push(`generator errors: ${report.errors.slice(0, 3).join('; ')}`);
-  if (d['xdpDrop.v1'] !== 0n) problems.push(`XDP_DROP moved by ${d['xdpDrop.v1']} (expected 0)`);
-  if (d['xdpTx.v1'] < BigInt(Math.floor(sent * 0.99))) problems.push(`TX ${d['xdpTx.v1']} < 99% of ${sent} sent`);
-  if (forwarded < Number(d['xdpTx.v1']) * 0.99) problems.push(`the sink saw ${forwarded} of ${d['xdpTx.v1']} TX`);
+  const b = vethXdpDelta(eth0, ethtoolStats(lab.intf));
+  const peer = vethXdpDelta(r.ethtoolStart, r.ethtool);
+  const if1 = ifStats(lab.intf);
+  const counts = lab.sinkCounts();
+  const forwarded = counts.reduce((a, c) => a + c.packets, 0);
+  const wrongMac = counts.reduce((a, c) => a + (c.wrongMac ?? 0), 0);
+  const total = Number(d['xdpTotal.v1']);
+  const tx = Number(d['xdpTx.v1']);
+  const pass = Number(d['xdpPass.v1']);
+  const drop = Number(d['xdpDrop.v1']);
+  const secs = r.activeMs / 1000;
+  log(`load: ${secs.toFixed(1)} s flat out: ${(r.offered / secs / 1e6).toFixed(3)} Mpps offered, ${(forwarded / secs / 1e6).toFixed(3)} Mpps at the sink; ${changes} real changes (add / drain / remove every second), ${macChanges} default MAC changes`);
+  log(`  offered ${r.offered} = received by the balancer ${b.rxXdp} (XDP_TOTAL ${total}, of which ${pass} PASS: the namespace's own frames) + dropped at its ring ${peer.xmitErr} (peer tx_queue_0_xdp_xmit_errors)`);
+  log(`  TX ${tx} (veth rx_queue_0_xdp_tx ${b.xdpTx} + _xdp_tx_errors ${b.xdpTxErr}) = at the sink ${forwarded} (${wrongMac} while the MAC was another) + TX errors ${b.xdpTxErr} (rx_queue_0_xdp_tx_errors); DROP ${drop}, CH_DROP ${d['chDrop.v1'] + d['chDrop.v2']}, ENCAP_FAIL ${d['encapFail.v1'] + d['encapFail.v2']}, zero-MAC ${d.zeroMac}; interface rx_dropped ${if1.rxDropped - if0.rxDropped}, tx_dropped ${if1.txDropped - if0.txDropped}`);
+  log(`  generator: pinned to CPU ${r.cpu} with the veths' NAPI polls (softirq, no threaded NAPI); its process used ${(r.cpuMs / 10 / secs).toFixed(0)}% of that CPU over ${r.calls} test runs; this process (the churn) and the console ran where the scheduler put them`);
+  log(uiReport.line);
+  problems.push(...uiReport.problems);
+  if (r.errors.length) problems.push(`generator errors: ${r.errors.slice(0, 3).join('; ')}`);
+  if (r.sent !== r.offered) problems.push(`the generator's program sent ${r.sent} of ${r.offered}`);
+  // (the namespace's own frames, passed, may arrive between reading the two)
+  if (Math.abs(b.rxXdp - total) > pass + 2) problems.push(`veth counted ${b.rxXdp} frames through XDP, the balancer ${total}`);
+  if (r.offered !== total - pass + peer.xmitErr) problems.push(`offered ${r.offered} != balancer VIP packets ${total - pass} + ring drops ${peer.xmitErr}`);
+  if (pass > 1000) problems.push(`PASS ${pass}: more than the namespace's own frames`);
+  if (drop !== 0 || d['chDrop.v1'] !== 0n || d['encapFail.v1'] !== 0n || d.zeroMac !== 0n) problems.push(`the balancer dropped: DROP ${drop}, CH_DROP ${d['chDrop.v1']}, ENCAP_FAIL ${d['encapFail.v1']}, zero-MAC ${d.zeroMac}`);
+  if (tx !== b.xdpTx + b.xdpTxErr) problems.push(`the balancer's TX ${tx} != veth's XDP_TX ${b.xdpTx} + its errors ${b.xdpTxErr}`);
+  if (forwarded + b.xdpTxErr !== tx) problems.push(`TX ${tx} != sink ${forwarded} + TX errors ${b.xdpTxErr}`);
+  if (macChanges > 0 && wrongMac === 0) problems.push('no frame reached the sink with the other default MAC');
   return problems;
+}
+
+/**
+ * The console (bin/katran-tui, read-only, 1 s refresh) in an 80x24 tmux pane on the same balancer
+ * while the load runs: the screen polled every 100 ms; a frame is a change of the screen; every
+ * 5 s `?` is pressed and the time to the help overlay measured, then Esc. Without tmux: skipped.
+ */
+async function consoleWatch(lab: Lab, _h: BalancerHandle): Promise<{ stop(): Promise<{ line: string; problems: string[] }> }> {
+  if (!hasTmux()) return { stop: async () => ({ line: '  console: not measured (tmux is not installed)', problems: [] }) };
+  const tmux = new Tmux(join(work, 'tmux.sock'), 'soak', repoRoot);
+  tmux.start(`./bin/katran-tui --intf ${lab.intf} --pin-root ${pinRoot} --state-dir ${stateDir} --interval 1000 --readonly`,
+    { width: 80, height: 24, conf: join(work, 'tmux.conf'), env: { TERM: 'xterm-256color' } });
+  await tmux.waitFor(/VIP\s+PPS/, 15_000, 'the console\'s dashboard');
+  const gaps: number[] = [];
+  const answers: number[] = [];
+  let running = true;
+  const loop = (async () => {
+    let last = tmux.capture();
+    let lastAt = performance.now();
+    let nextKey = performance.now() + 5000;
+    while (running) {
+      await delay(100);
+      const now = performance.now();
+      if (now >= nextKey) {
+        const t0 = performance.now();
+        tmux.keys('?');
+        for (let i = 0; i < 100 && !/keys \(Esc or \? closes\)/.test(tmux.capture()); i++) await delay(20);
+        answers.push(performance.now() - t0);
+        tmux.keys('Escape');
+        await delay(300);
+        last = tmux.capture();
+        lastAt = performance.now();
+        nextKey = lastAt + 5000;
+        continue;
+      }
+      const screen = tmux.capture();
+      if (screen !== last) {
+        gaps.push(now - lastAt);
+        last = screen;
+        lastAt = now;
+      }
+    }
+  })();
+  return {
+    async stop() {
+      running = false;
+      await loop;
+      const problems: string[] = [];
+      let dead = false;
+      try { dead = tmux.pane().dead; } catch { dead = true; }
+      tmux.kill();
+      if (dead) problems.push('the console exited during the load');
+      const sorted = [...gaps].sort((x, y) => x - y);
+      const p = (q: number): number => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? NaN;
+      const maxAnswer = Math.max(...answers);
+      if (gaps.length === 0) problems.push('the console drew no frame during the load');
+      if (answers.some((x) => x >= 2000)) problems.push(`the console took ${maxAnswer.toFixed(0)} ms to answer ?`);
+      return {
+        line: `  console (read-only, 1 s refresh, tmux 80x24, polled every 100 ms): ${gaps.length} frames, gap median ${p(0.5).toFixed(0)} ms, p99 ${p(0.99).toFixed(0)} ms, max ${sorted[sorted.length - 1]?.toFixed(0)} ms; ? answered in median ${median(answers).toFixed(0)} ms, max ${maxAnswer.toFixed(0)} ms (${answers.length} presses)`,
+        problems,
+      };
+    },
+  };
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((x, y) => x - y);
+  return s.length ? s[Math.floor(s.length / 2)] : NaN;
+}
+
+function ifStats(intf: string): { rxDropped: number; txDropped: number } {
+  const r = (k: string): number => Number(readFileSync(`/sys/class/net/${intf}/statistics/${k}`, 'utf8'));
+  return { rxDropped: r('rx_dropped'), txDropped: r('tx_dropped') };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -233,6 +352,8 @@ async function kills(lab: Lab, intf: string): Promise<string[]> {
   let applied = 0;
   let absent = 0;
   let recoveredNotes = 0;
+  let intentsLeft = 0;
+  let readerReported = 0;
   try {
     // Runs until KILLS children were really killed mid-change (a kill point the op never reaches
     // lets the child finish: that run still checks the reopen), bounded at 4 x KILLS runs.
@@ -261,6 +382,24 @@ async function kills(lab: Lab, intf: string): Promise<string[]> {
       const r = await runChange(intf, op, step, 1, step === 'none' ? rnd(40) : null);
       if (r.signal === 'SIGKILL') killed++;
       else if (r.code !== 0 && !/InputError|not found|no real|no VIP|already|does not|unknown/i.test(r.out)) problems.push(`run ${run}: child ${JSON.stringify(op)} exited ${r.code}: ${r.out.trim().split('\n').pop()}`);
+      // a reader first (as `vip list` / a read-only console opens it): with an intent left it must
+      // report the pending change and list what the kernel's ring holds, every slot accounted for
+      if (existsSync(join(balancerStateDir(stateDir, intf), STATE_FILES.intent))) {
+        intentsLeft++;
+        const ro = Balancer.open(openPinned(intf, { pinRoot, readOnly: true }), { stateDir });
+        try {
+          const p = ro.info().pendingChange;
+          if (p) readerReported++;
+          else problems.push(`run ${run} (${op.op}, killed at ${step}): an intent was left and the reader did not report it`);
+          const v = ro.vips().find((x) => x.key.address === KILL_VIP.address);
+          const slots = v ? v.reals.reduce((a, r) => a + r.ringSlots, 0) : 0;
+          const ring = ro.info().capacity.ringSize;
+          const filled = v ? ro.control.readRing(v.vipNum).reduce((a, x) => a + (x ? 1 : 0), 0) : 0;
+          if (v && slots !== filled) problems.push(`run ${run} (${op.op}, killed at ${step}): the reader listed ${slots} of the ${filled} filled slots of ${ring}`);
+        } finally {
+          ro.close();
+        }
+      }
       // the next open: recovers, and the kernel equals the state file
       const h2 = openPinned(intf, { pinRoot });
       dp = Balancer.open(h2, { stateDir });
@@ -291,7 +430,7 @@ async function kills(lab: Lab, intf: string): Promise<string[]> {
     await traffic.stop();
   }
   if (killed < KILLS) problems.push(`only ${killed} of ${KILLS} children were killed mid-change in ${runs} runs`);
-  log(`kill -9: ${runs} runs, ${killed} children killed mid-change, ${recoveredNotes} opens reported a recovery; afterwards ${applied} changes applied and ${absent} absent (the rest: MAC / weight, checked by consistency); forwarding never stalled: ${!problems.some((p) => p.includes('stalled'))}`);
+  log(`kill -9: ${runs} runs, ${killed} children killed mid-change, ${intentsLeft} left an intent, the next reader reported the pending change in ${readerReported} of them, ${recoveredNotes} opens reported a recovery; afterwards ${applied} changes applied and ${absent} absent (the rest: MAC / weight, checked by consistency); forwarding never stalled: ${!problems.some((p) => p.includes('stalled'))}`);
   return problems;
 }
 
@@ -308,7 +447,7 @@ async function main(): Promise<number> {
   const problems: string[] = [];
   try {
     lab = createLab({ id: ID });
-    h = attach({ intf: lab.intf, defaultMac: lab.defaultMac, mode: 'native', pinRoot, lruSize: 65536 * Math.max(1, numPossibleCpus()) });
+    h = attach({ intf: lab.intf, defaultMac: lab.defaultMac, mode: 'native', pinRoot, lruSize: 262_144 * Math.max(1, numPossibleCpus()) });
     log(`soak ${ID}: balancer ${h.progId} attached ${h.mode} on ${lab.intf}`);
     let dp = Balancer.open(h, { stateDir });
     dp.addVip({ ...UDP_VIP });

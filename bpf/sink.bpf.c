@@ -14,7 +14,9 @@
  * sink_flows: HASH, key struct sink_flow_key (60 bytes: sink_key + the inner flow_key of Katran's
  *   layout, ports 0 for non-TCP/UDP inner packets), value struct sink_count.
  * sink_other: ARRAY[1] of struct sink_count: frames that were not encapsulated.
- * sink_cfg: ARRAY[1] of struct sink_cfg: the gateway MAC the balancer should be sending to.
+ * sink_cfg: ARRAY[1] of struct sink_cfg: the gateway MAC the balancer should be sending to, and
+ *   no_flows = 1 to skip sink_flows (at Mpps of new flows a full hash map's failed insert per
+ *   packet would make the sink, not the balancer, the limit).
  *
  * VLANs (the lab's switch, the trunk side; see vlan_tagger.bpf.c for the client side): an
  * encapsulated frame behind one 802.1Q tag or an 802.1ad pair (outer 0x88A8 / 0x8100, inner
@@ -59,7 +61,8 @@ struct sink_count {
 
 struct sink_cfg {
 	__u8 mac[6];
-	__u8 pad[2];
+	__u8 no_flows;
+	__u8 pad;
 };
 
 struct sink_vlan {
@@ -262,8 +265,10 @@ int sink(struct xdp_md *ctx)
 		vk.real = fk.real;
 		count_in(&sink_vlan_counts, &vk, bytes, wrong_mac);
 	}
-	inner_flow(inner, data_end, inner_v6, &fk.inner);
-	count_in(&sink_flows, &fk, bytes, wrong_mac);
+	if (!cfg || !cfg->no_flows) {
+		inner_flow(inner, data_end, inner_v6, &fk.inner);
+		count_in(&sink_flows, &fk, bytes, wrong_mac);
+	}
 	return XDP_DROP;
 
 other:

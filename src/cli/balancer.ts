@@ -5,7 +5,7 @@ import { formatMac, InputError, parseMac } from '../dataplane/abi.js';
 import { ReadOnlyError, type AttachRequest, type XdpModeRequest } from '../dataplane/types.js';
 import type { Ctx } from './context.js';
 import { UsageError } from './errors.js';
-import { changeJson, changeText, interfaceStateText, summaryJson, table } from './format.js';
+import { balancerStateText, changeJson, changeText, summaryJson, table } from './format.js';
 import { parseCpuList, parseIntIn, parsePath, parseXdpMode } from './validate.js';
 import { parseIntfName } from '../dataplane/rules.js';
 
@@ -57,12 +57,12 @@ export function attachRequest(intf: string | undefined, f: AttachFlags): AttachR
 }
 
 export function ensureWritable(ctx: Ctx): void {
-  if (ctx.common.readonly) throw new ReadOnlyError('--readonly was given');
+  if (ctx.common.readonly) throw new ReadOnlyError('--readonly was given', { op: 'write', object: 'balancer (--readonly)' });
 }
 
 export function printChange(ctx: Ctx, r: import('../dataplane/types.js').ChangeResult, o: { json?: boolean; dryRun?: boolean }): void {
   for (const w of r.warnings) ctx.warn(w);
-  if (o.json) ctx.out(JSON.stringify(changeJson(r)));
+  if (o.json) ctx.json(changeJson(r));
   else for (const l of changeText(r, o.dryRun)) ctx.out(l);
 }
 
@@ -83,13 +83,7 @@ export async function detach(ctx: Ctx, f: { dryRun?: boolean; json?: boolean }):
   if (!ctx.common.intf) throw new UsageError('detach needs --intf IF: detaching is never implicit');
   ensureWritable(ctx);
   ctx.requireRoot('detach');
-  const host = await ctx.host();
-  const dp = host.open(ctx.common.intf, { readOnly: false });
-  try {
-    printChange(ctx, dp.detach({ dryRun: !!f.dryRun }), f);
-  } finally {
-    dp.close();
-  }
+  await ctx.withDataplane({ write: true }, (dp) => printChange(ctx, dp.detach({ dryRun: !!f.dryRun }), f));
 }
 
 /**
@@ -100,13 +94,7 @@ export async function reattach(ctx: Ctx, f: { dryRun?: boolean; json?: boolean }
   if (!ctx.common.intf) throw new UsageError('reattach needs --intf IF (the interface that came back)');
   ensureWritable(ctx);
   ctx.requireRoot('reattach');
-  const host = await ctx.host();
-  const dp = host.open(ctx.common.intf, { readOnly: false, detached: true });
-  try {
-    printChange(ctx, dp.reattach({ dryRun: !!f.dryRun }), f);
-  } finally {
-    dp.close();
-  }
+  await ctx.withDataplane({ write: true, detached: true }, (dp) => printChange(ctx, dp.reattach({ dryRun: !!f.dryRun }), f));
 }
 
 export async function status(ctx: Ctx, f: { json?: boolean }): Promise<void> {
@@ -116,18 +104,21 @@ export async function status(ctx: Ctx, f: { json?: boolean }): Promise<void> {
   const id = ctx.deps.identity();
   const stale = all.filter((b) => b.owner === 'katran-tui' && b.differsFromBundled);
   if (f.json) {
-    ctx.out(JSON.stringify({ version: id.version, bundled: { object: id.object, sha256: id.sha256 }, balancers: all.map(summaryJson) }));
+    // Top level: the pending change of the balancer a command without --intf acts on (the first one pending).
+    const pending = (ctx.common.intf ? all.filter((b) => b.intf === ctx.common.intf) : all).find((b) => b.pendingChange)?.pendingChange ?? null;
+    ctx.json({ version: id.version, bundled: { object: id.object, sha256: id.sha256 }, balancers: all.map(summaryJson) }, pending);
   } else if (all.length === 0) {
     ctx.out('no balancer on this box (attach one: katran-tui attach --intf IF --default-mac MAC)');
   } else {
     ctx.out(table(['INTF', 'IFINDEX', 'MODE', 'PROG ID', 'TAG', 'OWNER', 'PINS', 'STATE'],
-      all.map((b) => [b.intf, b.ifindex, b.mode, b.progId, b.tag + (b.differsFromBundled ? ' *' : ''), b.owner, b.pinDir ?? '-', interfaceStateText(b.interfaceState)])));
+      all.map((b) => [b.intf, b.ifindex, b.mode, b.progId, b.tag + (b.differsFromBundled ? ' *' : ''), b.owner, b.pinDir ?? '-', balancerStateText(b)])));
   }
   for (const b of all) {
     const st = b.interfaceState;
     if (!st || st.status === 'ok') continue;
     ctx.warn(`${b.intf}: ${st.message}${st.canReattach ? ` (katran-tui reattach --intf ${st.intf})` : ''}`);
   }
+  for (const b of all) if (b.pendingChange) ctx.warn(`${b.intf}: ${b.pendingChange.message}`);
   for (const b of stale) {
     ctx.warn(`${b.intf}: the pinned program (tag ${b.tag}) differs from the bundled object (sha256 ${id.sha256?.slice(0, 16) ?? 'unknown'}…): it keeps running until it is re-attached`);
   }

@@ -7,7 +7,7 @@ import type { BalancerConfig, Dataplane, HashKind, VipFlagName, VipKey, VipState
 import type { Ctx } from './context.js';
 import { ensureWritable } from './balancer.js';
 import { vlanLine } from './vlan.js';
-import { OperationError, sanitize } from './errors.js';
+import { OperationError, isRefusedRequest, sanitize } from './errors.js';
 
 /**
  * The config file's format version. New optional keys keep it (an older file applies unchanged,
@@ -22,11 +22,13 @@ export interface ConfigVip { vip: string; flags: VipFlagName[]; hash: HashKind; 
 export interface ConfigDoc { katranTuiConfig: number; intf?: string; defaultMac: string | null; vips: ConfigVip[]; vlans?: VlanMappingText[] }
 
 export function exportConfig(dp: Dataplane): ConfigDoc {
-  const vips = [...dp.vips()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)).map((v) => ({
+  // A config file is the desired state: what only a pending change put in the kernel stays out
+  // (the pending change is reported on stderr).
+  const vips = [...dp.vips()].filter((v) => !v.kernelOnly).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)).map((v) => ({
     vip: v.id,
     flags: [...v.flags].sort(),
     hash: v.hash,
-    reals: v.reals.map((r) => ({ address: r.address, weight: r.weight })).sort((a, b) => (a.address < b.address ? -1 : a.address > b.address ? 1 : 0)),
+    reals: v.reals.filter((r) => !r.kernelOnly).map((r) => ({ address: r.address, weight: r.weight })).sort((a, b) => (a.address < b.address ? -1 : a.address > b.address ? 1 : 0)),
   }));
   const doc: ConfigDoc = { katranTuiConfig: CONFIG_FORMAT, intf: dp.info().intf, defaultMac: dp.getDefaultMac(), vips };
   // Optional key (format 1 stays readable by an older katran-tui when no VLANs are configured).
@@ -212,7 +214,7 @@ export async function configApply(ctx: Ctx, file: string, f: { dryRun?: boolean;
     const want = validateConfig(text, { maxVips: info.capacity.maxVips, maxReals: info.capacity.maxReals - 1, flags: info.vipFlagsSupported });
     const steps = [...plan(dp.vips(), dp.getDefaultMac(), want), ...planVlans(dp.vlans(), want)];
     const report = (applied: boolean) => {
-      if (f.json) ctx.out(JSON.stringify({ intf: info.intf, applied, dryRun: !!f.dryRun, changes: steps }));
+      if (f.json) ctx.json({ intf: info.intf, applied, dryRun: !!f.dryRun, changes: steps });
       else {
         for (const s of steps) ctx.out(s);
         if (steps.length === 0) ctx.out('no changes: the balancer already matches the file');
@@ -227,7 +229,7 @@ export async function configApply(ctx: Ctx, file: string, f: { dryRun?: boolean;
     try {
       dp.applyConfig(toBalancerConfig(want));
     } catch (e) {
-      if (e instanceof InputError) throw e; // the dataplane refused the file: nothing was written
+      if (isRefusedRequest(e)) throw e; // the dataplane refused the file: nothing was written
       throw new OperationError(`config apply failed: ${(e as Error).message}; nothing was applied (one transaction), the balancer is as before`);
     }
     report(true);

@@ -1,6 +1,6 @@
 // What every command gets: where to write, the options common to all commands, and the Host
 // (injected: the real one over libbpf, or a fake in unit tests).
-import type { Dataplane, Host } from '../dataplane/types.js';
+import type { Dataplane, Host, PendingChange } from '../dataplane/types.js';
 import { OperationError, UsageError } from './errors.js';
 
 export interface Out {
@@ -20,8 +20,15 @@ export interface ConsoleOptions extends HostOptions {
   noColor: boolean;
 }
 
+/** The demo's default rate (packets per second over all VIPs) and the range --rate takes. */
+export const DEMO_RATE = { default: 100_000, min: 100, max: 2_000_000 } as const;
+
 export interface DemoOptions {
+  /** `demo --id`: the lab id (names kt<id>b / kt<id>p / kt-<id>-cl, its own pins and state); default "demo". */
+  id?: string;
   durationS?: number;
+  /** Packets per second over all the demo's VIPs (default DEMO_RATE.default). */
+  ratePps?: number;
   intervalMs: number;
   noColor: boolean;
   interactive: boolean;
@@ -73,7 +80,28 @@ export interface CommonOptions {
 
 export class Ctx {
   private hostP: Promise<Host> | null = null;
+  /** The change a killed writer left pending on the balancer this command opened (every --json document carries it). */
+  pending: PendingChange | null = null;
+  /** What opening it repaired (a writer finishes a pending change at open), one line each. */
+  recovered: string[] = [];
   constructor(readonly deps: CliDeps, readonly common: CommonOptions) {}
+
+  /** One JSON document on stdout, with the pending change (null: none) and, when the open repaired something, what. */
+  json(doc: object, pending: PendingChange | null = this.pending): void {
+    this.out(JSON.stringify({ ...doc, pendingChange: pending, ...(this.recovered.length ? { recovered: this.recovered } : {}) }));
+  }
+
+  /**
+   * Says on stderr what opening `dp` found: a pending change (a reader repairs nothing) and what a
+   * writer repaired (an interrupted change finished or undone, a dead writer's lock taken over).
+   */
+  reportOpen(dp: Dataplane, o: { quietRecovered?: boolean } = {}): void {
+    const i = dp.info();
+    this.pending = i.pendingChange;
+    this.recovered = i.recovered;
+    if (!o.quietRecovered) for (const r of i.recovered) this.deps.stderr.write(`katran-tui: recovered: ${r}\n`);
+    if (i.pendingChange) this.warn(i.pendingChange.message);
+  }
 
   out(line = ''): void {
     this.deps.stdout.write(`${line}\n`);
@@ -112,13 +140,20 @@ export class Ctx {
   }
 
   /** Opens the selected balancer; the caller closes it. */
-  async open(o: { write: boolean }): Promise<Dataplane> {
+  async open(o: { write: boolean; detached?: boolean; quietRecovered?: boolean }): Promise<Dataplane> {
     const intf = await this.pickIntf();
-    return (await this.host()).open(intf, { readOnly: this.common.readonly || !o.write });
+    const dp = (await this.host()).open(intf, { readOnly: this.common.readonly || !o.write, ...(o.detached ? { detached: true } : {}) });
+    try {
+      this.reportOpen(dp, o);
+    } catch (e) {
+      dp.close();
+      throw e;
+    }
+    return dp;
   }
 
   /** Runs fn on the selected balancer and always closes it. */
-  async withDataplane<T>(o: { write: boolean }, fn: (dp: Dataplane) => T | Promise<T>): Promise<T> {
+  async withDataplane<T>(o: { write: boolean; detached?: boolean; quietRecovered?: boolean }, fn: (dp: Dataplane) => T | Promise<T>): Promise<T> {
     const dp = await this.open(o);
     try {
       return await fn(dp);

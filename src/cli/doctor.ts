@@ -93,6 +93,7 @@ export async function doctorChecks(ctx: Ctx, p: DoctorProbe, o: { clean?: boolea
   }
 
   const intfs = ctx.common.intf ? [ctx.common.intf] : balancers.map((b) => b.intf);
+  ctx.pending = balancers.find((b) => intfs.includes(b.intf) && b.pendingChange)?.pendingChange ?? null;
   if (intfs.length === 0) checks.push({ check: 'interfaces', verdict: 'info', detail: 'no balancer attached: pass --intf IF to check an interface before attaching' });
   for (const intf of intfs) {
     const ii = interfaces.find((i) => i.name === intf);
@@ -130,6 +131,12 @@ export async function doctorChecks(ctx: Ctx, p: DoctorProbe, o: { clean?: boolea
       checks.push(eff === 1
         ? { check: `${intf} rp_filter`, verdict: 'warn', detail: `rp_filter is strict (1) on ${intf}: VIP traffic is balanced in XDP before rp_filter, but packets the program passes (healthchecks, anything asymmetric) may be dropped; the reals need it off (0 or 2) on their tunnel devices`, fix: `sysctl -w net.ipv4.conf.${intf}.rp_filter=2 net.ipv4.conf.all.rp_filter=2` }
         : { check: `${intf} rp_filter`, verdict: 'ok', detail: `rp_filter ${eff} (${eff === 0 ? 'off' : 'loose'}); the reals need 0 or 2 on their tunnel devices too` });
+    }
+    if (b?.pendingChange) {
+      checks.push({
+        check: `${intf} pending change`, verdict: 'fail', detail: b.pendingChange.message,
+        fix: `katran-tui recover --intf ${intf} (--dry-run first shows what it finishes); any change finishes it too`,
+      });
     }
     if (b && host) {
       let mac: string | null = null;
@@ -196,7 +203,7 @@ export async function doctorChecks(ctx: Ctx, p: DoctorProbe, o: { clean?: boolea
 export async function doctor(ctx: Ctx, p: DoctorProbe, f: { json?: boolean; clean?: boolean }): Promise<boolean> {
   if (f.clean) ctx.requireRoot('doctor --clean');
   const checks = await doctorChecks(ctx, p, f);
-  if (f.json) ctx.out(JSON.stringify({ ok: !checks.some((c) => c.verdict === 'fail'), checks: checks.map((c) => ({ ...c, fix: c.fix ?? null })) }));
+  if (f.json) ctx.json({ ok: !checks.some((c) => c.verdict === 'fail'), checks: checks.map((c) => ({ ...c, fix: c.fix ?? null })) });
   else {
     ctx.out(table(['CHECK', 'VERDICT', 'DETAIL'], checks.map((c) => [c.check, c.verdict === 'fail' ? 'FAIL' : c.verdict, c.detail])));
     for (const c of checks) if (c.fix && c.verdict !== 'ok') ctx.out(`fix ${c.check}: ${c.fix}`);

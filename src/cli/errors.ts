@@ -1,6 +1,6 @@
 // Error classes of the command line and how each maps to an exit code and a one-line message.
 // Exit codes (a public interface): 0 ok, 1 the operation failed, 2 bad usage or bad input.
-import { InputError } from '../dataplane/abi.js';
+import { InputError, MapFullError } from '../dataplane/errors.js';
 
 export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
 
@@ -20,8 +20,13 @@ export class OperationError extends Error {
   }
 }
 
+/** A request the dataplane refused before writing anything: bad input, or more than the maps hold. */
+export function isRefusedRequest(e: unknown): boolean {
+  return e instanceof InputError || e instanceof MapFullError;
+}
+
 export function exitCodeFor(e: unknown): number {
-  if (e instanceof InputError || e instanceof UsageError) return EXIT.usage;
+  if (isRefusedRequest(e) || e instanceof UsageError) return EXIT.usage;
   return EXIT.failed;
 }
 

@@ -1,7 +1,7 @@
 // Output of the command line: aligned tables for people, JSON documents for scripts (their shapes
 // are a public interface, documented in README.md), and the Prometheus text exposition format.
 import type {
-  BalancerInfo, BalancerSummary, ChangeResult, InterfaceState, StatsSample, TraceResult, VipState, GlobalCounter, PairStat,
+  BalancerInfo, BalancerSummary, ChangeResult, InterfaceState, PendingChange, StatsSample, TraceResult, VipState, GlobalCounter, PairStat,
 } from '../dataplane/types.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -39,6 +39,7 @@ export function summaryJson(b: BalancerSummary): object {
     intf: b.intf, ifindex: b.ifindex, progId: b.progId, mode: b.mode, owner: b.owner, tag: b.tag,
     pinDir: b.pinDir ?? null, differsFromBundled: b.differsFromBundled ?? false,
     interfaceState: b.interfaceState ?? null,
+    pendingChange: b.pendingChange ?? null,
   };
 }
 
@@ -54,6 +55,12 @@ export function interfaceStateText(st: InterfaceState | undefined): string {
   }
 }
 
+/** The STATE column of `status`: the interface's state, and CHANGE PENDING while a killed writer's change is unfinished. */
+export function balancerStateText(b: BalancerSummary): string {
+  const st = interfaceStateText(b.interfaceState);
+  return b.pendingChange ? `${st === '-' ? '' : `${st}, `}CHANGE PENDING` : st;
+}
+
 export function infoJson(i: BalancerInfo): object {
   return {
     intf: i.intf, ifindex: i.ifindex, mode: i.mode, progId: i.progId, progTag: i.progTag, progName: i.progName,
@@ -66,7 +73,12 @@ export function infoJson(i: BalancerInfo): object {
 export function vipJson(v: VipState): object {
   return {
     vip: v.id, address: v.key.address, port: v.key.port, proto: v.key.proto, flags: v.flags, hash: v.hash, vipNum: v.vipNum,
-    reals: v.reals.map((r) => ({ address: r.address, weight: r.weight, index: r.index, ringSlots: r.ringSlots, ringShare: r.ringShare })),
+    reals: v.reals.map((r) => ({
+      address: r.address, weight: r.weight, index: r.index, ringSlots: r.ringSlots, ringShare: r.ringShare, ...(r.kernelOnly ? { kernelOnly: true } : {}),
+      ...(r.pendingWeight !== undefined ? { pendingWeight: r.pendingWeight } : {}),
+    })),
+    ...(v.kernelOnly ? { kernelOnly: true } : {}),
+    ...(v.notInKernel ? { notInKernel: true } : {}),
   };
 }
 
@@ -127,7 +139,7 @@ class Exposition {
   }
 }
 
-export function prometheus(intf: string, s: StatsSample): string {
+export function prometheus(intf: string, s: StatsSample, pending: PendingChange | null = null): string {
   const e = new Exposition();
   const base = { intf };
   const actions: [string, PairStat][] = [['total', s.global.xdpTotal], ['tx', s.global.xdpTx], ['drop', s.global.xdpDrop], ['pass', s.global.xdpPass]];
@@ -160,6 +172,8 @@ export function prometheus(intf: string, s: StatsSample): string {
     e.metric('katran_healthcheck_packets_total', 'counter', 'Healthcheck packets, by result.',
       [[{ ...base, result: 'processed' }, h.processed], [{ ...base, result: 'dropped' }, h.dropped], [{ ...base, result: 'skipped' }, h.skipped], [{ ...base, result: 'too_big' }, h.tooBig]]);
   }
+  e.metric('katran_pending_change', 'gauge', '1 while a change a killed process started is unfinished (the kernel may hold it half-applied): katran-tui recover finishes it.',
+    [[base, pending ? 1 : 0]]);
   e.metric('katran_sample_timestamp_seconds', 'gauge', 'When this sample was read.', [[base, s.at / 1000]]);
   return e.text();
 }

@@ -7,7 +7,7 @@ export async function macGet(ctx: Ctx, f: { json?: boolean }): Promise<void> {
   ctx.requireRoot('mac get');
   await ctx.withDataplane({ write: false }, (dp) => {
     const mac = dp.getDefaultMac();
-    if (f.json) ctx.out(JSON.stringify({ intf: dp.info().intf, defaultMac: mac }));
+    if (f.json) ctx.json({ intf: dp.info().intf, defaultMac: mac });
     else ctx.out(mac ?? 'not set (00:00:00:00:00:00): VIP traffic is dropped until it is set with katran-tui mac set MAC');
   });
 }

@@ -6,10 +6,12 @@ import { DEFAULT_PIN_ROOT, DEFAULT_STATE_DIR } from '../dataplane/kernel/paths.j
 import { normalizeArgv } from './argv.js';
 import { attach, attachRequest, detach, reattach, status, type AttachFlags } from './balancer.js';
 import { configApply, configExport } from './config.js';
-import { Ctx, type CliDeps, type CommonOptions } from './context.js';
+import { Ctx, DEMO_RATE, type CliDeps, type CommonOptions } from './context.js';
 import { doctor } from './doctor.js';
 import { EXIT, errorLine, exitCodeFor, UsageError } from './errors.js';
+import { BpfError } from '../dataplane/errors.js';
 import { macGet, macSet } from './mac.js';
+import { recover } from './recover.js';
 import { stats } from './stats.js';
 import { trace } from './trace.js';
 import { parseIntervalMs, parsePath } from './validate.js';
@@ -102,6 +104,9 @@ export function buildProgram(deps: CliDeps, run: { ctx?: Ctx; result?: number })
   dryOpt(jsonOpt(program.command('reattach').description('attach our pinned program again to --intf after the interface was deleted and recreated (same maps: VIPs and LRU kept)'), 'print the result as JSON'))
     .action(async (_o, cmd: Command) => reattach(ctxOf(cmd), opts(cmd)));
 
+  dryOpt(jsonOpt(program.command('recover').description('finish (or, when it cannot be finished, undo) a change a killed process left pending, and say what was done'), 'print the result as JSON'))
+    .action(async (_o, cmd: Command) => recover(ctxOf(cmd), opts(cmd)));
+
   jsonOpt(program.command('status').description('every balancer on the box, ours and observed ones'))
     .action(async (_o, cmd: Command) => status(ctxOf(cmd), opts(cmd)));
 
@@ -157,18 +162,21 @@ export function buildProgram(deps: CliDeps, run: { ctx?: Ctx; result?: number })
 
   program.command('demo').description('a self-contained lab (namespaces, veth, traffic) with the console on it; torn down on quit')
     .option('--duration <s>', 'stop after s seconds (without a terminal: run headless and print what each real received)')
+    .option('--rate <pps>', `packets per second over all VIPs, swinging, with bursts of new connections (default ${DEMO_RATE.default})`)
+    .option('--id <id>', 'run a separate demo lab beside the default one: links kt<id>b / kt<id>p, namespace kt-<id>-cl, its own pins and state (1-10 lowercase letters or digits; default: demo)')
     .action(async (_o, cmd: Command) => {
       const ctx = ctxOf(cmd);
-      const f = opts<{ duration?: string }>(cmd);
+      const f = opts<{ duration?: string; rate?: string; id?: string }>(cmd);
       const { parseIntIn } = await import('./validate.js');
       const durationS = f.duration !== undefined ? parseIntIn(f.duration, '--duration', 1, 86_400, ' (seconds)') : undefined;
+      const ratePps = f.rate !== undefined ? parseIntIn(f.rate, '--rate', DEMO_RATE.min, DEMO_RATE.max, ' (packets per second)') : undefined;
       const interactive = !!deps.stdout.isTTY && deps.stdinIsTTY;
       if (!interactive && durationS === undefined) {
         throw new UsageError('demo without a terminal needs --duration S (it then runs headless and prints what each real received)');
       }
       ctx.requireRoot('demo');
       if (!deps.runDemo) throw new Error('the demo is not available in this build');
-      run.result = await deps.runDemo({ durationS, intervalMs: ctx.common.intervalMs, noColor: ctx.common.noColor, interactive, out: deps.stdout, err: deps.stderr });
+      run.result = await deps.runDemo({ id: f.id, durationS, ratePps, intervalMs: ctx.common.intervalMs, noColor: ctx.common.noColor, interactive, out: deps.stdout, err: deps.stderr });
     });
 
   jsonOpt(program.command('doctor').description('checks of the box, each with a verdict and a fix'), 'print the checks as JSON')
@@ -202,7 +210,7 @@ export async function main(argv: readonly string[], deps: CliDeps): Promise<numb
       if (e.code === 'commander.help') return e.exitCode === 0 ? EXIT.ok : EXIT.usage;
       return EXIT.usage;
     }
-    const log = e instanceof Error ? (e as { log?: string }).log : undefined;
+    const log = e instanceof BpfError ? e.log : undefined; // a rejected load: the verifier log
     deps.stderr.write(`${errorLine(e)}${log && !debug ? ' (KATRAN_TUI_DEBUG=1 prints the verifier log)' : ''}\n`);
     if (debug && e instanceof Error) {
       deps.stderr.write(`${e.stack ?? ''}\n`);

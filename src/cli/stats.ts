@@ -62,8 +62,9 @@ export async function stats(ctx: Ctx, f: StatsFlags): Promise<void> {
         }
         if (ac.signal.aborted) break;
         const s = dp.sample();
-        if (f.prometheus) ctx.deps.stdout.write(prometheus(intf, s));
-        else if (f.json) ctx.out(JSON.stringify(statsJson(intf, s)));
+        const pending = dp.info().pendingChange; // afresh per sample: another writer may finish it meanwhile
+        if (f.prometheus) ctx.deps.stdout.write(prometheus(intf, s, pending));
+        else if (f.json) ctx.json(statsJson(intf, s), pending);
         else ctx.out(`${i > 0 ? '\n' : ''}${statsText(intf, s)}`);
       }
     });

@@ -14,7 +14,7 @@ export async function trace(ctx: Ctx, srcText: string, vipText: string, f: { syn
   await ctx.withDataplane({ write: false }, (dp) => {
     const t = dp.trace({ src: src.address, sport: src.port, vip, syn: !!f.syn });
     if (f.json) {
-      ctx.out(JSON.stringify({ src: srcText.trim(), ...traceJson(t) }));
+      ctx.json({ src: srcText.trim(), ...traceJson(t) });
       return;
     }
     const where = t.real ? `${t.action} to real ${t.real}` : t.action;

@@ -28,7 +28,7 @@ export async function vipList(ctx: Ctx, f: { json?: boolean }): Promise<void> {
   await ctx.withDataplane({ write: false }, (dp) => {
     const vips = [...dp.vips()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
     if (f.json) {
-      ctx.out(JSON.stringify({ intf: dp.info().intf, vips: vips.map(vipJson) }));
+      ctx.json({ intf: dp.info().intf, vips: vips.map(vipJson) });
       return;
     }
     if (vips.length === 0) {
@@ -39,7 +39,9 @@ export async function vipList(ctx: Ctx, f: { json?: boolean }): Promise<void> {
     for (const v of vips) {
       const head = [v.id, v.flags.join(',') || '-', v.hash];
       if (v.reals.length === 0) rows.push([...head, '(no reals: traffic is dropped)', '', '', '']);
-      v.reals.forEach((r, i) => rows.push([...(i === 0 ? head : ['', '', '']), r.address, String(r.weight), String(r.ringSlots), pct(r.ringShare)]));
+      if (v.kernelOnly) head[0] += ' (in kernel only)';
+      if (v.notInKernel) head[0] += ' (not in kernel)';
+      v.reals.forEach((r, i) => rows.push([...(i === 0 ? head : ['', '', '']), r.address + (r.kernelOnly ? ' (in kernel ring only)' : ''), `${r.weight}${r.pendingWeight !== undefined ? ` (pending ${r.pendingWeight})` : ''}`, String(r.ringSlots), pct(r.ringShare)]));
     }
     ctx.out(table(['VIP', 'FLAGS', 'HASH', 'REAL', 'WEIGHT', 'SLOTS', 'SHARE'], rows));
   });

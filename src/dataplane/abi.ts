@@ -2,6 +2,7 @@
 // flags, stats indexes and the byte layout of every key and value. One place for each fact;
 // bpf/constants.h and bpf/structs.h are the C side of the same facts.
 import { isIP } from 'node:net';
+import { InputError } from './errors.js';
 
 // ---------------------------------------------------------------------------------------------
 // Map names (the kernel keeps 15 characters of a map name)
@@ -144,12 +145,8 @@ export const PROTOS = Object.keys(IPPROTO) as Proto[];
 // ---------------------------------------------------------------------------------------------
 // Errors for operator input: what is wrong and what is allowed.
 
-export class InputError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'InputError';
-  }
-}
+// InputError lives in errors.ts with the other error classes; re-exported for existing importers.
+export { InputError };
 
 // ---------------------------------------------------------------------------------------------
 // Addresses

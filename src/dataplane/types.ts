@@ -65,6 +65,24 @@ export interface BalancerSummary {
   differsFromBundled?: boolean;
   /** Ours: where its interface stands (gone, renamed...); absent when unknown. */
   interfaceState?: InterfaceState;
+  /** Ours: a change a killed process left unfinished (null: none; absent: not checked). */
+  pendingChange?: PendingChange | null;
+}
+
+/**
+ * A change a killed process left unfinished: its intent record is still in the state directory,
+ * and the kernel may hold it half-applied until a writer finishes (or undoes) it.
+ */
+export interface PendingChange {
+  /** The change, in the change log's words (add-real, set-weight, apply-config...). */
+  op: string;
+  target: string;
+  /** ISO time the change started. */
+  at: string;
+  /** The process that started it (dead, or it would not be pending). */
+  pid: number;
+  /** One line for the operator: what, since when, by whom, and how to finish it. */
+  message: string;
 }
 
 export interface AttachRequest {
@@ -111,6 +129,13 @@ export interface BalancerInfo {
   healthcheck: { intf: string; progId: number } | null;
   /** Where the interface stands now (deleted, renamed, program replaced); absent: not checked. */
   interfaceState?: InterfaceState;
+  /**
+   * A change a killed process left unfinished, checked afresh on every info() (null: none). Read
+   * views (vips()) then show what the kernel holds, not the desired state.
+   */
+  pendingChange: PendingChange | null;
+  /** What opening this balancer repaired (an interrupted change finished or undone, a dead writer's lock taken over), one line each. */
+  recovered: string[];
 }
 
 /** Totals and per-second rates of one lb_stats pair (v1, v2) over the last interval. */
@@ -177,6 +202,10 @@ export interface RealState {
   /** Slots of this VIP's ring that point at the real, counted from the kernel's ring. */
   ringSlots: number;
   ringShare: number;
+  /** While a change is pending: the kernel's ring points at this real, the desired state does not list it. */
+  kernelOnly?: true;
+  /** While a change is pending: the weight it sets, when it changes this real's (the kernel's ring may hold either). */
+  pendingWeight?: number;
 }
 
 export interface VipState {
@@ -186,6 +215,10 @@ export interface VipState {
   hash: HashKind;
   vipNum: number;
   reals: RealState[];
+  /** While a change is pending: in the kernel's vip_map, not in the desired state. */
+  kernelOnly?: true;
+  /** While a change is pending: in the desired state, not in the kernel's vip_map. */
+  notInKernel?: true;
 }
 
 export interface VipSpec extends VipKey {
@@ -301,26 +334,5 @@ export interface Host {
   attach(req: AttachRequest, o?: ChangeOptions): { dataplane: Dataplane | null; result: ChangeResult };
 }
 
-/** Refusal of a write in --readonly or observe mode. */
-export class ReadOnlyError extends Error {
-  constructor(reason: string) {
-    super(`refused: ${reason}`);
-    this.name = 'ReadOnlyError';
-  }
-}
-
-/** Another katran-tui process holds the writer lock. */
-export class LockedError extends Error {
-  constructor(readonly pid: number, stateDir: string) {
-    super(`state directory ${stateDir} is locked by pid ${pid}`);
-    this.name = 'LockedError';
-  }
-}
-
-/** The loaded object has no VLAN maps (an upstream Katran object, or an older katran-tui one). */
-export class VlanUnavailableError extends Error {
-  constructor(readonly op: string, readonly object: string) {
-    super(`VLANs: not available for this program (${op} ${object}: no kt_vlan_map map; VLAN tags need katran-tui's own balancer)`);
-    this.name = 'VlanUnavailableError';
-  }
-}
+// The dataplane's errors live in errors.ts; these are re-exported here for existing importers.
+export { ReadOnlyError, LockedError, VlanUnavailableError } from './errors.js';

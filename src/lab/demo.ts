@@ -3,44 +3,89 @@
 // The lab (lab.ts) makes a veth pair whose balancer end stays in the root namespace and whose peer
 // (with an XDP sink counting what each real receives) sits in a client namespace. The balancer is
 // attached natively there with the lab's default MAC (the peer's), its own pin root and state
-// directory (never the operator's), three VIPs with reals of different weights, and traffic
-// generators whose rates swing over time. Quitting the console (or the end of --duration) tears
+// directory (never the operator's), four VIPs with reals of different weights, and the kernel
+// traffic generator (src/lab/generator.ts, --rate pps, default 100k) whose per-VIP rates swing over
+// time with bursts of new connections. Quitting the console (or the end of --duration) tears
 // everything down; leftovers of a crashed demo are removed at the next start. The demo touches no
 // interface it did not create.
 import { existsSync, rmSync } from 'node:fs';
 import { setTimeout as delay } from 'node:timers/promises';
 import { DEFAULT_HASH, formatVip, parseVip } from '../dataplane/abi.js';
 import type { Dataplane, Host } from '../dataplane/types.js';
-import type { DemoOptions, Out } from '../cli/context.js';
+import { DEMO_RATE, type DemoOptions, type Out } from '../cli/context.js';
 import { createHost } from '../dataplane/balancer/host.js';
 import { table } from '../cli/format.js';
+import { startLabGenerator, type GenReport, type GenStream } from './generator.js';
+import { parseLabId } from './names.js';
 
 export const DEMO_PIN_ROOT = '/sys/fs/bpf/katran-tui-demo';
 export const DEMO_STATE_DIR = '/tmp/katran-tui-demo';
 
-/** The demo's lab id: "demo", or KATRAN_TUI_DEMO_ID (tests run their own demo next to the operator's). */
-export function demoId(env: Record<string, string | undefined> = process.env): string {
-  const id = env.KATRAN_TUI_DEMO_ID;
-  if (id === undefined || id === '') return 'demo';
-  if (!/^[a-z0-9]{1,10}$/.test(id)) throw new Error(`KATRAN_TUI_DEMO_ID ${JSON.stringify(id).slice(0, 40)}: use 1-10 lowercase letters or digits`);
-  return id;
-}
+/** The demo's default lab id; `demo --id ID` runs another one beside it (tests do). */
+export const DEMO_ID = 'demo';
 
+/** Pin root and state directory of the demo with this id (the default one's have no suffix). */
 export function demoPaths(id: string): { pinRoot: string; stateDir: string } {
-  return id === 'demo' ? { pinRoot: DEMO_PIN_ROOT, stateDir: DEMO_STATE_DIR } : { pinRoot: `${DEMO_PIN_ROOT}-${id}`, stateDir: `${DEMO_STATE_DIR}-${id}` };
+  return id === DEMO_ID ? { pinRoot: DEMO_PIN_ROOT, stateDir: DEMO_STATE_DIR } : { pinRoot: `${DEMO_PIN_ROOT}-${id}`, stateDir: `${DEMO_STATE_DIR}-${id}` };
 }
 
-export interface DemoVip { vip: string; reals: { address: string; weight: number }[]; ratePps: number; periodMs: number }
+export interface DemoVip {
+  vip: string;
+  reals: { address: string; weight: number }[];
+  /** Share of the demo's rate (the shares add up to 1). */
+  share: number;
+  /** The VIP's rate swings between 10% and 100% of its share over this period. */
+  periodMs: number;
+}
 
-/** Three VIPs (IPv4 TCP, IPv4 UDP, IPv6 TCP), reals of different weights, documentation prefixes. */
+/** Four VIPs (IPv4 TCP, IPv4 UDP, IPv6 TCP, IPv6 UDP), reals of different weights, documentation prefixes. */
 export const DEMO_VIPS: DemoVip[] = [
-  { vip: '192.0.2.10:80/tcp', ratePps: 300, periodMs: 20_000,
+  { vip: '192.0.2.10:80/tcp', share: 0.3, periodMs: 20_000,
     reals: [{ address: '198.51.100.1', weight: 1 }, { address: '198.51.100.2', weight: 2 }, { address: '198.51.100.3', weight: 3 }] },
-  { vip: '192.0.2.20:53/udp', ratePps: 1200, periodMs: 30_000,
+  { vip: '192.0.2.20:53/udp', share: 0.4, periodMs: 30_000,
     reals: [{ address: '198.51.100.11', weight: 1 }, { address: '198.51.100.12', weight: 1 }, { address: '198.51.100.13', weight: 2 }, { address: '198.51.100.14', weight: 4 }] },
-  { vip: '[2001:db8:f::10]:443/tcp', ratePps: 150, periodMs: 45_000,
+  { vip: '[2001:db8:f::10]:443/tcp', share: 0.2, periodMs: 45_000,
     reals: [{ address: '2001:db8:e::1', weight: 1 }, { address: '2001:db8:e::2', weight: 2 }, { address: '2001:db8:e::3', weight: 5 }] },
+  { vip: '[2001:db8:f::20]:53/udp', share: 0.1, periodMs: 15_000,
+    reals: [{ address: '2001:db8:e::11', weight: 1 }, { address: '2001:db8:e::12', weight: 3 }] },
 ];
+
+/** Every BURST_EVERY_MS, for BURST_MS, the TCP VIPs' new connections (SYNs) go up tenfold. */
+const BURST_EVERY_MS = 25_000;
+const BURST_MS = 2_000;
+/** Of a TCP VIP's packets, this share are SYNs of new connections (the rest established flows). */
+const SYN_SHARE = 0.1;
+
+/**
+ * The generator's streams for the demo VIPs: a TCP VIP gets an established-flow stream (ACKs of
+ * 4 clients x 64 ports) and a new-connection stream (SYNs cycling over many 5-tuples); a UDP VIP
+ * one stream of 4 clients x 64 ports.
+ */
+export function demoStreams(): GenStream[] {
+  return DEMO_VIPS.flatMap((v): GenStream[] => {
+    const key = parseVip(v.vip);
+    const v6 = key.address.includes(':');
+    const est: GenStream = { proto: key.proto === 'udp' ? 'udp' : 'tcp-ack', dst: key.address, dport: key.port, clients: 4, ports: 64, sportBase: 20000 };
+    if (key.proto === 'udp') return [est];
+    return [est, { proto: 'tcp-syn', dst: key.address, dport: key.port, clients: v6 ? 4000 : 254, ports: 200, sportBase: 30000 }];
+  });
+}
+
+/**
+ * Rate and stream weights at `elapsedMs`: each VIP swings between 10% and 100% of its share on its
+ * own period and phase, and every 25 s the TCP VIPs' SYNs burst tenfold for 2 s. The total follows.
+ */
+export function demoPlan(ratePps: number, elapsedMs: number): { ratePps: number; weights: number[]; burst: boolean } {
+  const burst = elapsedMs % BURST_EVERY_MS >= BURST_EVERY_MS - BURST_MS;
+  const weights: number[] = [];
+  DEMO_VIPS.forEach((v, i) => {
+    const w = v.share * (0.55 + 0.45 * Math.sin((2 * Math.PI * elapsedMs) / v.periodMs + i * 1.7));
+    if (parseVip(v.vip).proto === 'udp') weights.push(w);
+    else weights.push(w * (1 - SYN_SHARE), w * SYN_SHARE * (burst ? 10 : 1));
+  });
+  const total = weights.reduce((a, b) => a + b, 0);
+  return { ratePps: Math.max(1, Math.round(ratePps * total)), weights, burst };
+}
 
 type LabModule = typeof import('./lab.js');
 type Lab = import('./lab.js').Lab;
@@ -70,23 +115,36 @@ function configure(dp: Dataplane): void {
   }
 }
 
-function startTraffic(lab: Lab, durationMs: number) {
-  return DEMO_VIPS.map((v) => {
-    const key = parseVip(v.vip);
-    const v6 = key.address.includes(':');
-    const srcs = v6 ? lab.clientsV6 : lab.clientsV4;
-    // UDP: each client's flow rotates over 32 source ports (32 sockets), so 128 distinct 5-tuples
-    // spread over the ring by weight; TCP: every SYN is a new connection from a new ephemeral port.
-    const flows = srcs.map((src) => ({
-      proto: key.proto === 'udp' ? 'udp' as const : 'tcp-syn' as const, src, dst: key.address, dport: key.port, count: 10_000_000, size: 200,
-      ...(key.proto === 'udp' ? { ports: 32 } : {}),
-    }));
-    return lab.startTraffic({ flows, ratePps: v.ratePps, profile: 'wave', periodMs: v.periodMs, durationMs });
-  });
+/** The generator in the lab namespace with the demo's streams, re-planned every 500 ms. */
+function startTraffic(lab: Lab, ratePps: number, durationMs: number): { stop(): Promise<GenReport | null> } {
+  const plan0 = demoPlan(ratePps, 0);
+  const gen = startLabGenerator(lab, { streams: demoStreams().map((st, i) => ({ ...st, weight: plan0.weights[i] })), ratePps: plan0.ratePps, durationMs });
+  const t0 = Date.now();
+  const timer = setInterval(() => {
+    const p = demoPlan(ratePps, Date.now() - t0);
+    gen.setWeights(p.weights);
+    gen.setRate(p.ratePps);
+  }, 500);
+  timer.unref();
+  let stopped: Promise<GenReport | null> | undefined;
+  return {
+    stop() {
+      clearInterval(timer);
+      stopped ??= gen.stop().catch(() => null);
+      return stopped;
+    },
+  };
+}
+
+/** One line on the generator's work: packets, rate and CPU (the child's; softirq work included). */
+function generatorLine(r: GenReport | null): string {
+  if (!r) return 'katran-tui demo: the traffic generator failed';
+  const s = Math.max(0.001, r.activeMs / 1000);
+  return `katran-tui demo: generator sent ${r.offered} packets in ${s.toFixed(1)} s (${(r.offered / s / 1000).toFixed(1)} kpps), using ${(r.cpuMs / 10 / s).toFixed(1)}% of one CPU${r.errors.length ? `; errors: ${r.errors.join('; ')}` : ''}`;
 }
 
 export async function runDemo(o: DemoOptions): Promise<number> {
-  const id = demoId();
+  const id = o.id === undefined ? DEMO_ID : parseLabId(o.id, 'demo --id');
   const { pinRoot, stateDir } = demoPaths(id);
   const labMod: LabModule = await import('./lab.js');
   const left = cleanLeftovers(labMod, id);
@@ -94,7 +152,7 @@ export async function runDemo(o: DemoOptions): Promise<number> {
 
   let lab: Lab | null = null;
   let host: Host | null = null;
-  let traffic: ReturnType<typeof startTraffic> = [];
+  let traffic: ReturnType<typeof startTraffic> | null = null;
   let interrupted = false;
   const ac = new AbortController();
   const onSignal = () => { interrupted = true; ac.abort(); };
@@ -115,18 +173,20 @@ export async function runDemo(o: DemoOptions): Promise<number> {
       dp.close();
     }
     const durationMs = o.durationS !== undefined ? o.durationS * 1000 : 3_600_000;
-    traffic = startTraffic(lab, durationMs);
+    const ratePps = o.ratePps ?? DEMO_RATE.default;
+    traffic = startTraffic(lab, ratePps, durationMs);
 
     if (o.interactive) {
       const { withWorkerHost } = await import('../dataplane/worker/client.js');
       const intf = lab.intf;
       await withWorkerHost({ pinRoot, stateDir }, async (h) => (await import('../ui/run.js')).runConsole(h, { intf, readOnly: false, intervalMs: o.intervalMs, noColor: o.noColor }));
+      say(o.err, generatorLine(await traffic.stop()));
     } else {
-      say(o.err, `katran-tui demo: ${DEMO_VIPS.length} VIPs, traffic for ${o.durationS} s (Ctrl-C stops early)`);
+      say(o.err, `katran-tui demo: ${DEMO_VIPS.length} VIPs, ${ratePps} pps (swinging, bursts of new connections) for ${o.durationS} s (Ctrl-C stops early)`);
       try {
         await delay(durationMs, undefined, { signal: ac.signal });
       } catch { /* interrupted */ }
-      await Promise.all(traffic.map((t) => t.stop().catch(() => null)));
+      say(o.err, generatorLine(await traffic.stop()));
       await delay(300); // the last packets reach the sink
       report(o.out, lab);
     }
@@ -136,7 +196,7 @@ export async function runDemo(o: DemoOptions): Promise<number> {
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
     }
-    await Promise.all(traffic.map((t) => t.stop().catch(() => null)));
+    await traffic?.stop();
     const torn: string[] = [];
     if (host && lab) {
       try {

@@ -22,12 +22,16 @@ import { formatIp, formatMac, parseMac } from '../dataplane/abi.js';
 import { buildFrame, type FrameSpec } from './frames.js';
 import type { TrafficReport, TrafficSpec } from './traffic.js';
 import {
-  BPF_PROG_TYPE, BpfError, BpfObject, ERRNO, XDP_FLAGS, ifNameToIndex, isRoot, linkBasics, mapDelete,
+  BPF_PROG_TYPE, BpfObject, XDP_FLAGS, ifNameToIndex, isRoot, linkBasics, mapDelete,
   mapLookup, mapNextKey, mapUpdate, numPossibleCpus, progInfo, xdpAttach,
 } from '../dataplane/kernel/libbpf.js';
 import { bundledObject } from '../dataplane/kernel/paths.js';
 import { PacketSender } from './libc.js';
 import { createVlanSwitch, type LabVlanSwitch } from './vlan.js';
+import { labNames } from './names.js';
+import { NotABalancerError, NotRootError, ObjectMissingError } from '../dataplane/errors.js';
+
+export { labNames };
 
 export type { TrafficFlow, TrafficReport, TrafficSpec } from './traffic.js';
 
@@ -52,6 +56,8 @@ export interface LabOptions {
   healthcheck?: boolean;
   /** Path of the sink object (default: the bundled sink.bpf.o). */
   sinkObject?: string;
+  /** false: the sink counts per real only, not per flow (sinkFlows() stays empty): the bench's Mpps of new flows. */
+  sinkFlows?: boolean;
   /** The VLAN switch (vlan.ts): a tagger on the peer's tc egress, tx VLAN offload off there. */
   vlan?: boolean;
 }
@@ -151,10 +157,6 @@ function tryIp(args: string[]): boolean {
   }
 }
 
-export function labNames(id: string): { ns: string; b: string; p: string; h: string; g: string } {
-  if (!/^[a-z0-9]{1,10}$/.test(id)) throw new Error(`lab id ${JSON.stringify(id)}: use 1-10 lowercase letters or digits`);
-  return { ns: `kt-${id}-cl`, b: `kt${id}b`, p: `kt${id}p`, h: `kt${id}h`, g: `kt${id}g` };
-}
 
 function netnsList(): string[] {
   try {
@@ -198,7 +200,7 @@ function disableIpv6(intf: string): void {
 const trafficScript = fileURLToPath(new URL('./traffic.js', import.meta.url));
 
 export function createLab(o: LabOptions): Lab {
-  if (!isRoot()) throw new BpfError('create', 'lab', ERRNO.EPERM, 'not root: the lab creates network namespaces and attaches XDP programs');
+  if (!isRoot()) throw new NotRootError('create', 'lab', 'not root: the lab creates network namespaces and attaches XDP programs');
   const n = labNames(o.id);
   cleanupLab(o.id);
   const clients = Math.min(Math.max(1, o.clients ?? 4), 50);
@@ -212,18 +214,19 @@ export function createLab(o: LabOptions): Lab {
 
     // The sink, attached natively to the peer while it is still in this namespace.
     const sinkPath = o.sinkObject ?? bundledObject('sink');
-    if (!existsSync(sinkPath)) throw new BpfError('open BPF object', sinkPath, ERRNO.ENOENT, 'the lab\'s sink object is missing: run npm run build');
+    if (!existsSync(sinkPath)) throw new ObjectMissingError('open BPF object', sinkPath, `open BPF object ${sinkPath}: the lab's sink object is missing: run npm run build`);
     sink = BpfObject.open(sinkPath);
     sink.load();
     const prog = sink.programs().find((p) => p.type === BPF_PROG_TYPE.XDP);
-    if (!prog) throw new BpfError('open', sinkPath, ERRNO.ENOENT, 'no XDP program in the sink object');
+    if (!prog) throw new NotABalancerError('open', sinkPath, 'no XDP program in the sink object');
     const sinkMapDef = sink.map('sink_counts');
-    if (!sinkMapDef) throw new BpfError('open', sinkPath, ERRNO.ENOENT, 'the sink object has no map sink_counts');
+    if (!sinkMapDef) throw new NotABalancerError('open', sinkPath, 'the sink object has no map sink_counts');
     // The MAC the balancer must send to: the sink counts frames to any other as wrong_mac.
     const cfg = sink.map('sink_cfg');
     if (cfg) {
       const v = Buffer.alloc(cfg.valueSize);
       parseMac(peerMac).copy(v, 0);
+      if (o.sinkFlows === false) v[6] = 1; // sink_cfg.no_flows
       mapUpdate(cfg.fd, Buffer.alloc(4), v, 0, 'map sink_cfg');
     }
     const progFd = prog.fd;

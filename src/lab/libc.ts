@@ -1,9 +1,12 @@
 // The lab's own binding to the C library: an AF_PACKET socket that sends the lab's crafted
-// Ethernet frames, and setns for set-up inside a lab namespace. Kept out of the product's binding
-// (src/dataplane/kernel/libbpf.ts): the balancer never sends packets nor changes namespace.
+// Ethernet frames, setns for set-up inside a lab namespace, interface ioctls (SIOCETHTOOL: veth
+// statistics, GRO) and thread affinity (NAPI threads). Kept out of the product's binding
+// (src/dataplane/kernel/libbpf.ts): the balancer never sends packets, changes namespace nor tunes
+// interfaces.
 import { closeSync, openSync } from 'node:fs';
 import koffi from 'koffi';
-import { BpfError, ERRNO } from '../dataplane/kernel/libbpf.js';
+import { BpfError } from '../dataplane/kernel/libbpf.js';
+import { ClosedError, InputError, InterfaceMissingError } from '../dataplane/errors.js';
 
 interface Libc {
   close(fd: number): number;
@@ -11,6 +14,8 @@ interface Libc {
   socket(domain: number, type: number, protocol: number): number;
   setsockopt(fd: number, level: number, name: number, val: Uint8Array, len: number): number;
   sendto(fd: number, buf: Uint8Array, len: number, flags: number, addr: Uint8Array, addrlen: number): number | bigint;
+  ioctl(fd: number, request: number, arg: Uint8Array): number;
+  sched_setaffinity(pid: number, size: number, mask: Uint8Array): number;
   setns(fd: number, nstype: number): number;
 }
 
@@ -24,13 +29,37 @@ function libc(): Libc {
     socket: lib.func('int socket(int domain, int type, int protocol)'),
     setsockopt: lib.func('int setsockopt(int fd, int level, int name, const uint8_t *val, uint32_t len)'),
     sendto: lib.func('intptr_t sendto(int fd, const uint8_t *buf, size_t len, int flags, const uint8_t *addr, uint32_t addrlen)'),
+    ioctl: lib.func('int ioctl(int fd, unsigned long request, _Inout_ uint8_t *arg)'),
+    sched_setaffinity: lib.func('int sched_setaffinity(int pid, size_t size, const uint8_t *mask)'),
     setns: lib.func('int setns(int fd, int nstype)'),
   };
   return cache;
 }
 
 /** <linux/socket.h>, <linux/if_ether.h>: the numbers of an AF_PACKET raw socket with SO_MARK. */
-const C = { AF_PACKET: 17, SOCK_RAW: 3, SOCK_CLOEXEC: 0o2000000, SOL_SOCKET: 1, SO_MARK: 36, ETH_P_ALL: 0x0003, CLONE_NEWNET: 0x40000000 } as const;
+const C = { AF_INET: 2, AF_PACKET: 17, SOCK_DGRAM: 2, SOCK_RAW: 3, SOCK_CLOEXEC: 0o2000000, SOL_SOCKET: 1, SO_MARK: 36, ETH_P_ALL: 0x0003, CLONE_NEWNET: 0x40000000 } as const;
+
+/**
+ * An interface ioctl (`ifr`: a struct ifreq, 40 bytes, the name first) on a throwaway socket, in
+ * this process's network namespace. Returns 0, or the errno.
+ */
+export function interfaceIoctl(request: number, ifr: Uint8Array): number {
+  const c = libc();
+  const fd = c.socket(C.AF_INET, C.SOCK_DGRAM | C.SOCK_CLOEXEC, 0);
+  if (fd < 0) return koffi.errno();
+  try {
+    return c.ioctl(fd, request, ifr) < 0 ? koffi.errno() : 0;
+  } finally {
+    c.close(fd);
+  }
+}
+
+/** Pins a thread (any pid, e.g. a kernel NAPI thread) to one CPU. */
+export function pinThread(pid: number, cpu: number): void {
+  const mask = Buffer.alloc(128);
+  mask[cpu >> 3] |= 1 << (cpu & 7);
+  if (libc().sched_setaffinity(pid, mask.length, mask) < 0) throw new BpfError('pin to', `cpu ${cpu}`, koffi.errno(), `thread ${pid}`);
+}
 
 /** An AF_PACKET socket that sends whole Ethernet frames out of one interface (send only). */
 export class PacketSender {
@@ -41,7 +70,7 @@ export class PacketSender {
   constructor(readonly ifname: string, mark?: number) {
     const c = libc();
     const ifindex = c.if_nametoindex(ifname);
-    if (ifindex === 0) throw new BpfError('open packet socket on', `interface ${ifname}`, ERRNO.ENODEV, 'interface does not exist');
+    if (ifindex === 0) throw new InterfaceMissingError('open packet socket on', `interface ${ifname}`);
     const fd = c.socket(C.AF_PACKET, C.SOCK_RAW | C.SOCK_CLOEXEC, 0);
     if (fd < 0) throw new BpfError('open packet socket on', `interface ${ifname}`, koffi.errno());
     this.fd = fd;
@@ -61,7 +90,7 @@ export class PacketSender {
   }
 
   send(frame: Uint8Array): void {
-    if (this.fd < 0) throw new BpfError('send on', `interface ${this.ifname}`, ERRNO.EBADF, 'socket closed');
+    if (this.fd < 0) throw new ClosedError('send on', `interface ${this.ifname}`, 'socket closed');
     if (frame.length >= 6) this.addr.set(frame.subarray(0, 6), 12);
     const n = Number(libc().sendto(this.fd, frame, frame.length, 0, this.addr, this.addr.length));
     if (n < 0) throw new BpfError('send on', `interface ${this.ifname}`, koffi.errno());
@@ -81,7 +110,7 @@ export class PacketSender {
  * ioctl sockets that fn opens (libbpf's tc calls, if_nametoindex) are the namespace's.
  */
 export function inNetns<T>(ns: string, fn: () => T): T {
-  if (!/^[A-Za-z0-9._-]{1,64}$/.test(ns)) throw new BpfError('enter', `network namespace ${ns}`, ERRNO.EINVAL, 'bad namespace name');
+  if (!/^[A-Za-z0-9._-]{1,64}$/.test(ns)) throw InputError.at('enter', `network namespace ${ns}`, 'bad namespace name');
   const own = openSync('/proc/thread-self/ns/net', 'r');
   let target: number | undefined;
   try {

@@ -7,10 +7,11 @@
 import { existsSync } from 'node:fs';
 import { formatIp, parseMac, type VlanKey } from '../dataplane/abi.js';
 import {
-  BPF_PROG_TYPE, BpfError, BpfObject, ERRNO, ifNameToIndex, mapLookup, mapNextKey, mapUpdate, setLinkFeatures, tcAttachEgress,
+  BPF_PROG_TYPE, BpfObject, ifNameToIndex, mapLookup, mapNextKey, mapUpdate, setLinkFeatures, tcAttachEgress,
 } from '../dataplane/kernel/libbpf.js';
 import { bundledObject } from '../dataplane/kernel/paths.js';
 import { inNetns } from './libc.js';
+import { InterfaceMissingError, NotABalancerError, ObjectMissingError } from '../dataplane/errors.js';
 
 /** The tags the switch puts on client traffic: one 802.1Q tag, or an 802.1ad pair (outer.inner). */
 export interface LabVlanTag {
@@ -55,17 +56,17 @@ const TC_PRIORITY = 1;
 
 export function createVlanSwitch(o: { ns: string; peer: string; sink: BpfObject; taggerObject?: string }): LabVlanSwitch {
   const path = o.taggerObject ?? bundledObject('vlan_tagger');
-  if (!existsSync(path)) throw new BpfError('open BPF object', path, ERRNO.ENOENT, 'the lab\'s VLAN tagger object is missing: run npm run build');
+  if (!existsSync(path)) throw new ObjectMissingError('open BPF object', path, `open BPF object ${path}: the lab's VLAN tagger object is missing: run npm run build`);
   const counts = o.sink.map('sink_vlan_counts');
   const macs = o.sink.map('sink_vlan_cfg');
-  if (!counts || !macs) throw new BpfError('open', 'the lab sink', ERRNO.ENOENT, 'this sink object counts no VLANs (sink_vlan_counts / sink_vlan_cfg)');
+  if (!counts || !macs) throw new NotABalancerError('open', 'the lab sink', 'this sink object counts no VLANs (sink_vlan_counts / sink_vlan_cfg)');
   const obj = BpfObject.open(path);
   try {
     obj.load();
     const prog = obj.programs().find((p) => p.type === BPF_PROG_TYPE.SCHED_CLS);
     const cfg = obj.map('vlan_tagger_cfg');
     const cnt = obj.map('vlan_tagger_count');
-    if (!prog || !cfg || !cnt) throw new BpfError('open', path, ERRNO.ENOENT, 'no tc program / maps in the VLAN tagger object');
+    if (!prog || !cfg || !cnt) throw new NotABalancerError('open', path, 'no tc program / maps in the VLAN tagger object');
     const progFd = prog.fd;
     const cfgFd = cfg.fd;
     const cntFd = cnt.fd;
@@ -122,7 +123,7 @@ export function createVlanSwitch(o: { ns: string; peer: string; sink: BpfObject;
       attach() {
         inNetns(o.ns, () => {
           const ifindex = ifNameToIndex(o.peer);
-          if (!ifindex) throw new BpfError('attach the VLAN tagger to', `interface ${o.peer}`, ERRNO.ENODEV, `not in namespace ${o.ns}`);
+          if (!ifindex) throw new InterfaceMissingError('attach the VLAN tagger to', `interface ${o.peer}`, `not in namespace ${o.ns}`);
           setLinkFeatures(o.peer, { 'tx-vlan-hw-insert': false, 'tx-vlan-stag-hw-insert': false });
           tcAttachEgress(ifindex, progFd, TC_HANDLE, TC_PRIORITY, `interface ${o.peer}`);
         });

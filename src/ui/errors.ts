@@ -1,15 +1,10 @@
-// How the console words the dataplane's errors: by name, so no component imports libbpf.ts.
+// How the console words the dataplane's errors (errors.ts has no koffi: no component loads the binding).
+import { BpfError, LockedError } from '../dataplane/errors.js';
+
 export function describeError(e: Error): string {
-  switch (e.name) {
-    case 'ReadOnlyError': return e.message; // "refused: <reason>"
-    case 'InputError': return e.message;
-    case 'LockedError': return `${e.message} (open read-only, or stop the other writer)`;
-    case 'BpfError': {
-      const code = (e as Error & { code?: string }).code;
-      return code && !e.message.includes(code) ? `${e.message} (${code})` : e.message;
-    }
-    default: return e.message || String(e);
-  }
+  if (e instanceof LockedError) return `${e.message} (open read-only, or stop the other writer)`;
+  if (e instanceof BpfError && !e.codeInMessage) return `${e.message} (${e.code})`;
+  return e.message || String(e);
 }
 
 /** The CLI prints this message and exits non-zero when the console has no terminal. */

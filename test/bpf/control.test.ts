@@ -15,6 +15,7 @@ import { BPF_MAP_TYPE, TestRunner, XDP_ACTION, mapCreate, pinToCpu } from '../..
 import { BpfMap, sumPerCpuU64 } from '../../src/dataplane/kernel/maps.js';
 import { ringCounts, ringForReals } from '../../src/dataplane/control/maglev.js';
 import { ReadOnlyError } from '../../src/dataplane/types.js';
+import { ERRNO, MapFullError } from '../../src/dataplane/errors.js';
 import { describeChange } from '../../src/dataplane/rules.js';
 import { requireBpf, scratchDir } from '../helpers/env.js';
 import { handleFrom, ipipOuterDst, loadTestBalancer, snapshot, v4Frame } from './control-helpers.js';
@@ -303,7 +304,14 @@ test('capacity: VIP 513 on a 512 map is refused with "add VIP: map full (512)", 
     assert.equal(lb.maps.vips.keys().length, 512);
     const before = snapshot(lb, [0, 511]);
     const file = stateFile(dir);
-    assert.throws(() => cp.addVip({ address: '192.0.2.250', port: 9, proto: 'udp' }), (e: Error) => e instanceof InputError && /^add VIP: map full \(512\)$/.test(e.message));
+    assert.throws(() => cp.addVip({ address: '192.0.2.250', port: 9, proto: 'udp' }), (e: Error) => {
+      assert.ok(e instanceof MapFullError, `${e.name}: ${e.message}`);
+      assert.equal(e.message, 'add VIP: map full (512)');
+      assert.equal(e.op, 'add VIP');
+      assert.equal(e.object, '192.0.2.250:9/udp');
+      assert.equal(e.maxEntries, 512);
+      return true;
+    });
     assert.deepEqual(snapshot(lb, [0, 511]), before);
     assert.equal(stateFile(dir), file);
     // Freeing one makes room again, at the freed vip_num
@@ -362,7 +370,17 @@ test('a kernel write failing midway is rolled back: maps and state as before, th
     const log = store.changeLog().length;
     const B = parseVip('192.0.2.20:80/udp');
     assert.throws(() => cp.apply({ vips: [{ key: VIP, reals: [{ address: '198.51.100.1', weight: 1 }] }, { key: B, reals: [{ address: '198.51.100.5', weight: 1 }, { address: '198.51.100.6', weight: 1 }] }] }),
-      (e: Error) => e instanceof ChangeError && e.rolledBack && /apply-config .*update map vip_map: map full \(1\).*nothing changed \(rolled back\)/.test(e.message));
+      (e: Error) => {
+        assert.ok(e instanceof ChangeError && e.rolledBack, `${e.name}: ${e.message}`);
+        assert.match(e.message, /apply-config .*update map vip_map: map full \(1\).*nothing changed \(rolled back\)/);
+        // The kernel's refusal underneath, typed: the operation, the map, its capacity and the errno.
+        assert.ok(e.cause instanceof MapFullError, `cause: ${(e.cause as Error)?.name}`);
+        assert.equal(e.cause.op, 'update');
+        assert.equal(e.cause.object, 'map vip_map');
+        assert.equal(e.cause.maxEntries, 1);
+        assert.ok(e.cause.errno === ERRNO.E2BIG || e.cause.errno === ERRNO.ENOSPC, `errno ${e.cause.errno}`);
+        return true;
+      });
     assert.deepEqual(snap(), before, 'ring slice 1, reals, stats and vip_map as before');
     assert.equal(stateFile(dir), file);
     assert.equal(store.pendingIntent(), null);

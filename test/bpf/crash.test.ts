@@ -84,6 +84,28 @@ test('kill -9 at any point of a large change: the next open finishes it, kernel 
       assert.equal(r.signal, 'SIGKILL', `child killed at ${step} #${nth}: ${r.stdout} ${r.stderr}`);
       assert.match(r.stdout, new RegExp(`killing at ${step} #${nth}`));
 
+      // A reader first (no lock, repairs nothing): it reports the pending change and lists what the
+      // kernel holds: every VIP in vip_map, every filled slot of each ring.
+      {
+        const ro = StateStore.open(stateDir, { write: false });
+        const rh = handleFromPins(pins);
+        try {
+          const rcp = ControlPlane.open(rh, ro);
+          const p = rcp.pendingChange();
+          assert.equal(p?.op, 'apply-config', `a reader after a kill at ${step} #${nth} reports the pending change`);
+          assert.match(p!.message, /run `katran-tui recover` or any change to finish it/);
+          const listed = rcp.vips();
+          const inKernel = rcp.kernelLists().vips;
+          for (const k of inKernel) {
+            const v = listed.find((x) => x.vipNum === k.vipNum);
+            assert.ok(v, `${step} #${nth}: vip_num ${k.vipNum} in vip_map is listed`);
+            const filled = rcp.readRing(k.vipNum).reduce((a, x) => a + (x ? 1 : 0), 0);
+            assert.equal(v.reals.reduce((a, r) => a + r.ringSlots, 0), filled, `${step} #${nth}: every filled slot of ${v.id}'s ring is listed`);
+          }
+        } finally {
+          rh.close();
+        }
+      }
       const store = StateStore.open(stateDir, { write: true }); // the dead child's lock is taken over
       assert.ok(store.pendingIntent(), 'the intent was left pending');
       if (step !== 'state') assert.equal(readFileSync(join(stateDir, 'state.json'), 'utf8'), oldState, 'state file still the old one');
@@ -91,6 +113,8 @@ test('kill -9 at any point of a large change: the next open finishes it, kernel 
       const cp = ControlPlane.open(handle, store);
       try {
         assert.match(cp.recovered ?? '', /an interrupted change apply-config .* was finished: the kernel and the state file now hold it/);
+        assert.match(cp.recoveredLines[0], /^took over the writer lock of pid \d+, which is dead$/, 'the dead child\'s lock taken over, said');
+        assert.equal(cp.pendingChange(), null);
         assert.equal(store.pendingIntent(), null);
         const s = cp.state();
         assert.deepEqual(s, store.read<DesiredState>());

@@ -72,7 +72,7 @@ test('attach: gflags spellings, validation, JSON result', async () => {
   const box = new FakeBox();
   const r = await run(box, ['attach', '-intf=veth-lb', '-default_mac', '58:E4:34:56:46:E0', '--xdp-mode', 'native', '-lru_size', '2000', '-forwarding_cores', '0-2', '--json']);
   assert.equal(r.code, 0, r.err);
-  assert.deepEqual(JSON.parse(r.out), { applied: true, summary: ['attach to veth-lb (native)'], warnings: [] });
+  assert.deepEqual(JSON.parse(r.out), { applied: true, summary: ['attach to veth-lb (native)'], warnings: [], pendingChange: null });
   assert.deepEqual(box.attached.get('veth-lb'), { intf: 'veth-lb', defaultMac: '58:e4:34:56:46:e0', mode: 'native', lruSize: 2000, forwardingCores: [0, 1, 2] });
   const missing = await run(new FakeBox(), ['attach', '--intf', 'veth-lb']);
   assert.equal(missing.code, 2);
@@ -104,7 +104,7 @@ test('vip add / list / del and real add / weight / del, with JSON shapes', async
   assert.equal((await run(box, ['real', 'add', '[2001:db8::1]:443/tcp', '2001:db8:1::1'])).code, 0);
   const w = await run(box, ['real', 'weight', '192.0.2.1:80/tcp', '198.51.100.1', '5', '--json']);
   assert.equal(w.code, 0, w.err);
-  assert.deepEqual(JSON.parse(w.out), { applied: true, summary: ['weight 198.51.100.1 -> 5'], warnings: [], movedShare: 0.25 });
+  assert.deepEqual(JSON.parse(w.out), { applied: true, summary: ['weight 198.51.100.1 -> 5'], warnings: [], movedShare: 0.25, pendingChange: null });
   const list = await run(box, ['vip', 'list', '--json']);
   assert.equal(list.code, 0);
   const doc = JSON.parse(list.out);
@@ -116,6 +116,7 @@ test('vip add / list / del and real add / weight / del, with JSON shapes', async
       { vip: '[2001:db8::1]:443/tcp', address: '2001:db8::1', port: 443, proto: 'tcp', flags: [], hash: 'maglev-v2', vipNum: 1,
         reals: [{ address: '2001:db8:1::1', weight: 1, index: 1, ringSlots: 100, ringShare: 1 }] },
     ],
+    pendingChange: null,
   });
   const text = await run(box, ['vip', 'list']);
   assert.match(text.out, /^VIP\s+FLAGS\s+HASH\s+REAL\s+WEIGHT\s+SLOTS\s+SHARE\n192\.0\.2\.1:80\/tcp\s+no-sport,no-lru\s+maglev\s+198\.51\.100\.1\s+5/);
@@ -156,7 +157,7 @@ test('mac get (the default) and mac set', async () => {
   const box = attachedBox();
   const g = await run(box, ['mac']);
   assert.equal(g.out, '02:00:00:00:00:01\n');
-  assert.deepEqual(JSON.parse((await run(box, ['mac', 'get', '--json'])).out), { intf: 'veth-lb', defaultMac: '02:00:00:00:00:01' });
+  assert.deepEqual(JSON.parse((await run(box, ['mac', 'get', '--json'])).out), { intf: 'veth-lb', defaultMac: '02:00:00:00:00:01', pendingChange: null });
   assert.equal((await run(box, ['mac', 'set', '58-E4-34-56-46-E0'])).code, 0);
   assert.equal(box.mac, '58:e4:34:56:46:e0');
 });
@@ -167,7 +168,8 @@ test('status lists balancers; JSON shape', async () => {
   assert.deepEqual(JSON.parse(r.out), {
     version: '9.9.9', bundled: { object: '/x/dist/bpf/balancer.bpf.o', sha256: 'ab'.repeat(32) },
     balancers: [{ intf: 'veth-lb', ifindex: 7, progId: 42, mode: 'native', owner: 'katran-tui', tag: 'abcdef0123456789', pinDir: '/sys/fs/bpf/katran-tui/veth-lb', differsFromBundled: false,
-      interfaceState: { status: 'ok', intf: 'veth-lb', ifindex: 7, canReattach: false, message: 'attached to veth-lb (ifindex 7)' } }],
+      interfaceState: { status: 'ok', intf: 'veth-lb', ifindex: 7, canReattach: false, message: 'attached to veth-lb (ifindex 7)' }, pendingChange: null }],
+    pendingChange: null,
   });
   const t = await run(attachedBox(), ['status']);
   assert.match(t.out, /^INTF\s+IFINDEX\s+MODE\s+PROG ID\s+TAG\s+OWNER\s+PINS\s+STATE\nveth-lb\s+7\s+native\s+42.*\s+ok\n/);
@@ -240,7 +242,7 @@ test('trace: text and JSON', async () => {
   await run(box, ['real', 'add', '192.0.2.1:80/tcp', '198.51.100.1']);
   const t = await run(box, ['trace', '203.0.113.5:40000', '192.0.2.1:80/tcp', '--syn', '--json']);
   assert.equal(t.code, 0, t.err);
-  assert.deepEqual(JSON.parse(t.out), { src: '203.0.113.5:40000', vip: '192.0.2.1:80/tcp', real: '198.51.100.1', action: 'TX', ringSlot: 40000, confirmedByKernel: true, steps: ['VIP match', 'ring slot 40000'] });
+  assert.deepEqual(JSON.parse(t.out), { src: '203.0.113.5:40000', vip: '192.0.2.1:80/tcp', real: '198.51.100.1', action: 'TX', ringSlot: 40000, confirmedByKernel: true, steps: ['VIP match', 'ring slot 40000'], pendingChange: null });
   const x = await run(box, ['trace', '[2001:db8::5]:1', '192.0.2.1:80/tcp']);
   assert.equal(x.code, 2);
   assert.match(x.err, /different IP families/);

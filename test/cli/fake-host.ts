@@ -6,7 +6,7 @@ import { checkVlanMappings } from '../../src/dataplane/rules.js';
 import { checkHashChange } from '../../src/dataplane/rules.js';
 import {
   ReadOnlyError, type AttachRequest, type BalancerConfig, type BalancerInfo, type BalancerSummary, type ChangeOptions, type ChangeResult, type Dataplane,
-  type HashKind, type Host, type InterfaceInfo, type InterfaceState, type StatsSample, type TraceRequest, type TraceResult, type VipFlagName, type VipSpec, type VipState,
+  type HashKind, type Host, type InterfaceInfo, type InterfaceState, type PendingChange, type StatsSample, type TraceRequest, type TraceResult, type VipFlagName, type VipSpec, type VipState,
 } from '../../src/dataplane/types.js';
 import type { CliDeps, Out } from '../../src/cli/context.js';
 import type { DoctorProbe } from '../../src/cli/context.js';
@@ -37,6 +37,8 @@ export class FakeBox {
     if (to) return { status: 'renamed', intf: to, from: intf, ifindex: 7, canReattach: false, message: `interface renamed ${intf} -> ${to} (ifindex 7): still attached and forwarding; pins and state stay under ${intf}` };
     return { status: 'ok', intf, ifindex: 7, canReattach: false, message: `attached to ${intf} (ifindex 7)` };
   }
+  /** A change a killed writer left unfinished; a writable open finishes it (as the real one does). */
+  pending: PendingChange | null = null;
   counter = 0;
   snapshot(): string {
     return JSON.stringify({ vips: [...this.vips.entries()].map(([k, v]) => [k, v.flags, v.hash, [...v.reals]]), mac: this.mac, att: [...this.attached.keys()], vlans: this.vlans.rows });
@@ -47,7 +49,14 @@ const pair = (v1 = 0, v2 = 0, r1 = 0, r2 = 0) => ({ v1, v2, r1, r2 });
 
 export class FakeDp implements Dataplane {
   closed = false;
-  constructor(private box: FakeBox, private intf: string, private ro: boolean) {}
+  private recovered: string[] = [];
+  constructor(private box: FakeBox, private intf: string, private ro: boolean) {
+    if (!ro && box.pending) {
+      this.recovered.push(`an interrupted change ${box.pending.op} ${box.pending.target} (started ${box.pending.at} by pid ${box.pending.pid}) was finished: the kernel and the state file now hold it`);
+      box.pending = null;
+      box.writes.push('recover');
+    }
+  }
   private change(op: string, o: ChangeOptions | undefined, summary: string, fn: () => void): ChangeResult {
     if (this.ro) throw new ReadOnlyError('opened read-only');
     if (this.box.failOn && op.startsWith(this.box.failOn)) throw new Error(`${op}: injected failure`);
@@ -68,6 +77,7 @@ export class FakeDp implements Dataplane {
       cpus: 2, forwardingCpus: [0, 1], defaultMac: this.box.mac, owner: 'katran-tui', readOnly: this.ro,
       capacity: { vips: this.box.vips.size, maxVips: 4, reals: 0, maxReals: 16, ringSize: 65537 },
       vipFlagsSupported: ['no-sport', 'no-lru', 'dport-hash', 'hash-src-dst-port'], healthcheck: null, interfaceState: this.box.ifState(this.intf),
+      pendingChange: this.box.pending, recovered: [...this.recovered],
     };
   }
   sample(): StatsSample {
@@ -189,7 +199,7 @@ export class FakeHost implements Host {
   balancers(): BalancerSummary[] {
     return [...this.box.attached.keys()].map((intf) => {
       const st = this.box.ifState(intf);
-      return { intf: st.intf, ifindex: 7, progId: 42, mode: this.box.gone.has(intf) ? 'unknown' as const : 'native' as const, owner: 'katran-tui' as const, pinDir: `/sys/fs/bpf/katran-tui/${intf}`, tag: 'abcdef0123456789', interfaceState: st };
+      return { intf: st.intf, ifindex: 7, progId: 42, mode: this.box.gone.has(intf) ? 'unknown' as const : 'native' as const, owner: 'katran-tui' as const, pinDir: `/sys/fs/bpf/katran-tui/${intf}`, tag: 'abcdef0123456789', interfaceState: st, pendingChange: this.box.pending };
     });
   }
   open(intf: string, o?: { readOnly?: boolean; detached?: boolean }): Dataplane {

@@ -23,7 +23,7 @@ test('demo in a terminal: the console on the lab, q tears it down', { timeout: 1
   const scratch = scratchDir(`demo-console-${id}`);
   const tmux = new Tmux(join(scratch, 'tmux.sock'), 'main', root);
   try {
-    tmux.start(`${process.execPath} bin/katran-tui demo; echo DEMO-EXIT=$?`, { width: 100, height: 30, conf: join(scratch, 'tmux.conf'), env: { KATRAN_TUI_DEMO_ID: id } });
+    tmux.start(`${process.execPath} bin/katran-tui demo --id ${id}; echo DEMO-EXIT=$?`, { width: 100, height: 30, conf: join(scratch, 'tmux.conf') });
     const pane = await tmux.waitFor(/192\.0\.2\.20:53\/udp/, 30_000);
     assert.match(pane, new RegExp(`${names.b} native`));
     // traffic moves: a non-zero XDP rate within a few samples

@@ -18,8 +18,8 @@ test('demo --duration 10 runs headless, counts traffic per real, and leaves noth
   const names = labNames(id);
   const { pinRoot, stateDir } = demoPaths(id);
   try {
-    const r = spawnSync(process.execPath, [bin, 'demo', '--duration', '10'], {
-      encoding: 'utf8', timeout: 90_000, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, KATRAN_TUI_DEMO_ID: id },
+    const r = spawnSync(process.execPath, [bin, 'demo', '--duration', '10', '--id', id], {
+      encoding: 'utf8', timeout: 90_000, stdio: ['ignore', 'pipe', 'pipe'],
     });
     assert.equal(r.status, 0, `exit ${r.status}: ${r.stderr}`);
     assert.match(r.stderr, /katran-tui demo: torn down: balancer on /);
@@ -60,13 +60,19 @@ test('demo: leftovers of a crashed demo are removed at the next start; without a
     // a crashed demo's leftovers: its namespace and a stale state dir
     execFileSync('ip', ['netns', 'add', names.ns]);
     execFileSync('mkdir', ['-p', stateDir]);
-    const r = spawnSync(process.execPath, [bin, 'demo', '--duration', '1'], { encoding: 'utf8', timeout: 60_000, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, KATRAN_TUI_DEMO_ID: id } });
+    const r = spawnSync(process.execPath, [bin, 'demo', '--duration', '1', '--id', id], { encoding: 'utf8', timeout: 60_000, stdio: ['ignore', 'pipe', 'pipe'] });
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stderr, new RegExp(`removed leftovers of an earlier demo: netns ${names.ns}.*${stateDir}`));
     assert.ok(!execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' }).includes(names.ns));
     const u = spawnSync(process.execPath, [bin, 'demo'], { encoding: 'utf8', timeout: 30_000, stdio: ['ignore', 'pipe', 'pipe'] });
     assert.equal(u.status, 2);
     assert.match(u.stderr, /^katran-tui: demo without a terminal needs --duration S/);
+    // --id is the documented way to run a demo beside the operator's: checked before any lab is made
+    const bad = spawnSync(process.execPath, [bin, 'demo', '--duration', '1', '--id', 'Bad-Id'], { encoding: 'utf8', timeout: 30_000, stdio: ['ignore', 'pipe', 'pipe'] });
+    assert.equal(bad.status, 2, bad.stderr);
+    assert.equal(bad.stderr, 'katran-tui: bad demo --id "Bad-Id": use 1-10 lowercase letters or digits\n');
+    const help = spawnSync(process.execPath, [bin, 'demo', '--help'], { encoding: 'utf8', timeout: 30_000 });
+    assert.match(help.stdout, /--id <id>\s+run a separate demo lab beside the default one/);
   } finally {
     cleanupLab(id);
     rmSync(pinRoot, { recursive: true, force: true });

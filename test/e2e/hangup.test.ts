@@ -35,7 +35,7 @@ test('a hung-up terminal under the demo: the lab is torn down and the process en
   const log = join(scratch, 'demo.err');
   const pane = new Tmux(join(scratch, 'tmux.sock'), 'main', root);
   try {
-    pane.start(`exec ${process.execPath} bin/katran-tui demo 2>${log}`, { width: 100, height: 30, conf: join(scratch, 'tmux.conf'), env: { KATRAN_TUI_DEMO_ID: id } });
+    pane.start(`exec ${process.execPath} bin/katran-tui demo --id ${id} 2>${log}`, { width: 100, height: 30, conf: join(scratch, 'tmux.conf') });
     await pane.waitFor(/XDP TOTAL [1-9][\d.]*k?\/s/, 40_000);
     assert.ok(execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' }).includes(names.ns), 'the demo built its lab');
     const pid = pane.pane().pid;

@@ -11,6 +11,7 @@ import {
   BpfError, BpfObject, XDP_FLAGS, closeFd, mapInfo, progFdById, xdpAttach, xdpDetach, xdpQuery,
 } from '../../src/dataplane/kernel/libbpf.js';
 import { attach, checkAttach } from '../../src/dataplane/balancer/attach.js';
+import { BpffsMissingError, InputError, InterfaceMissingError, NoBalancerError } from '../../src/dataplane/errors.js';
 import { detach, detachPinned } from '../../src/dataplane/balancer/detach.js';
 import { listBalancers } from '../../src/dataplane/balancer/list.js';
 import { openPinned } from '../../src/dataplane/balancer/open.js';
@@ -31,18 +32,18 @@ test('errors: a missing interface, a bad mode or MAC, and a non-root user each s
   if (!(await requireLab(t))) return;
   const root = pinRoot('errors');
   assert.throws(() => attach({ intf: 'ktnosuchif0', defaultMac: '02:00:00:00:00:01', pinRoot: root }),
-    (e: unknown) => e instanceof BpfError && e.code === 'ENODEV' && /ktnosuchif0 does not exist/.test(e.message));
-  assert.throws(() => openPinned('ktnosuchif0', { pinRoot: root }), /no balancer pinned for ktnosuchif0/);
-  assert.throws(() => attach({ intf: 'lo', defaultMac: '02:00:00:00:00:01', pinRoot: root, mode: 'turbo' as never }), /auto, native or generic/);
-  assert.throws(() => attach({ intf: 'lo', defaultMac: 'not-a-mac', pinRoot: root }), /MAC/i);
-  assert.throws(() => attach({ intf: 'lo', defaultMac: '02:00:00:00:00:01', pinRoot: '/tmp/not-bpffs-kt' }), /not on bpffs/);
+    (e: unknown) => e instanceof InterfaceMissingError && e.op === 'attach to' && e.object === 'interface ktnosuchif0' && /ktnosuchif0 does not exist/.test(e.message));
+  assert.throws(() => openPinned('ktnosuchif0', { pinRoot: root }), (e: unknown) => e instanceof NoBalancerError && /no balancer pinned for ktnosuchif0/.test(e.message));
+  assert.throws(() => attach({ intf: 'lo', defaultMac: '02:00:00:00:00:01', pinRoot: root, mode: 'turbo' as never }), (e: unknown) => e instanceof InputError && /auto, native or generic/.test(e.message));
+  assert.throws(() => attach({ intf: 'lo', defaultMac: 'not-a-mac', pinRoot: root }), (e: unknown) => e instanceof InputError && /MAC/i.test(e.message));
+  assert.throws(() => attach({ intf: 'lo', defaultMac: '02:00:00:00:00:01', pinRoot: '/tmp/not-bpffs-kt' }), (e: unknown) => e instanceof BpffsMissingError && /not on bpffs/.test(e.message));
   // Non-root: a child that drops to nobody before calling attach.
   // (from a readable copy: user nobody may not be able to read this checkout, e.g. under /root)
   const attachJs = join(readableCheckout(), 'dist', 'src', 'dataplane', 'balancer', 'attach.js');
   const r = spawnSync(process.execPath, ['--input-type=module', '-e',
-    `process.setgid(65534); process.setuid(65534); const m = await import(${JSON.stringify(attachJs)}); try { m.attach({ intf: 'lo', defaultMac: '02:00:00:00:00:01', pinRoot: ${JSON.stringify(root)} }); } catch (e) { console.log(e.message); }`],
+    `process.setgid(65534); process.setuid(65534); const m = await import(${JSON.stringify(attachJs)}); try { m.attach({ intf: 'lo', defaultMac: '02:00:00:00:00:01', pinRoot: ${JSON.stringify(root)} }); } catch (e) { console.log(e.name + ': ' + e.message); }`],
   { encoding: 'utf8', timeout: 20_000 });
-  assert.match(r.stdout, /not root/, r.stderr);
+  assert.match(r.stdout, /^NotRootError: .*not root/, r.stderr);
   assert.equal(existsSync(root), false, 'nothing pinned by the failed attempts');
 });
 

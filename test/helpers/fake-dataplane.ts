@@ -4,13 +4,13 @@
 // per sample (so a test can assert exact rates). The ring share is weight / sum of weights.
 import { DEFAULT_HASH, DEFAULT_WEIGHT, formatVip, InputError, parseIp, parseMac, parsePort, parseVipFlags, parseWeight, vipFlagsToNames, VIP_FLAGS } from '../../src/dataplane/abi.js';
 import type { GlobalCounter, VipFlagName, VipKey } from '../../src/dataplane/abi.js';
-import { LockedError, ReadOnlyError } from '../../src/dataplane/types.js';
+import { AlreadyAttachedError, BpfError, InterfaceMissingError, LockedError, MapFullError, ReadOnlyError } from '../../src/dataplane/errors.js';
 import type { VlanMappingText } from '../../src/dataplane/abi.js';
 import { FakeVlans } from './fake-vlans.js';
 import { checkHashChange, checkRealForVip, parseRealAddress, parseVipFlagList } from '../../src/dataplane/rules.js';
 import type {
   AttachRequest, BalancerInfo, BalancerSummary, ChangeLogEntry, ChangeOptions, ChangeResult, CpuStat, Dataplane,
-  HashKind, HealthcheckState, Host, InterfaceInfo, PairStat, RealStat, StatsSample, TraceRequest, TraceResult,
+  HashKind, HealthcheckState, Host, InterfaceInfo, PairStat, PendingChange, RealStat, StatsSample, TraceRequest, TraceResult,
   VipSpec, VipState, VipStat, InterfaceState
 } from '../../src/dataplane/types.js';
 
@@ -37,11 +37,9 @@ export interface FakeOptions {
 
 function pair(): PairStat { return { v1: 0, v2: 0, r1: 0, r2: 0 }; }
 
-/** A bpf error as the real dataplane throws it (libbpf.ts is not imported here: no koffi). */
-export function fakeBpfError(message: string): Error {
-  const e = new Error(message);
-  e.name = 'BpfError';
-  return e;
+/** A kernel error as the real dataplane throws it (errors.ts, not libbpf.ts: no koffi here). */
+export function fakeBpfError(op: string, object: string, errno: number, detail: string): BpfError {
+  return new BpfError(op, object, errno, detail);
 }
 
 export class FakeDataplane implements Dataplane {
@@ -80,6 +78,10 @@ export class FakeDataplane implements Dataplane {
   /** The next change (dryRun or apply, per failOn) throws this. */
   failNext: Error | null = null;
   failOn: 'apply' | 'any' = 'apply';
+  /** A change a killed writer left unfinished (info().pendingChange), as the real dataplane reports it. */
+  pendingChange: PendingChange | null = null;
+  /** What the open repaired (info().recovered). */
+  recovered: string[] = [];
   /** sample() throws this (once). */
   sampleError: Error | null = null;
   /** Where the interface stands (deleteInterface / recreateInterface / renameInterface move it). */
@@ -182,6 +184,8 @@ export class FakeDataplane implements Dataplane {
       vipFlagsSupported: ['no-sport', 'no-lru', 'dport-hash', 'hash-src-dst-port'],
       healthcheck: this.hcEnabled ? { intf: this.intf, progId: 43 } : null,
       interfaceState: { ...this.ifState },
+      pendingChange: this.pendingChange ? { ...this.pendingChange } : null,
+      recovered: [...this.recovered],
     };
   }
 
@@ -303,7 +307,7 @@ export class FakeDataplane implements Dataplane {
     const flags = parseVipFlagList(spec.flags, this.info().vipFlagsSupported);
     const mask = parseVipFlags(flags);
     if (this.vipMap.has(id)) throw new InputError(`add VIP ${id}: already exists`);
-    if (this.vipMap.size >= this.maxVips) throw new InputError(`add VIP ${id}: map full (${this.maxVips})`);
+    if (this.vipMap.size >= this.maxVips) throw new MapFullError('add VIP', id, `map full (${this.maxVips})`, { maxEntries: this.maxVips });
     const hash = spec.hash ?? DEFAULT_HASH;
     const summary = [`add VIP ${id}${flags.length ? ` flags ${vipFlagsToNames(mask).join(',')}` : ''} hash ${hash}`];
     const warnings = this.vipMap.size + 1 > this.maxVips * 0.9 ? [`VIP map ${this.vipMap.size + 1}/${this.maxVips}`] : [];
@@ -365,7 +369,7 @@ export class FakeDataplane implements Dataplane {
     checkRealForVip(address, vip.key);
     const weight = this.weight(real.weight ?? DEFAULT_WEIGHT);
     if (vip.reals.some((r) => r.address === address)) throw new InputError(`add real ${address} to ${id}: already there`);
-    if (!this.realIndex.has(address) && this.realIndex.size >= this.maxReals) throw new InputError(`add real ${address}: reals map full (${this.maxReals})`);
+    if (!this.realIndex.has(address) && this.realIndex.size >= this.maxReals) throw new MapFullError('add real', address, `reals map full (${this.maxReals})`, { maxEntries: this.maxReals });
     const after = [...vip.reals, { address, weight }];
     const movedShare = this.moved(vip.reals, after);
     const summary = [`add real ${address} weight ${weight} to ${id}`];
@@ -500,7 +504,9 @@ export class FakeDataplane implements Dataplane {
     const st = this.ifState;
     if (!st.canReattach) {
       if (this.readOnly) throw new ReadOnlyError(this.readOnlyReason);
-      throw fakeBpfError(`re-attach balancer of ${st.intf}: ${st.status === 'gone' ? `interface ${st.intf} (ifindex ${st.ifindex}) is gone and no interface ${st.intf} exists: create it first` : `program 42 is attached to ${st.intf} (ifindex ${st.ifindex}): nothing to re-attach`}`);
+      const what = `balancer of ${st.intf}`;
+      if (st.status === 'gone') throw new InterfaceMissingError('re-attach', what, `interface ${st.intf} (ifindex ${st.ifindex}) is gone and no interface ${st.intf} exists: create it first`);
+      throw new AlreadyAttachedError('re-attach', what, `program 42 is attached to ${st.intf} (ifindex ${st.ifindex}): nothing to re-attach`, 42);
     }
     const dry = this.guard(o);
     const target = st.reappeared?.ifindex ?? st.ifindex;

@@ -11,6 +11,7 @@ import { Balancer } from '../../src/dataplane/balancer/balancer.js';
 import { StateCorruptError, StateStore } from '../../src/dataplane/control/state.js';
 import { LockedError } from '../../src/dataplane/types.js';
 import { BpfError, xdpQuery, ifNameToIndex } from '../../src/dataplane/kernel/libbpf.js';
+import { VerifierError } from '../../src/dataplane/errors.js';
 import { loadBalancer } from '../../src/dataplane/kernel/loader.js';
 import { attach } from '../../src/dataplane/balancer/attach.js';
 import { detach } from '../../src/dataplane/balancer/detach.js';
@@ -199,6 +200,7 @@ test('not root: one clear sentence and exit 1 from the CLI; the library says roo
     const r = await runChild(cmd, [...pre, process.execPath, probe, ...probeArgs], { env, timeoutMs: 20_000 });
     assert.equal(r.code, 1, `${probeArgs[0]}: ${r.stdout} ${r.stderr}`);
     const e = JSON.parse(r.stdout.trim()) as { name: string; message: string };
+    assert.equal(e.name, 'NotRootError', `${probeArgs[0]} as nobody: ${e.name}: ${e.message}`);
     assert.match(e.message, /root/, `${probeArgs[0]} as nobody: ${e.message}`);
     assert.doesNotMatch(e.message, /verifier/, `${probeArgs[0]} as nobody: ${e.message}`);
   }
@@ -210,7 +212,10 @@ test('an object the verifier rejects: BpfError saying so with the verifier log, 
   const bad = builtObject('test/reliability/bad-verifier.bpf.c');
   assert.ok(existsSync(bad), `${bad} is built by scripts/build-bpf.mjs`);
   const check = (e: unknown): true => {
-    assert.ok(e instanceof BpfError, `${(e as Error).name}: ${(e as Error).message}`);
+    assert.ok(e instanceof VerifierError, `${(e as Error).name}: ${(e as Error).message}`);
+    assert.ok(e instanceof BpfError, 'a VerifierError is a kernel error (errno, code)');
+    assert.equal(e.op, 'load');
+    assert.equal(e.object, bad);
     assert.match(e.message, /verifier rejected/);
     assert.doesNotMatch(e.message, /not root|needs root|not permitted/); // not /root/: the checkout may live under /root
     assert.ok(e.log && e.log.length > 20, 'the verifier log is attached');

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { act } from 'react';
 import type { ChangeOptions } from '../../src/dataplane/types.js';
 import { fakeBpfError, FakeDataplane, FakeHost } from '../helpers/fake-dataplane.js';
+import { ERRNO } from '../../src/dataplane/errors.js';
 import { frame, KEY, press, setup, type } from './harness.js';
 
 function gate() {
@@ -85,7 +86,7 @@ test('async: a failing write shows the error once it is in, and the log pane kee
   await type(r, '02:00:00:00:00:99');
   await press(r, KEY.enter, 'y');
   assert.match(frame(r), /applying set default MAC…/);
-  dp.failNext = fakeBpfError('update ctl_array: Permission denied');
+  dp.failNext = fakeBpfError('update', 'ctl_array', ERRNO.EACCES, 'Permission denied');
   await g.open();
   await press(r, 'l');
   const f = frame(r);

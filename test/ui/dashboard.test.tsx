@@ -2,6 +2,7 @@ import './env.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { demoFake, fakeBpfError } from '../helpers/fake-dataplane.js';
+import { ERRNO } from '../../src/dataplane/errors.js';
 import { fits, frame, KEY, press, rawFrame, setup, stripAnsi, type } from './harness.js';
 
 function vipOrder(f: string): string[] {
@@ -136,7 +137,7 @@ test('dashboard: per-CPU, healthcheck and log panels', async () => {
 
 test('dashboard: a sampling error and a failed write show in the log pane', async () => {
   const { r, dp, sched } = await setup();
-  dp.sampleError = fakeBpfError('lookup batch stats: Operation not permitted');
+  dp.sampleError = fakeBpfError('lookup batch', 'stats', ERRNO.EPERM, 'Operation not permitted');
   await sched.tick();
   assert.match(frame(r), /ERROR sample: lookup batch stats: Operation not permitted/);
   r.unmount();

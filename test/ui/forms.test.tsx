@@ -2,6 +2,7 @@ import './env.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fakeBpfError } from '../helpers/fake-dataplane.js';
+import { ERRNO } from '../../src/dataplane/errors.js';
 import { frame, KEY, press, setup, type } from './harness.js';
 
 test('add VIP: validation as you type, dry-run summary, N writes nothing, y applies', async () => {
@@ -107,7 +108,7 @@ test('a failing write is shown and nothing changes', async () => {
   for (let i = 0; i < 17; i++) await press(r, KEY.backspace);
   await type(r, '02:00:00:00:00:99');
   await press(r, KEY.enter);
-  dp.failNext = fakeBpfError('update ctl_array: Permission denied');
+  dp.failNext = fakeBpfError('update', 'ctl_array', ERRNO.EACCES, 'Permission denied');
   await press(r, 'y');
   const f = frame(r);
   assert.match(f, /error: set default MAC: update ctl_array: Permission denied/);

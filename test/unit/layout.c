@@ -27,6 +27,7 @@ int main(void)
 	S(bpf_tc_opts); O(bpf_tc_opts, prog_fd); O(bpf_tc_opts, flags); O(bpf_tc_opts, prog_id); O(bpf_tc_opts, handle); O(bpf_tc_opts, priority);
 	S(bpf_prog_info); O(bpf_prog_info, type); O(bpf_prog_info, id); O(bpf_prog_info, tag); O(bpf_prog_info, load_time);
 	O(bpf_prog_info, created_by_uid); O(bpf_prog_info, nr_map_ids); O(bpf_prog_info, map_ids); O(bpf_prog_info, name);
+	O(bpf_prog_info, run_time_ns); O(bpf_prog_info, run_cnt);
 	S(bpf_map_info); O(bpf_map_info, type); O(bpf_map_info, id); O(bpf_map_info, key_size); O(bpf_map_info, value_size);
 	O(bpf_map_info, max_entries); O(bpf_map_info, map_flags); O(bpf_map_info, name);
 	return 0;

@@ -260,8 +260,8 @@ test('stale locks: dead pid, reused pid (other start time), unreadable old file:
   s.close();
 });
 
-// Each taker pauses 100 ms between reading the stale lock and acting on it (a fault-injection knob
-// of state.ts), so all eight act on the same stale lock: a takeover that simply deleted it and
+// Each taker pauses 100 ms between reading the stale lock and acting on it (StateStore.open's
+// onStaleLock seam), so all eight act on the same stale lock: a takeover that simply deleted it and
 // created its own would let several win.
 test('eight processes race to take over one stale lock: exactly one wins, the others name it', async () => {
   const dir = scratchDir('state-race');
@@ -270,14 +270,15 @@ test('eight processes race to take over one stale lock: exactly one wins, the ot
   const kids = Array.from({ length: 8 }, () => child(`
     while (Date.now() < ${at}) { /* start together */ }
     try {
-      const s = StateStore.open(${JSON.stringify(dir)}, { write: true });
+      const pause = () => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 100);
+      const s = StateStore.open(${JSON.stringify(dir)}, { write: true, onStaleLock: pause });
       console.log('won ' + process.pid);
     } catch (e) {
       console.log(e.name === 'LockedError' ? 'locked ' + e.pid : 'error ' + e.message);
     }
     process.stdin.resume();
     process.stdin.on('end', () => process.exit(0));
-  `, { KATRAN_TUI_FAULT_TAKEOVER_DELAY_MS: '100' }));
+  `));
   try {
     const results = await Promise.all(kids.map((k) => k.line()));
     const winners = results.filter((r) => r.startsWith('won '));

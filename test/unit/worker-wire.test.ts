@@ -6,6 +6,7 @@ import { InputError } from '../../src/dataplane/abi.js';
 import { ChangeError } from '../../src/dataplane/control/reconciler.js';
 import { BpfError } from '../../src/dataplane/kernel/libbpf.js';
 import { LockedError, ReadOnlyError } from '../../src/dataplane/types.js';
+import { DATAPLANE_ERROR_CLASSES, MapFullError } from '../../src/dataplane/errors.js';
 import { inProcessHost } from '../../src/dataplane/worker/in-process.js';
 import { fromWire, toWire } from '../../src/dataplane/worker/wire.js';
 import { demoFake, FakeDataplane, FakeHost } from '../helpers/fake-dataplane.js';
@@ -36,6 +37,17 @@ test('worker wire: each dataplane error class is rebuilt as itself, with its mes
   const plain = across('a thrown string');
   assert.ok(plain instanceof Error);
   assert.equal(plain.message, 'a thrown string');
+});
+
+test('worker wire: every class of errors.ts is registered, so each arrives as itself with op and object', () => {
+  for (const C of DATAPLANE_ERROR_CLASSES) {
+    const e = Object.assign(Object.create(C.prototype) as Error, { name: C.name, message: `${C.name} sample`, op: 'op', object: 'obj' });
+    const back = across(e) as Error & { op?: string; object?: string };
+    assert.ok(back instanceof C, `${C.name} rebuilt as ${Object.getPrototypeOf(back)?.constructor?.name}`);
+    assert.deepEqual([back.name, back.message, back.op, back.object], [C.name, `${C.name} sample`, 'op', 'obj']);
+  }
+  const full = across(new MapFullError('add VIP', '192.0.2.1:80/tcp', 'map full (512)', { maxEntries: 512, message: 'add VIP: map full (512)' }));
+  assert.ok(full instanceof MapFullError && full.maxEntries === 512 && full.object === '192.0.2.1:80/tcp');
 });
 
 test('worker wire: the async client over a Host rejects with the dataplane\'s own classes and answers with its data', async () => {

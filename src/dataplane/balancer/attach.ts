@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { CTL_MAC_INDEX, ctlMac, isZeroMac, parseMac, u32Key } from '../abi.js';
 import type { BalancerHandle, HealthcheckHandle } from '../kernel/handle.js';
 import { xdpAttached, xdpModeNow, xdpProgramOn } from '../kernel/interfaces.js';
-import { BpfError, ERRNO, XDP_FLAGS, closeFd, linkBasics, objPin, progFdById, progInfo, xdpAttach, xdpDetach } from '../kernel/libbpf.js';
+import { XDP_FLAGS, closeFd, linkBasics, objPin, progFdById, progInfo, xdpAttach, xdpDetach } from '../kernel/libbpf.js';
 import { loadBalancer, type LoadedBalancer } from '../kernel/loader.js';
 import { DEFAULT_PIN_ROOT, bundledObject } from '../kernel/paths.js';
 import {
@@ -16,6 +16,7 @@ import { interfaceWarnings, requireInterface, requireRoot, validateMode } from '
 import { handleFrom, readMetaSafe } from './handles.js';
 import { HC_TC_HANDLE, HC_TC_PRIORITY, attachHealthcheck, detachHealthcheck } from './healthcheck.js';
 import { attachXdp, modeFlag } from './xdp.js';
+import { AlreadyAttachedError, ForeignProgramError, ObjectMissingError } from '../errors.js';
 
 /** A handle from attach(): what was done, and what the operator should know. */
 export interface AttachedBalancer extends BalancerHandle {
@@ -38,7 +39,7 @@ export function checkAttach(req: AttachOptions): string[] {
   const pinRoot = req.pinRoot ?? DEFAULT_PIN_ROOT;
   requireBpffs(pinRoot);
   const objectPath = req.balancerProg ?? bundledObject('balancer');
-  if (!existsSync(objectPath)) throw new BpfError('open BPF object', objectPath, ERRNO.ENOENT, 'file not found');
+  if (!existsSync(objectPath)) throw new ObjectMissingError('open BPF object', objectPath, `open BPF object ${objectPath}: file not found`);
   const w = interfaceWarnings(req.intf);
   if (isZeroMac(parseMac(req.defaultMac))) w.push('the default MAC is 00:00:00:00:00:00: katran-tui\'s program drops (and counts) every VIP packet until a MAC is set');
   return w;
@@ -59,15 +60,15 @@ export function attach(req: AttachOptions): AttachedBalancer {
   let oldProgFd: number | undefined;
   if (current) {
     if (ours.get(current) === req.intf) {
-      throw new BpfError('attach to', `interface ${req.intf}`, ERRNO.EEXIST, `katran-tui's balancer (program ${current}) is already attached: open it (it is pinned under ${dir}), upgrade it, or detach it first`);
+      throw new AlreadyAttachedError('attach to', `interface ${req.intf}`, `katran-tui's balancer (program ${current}) is already attached: open it (it is pinned under ${dir}), upgrade it, or detach it first`, current);
     }
     const p = xdpProgramOn(ifindex);
     const desc = `program ${current}${p ? ` "${p.name}"${p.katranAbi ? ' (a Katran-ABI balancer: observe it instead)' : ''}` : ''}`;
     if (!req.force) {
-      throw new BpfError('attach to', `interface ${req.intf}`, ERRNO.EEXIST, `another XDP ${desc} is attached and is not ours: refusing to replace it (force replaces it)`);
+      throw new ForeignProgramError('attach to', `interface ${req.intf}`, `another XDP ${desc} is attached and is not ours: refusing to replace it (force replaces it)`, current);
     }
     if (mode !== 'auto' && currentMode !== 'unknown' && mode !== currentMode) {
-      throw new BpfError('attach to', `interface ${req.intf}`, ERRNO.EEXIST, `the XDP ${desc} to replace is attached in ${currentMode} mode; ${mode} was requested: the kernel cannot swap across modes (detach it first)`);
+      throw new ForeignProgramError('attach to', `interface ${req.intf}`, `the XDP ${desc} to replace is attached in ${currentMode} mode; ${mode} was requested: the kernel cannot swap across modes (detach it first)`, current);
     }
     oldProgFd = progFdById(current);
     warnings.push(`replacing ${desc} (forced)`);
@@ -77,7 +78,7 @@ export function attach(req: AttachOptions): AttachedBalancer {
   if (existsSync(dir)) {
     const stale = pinnedProgInfo(join(dir, PROG_PIN));
     if (stale && stale.id === current) {
-      throw new BpfError('attach to', `interface ${req.intf}`, ERRNO.EEXIST, `katran-tui's balancer is already attached (program ${current}, pinned under ${dir})`);
+      throw new AlreadyAttachedError('attach to', `interface ${req.intf}`, `katran-tui's balancer is already attached (program ${current}, pinned under ${dir})`, current);
     }
     const meta = readMeta(dir);
     if (meta?.hc) detachHealthcheck(dir, meta, []);

@@ -126,6 +126,8 @@ export class Balancer implements Dataplane {
       vipFlagsSupported: vipFlagsToNames(h.vipFlagsSupported),
       healthcheck: h.healthcheck ? { intf: h.healthcheck.intf, progId: h.healthcheck.progId } : null,
       interfaceState,
+      pendingChange: this.control.pendingChange(),
+      recovered: [...this.control.recoveredLines],
     };
     if (h.attachedAt !== undefined) info.attachedAt = h.attachedAt;
     if (h.loadedAt !== undefined) info.loadedAt = h.loadedAt;
@@ -138,7 +140,10 @@ export class Balancer implements Dataplane {
   /** The VIPs and reals to sample: from the desired state, or (no state: observed) from the kernel, at most once a second. */
   private sampleLists(): { vips: SampleVip[]; reals: SampleReal[] } {
     const now = Date.now();
-    const fromKernel = !this.store;
+    // A pending change may have put reals in the kernel the desired state lacks: sample what the
+    // kernel holds, and look again (once a second) whether another process finished it meanwhile.
+    if (this.store && this.control.hasPending && (!this.lists || now - this.lists.at >= 1000)) this.control.pendingChange();
+    const fromKernel = !this.store || this.control.hasPending;
     if (this.lists && (fromKernel ? now - this.lists.at < 1000 : this.lists.version === this.control.version)) return this.lists;
     if (fromKernel) {
       const k = this.control.kernelLists();
@@ -164,7 +169,13 @@ export class Balancer implements Dataplane {
 
   vips(): VipState[] {
     if (!this.store) this.control.refreshFromKernel();
+    else this.control.pendingChange(); // afresh: another process may have finished it meanwhile
     return this.control.vips();
+  }
+
+  /** Finishes (or undoes) a change left pending in this process; dry run: describes it (see ControlPlane.recover). */
+  recover(o: ChangeOptions = {}): ChangeResult {
+    return this.control.recover(o);
   }
 
   addVip(spec: VipSpec, o?: ChangeOptions): ChangeResult {
@@ -261,7 +272,7 @@ export class Balancer implements Dataplane {
   reattach(o: ChangeOptions = {}): ChangeResult {
     const h = this.handle;
     requireOwnWritable(h, 're-attach');
-    if (this.store && !this.store.writable) throw new ReadOnlyError(`re-attach ${h.intf}: no writable state directory`);
+    if (this.store && !this.store.writable) throw new ReadOnlyError(`re-attach ${h.intf}: no writable state directory`, { op: 're-attach', object: h.intf });
     const old = { intf: h.intf, ifindex: h.ifindex };
     const r = (this.o.reattach ?? lifecycleReattach)(h, { dryRun: !!o.dryRun });
     const vips = this.control.counts().vips;

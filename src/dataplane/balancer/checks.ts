@@ -1,7 +1,8 @@
 // Checks the lifecycle verbs share: root, the interface, the XDP mode asked for, what the operator
 // should know about an interface before attaching, and the guard that only katran-tui's own,
 // writable balancer is re-attached, upgraded or detached.
-import { BpfError, ERRNO, ifNameToIndex, isRoot, linkBasics } from '../kernel/libbpf.js';
+import { ifNameToIndex, isRoot, linkBasics } from '../kernel/libbpf.js';
+import { InputError, InterfaceMissingError, NotRootError } from '../errors.js';
 import { intfNameProblem } from '../rules.js';
 import { defaultRouteInterfaces } from '../kernel/interfaces.js';
 import type { BalancerHandle } from '../kernel/handle.js';
@@ -11,21 +12,21 @@ import { ReadOnlyError, type XdpModeRequest } from '../types.js';
 export const ENCAP_OVERHEAD = { v4: 20, v6: 40 } as const;
 
 export function requireRoot(op: string, what: string): void {
-  if (!isRoot()) throw new BpfError(op, what, ERRNO.EPERM, 'not root: katran-tui needs root (CAP_BPF and CAP_NET_ADMIN) to load and attach XDP programs');
+  if (!isRoot()) throw new NotRootError(op, what, 'not root: katran-tui needs root (CAP_BPF and CAP_NET_ADMIN) to load and attach XDP programs');
 }
 
 /** The interface's ifindex, or a clear error saying it does not exist. */
 export function requireInterface(intf: string, op = 'attach to'): number {
   const badName = intfNameProblem(intf);
-  if (badName) throw new BpfError(op, `interface ${JSON.stringify(intf)}`, ERRNO.EINVAL, `not a valid interface name: ${badName}`);
+  if (badName) throw InputError.at(op, `interface ${JSON.stringify(intf)}`, `not a valid interface name: ${badName}`);
   const ifindex = ifNameToIndex(intf);
-  if (!ifindex) throw new BpfError(op, `interface ${intf}`, ERRNO.ENODEV, `interface ${intf} does not exist (ip link lists the interfaces)`);
+  if (!ifindex) throw new InterfaceMissingError(op, `interface ${intf}`, `interface ${intf} does not exist (ip link lists the interfaces)`);
   return ifindex;
 }
 
 export function validateMode(mode: string | undefined): XdpModeRequest {
   const m = mode ?? 'auto';
-  if (m !== 'auto' && m !== 'native' && m !== 'generic') throw new BpfError('attach', `XDP mode ${JSON.stringify(m)}`, ERRNO.EINVAL, 'XDP mode must be auto, native or generic');
+  if (m !== 'auto' && m !== 'native' && m !== 'generic') throw InputError.at('attach', `XDP mode ${JSON.stringify(m)}`, 'XDP mode must be auto, native or generic');
   return m;
 }
 
@@ -57,7 +58,7 @@ const OWN_VERBS = { 'detach': 'detaches', 're-attach': 're-attaches', 'upgrade':
  */
 export function requireOwnWritable(h: BalancerHandle, verb: keyof typeof OWN_VERBS, o: { pinned?: boolean } = {}): void {
   if (h.owner !== 'katran-tui' || (o.pinned && !h.pinDir)) {
-    throw new ReadOnlyError(`${verb} ${h.intf}: program ${h.progId} was attached by another process; katran-tui only ${OWN_VERBS[verb]} its own`);
+    throw new ReadOnlyError(`${verb} ${h.intf}: program ${h.progId} was attached by another process; katran-tui only ${OWN_VERBS[verb]} its own`, { op: verb, object: h.intf });
   }
-  if (h.readOnly) throw new ReadOnlyError(`${verb} ${h.intf}: ${h.readOnlyReason ?? 'opened read-only'}`);
+  if (h.readOnly) throw new ReadOnlyError(`${verb} ${h.intf}: ${h.readOnlyReason ?? 'opened read-only'}`, { op: verb, object: h.intf });
 }

@@ -3,7 +3,8 @@
 import { existsSync } from 'node:fs';
 import type { BalancerHandle } from '../kernel/handle.js';
 import { xdpAttached } from '../kernel/interfaces.js';
-import { BpfError, ifNameToIndex, xdpDetach } from '../kernel/libbpf.js';
+import { ifNameToIndex, xdpDetach } from '../kernel/libbpf.js';
+import { InterfaceMissingError, StalePinsError } from '../errors.js';
 import { DEFAULT_PIN_ROOT } from '../kernel/paths.js';
 import { pinDirFor, removePinDir } from '../kernel/pins.js';
 import { requireOwnWritable, requireRoot } from './checks.js';
@@ -54,7 +55,7 @@ export function detachPinned(intf: string, o: { pinRoot?: string } = {}): Detach
   try {
     return detach(openPinned(intf, { pinRoot }));
   } catch (e) {
-    if (!(e instanceof BpfError) || !existsSync(dir) || (e.code !== 'ESRCH' && e.code !== 'ENODEV')) throw e;
+    if (!(e instanceof StalePinsError || e instanceof InterfaceMissingError) || !existsSync(dir)) throw e;
     // Stale: our program is no longer attached there; remove the pins (and our hc filter).
     const messages = [e.message];
     detachHealthcheck(dir, readMetaSafe(dir), messages);

@@ -5,11 +5,12 @@ import { join } from 'node:path';
 import { MAP, realDefinition, u32Key } from '../abi.js';
 import type { HealthcheckHandle } from '../kernel/handle.js';
 import {
-  BPF_PROG_TYPE, BpfError, BpfObject, ERRNO, ifNameToIndex, objPin, progInfo, tcAttachEgress, tcDetachEgress, tcQueryEgress,
+  BPF_PROG_TYPE, BpfObject, ifNameToIndex, objPin, progInfo, tcAttachEgress, tcDetachEgress, tcQueryEgress,
 } from '../kernel/libbpf.js';
 import { BpfMap } from '../kernel/maps.js';
 import { HC_MAP_PREFIX, HC_PROG_PIN, pinnedProgInfo, removePinDir, type PinMeta } from '../kernel/pins.js';
 import { requireInterface } from './checks.js';
+import { InterfaceMissingError, NotABalancerError, ObjectMissingError } from '../errors.js';
 import { openHcMaps } from './handles.js';
 
 /** tc handle / priority of the healthcheck filter at the hc interface's egress. */
@@ -36,22 +37,22 @@ const isHcPin = (n: string): boolean => n === HC_PROG_PIN || n.startsWith(HC_MAP
 /** Loads, fills, pins (under `dir`) and attaches the healthcheck program. */
 export function attachHealthcheck(s: HcSetup, dir: string): HealthcheckHandle {
   const hcIfindex = requireInterface(s.hcIntf, 'attach healthcheck to');
-  if (!existsSync(s.objectPath)) throw new BpfError('open healthcheck object', s.objectPath, ERRNO.ENOENT, 'file not found');
+  if (!existsSync(s.objectPath)) throw new ObjectMissingError('open healthcheck object', s.objectPath, `open healthcheck object ${s.objectPath}: file not found`);
   const obj = BpfObject.open(s.objectPath);
   try {
     const progs = obj.programs().filter((p) => p.type === BPF_PROG_TYPE.SCHED_CLS);
     const prog = progs.find((p) => p.name === 'healthcheck_encap') ?? progs[0];
-    if (!prog) throw new BpfError('open healthcheck object', s.objectPath, ERRNO.ENOENT, 'no tc (SEC("tc")) program in the object');
+    if (!prog) throw new NotABalancerError('open healthcheck object', s.objectPath, 'no tc (SEC("tc")) program in the object');
     for (const p of obj.programs()) if (p.name !== prog.name) p.setAutoload(false);
     const ipip = isIpipHealthcheck(obj);
     const tun4 = ifNameToIndex('ipip0');
     const tun6 = ifNameToIndex('ipip60');
     if (ipip && (!tun4 || !tun6)) {
-      throw new BpfError('attach healthcheck', s.objectPath, ERRNO.ENODEV,
+      throw new InterfaceMissingError('attach healthcheck', s.objectPath,
         `this is upstream's ipip healthchecker (it redirects through tunnel devices): it needs ipip0 and ipip60, and ${[!tun4 && 'ipip0', !tun6 && 'ipip60'].filter(Boolean).join(' and ')} do not exist (they need the kernel's ipip / ip6_tunnel modules); use the bundled healthcheck program instead`);
     }
     for (const name of [MAP.hcReals, MAP.hcCtrl]) {
-      if (!obj.map(name)) throw new BpfError('open healthcheck object', s.objectPath, ERRNO.ENOENT, `not a Katran healthcheck program: it has no map ${name}`);
+      if (!obj.map(name)) throw new NotABalancerError('open healthcheck object', s.objectPath, `not a Katran healthcheck program: it has no map ${name}`);
     }
     obj.load();
     const maps = new Map<string, BpfMap>();

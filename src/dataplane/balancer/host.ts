@@ -10,7 +10,10 @@
 // are re-applied to the fresh maps and the result says so. The requested MAC always wins.
 import { formatMac, parseMac } from '../abi.js';
 import { checkVlanMappings } from '../rules.js';
-import { Balancer } from './balancer.js';
+import { basename } from 'node:path';
+import { Balancer, balancerStateDir } from './balancer.js';
+import { pendingChangeOf, StateStore } from '../control/state.js';
+import type { FaultHook } from '../control/reconciler.js';
 import type { BalancerHandle } from '../kernel/handle.js';
 import { listInterfaces } from '../kernel/interfaces.js';
 import { attach, checkAttach } from './attach.js';
@@ -22,6 +25,8 @@ import type { AttachRequest, BalancerSummary, ChangeOptions, ChangeResult, Datap
 export interface HostOptions {
   pinRoot: string;
   stateDir: string;
+  /** Fault injection points of every balancer it opens (tests: kill -9 of a CLI writer mid-change). */
+  faults?: FaultHook;
 }
 
 export class LibbpfHost implements Host {
@@ -31,13 +36,22 @@ export class LibbpfHost implements Host {
     return listInterfaces({ pinRoot: this.o.pinRoot });
   }
 
+  /** Every balancer; ours with the change a killed writer left pending in its state directory (read only, no lock). */
   balancers(): BalancerSummary[] {
-    return listBalancers({ pinRoot: this.o.pinRoot });
+    return listBalancers({ pinRoot: this.o.pinRoot }).map((b) => {
+      if (b.owner !== 'katran-tui' || !b.pinDir) return b;
+      try {
+        const p = StateStore.open(balancerStateDir(this.o.stateDir, basename(b.pinDir)), { write: false }).pendingIntent();
+        return { ...b, pendingChange: p ? pendingChangeOf(p) : null };
+      } catch {
+        return b; // unreadable: the open says why
+      }
+    });
   }
 
   private wrap(handle: BalancerHandle): Balancer {
     try {
-      return Balancer.open(handle, { stateDir: this.o.stateDir });
+      return Balancer.open(handle, { stateDir: this.o.stateDir, faults: this.o.faults });
     } catch (e) {
       handle.close();
       throw e;

@@ -5,11 +5,12 @@ import { basename, join } from 'node:path';
 import { MAP, kernelMapName } from '../abi.js';
 import type { BalancerHandle, HealthcheckHandle } from '../kernel/handle.js';
 import { attachedMode, attachedProgId, isKatranAbi, xdpAttached, xdpProgramOn } from '../kernel/interfaces.js';
-import { BpfError, ERRNO, closeFd, ifIndexToName, ifNameToIndex, mapFdById, mapInfo, objGet, progFdById, progInfo, xdpQuery, type ProgInfo } from '../kernel/libbpf.js';
+import { closeFd, ifIndexToName, ifNameToIndex, mapFdById, mapInfo, objGet, progFdById, progInfo, xdpQuery, type ProgInfo } from '../kernel/libbpf.js';
 import { BpfMap } from '../kernel/maps.js';
 import { DEFAULT_PIN_ROOT } from '../kernel/paths.js';
 import { HC_PROG_PIN, META_PIN, PROG_PIN, pinDirFor, pinnedDirs, pinnedProgInfo, readMeta, type PinMeta } from '../kernel/pins.js';
 import type { XdpMode } from '../types.js';
+import { InterfaceMissingError, NoBalancerError, NotABalancerError, StalePinsError } from '../errors.js';
 import { requireInterface } from './checks.js';
 import { forwardingCpusFromLruMapping, handleFrom, isBalancerMapPin, openHcMaps, openPinnedMaps, readMetaSafe } from './handles.js';
 import { interfaceStateOf } from './interface-state.js';
@@ -77,10 +78,10 @@ export function openPinned(intf: string, o: OpenOptions = {}): BalancerHandle {
   const dir = pinDirOf(pinRoot, intf) ?? pinDirFor(pinRoot, intf);
   const progPath = join(dir, PROG_PIN);
   if (!existsSync(progPath)) {
-    throw new BpfError('open', `balancer on ${intf}`, ERRNO.ENOENT, `katran-tui has no balancer pinned for ${intf} (nothing under ${dir}); attach one, or observe a Katran another process attached`);
+    throw new NoBalancerError('open', `balancer on ${intf}`, `katran-tui has no balancer pinned for ${intf} (nothing under ${dir}); attach one, or observe a Katran another process attached`);
   }
   const meta = readMeta(dir);
-  if (!meta) throw new BpfError('open', `balancer on ${intf}`, ERRNO.EINVAL, `${join(dir, META_PIN)} is missing or unreadable: the pins under ${dir} are not katran-tui's (or are damaged)`);
+  if (!meta) throw new NotABalancerError('open', `balancer on ${intf}`, `${join(dir, META_PIN)} is missing or unreadable: the pins under ${dir} are not katran-tui's (or are damaged)`);
   const progFd = objGet(progPath);
   let all: Map<string, BpfMap> | undefined;
   let healthcheck: HealthcheckHandle | null = null;
@@ -98,12 +99,12 @@ export function openPinned(intf: string, o: OpenOptions = {}): BalancerHandle {
     const nowIndex = ifNameToIndex(intf);
     const renamed = ifIndexToName(meta.ifindex);
     if (!nowIndex) {
-      throw new BpfError('open', `balancer on ${intf}`, ERRNO.ENODEV, renamed
+      throw new InterfaceMissingError('open', `balancer on ${intf}`, renamed
         ? `interface ${intf} was renamed to ${renamed} (ifindex ${meta.ifindex}): open it as ${renamed} (katran-tui --intf ${renamed}); its pins stay under ${dir}`
         : `interface ${intf} (ifindex ${meta.ifindex}) no longer exists: the balancer is not forwarding; its program and maps stay pinned under ${dir}: when ${intf} is back, katran-tui reattach --intf ${intf} attaches them again (VIPs kept); detach removes the stale pins`);
     }
     if (nowIndex !== meta.ifindex) {
-      throw new BpfError('open', `balancer on ${intf}`, ERRNO.ENODEV, renamed
+      throw new InterfaceMissingError('open', `balancer on ${intf}`, renamed
         ? `interface ${intf} is now ifindex ${nowIndex}; the balancer is on ifindex ${meta.ifindex}, renamed to ${renamed}: open it as ${renamed}`
         : `interface ${intf} is now ifindex ${nowIndex}, the balancer was attached to ifindex ${meta.ifindex}: the interface was recreated and our program is not on it (katran-tui reattach --intf ${intf} attaches the pinned program and maps to it)`);
     }
@@ -116,7 +117,7 @@ export function openPinned(intf: string, o: OpenOptions = {}): BalancerHandle {
       } else {
         other = `no XDP program is attached any more (ours was id ${info.id})`;
       }
-      throw new BpfError('open', `balancer on ${intf}`, ERRNO.ESRCH, `${other}: the pins under ${dir} are stale`);
+      throw new StalePinsError('open', `balancer on ${intf}`, `${other}: the pins under ${dir} are stale`, dir);
     }
     all = openPinnedMaps(dir, readOnly, isBalancerMapPin);
     const mode = now.mode === 'unknown' ? meta.mode : now.mode;
@@ -155,7 +156,7 @@ export function observe(intf: string): BalancerHandle {
   const ifindex = requireInterface(intf, 'observe');
   const q = xdpQuery(ifindex, `interface ${intf}`);
   const id = attachedProgId(q);
-  if (!id) throw new BpfError('observe', `interface ${intf}`, ERRNO.ENOENT, `no XDP program is attached to ${intf}`);
+  if (!id) throw new NoBalancerError('observe', `interface ${intf}`, `no XDP program is attached to ${intf}`);
   const progFd = progFdById(id);
   const all = new Map<string, BpfMap>();
   try {
@@ -179,7 +180,7 @@ export function observe(intf: string): BalancerHandle {
       all.set(full, BpfMap.fromFd(full, fd, { readOnly: true, ownsFd: true }));
     }
     if (!isKatranAbi([...all.keys()].map(kernelMapName))) {
-      throw new BpfError('observe', `interface ${intf}`, ERRNO.EINVAL, `the XDP program on ${intf} (id ${id} "${info.name}") is not a Katran-ABI balancer: it lacks ${[MAP.vips, MAP.reals, MAP.rings, MAP.stats, MAP.ctl].filter((n) => !all.has(n)).join(', ')}`);
+      throw new NotABalancerError('observe', `interface ${intf}`, `the XDP program on ${intf} (id ${id} "${info.name}") is not a Katran-ABI balancer: it lacks ${[MAP.vips, MAP.reals, MAP.rings, MAP.stats, MAP.ctl].filter((n) => !all.has(n)).join(', ')}`);
     }
     return handleFrom({
       intf, ifindex, mode: attachedMode(q), progFd, info, all, owner: 'observed', readOnly: true,

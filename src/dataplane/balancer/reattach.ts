@@ -2,7 +2,8 @@
 // the interface was deleted and recreated, or after the program was detached behind our back.
 import { MAP, u32Key } from '../abi.js';
 import type { BalancerHandle } from '../kernel/handle.js';
-import { BpfError, ERRNO, ifIndexToName, xdpDetach } from '../kernel/libbpf.js';
+import { ifIndexToName, xdpDetach } from '../kernel/libbpf.js';
+import { AlreadyAttachedError, ForeignProgramError, InterfaceMissingError } from '../errors.js';
 import { writeMeta } from '../kernel/pins.js';
 import type { XdpMode } from '../types.js';
 import { interfaceWarnings, requireOwnWritable, requireRoot } from './checks.js';
@@ -28,13 +29,13 @@ export function reattach(handle: BalancerHandle, o: { dryRun?: boolean } = {}): 
   const st = interfaceStateOf({ intf: handle.intf, pinName: handle.pinName, ifindex: handle.ifindex, progId: handle.progId });
   const what = `balancer of ${handle.intf}`;
   if (st.status === 'ok' || st.status === 'renamed') {
-    throw new BpfError('re-attach', what, ERRNO.EEXIST, `program ${handle.progId} is attached to ${st.intf} (ifindex ${st.ifindex}): nothing to re-attach`);
+    throw new AlreadyAttachedError('re-attach', what, `program ${handle.progId} is attached to ${st.intf} (ifindex ${st.ifindex}): nothing to re-attach`, handle.progId);
   }
   if (st.status === 'replaced' && st.otherProgId) {
-    throw new BpfError('re-attach', what, ERRNO.EBUSY, `another XDP program (id ${st.otherProgId}) is attached to ${st.intf}: katran-tui does not replace it; detach it first (ip link set dev ${st.intf} xdp off) if it should go`);
+    throw new ForeignProgramError('re-attach', what, `another XDP program (id ${st.otherProgId}) is attached to ${st.intf}: katran-tui does not replace it; detach it first (ip link set dev ${st.intf} xdp off) if it should go`, st.otherProgId);
   }
   if (st.status === 'gone' && !st.reappeared) {
-    throw new BpfError('re-attach', what, ERRNO.ENODEV, `interface ${st.intf} (ifindex ${st.ifindex}) is gone and no interface ${st.intf} exists: create it first`);
+    throw new InterfaceMissingError('re-attach', what, `interface ${st.intf} (ifindex ${st.ifindex}) is gone and no interface ${st.intf} exists: create it first`);
   }
   const target = st.reappeared?.ifindex ?? st.ifindex;
   const name = st.intf;

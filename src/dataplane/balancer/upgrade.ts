@@ -4,7 +4,8 @@ import { renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BalancerHandle } from '../kernel/handle.js';
 import { xdpAttached } from '../kernel/interfaces.js';
-import { BpfError, ERRNO, XDP_FLAGS, objPin, progInfo, xdpAttach } from '../kernel/libbpf.js';
+import { XDP_FLAGS, objPin, progInfo, xdpAttach } from '../kernel/libbpf.js';
+import { MapShapeError, ProgramReplacedError } from '../errors.js';
 import { loadBalancer, type LoadedBalancer } from '../kernel/loader.js';
 import { PROG_PIN, writeMeta } from '../kernel/pins.js';
 import type { AttachedBalancer } from './attach.js';
@@ -20,7 +21,7 @@ export function upgrade(handle: BalancerHandle, objectPath: string): AttachedBal
   const warnings: string[] = [];
   const now = xdpAttached(handle.ifindex, `interface ${handle.intf}`);
   if (now.progId !== handle.progId) {
-    throw new BpfError('upgrade', `balancer on ${handle.intf}`, ERRNO.ESRCH, now.progId ? `program ${now.progId} replaced ours (${handle.progId}) meanwhile: not upgrading` : 'our program is no longer attached');
+    throw new ProgramReplacedError('upgrade', `balancer on ${handle.intf}`, now.progId ? `program ${now.progId} replaced ours (${handle.progId}) meanwhile: not upgrading` : 'our program is no longer attached');
   }
   const reuse = new Map<string, number>();
   for (const [name, m] of handle.maps.all) reuse.set(name, m.fd);
@@ -28,8 +29,8 @@ export function upgrade(handle: BalancerHandle, objectPath: string): AttachedBal
   try {
     loaded = loadBalancer(objectPath, { reuse, keepLruMapping: true, forwardingCpus: handle.forwardingCpus.length ? handle.forwardingCpus : undefined });
   } catch (e) {
-    if (e instanceof BpfError && e.op.includes('reuse')) {
-      throw new BpfError('upgrade', objectPath, e.errno, `its maps differ in shape from the pinned ones (${e.message}): an in-place upgrade needs the same map sizes`);
+    if (e instanceof MapShapeError) {
+      throw new MapShapeError('upgrade', objectPath, `upgrade ${objectPath}: its maps differ in shape from the pinned ones (${e.message}): an in-place upgrade needs the same map sizes`);
     }
     throw e;
   }

@@ -1,5 +1,6 @@
 // Attaching an XDP program to an interface, with the one native-to-generic fallback rule.
 import { BpfError, ERRNO, XDP_FLAGS, xdpAttach } from '../kernel/libbpf.js';
+import { XdpModeUnsupportedError } from '../errors.js';
 import type { XdpMode } from '../types.js';
 
 /** XDP_FLAGS_* of a mode (0: whatever the kernel picks, for a program attached in an unknown mode). */
@@ -7,9 +8,9 @@ export function modeFlag(mode: XdpMode | 'unknown'): number {
   return mode === 'generic' ? XDP_FLAGS.SKB_MODE : mode === 'native' ? XDP_FLAGS.DRV_MODE : 0;
 }
 
-/** What a driver says when it has no native XDP (EOPNOTSUPP, ENOTSUPP, or EINVAL from some). */
+/** What a driver says when it has no native XDP (EOPNOTSUPP, ENOTSUPP, or the kernel's EINVAL from some). */
 function nativeRefused(e: unknown): e is BpfError {
-  return e instanceof BpfError && (e.errno === ERRNO.EOPNOTSUPP || e.errno === ERRNO.ENOTSUPP || e.errno === ERRNO.EINVAL);
+  return e instanceof XdpModeUnsupportedError || (e instanceof BpfError && e.errno === ERRNO.EINVAL);
 }
 
 export interface XdpAttachRequest {

@@ -4,14 +4,19 @@
 // reconciler (reconciler.ts: intent, kernel writes, rollback; recovery at the next open).
 import type { VipFlagName, VipKey, VlanMappingText } from '../abi.js';
 import type { BalancerHandle } from '../kernel/handle.js';
-import type { ChangeOptions, ChangeResult, RealState, VipSpec, VipState } from '../types.js';
+import type { ChangeOptions, ChangeResult, PendingChange, RealState, VipSpec, VipState } from '../types.js';
 import { ReadOnlyError } from '../types.js';
-import { copyState, emptyState, indexMap, vipId, type DesiredConfig, type DesiredState, type DesiredStore, type DesiredVip } from './desired.js';
+import {
+  copyState, emptyState, indexMap, isPatch, patchState, vipId, type DesiredConfig, type DesiredState, type DesiredStore, type DesiredVip,
+} from './desired.js';
+import { ringCounts } from './maglev.js';
+import { pendingChangeOf, StateCorruptError } from './state.js';
 import {
   planAddReal, planAddVip, planAddVlan, planApply, planRemoveVlan, planSetVlanMac, planSetVlans, planRemoveReal, planRemoveVip, planSetDefaultMac, planSetRealWeight, planSetVipFlags, validateState,
   type Limits, type Plan,
 } from './planner.js';
 import { Reconciler, type FaultHook } from './reconciler.js';
+import type { Intent } from './desired.js';
 
 export interface ControlOptions {
   faults?: FaultHook;
@@ -22,8 +27,10 @@ export class ControlPlane {
   private readonly limits: Limits;
   private readonly ringSize: number;
   private desired: DesiredState;
-  /** What the last open() found and repaired, in the operator's words; null when nothing. */
-  recovered: string | null = null;
+  /** What the last open() found and repaired, in the operator's words, one line each. */
+  recoveredLines: string[] = [];
+  /** The pending intent as last seen by pendingChange() (a reader re-reads the state once it is gone). */
+  private pendingSeen: (Intent & { at?: string; pid?: number }) | null = null;
   /** Bumped on every applied change (caches of kernel reads key on it). */
   version = 0;
 
@@ -50,9 +57,18 @@ export class ControlPlane {
 
   private validate = (s: DesiredState, what: string): DesiredState => validateState(s, what, this.limits);
 
+  /** What the last open() found and repaired, joined into one line; null when nothing. */
+  get recovered(): string | null {
+    return this.recoveredLines.length ? this.recoveredLines.join('; ') : null;
+  }
+
   private load(): void {
     const st = this.store?.read<DesiredState>() ?? null;
     const notes: string[] = [];
+    const dead = this.store?.takenOverFrom;
+    if (dead !== undefined && dead !== null) {
+      notes.push(`took over the writer lock ${dead ? `of pid ${dead}, which is dead` : '(an unreadable lock file of a dead writer)'}`);
+    }
     if (st) {
       this.desired = this.validate(st, 'state file');
     } else {
@@ -65,9 +81,8 @@ export class ControlPlane {
     }
     const pending = this.store?.pendingIntent() ?? null;
     if (pending) {
-      if (!this.writer) {
-        notes.push(`an interrupted change (${pending.op} ${pending.target}) is pending: a writer will finish or undo it`);
-      } else {
+      // A reader says so through pendingChange() (info().pendingChange): it repairs nothing.
+      if (this.writer) {
         const r = this.kernel.recover(this.store!, this.desired, pending, this.validate);
         if (r.state !== this.desired) {
           this.desired = r.state;
@@ -84,7 +99,67 @@ export class ControlPlane {
         notes.push(`the kernel differed from the desired state (${drift.join(', ')}): reapplied`);
       }
     }
-    this.recovered = notes.length ? notes.join('; ') : null;
+    this.recoveredLines = notes;
+    this.pendingSeen = this.store?.pendingIntent() ?? null;
+  }
+
+  /**
+   * The change a killed process left unfinished, read afresh from the state directory (null: none).
+   * A reader whose pending change another process just finished re-reads the desired state.
+   */
+  pendingChange(): PendingChange | null {
+    if (!this.store) return null;
+    let p: (Intent & { at?: string; pid?: number }) | null;
+    try {
+      p = this.store.pendingIntent();
+    } catch (e) {
+      if (!(e instanceof StateCorruptError)) throw e;
+      return { op: 'unknown', target: '', at: '', pid: 0, message: `an interrupted change is pending but its record is unreadable (${e.message}); run \`katran-tui recover\` or any change to reset the kernel to the saved desired state` };
+    }
+    if (!p && this.pendingSeen && !this.writer) {
+      const st = this.store.read<DesiredState>();
+      if (st) this.desired = this.validate(st, 'state file');
+      this.version++;
+    }
+    this.pendingSeen = p;
+    return p ? pendingChangeOf(p) : null;
+  }
+
+  /** A change was pending at the last look (open, pendingChange()): read views show the kernel's content. */
+  get hasPending(): boolean {
+    return this.pendingSeen !== null;
+  }
+
+  /** The desired state the pending intent leads to, when it can be read (weights of reals the kernel already holds). */
+  private pendingTarget(): DesiredState | null {
+    const p = this.pendingSeen;
+    if (!p) return null;
+    try {
+      return isPatch(p.new) ? patchState(this.desired, p.new) : p.new as DesiredState;
+    } catch {
+      return null;
+    }
+  }
+
+  /**
+   * Finishes (or, if that fails, undoes) a pending change in this process (a writer whose rollback
+   * failed leaves one; one a killed process left is finished at open already). Dry run: describes it.
+   */
+  recover(o: ChangeOptions = {}): ChangeResult {
+    this.guardWrite('recover');
+    const p = this.store!.pendingIntent();
+    if (!p) return { applied: false, summary: ['nothing pending: no interrupted change'], warnings: [] };
+    const what = pendingChangeOf(p);
+    if (o.dryRun) {
+      return { applied: false, summary: [`finish the interrupted change ${what.op} ${what.target} (started ${what.at} by pid ${what.pid}), or undo it if it cannot be finished`], warnings: [] };
+    }
+    const r = this.kernel.recover(this.store!, this.desired, p, this.validate);
+    if (r.state !== this.desired) {
+      this.desired = r.state;
+      this.version++;
+    }
+    this.pendingSeen = null;
+    return { applied: true, summary: [r.note], warnings: [] };
   }
 
   private importFromKernel(): DesiredState {
@@ -104,19 +179,65 @@ export class ControlPlane {
     return { vips: this.desired.vips.length, reals: this.desired.reals.length };
   }
 
-  /** Every VIP with its reals, ring slots counted from the kernel's ring. */
+  /**
+   * Every VIP with its reals, ring slots counted from the kernel's ring. While a change is pending
+   * the kernel may hold it half-applied, so the view is the kernel's: every ring read afresh,
+   * reals the ring points at that the desired state lacks listed as kernelOnly, VIPs in vip_map
+   * the desired state lacks listed as kernelOnly, and desired VIPs vip_map lacks marked notInKernel.
+   */
   vips(): VipState[] {
     const s = this.desired;
     const idx = indexMap(s);
-    return s.vips.map((v) => {
-      const counts = this.kernel.ringCountsOf(v, idx);
+    const pending = this.pendingSeen !== null;
+    const kernel = pending ? this.kernel.kernelLists(s) : null;
+    const kernelAt = new Map(kernel?.reals.map((r) => [r.index, r.address]));
+    const target = pending ? this.pendingTarget() : null;
+    const weightOf = (id: string, address: string): number =>
+      target?.vips.find((x) => vipId(x.key) === id)?.reals.find((r) => r.address === address)?.weight ?? 0;
+    const view = (v: DesiredVip, counts: Map<number, number>, known: Map<string, number>): VipState => {
+      const id = vipId(v.key);
       const reals: RealState[] = v.reals.map((r) => {
-        const index = idx.get(r.address)!;
+        const index = known.get(r.address)!;
         const slots = counts.get(index) ?? 0;
-        return { address: r.address, weight: r.weight, index, ringSlots: slots, ringShare: slots / this.ringSize };
+        const st: RealState = { address: r.address, weight: r.weight, index, ringSlots: slots, ringShare: slots / this.ringSize };
+        if (target) {
+          const w = weightOf(id, r.address);
+          if (w !== r.weight) st.pendingWeight = w;
+        }
+        return st;
       });
-      return { id: vipId(v.key), key: v.key, flags: [...v.flags], hash: v.hash, vipNum: v.vipNum, reals };
+      if (pending) {
+        const listed = new Set(reals.map((r) => r.index));
+        for (const [index, slots] of [...counts].sort((a, b) => a[0] - b[0])) {
+          if (index === 0 || listed.has(index)) continue;
+          const address = kernelAt.get(index) ?? `(index ${index}: no address in the reals map)`;
+          reals.push({ address, weight: weightOf(id, address), index, ringSlots: slots, ringShare: slots / this.ringSize, kernelOnly: true });
+        }
+      }
+      return { id, key: v.key, flags: [...v.flags], hash: v.hash, vipNum: v.vipNum, reals };
+    };
+    const out = s.vips.map((v) => {
+      if (!pending) return view(v, this.kernel.ringCountsOf(v, idx), idx);
+      const st = view(v, ringCounts(this.kernel.readRing(v.vipNum)), idx);
+      if (!kernel!.vips.some((k) => vipId(k.key) === st.id && k.vipNum === v.vipNum)) st.notInKernel = true;
+      return st;
     });
+    if (pending) {
+      const ids = new Set(out.map((v) => v.id));
+      const extra = kernel!.vips.filter((k) => !ids.has(vipId(k.key)));
+      if (extra.length) {
+        const imported = this.importFromKernel();
+        for (const k of extra) {
+          const v = imported.vips.find((x) => x.vipNum === k.vipNum);
+          if (!v) continue;
+          const t = target?.vips.find((x) => vipId(x.key) === vipId(v.key));
+          const st = view({ ...v, reals: [], hash: t?.hash ?? v.hash, flags: v.flags }, ringCounts(this.kernel.readRing(v.vipNum)), indexMap(imported));
+          st.kernelOnly = true;
+          out.push(st);
+        }
+      }
+    }
+    return out;
   }
 
   /** One VIP's ring slice as the kernel holds it (a copy). */
@@ -149,9 +270,10 @@ export class ControlPlane {
   // Changes
 
   private guardWrite(what: string): void {
-    if (this.handle.readOnly) throw new ReadOnlyError(`${what}: ${this.handle.readOnlyReason ?? 'the balancer is open read-only'}`);
-    if (!this.store) throw new ReadOnlyError(`${what}: no state directory is open for writing`);
-    if (!this.store.writable) throw new ReadOnlyError(`${what}: the state directory is open read-only`);
+    const where = { op: what, object: `balancer on ${this.handle.intf}` };
+    if (this.handle.readOnly) throw new ReadOnlyError(`${what}: ${this.handle.readOnlyReason ?? 'the balancer is open read-only'}`, where);
+    if (!this.store) throw new ReadOnlyError(`${what}: no state directory is open for writing`, where);
+    if (!this.store.writable) throw new ReadOnlyError(`${what}: the state directory is open read-only`, where);
   }
 
   /** Plans a change (after the write guard) and, unless a dry run or already so, applies it. */

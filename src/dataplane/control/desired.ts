@@ -60,6 +60,8 @@ export interface DesiredStore {
   clearIntent(): void;
   appendChangeLog(entry: ChangeLogEntry): void;
   changeLog(limit?: number): ChangeLogEntry[];
+  /** A writer's open took over the lock of this dead pid (StateStore). */
+  readonly takenOverFrom?: number | null;
 }
 
 export const vipId = formatVip;

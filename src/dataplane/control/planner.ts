@@ -8,6 +8,7 @@ import {
 } from '../abi.js';
 import { VlanUnavailableError } from '../types.js';
 import type { HashKind, VipSpec } from '../types.js';
+import { MapFullError } from '../errors.js';
 import {
   changedVips, copyState, flagsMask, vipId, vlansOf, type DesiredConfig, type DesiredReal, type DesiredState, type DesiredVip,
 } from './desired.js';
@@ -133,7 +134,7 @@ function allocRealIndexes(s: DesiredState, addresses: Iterable<string>, limits: 
   for (const address of addresses) {
     if (have.has(address)) continue;
     while (cursor < limits.maxReals && used.has(cursor)) cursor++;
-    if (cursor >= limits.maxReals) throw new InputError(`add real ${address}: map full (${limits.maxReals - 1})`);
+    if (cursor >= limits.maxReals) throw new MapFullError('add real', address, `map full (${limits.maxReals - 1})`, { maxEntries: limits.maxReals - 1 });
     have.set(address, cursor);
     used.add(cursor);
     s.reals.push({ address, index: cursor });
@@ -165,7 +166,7 @@ export function planAddVip(cur: DesiredState, limits: Limits, spec: VipSpec): Pl
   const next = copyState(cur);
   if (next.vips.some((v) => vipId(v.key) === id)) throw new InputError(`add VIP ${id}: it already exists`);
   const vipNum = lowestFreeVipNum(next, limits);
-  if (vipNum === null || next.vips.length >= limits.maxVips) throw new InputError(`add VIP: map full (${limits.maxVips})`);
+  if (vipNum === null || next.vips.length >= limits.maxVips) throw new MapFullError('add VIP', id, `map full (${limits.maxVips})`, { maxEntries: limits.maxVips, message: `add VIP: map full (${limits.maxVips})` });
   const nv: DesiredVip = { key, flags, hash, vipNum, reals: [] };
   next.vips.push(nv);
   return plan({
@@ -322,12 +323,12 @@ export function planApply(cur: DesiredState, limits: Limits, cfg: DesiredConfig,
     if (prev) checkHashChange(key, prev.hash, hash);
     vips.push({ key, flags, hash, vipNum: prev?.vipNum ?? -1, reals: rs });
   }
-  if (vips.length > limits.maxVips) throw new InputError(`apply config: map full (${limits.maxVips}): the config has ${vips.length} VIPs`);
+  if (vips.length > limits.maxVips) throw new MapFullError('apply config', 'VIPs', '', { maxEntries: limits.maxVips, message: `apply config: map full (${limits.maxVips}): the config has ${vips.length} VIPs` });
   next.vips = vips;
   for (const v of vips) {
     if (v.vipNum < 0) {
       const n = lowestFreeVipNum({ ...next, vips: vips.filter((x) => x.vipNum >= 0) }, limits);
-      if (n === null) throw new InputError(`apply config: map full (${limits.maxVips})`);
+      if (n === null) throw new MapFullError('apply config', 'VIPs', '', { maxEntries: limits.maxVips, message: `apply config: map full (${limits.maxVips})` });
       v.vipNum = n;
       summary.push(`add VIP ${vipId(v.key)} (vip_num ${n})`);
     }

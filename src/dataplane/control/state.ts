@@ -15,7 +15,10 @@ import {
 } from 'node:fs';
 import { createHash, randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { LockedError, ReadOnlyError, type ChangeLogEntry } from '../types.js';
+import type { ChangeLogEntry, PendingChange } from '../types.js';
+import {
+  ClosedError, IntentPendingError, LockedError, LockTimeoutError, NotRootError, ReadOnlyError, StateCorruptError, StateDirError,
+} from '../errors.js';
 import type { Intent } from './desired.js';
 
 export const STATE_FILES = {
@@ -37,26 +40,18 @@ export interface PendingIntent extends Intent {
   pid: number;
 }
 
-/**
- * A state file (or intent record) that cannot be used: truncated, not JSON, checksum mismatch, or
- * missing while its previous copy exists. Nothing is deleted: the damaged file stays where it is
- * until recoverFromPrevious() moves it aside.
- */
-export class StateCorruptError extends Error {
-  constructor(
-    readonly file: string,
-    readonly problem: string,
-    /** Path of the last good copy, when one exists and verifies. */
-    readonly previous: string | null,
-    previousWrittenAt?: string,
-  ) {
-    super(`state file ${file} is unusable: ${problem}. `
-      + (previous
-        ? `The last good copy ${previous}${previousWrittenAt ? ` (written ${previousWrittenAt})` : ''} exists and verifies; `
-          + 'recoverFromPrevious() restores it and keeps the damaged file beside it.'
-        : 'No good previous copy exists; the file is left untouched for inspection.'));
-    this.name = 'StateCorruptError';
-  }
+// StateCorruptError lives in errors.ts with the other error classes; re-exported for existing importers.
+export { StateCorruptError };
+
+/** The operator's view of a pending intent: what, since when, by whom, and how to finish it. */
+export function pendingChangeOf(p: Intent & { at?: string; pid?: number }): PendingChange {
+  const at = p.at ?? '';
+  const pid = p.pid ?? 0;
+  return {
+    op: p.op, target: p.target, at, pid,
+    message: `an interrupted change is pending: ${p.op} ${p.target}, started ${at || 'at an unknown time'}${pid ? ` by pid ${pid}` : ''}, which died before finishing it`
+      + ' (the kernel may hold it half-applied); run `katran-tui recover` or any change to finish it',
+  };
 }
 
 interface Envelope {
@@ -78,22 +73,25 @@ function encode(format: string, field: string, value: unknown): string {
   return `${JSON.stringify(env, null, 2)}\n`;
 }
 
-/** Returns the value, or throws a string naming the problem. */
-function decode(format: string, field: string, text: string): { value: unknown; env: Envelope } {
-  if (text.length === 0) throw 'empty (0 bytes): truncated';
+type Decoded = { ok: true; value: unknown; env: Envelope } | { ok: false; problem: string };
+
+/** The value and its envelope, or the problem that makes the text unusable. */
+function decode(format: string, field: string, text: string): Decoded {
+  const bad = (problem: string): Decoded => ({ ok: false, problem });
+  if (text.length === 0) return bad('empty (0 bytes): truncated');
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
   } catch (e) {
-    throw `not valid JSON (${(e as Error).message}; ${Buffer.byteLength(text)} bytes): truncated or damaged`;
+    return bad(`not valid JSON (${(e as Error).message}; ${Buffer.byteLength(text)} bytes): truncated or damaged`);
   }
-  if (typeof parsed !== 'object' || parsed === null || (parsed as Envelope).format !== format) throw `not a ${format} file`;
+  if (typeof parsed !== 'object' || parsed === null || (parsed as Envelope).format !== format) return bad(`not a ${format} file`);
   const env = parsed as Envelope & Record<string, unknown>;
-  if (typeof env.version !== 'number' || env.version > FORMAT_VERSION) throw `format version ${String(env.version)} is newer than this katran-tui understands (${FORMAT_VERSION})`;
-  if (!(field in env)) throw `the "${field}" field is missing: truncated or damaged`;
+  if (typeof env.version !== 'number' || env.version > FORMAT_VERSION) return bad(`format version ${String(env.version)} is newer than this katran-tui understands (${FORMAT_VERSION})`);
+  if (!(field in env)) return bad(`the "${field}" field is missing: truncated or damaged`);
   const value = env[field];
-  if (typeof env.sha256 !== 'string' || sha256(JSON.stringify(value)) !== env.sha256) throw 'checksum mismatch: damaged on disk or edited by hand';
-  return { value, env };
+  if (typeof env.sha256 !== 'string' || sha256(JSON.stringify(value)) !== env.sha256) return bad('checksum mismatch: damaged on disk or edited by hand');
+  return { ok: true, value, env };
 }
 
 function errno(e: unknown): string | undefined {
@@ -257,9 +255,24 @@ function tryCreateLock(path: string, token: string): boolean {
   return true;
 }
 
+export interface StateStoreOpenOptions {
+  write: boolean;
+  /**
+   * Called when the writer lock is held by a dead process, before taking it over: the seam where
+   * tests widen the race between takers.
+   */
+  onStaleLock?: () => void;
+}
+
+/** What acquireLock tells its caller: a stale lock seen (before the takeover), a dead holder's lock removed. */
+interface LockHooks {
+  onStaleLock?: () => void;
+  tookOver?: (pid: number) => void;
+}
+
 /** Takes the lock at `path` or throws LockedError(holder pid). Returns our token. */
-function acquireLock(path: string, stateDir: string, depth = 0): string {
-  if (depth > 4) throw new Error(`state directory ${stateDir}: cannot take over the stale lock ${path} (too many abandoned takeovers)`);
+function acquireLock(path: string, stateDir: string, hooks: LockHooks = {}, depth = 0): string {
+  if (depth > 4) throw new LockTimeoutError(stateDir, `cannot take over the stale lock ${path} (too many abandoned takeovers)`);
   const token = randomBytes(12).toString('hex');
   const deadline = Date.now() + 5000;
   for (;;) {
@@ -271,14 +284,12 @@ function acquireLock(path: string, stateDir: string, depth = 0): string {
       continue;
     }
     if (lockHeld(info)) throw new LockedError(info.pid, stateDir);
-    // Fault injection for the race test: widens the window between seeing the stale lock and acting.
-    const delay = Number(process.env.KATRAN_TUI_FAULT_TAKEOVER_DELAY_MS ?? 0);
-    if (delay > 0 && depth === 0) sleepMs(Math.min(delay, 1000));
+    if (depth === 0) hooks.onStaleLock?.();
     // Stale: take it over under a guard only one taker can hold.
     const guard = `${path}.takeover-${info.token}`;
     let guardToken: string;
     try {
-      guardToken = acquireLock(guard, stateDir, depth + 1);
+      guardToken = acquireLock(guard, stateDir, {}, depth + 1);
     } catch (e) {
       if (!(e instanceof LockedError) || Date.now() > deadline) throw e;
       sleepMs(10); // another process is taking this stale lock over right now
@@ -289,11 +300,12 @@ function acquireLock(path: string, stateDir: string, depth = 0): string {
       if (again && again.token === info.token && again.ino === info.ino) {
         unlinkSync(path);
         fsyncDir(join(path, '..'));
+        hooks.tookOver?.(info.pid);
       }
     } finally {
       releaseLock(guard, guardToken);
     }
-    if (Date.now() > deadline) throw new Error(`state directory ${stateDir}: could not take the lock within 5 s`);
+    if (Date.now() > deadline) throw new LockTimeoutError(stateDir, 'could not take the lock within 5 s');
   }
 }
 
@@ -330,6 +342,8 @@ export class StateStore {
   readonly dir: string;
   readonly writable: boolean;
   private lockToken: string | null;
+  /** The dead writer whose lock this open took over (pid 0: an unreadable lock file), or null. */
+  takenOverFrom: number | null = null;
 
   private constructor(dir: string, writable: boolean, lockToken: string | null) {
     this.dir = dir;
@@ -341,18 +355,18 @@ export class StateStore {
    * Opens a state directory. With write: creates it (0700) if needed and takes the writer lock, or
    * throws LockedError naming the holder's pid. Read-only opens take no lock and create nothing.
    */
-  static open(dir: string, o: { write: boolean }): StateStore {
+  static open(dir: string, o: StateStoreOpenOptions): StateStore {
     try {
       return StateStore.openUnchecked(dir, o);
     } catch (e) {
       if (errno(e) === 'EACCES' || errno(e) === 'EPERM') {
-        throw new Error(`state directory ${dir}: permission denied (${(e as Error).message}); it is root-only (0700): run as root`);
+        throw new NotRootError('open', `state directory ${dir}`, `permission denied (${(e as Error).message}); it is root-only (0700): run as root`);
       }
       throw e;
     }
   }
 
-  private static openUnchecked(dir: string, o: { write: boolean }): StateStore {
+  private static openUnchecked(dir: string, o: StateStoreOpenOptions): StateStore {
     if (!o.write) {
       try {
         accessSync(dir, constants.R_OK | constants.X_OK);
@@ -363,10 +377,12 @@ export class StateStore {
     }
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     const st = statSync(dir);
-    if (!st.isDirectory()) throw new Error(`state directory ${dir} is not a directory`);
+    if (!st.isDirectory()) throw new StateDirError('open', `state directory ${dir}`, `state directory ${dir} is not a directory`);
     if ((st.mode & 0o777) !== 0o700) chmodSync(dir, 0o700);
-    const token = acquireLock(join(dir, STATE_FILES.lock), dir);
+    let tookOver: number | null = null;
+    const token = acquireLock(join(dir, STATE_FILES.lock), dir, { onStaleLock: o.onStaleLock, tookOver: (pid) => { tookOver = pid; } });
     const store = new StateStore(dir, true, token);
+    store.takenOverFrom = tookOver;
     openWriters.add(store);
     installExitHook();
     try {
@@ -397,13 +413,10 @@ export class StateStore {
       if (prev) throw new StateCorruptError(file, 'missing, while a previous copy exists', prev.path, prev.writtenAt);
       return null;
     }
-    try {
-      return decode(STATE_FORMAT, 'state', text).value as T;
-    } catch (problem) {
-      if (typeof problem !== 'string') throw problem;
-      const prev = this.verifiedPrevious();
-      throw new StateCorruptError(file, problem, prev?.path ?? null, prev?.writtenAt);
-    }
+    const d = decode(STATE_FORMAT, 'state', text);
+    if (d.ok) return d.value as T;
+    const prev = this.verifiedPrevious();
+    throw new StateCorruptError(file, d.problem, prev?.path ?? null, prev?.writtenAt);
   }
 
   /** Atomically replaces the desired state; the current good state becomes state.json.prev. */
@@ -413,9 +426,7 @@ export class StateStore {
     const file = this.path('state');
     const current = readIfExists(file);
     if (current !== null) {
-      let good = true;
-      try { decode(STATE_FORMAT, 'state', current); } catch (problem) { if (typeof problem !== 'string') throw problem; good = false; }
-      if (good) {
+      if (decode(STATE_FORMAT, 'state', current).ok) {
         // state.json.prev <- the current inode (a hard link, then an atomic rename over .prev)
         const tmp = tempName(this.dir, STATE_FILES.prev);
         linkSync(file, tmp);
@@ -437,20 +448,14 @@ export class StateStore {
     const file = this.path('state');
     const current = readIfExists(file);
     if (current !== null) {
-      let intact = true;
-      try { decode(STATE_FORMAT, 'state', current); } catch { intact = false; }
-      if (intact) throw new Error(`state file ${file} is intact: nothing to recover`);
+      if (decode(STATE_FORMAT, 'state', current).ok) throw new StateDirError('recover', `state file ${file}`, `state file ${file} is intact: nothing to recover`);
     }
     const prevPath = this.path('prev');
     const prevText = readIfExists(prevPath);
     if (prevText === null) throw new StateCorruptError(file, 'damaged, and there is no previous copy', null);
-    let value: unknown;
-    try {
-      value = decode(STATE_FORMAT, 'state', prevText).value;
-    } catch (problem) {
-      if (typeof problem !== 'string') throw problem;
-      throw new StateCorruptError(prevPath, `the previous copy is unusable too: ${problem}`, null);
-    }
+    const prev = decode(STATE_FORMAT, 'state', prevText);
+    if (!prev.ok) throw new StateCorruptError(prevPath, `the previous copy is unusable too: ${prev.problem}`, null);
+    const value = prev.value;
     if (current !== null) renameSync(file, this.corruptName());
     atomicWrite(this.dir, STATE_FILES.state, prevText);
     return value as T;
@@ -460,7 +465,7 @@ export class StateStore {
   beginIntent(intent: Intent): void {
     this.assertWritable('record an intent');
     const pending = this.pendingIntent();
-    if (pending) throw new Error(`an intent is already pending (${pending.op} ${pending.target}, since ${pending.at}): finish or undo it first`);
+    if (pending) throw new IntentPendingError('record an intent', `state directory ${this.dir}`, `an intent is already pending (${pending.op} ${pending.target}, since ${pending.at}): finish or undo it first`);
     const record = { op: intent.op, target: intent.target, old: intent.old, new: intent.new };
     atomicWrite(this.dir, STATE_FILES.intent, encode(INTENT_FORMAT, 'intent', record));
   }
@@ -470,13 +475,9 @@ export class StateStore {
     const file = this.path('intent');
     const text = readIfExists(file);
     if (text === null) return null;
-    try {
-      const { value, env } = decode(INTENT_FORMAT, 'intent', text);
-      return { ...(value as Intent), at: env.writtenAt, pid: env.pid };
-    } catch (problem) {
-      if (typeof problem !== 'string') throw problem;
-      throw new StateCorruptError(file, `the pending intent is unreadable: ${problem}`, null);
-    }
+    const d = decode(INTENT_FORMAT, 'intent', text);
+    if (!d.ok) throw new StateCorruptError(file, `the pending intent is unreadable: ${d.problem}`, null);
+    return { ...(d.value as Intent), at: d.env.writtenAt, pid: d.env.pid };
   }
 
   /** The transaction is finished (or undone): removes the intent record (directory fsynced). */
@@ -574,19 +575,16 @@ export class StateStore {
   }
 
   private assertWritable(what: string): void {
-    if (!this.writable) throw new ReadOnlyError(`cannot ${what}: state directory ${this.dir} is open read-only`);
-    if (this.lockToken === null) throw new Error(`cannot ${what}: the state store of ${this.dir} is closed`);
+    if (!this.writable) throw new ReadOnlyError(`cannot ${what}: state directory ${this.dir} is open read-only`, { op: what, object: `state directory ${this.dir}` });
+    if (this.lockToken === null) throw new ClosedError(what, `state directory ${this.dir}`, 'the state store is closed', `cannot ${what}: the state store of ${this.dir} is closed`);
   }
 
   private verifiedPrevious(): { path: string; writtenAt: string } | null {
     const path = this.path('prev');
     const text = readIfExists(path);
     if (text === null) return null;
-    try {
-      return { path, writtenAt: decode(STATE_FORMAT, 'state', text).env.writtenAt };
-    } catch {
-      return null;
-    }
+    const d = decode(STATE_FORMAT, 'state', text);
+    return d.ok ? { path, writtenAt: d.env.writtenAt } : null;
   }
 
   private corruptName(): string {

@@ -9,9 +9,10 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { MAP, formatMac, kernelMapName } from '../abi.js';
 import {
-  BpfError, IFF_UP, XDP_ATTACHED, closeFd, linkBasics, listLinks, mapFdById, mapInfo, progFdById, progInfo, xdpQuery, type XdpQuery,
+  IFF_UP, XDP_ATTACHED, closeFd, linkBasics, listLinks, mapFdById, mapInfo, progFdById, progInfo, xdpQuery, type XdpQuery,
 } from './libbpf.js';
 import { DEFAULT_PIN_ROOT } from './paths.js';
+import { NotExistError } from '../errors.js';
 import { pinnedProgIds } from './pins.js';
 import type { InterfaceInfo, XdpMode } from '../types.js';
 
@@ -121,7 +122,7 @@ export function xdpProgramOn(ifindex: number): XdpProgramInfo | null {
     const mode = modeOf(q.attachMode);
     return { progId: id, mode: mode === 'unknown' ? 'native' : mode, name: info.name, tag: info.tag, mapNames, katranAbi: isKatranAbi(mapNames) };
   } catch (e) {
-    if (e instanceof BpfError && e.code === 'ENOENT') return null; // detached meanwhile
+    if (e instanceof NotExistError) return null; // detached meanwhile
     throw e;
   } finally {
     closeFd(fd);

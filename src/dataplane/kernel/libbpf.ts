@@ -1,46 +1,18 @@
-// The only file that knows koffi: libbpf.so.1 and the few libc calls we need, declared once,
-// wrapped so that every failure becomes a BpfError naming the operation and the object.
+// The dataplane's only koffi file (the lab keeps its own, src/lab/libc.ts): libbpf.so.1 and the
+// few libc calls the dataplane needs, each declared once with its TypeScript signature, wrapped so
+// that every failure becomes a typed error (errors.ts) naming the operation and the object.
 //
 // Conventions: libbpf >= 1.0 returns -errno from int APIs; pointer APIs return NULL
 // and set errno (read koffi.errno() at once). Opts structs start with `sz`. Map reads are sync
 // calls into reused native buffers: koffi's async path costs ~70x more.
 import koffi, { type LibraryHandle } from 'koffi';
+import {
+  BpfError, ClosedError, DriverRefusedError, ERRNO, InputError, InterfaceBusyError, InterfaceMissingError, LibbpfMissingError, MapFullError,
+  NotExistError, NotRootError, VerifierError, XdpModeUnsupportedError, errnoName, setErrnoDescriber,
+} from '../errors.js';
 
-export const ERRNO: Record<string, number> = {
-  EPERM: 1, ENOENT: 2, ESRCH: 3, EINTR: 4, EIO: 5, E2BIG: 7, EBADF: 9, EAGAIN: 11, ENOMEM: 12,
-  EACCES: 13, EFAULT: 14, ENAMETOOLONG: 36, EBUSY: 16, EEXIST: 17, ENODEV: 19, EINVAL: 22, ENOSPC: 28, ERANGE: 34,
-  ENOTSUP: 95, EOPNOTSUPP: 95, ENOTSUPP: 524,
-};
-const ERRNO_NAME: Record<number, string> = {};
-for (const [name, n] of Object.entries(ERRNO)) if (!(n in ERRNO_NAME)) ERRNO_NAME[n] = name;
-
-/** An error from a kernel or libbpf call: `op` failed on `object` with `errno`. */
-export class BpfError extends Error {
-  readonly op: string;
-  readonly object: string;
-  readonly errno: number;
-  readonly code: string;
-  /** The verifier log, when a program load was rejected. */
-  readonly log?: string;
-  constructor(op: string, object: string, errno: number, detail?: string, log?: string) {
-    const code = ERRNO_NAME[errno] ?? `errno ${errno}`;
-    super(`${op} ${object}: ${detail ?? describeErrno(errno)}`);
-    this.name = 'BpfError';
-    this.op = op;
-    this.object = object;
-    this.errno = errno;
-    this.code = code;
-    this.log = log;
-  }
-}
-
-/** Raised when libbpf.so.1 cannot be loaded or is too old for what we need. */
-export class LibbpfMissingError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'LibbpfMissingError';
-  }
-}
+// The error classes live in errors.ts (no koffi there); re-exported for existing importers.
+export { BpfError, ERRNO, LibbpfMissingError };
 
 // ---------------------------------------------------------------------------------------------
 // Native memory: stable allocations (koffi.alloc) that we address as BigInt pointers and edit
@@ -86,7 +58,7 @@ export const LAYOUT = {
   bpf_obj_get_opts: { size: 16, file_flags: 8 },
   bpf_tc_hook: { size: 24, ifindex: 8, attach_point: 12, parent: 16 },
   bpf_tc_opts: { size: 32, prog_fd: 8, flags: 12, prog_id: 16, handle: 20, priority: 24 },
-  bpf_prog_info: { size: 232, type: 0, id: 4, tag: 8, load_time: 40, created_by_uid: 48, nr_map_ids: 52, map_ids: 56, name: 64 },
+  bpf_prog_info: { size: 232, type: 0, id: 4, tag: 8, load_time: 40, created_by_uid: 48, nr_map_ids: 52, map_ids: 56, name: 64, run_time_ns: 192, run_cnt: 200 },
   bpf_map_info: { size: 88, type: 0, id: 4, key_size: 8, value_size: 12, max_entries: 16, map_flags: 20, name: 24 },
 } as const;
 
@@ -102,124 +74,184 @@ export const XDP_FLAGS = {
 } as const;
 export const XDP_ATTACHED = { NONE: 0, DRV: 1, SKB: 2, HW: 3, MULTI: 4 } as const;
 export const XDP_ACTION = { ABORTED: 0, DROP: 1, PASS: 2, TX: 3, REDIRECT: 4 } as const;
+/** bpf_prog_test_run_opts flag: the frames an XDP program returns XDP_TX for are really sent. */
+export const BPF_F_TEST_XDP_LIVE_FRAMES = 1 << 1;
 /** Map flag: hash map elements allocated on update (Katran's vip_to_down_reals_map and its inner maps). */
 export const BPF_F_NO_PREALLOC = 1 << 0;
 export const BPF_F_RDONLY = 1 << 3;
-export const BPF_F_WRONLY = 1 << 4;
-export const BPF_F_RDONLY_PROG = 1 << 7;
 export const BPF_ANY = 0;
-export const BPF_NOEXIST = 1;
-export const BPF_EXIST = 2;
-export const BPF_TC = { INGRESS: 1, EGRESS: 2, CUSTOM: 4 } as const;
-export const BPF_TC_F_REPLACE = 1;
+const BPF_TC = { EGRESS: 2 } as const;
+const BPF_TC_F_REPLACE = 1;
 
 // ---------------------------------------------------------------------------------------------
 // The library itself, loaded on first use so that `--help` works on a box without libbpf.
 
-type Fn = (...args: any[]) => any;
-interface Lib {
-  [name: string]: Fn;
+/** A native address (koffi gives and takes pointers as BigInt). */
+type Ptr = bigint;
+/** Memory we own and pass by address: a Buffer / Uint8Array. */
+type Bytes = Uint8Array;
+
+/** Each libbpf function katran-tui calls, with its TypeScript signature (libbpf 1.1 headers). */
+interface Libbpf {
+  libbpf_major_version(): number;
+  libbpf_minor_version(): number;
+  libbpf_num_possible_cpus(): number;
+  libbpf_strerror(err: number, buf: Bytes, size: number): number;
+  libbpf_set_print(fn: unknown): unknown;
+  bpf_object__open_file(path: string, opts: Ptr): Ptr | null;
+  bpf_object__load(obj: Ptr): number;
+  bpf_object__close(obj: Ptr): void;
+  bpf_object__next_map(obj: Ptr, prev: Ptr | null): Ptr | null;
+  bpf_object__next_program(obj: Ptr, prev: Ptr | null): Ptr | null;
+  bpf_object__find_map_by_name(obj: Ptr, name: string): Ptr | null;
+  bpf_object__find_program_by_name(obj: Ptr, name: string): Ptr | null;
+  bpf_map__name(map: Ptr): string;
+  bpf_map__fd(map: Ptr): number;
+  bpf_map__type(map: Ptr): number;
+  bpf_map__key_size(map: Ptr): number;
+  bpf_map__value_size(map: Ptr): number;
+  bpf_map__max_entries(map: Ptr): number;
+  bpf_map__map_flags(map: Ptr): number;
+  bpf_map__set_max_entries(map: Ptr, n: number): number;
+  bpf_map__set_inner_map_fd(map: Ptr, fd: number): number;
+  bpf_map__reuse_fd(map: Ptr, fd: number): number;
+  bpf_program__name(prog: Ptr): string;
+  bpf_program__fd(prog: Ptr): number;
+  bpf_program__type(prog: Ptr): number;
+  bpf_program__set_autoload(prog: Ptr, autoload: boolean): number;
+  bpf_prog_test_run_opts(fd: number, opts: Ptr): number;
+  bpf_map_create(type: number, name: string, keySize: number, valueSize: number, maxEntries: number, opts: Ptr): number;
+  bpf_map_lookup_elem(fd: number, key: Bytes, value: Bytes): number;
+  bpf_map_update_elem(fd: number, key: Bytes, value: Bytes, flags: number): number;
+  bpf_map_delete_elem(fd: number, key: Bytes): number;
+  bpf_map_get_next_key(fd: number, key: Bytes | null, nextKey: Bytes): number;
+  bpf_map_lookup_batch(fd: number, inBatch: Bytes | null, outBatch: Bytes, keys: Bytes, values: Bytes, count: [number], opts: Ptr): number;
+  bpf_map_update_batch(fd: number, keys: Bytes, values: Bytes, count: [number], opts: Ptr): number;
+  bpf_map_delete_batch(fd: number, keys: Bytes, count: [number], opts: Ptr): number;
+  bpf_obj_pin(fd: number, path: string): number;
+  bpf_obj_get_opts(path: string, opts: Ptr): number;
+  bpf_obj_get_info_by_fd(fd: number, info: Ptr, len: [number]): number;
+  bpf_prog_get_fd_by_id(id: number): number;
+  bpf_map_get_fd_by_id_opts(id: number, opts: Ptr): number;
+  bpf_xdp_attach(ifindex: number, progFd: number, flags: number, opts: Ptr): number;
+  bpf_xdp_detach(ifindex: number, flags: number, opts: Ptr): number;
+  bpf_xdp_query(ifindex: number, flags: number, opts: Ptr): number;
+  bpf_tc_hook_create(hook: Ptr): number;
+  bpf_tc_attach(hook: Ptr, opts: Ptr): number;
+  bpf_tc_detach(hook: Ptr, opts: Ptr): number;
+  bpf_tc_query(hook: Ptr, opts: Ptr): number;
 }
 
-let libCache: Lib | undefined;
-let libcCache: Lib | undefined;
+/** The libc functions the dataplane needs (interfaces, CPUs, the uid, varargs formatting). */
+interface Libc {
+  close(fd: number): number;
+  if_nametoindex(name: string): number;
+  if_indextoname(ifindex: number, buf: Bytes): string | null;
+  vsnprintf(buf: Bytes, size: number, fmt: string, ap: Ptr): number;
+  sched_setaffinity(pid: number, size: number, mask: Bytes): number;
+  sched_getaffinity(pid: number, size: number, mask: Bytes): number;
+  sched_getcpu(): number;
+  geteuid(): number;
+  if_nameindex(): Ptr | null;
+  if_freenameindex(ptr: Ptr): void;
+  socket(domain: number, type: number, protocol: number): number;
+  ioctl(fd: number, request: number, arg: Bytes): number;
+}
 
-const LIBBPF_DECLS = [
-  'uint32_t libbpf_major_version(void)',
-  'uint32_t libbpf_minor_version(void)',
-  'int libbpf_num_possible_cpus(void)',
-  'int libbpf_strerror(int err, _Out_ uint8_t *buf, size_t size)',
-  'void *bpf_object__open_file(const char *path, void *opts)',
-  'int bpf_object__load(void *obj)',
-  'void bpf_object__close(void *obj)',
-  'const char *bpf_object__name(void *obj)',
-  'void *bpf_object__next_map(void *obj, void *prev)',
-  'void *bpf_object__next_program(void *obj, void *prev)',
-  'void *bpf_object__find_map_by_name(void *obj, const char *name)',
-  'void *bpf_object__find_program_by_name(void *obj, const char *name)',
-  'const char *bpf_map__name(void *map)',
-  'int bpf_map__fd(void *map)',
-  'int bpf_map__type(void *map)',
-  'uint32_t bpf_map__key_size(void *map)',
-  'uint32_t bpf_map__value_size(void *map)',
-  'uint32_t bpf_map__max_entries(void *map)',
-  'uint32_t bpf_map__map_flags(void *map)',
-  'int bpf_map__set_max_entries(void *map, uint32_t n)',
-  'int bpf_map__set_inner_map_fd(void *map, int fd)',
-  'int bpf_map__reuse_fd(void *map, int fd)',
-  'int bpf_map__set_pin_path(void *map, const char *path)',
-  'int bpf_map__set_autocreate(void *map, bool autocreate)',
-  'const char *bpf_program__name(void *prog)',
-  'const char *bpf_program__section_name(void *prog)',
-  'int bpf_program__fd(void *prog)',
-  'int bpf_program__type(void *prog)',
-  'int bpf_program__set_autoload(void *prog, bool autoload)',
-  'int bpf_program__pin(void *prog, const char *path)',
-  'int bpf_prog_test_run_opts(int fd, void *opts)',
-  'int bpf_map_create(int type, const char *name, uint32_t key_size, uint32_t value_size, uint32_t max_entries, void *opts)',
-  'int bpf_map_lookup_elem(int fd, void *key, void *value)',
-  'int bpf_map_lookup_elem_flags(int fd, void *key, void *value, uint64_t flags)',
-  'int bpf_map_update_elem(int fd, void *key, void *value, uint64_t flags)',
-  'int bpf_map_delete_elem(int fd, void *key)',
-  'int bpf_map_get_next_key(int fd, void *key, void *next_key)',
-  'int bpf_map_lookup_batch(int fd, void *in_batch, void *out_batch, void *keys, void *values, _Inout_ uint32_t *count, void *opts)',
-  'int bpf_map_update_batch(int fd, void *keys, void *values, _Inout_ uint32_t *count, void *opts)',
-  'int bpf_map_delete_batch(int fd, void *keys, _Inout_ uint32_t *count, void *opts)',
-  'int bpf_obj_pin(int fd, const char *path)',
-  'int bpf_obj_get(const char *path)',
-  'int bpf_obj_get_opts(const char *path, void *opts)',
-  'int bpf_obj_get_info_by_fd(int fd, void *info, _Inout_ uint32_t *len)',
-  'int bpf_prog_get_fd_by_id(uint32_t id)',
-  'int bpf_map_get_fd_by_id(uint32_t id)',
-  'int bpf_map_get_fd_by_id_opts(uint32_t id, void *opts)',
-  'int bpf_xdp_attach(int ifindex, int prog_fd, uint32_t flags, void *opts)',
-  'int bpf_xdp_detach(int ifindex, uint32_t flags, void *opts)',
-  'int bpf_xdp_query(int ifindex, int flags, void *opts)',
-  'int bpf_tc_hook_create(void *hook)',
-  'int bpf_tc_hook_destroy(void *hook)',
-  'int bpf_tc_attach(void *hook, void *opts)',
-  'int bpf_tc_detach(void *hook, void *opts)',
-  'int bpf_tc_query(void *hook, void *opts)',
-];
+/** The C prototype of every function of T; the type checks that each prototype declares its own name. */
+type Prototypes<T> = { [K in keyof T & string]: `${string}${K}(${string})` };
 
-const LIBC_DECLS = [
-  'int close(int fd)',
-  'unsigned int if_nametoindex(const char *name)',
-  'char *if_indextoname(unsigned int ifindex, _Out_ uint8_t *buf)',
-  'int vsnprintf(_Out_ uint8_t *buf, size_t size, const char *fmt, void *ap)',
-  'int sched_setaffinity(int pid, size_t size, void *mask)',
-  'int sched_getaffinity(int pid, size_t size, void *mask)',
-  'int sched_getcpu(void)',
-  'unsigned int geteuid(void)',
-  'void *if_nameindex(void)',
-  'void if_freenameindex(void *ptr)',
-  'int socket(int domain, int type, int protocol)',
-  'int ioctl(int fd, unsigned long request, _Inout_ uint8_t *arg)',
-];
+const LIBBPF_DECLS: Prototypes<Libbpf> = {
+  libbpf_major_version: 'uint32_t libbpf_major_version(void)',
+  libbpf_minor_version: 'uint32_t libbpf_minor_version(void)',
+  libbpf_num_possible_cpus: 'int libbpf_num_possible_cpus(void)',
+  libbpf_strerror: 'int libbpf_strerror(int err, _Out_ uint8_t *buf, size_t size)',
+  libbpf_set_print: 'void *libbpf_set_print(void *fn)',
+  bpf_object__open_file: 'void *bpf_object__open_file(const char *path, void *opts)',
+  bpf_object__load: 'int bpf_object__load(void *obj)',
+  bpf_object__close: 'void bpf_object__close(void *obj)',
+  bpf_object__next_map: 'void *bpf_object__next_map(void *obj, void *prev)',
+  bpf_object__next_program: 'void *bpf_object__next_program(void *obj, void *prev)',
+  bpf_object__find_map_by_name: 'void *bpf_object__find_map_by_name(void *obj, const char *name)',
+  bpf_object__find_program_by_name: 'void *bpf_object__find_program_by_name(void *obj, const char *name)',
+  bpf_map__name: 'const char *bpf_map__name(void *map)',
+  bpf_map__fd: 'int bpf_map__fd(void *map)',
+  bpf_map__type: 'int bpf_map__type(void *map)',
+  bpf_map__key_size: 'uint32_t bpf_map__key_size(void *map)',
+  bpf_map__value_size: 'uint32_t bpf_map__value_size(void *map)',
+  bpf_map__max_entries: 'uint32_t bpf_map__max_entries(void *map)',
+  bpf_map__map_flags: 'uint32_t bpf_map__map_flags(void *map)',
+  bpf_map__set_max_entries: 'int bpf_map__set_max_entries(void *map, uint32_t n)',
+  bpf_map__set_inner_map_fd: 'int bpf_map__set_inner_map_fd(void *map, int fd)',
+  bpf_map__reuse_fd: 'int bpf_map__reuse_fd(void *map, int fd)',
+  bpf_program__name: 'const char *bpf_program__name(void *prog)',
+  bpf_program__fd: 'int bpf_program__fd(void *prog)',
+  bpf_program__type: 'int bpf_program__type(void *prog)',
+  bpf_program__set_autoload: 'int bpf_program__set_autoload(void *prog, bool autoload)',
+  bpf_prog_test_run_opts: 'int bpf_prog_test_run_opts(int fd, void *opts)',
+  bpf_map_create: 'int bpf_map_create(int type, const char *name, uint32_t key_size, uint32_t value_size, uint32_t max_entries, void *opts)',
+  bpf_map_lookup_elem: 'int bpf_map_lookup_elem(int fd, void *key, void *value)',
+  bpf_map_update_elem: 'int bpf_map_update_elem(int fd, void *key, void *value, uint64_t flags)',
+  bpf_map_delete_elem: 'int bpf_map_delete_elem(int fd, void *key)',
+  bpf_map_get_next_key: 'int bpf_map_get_next_key(int fd, void *key, void *next_key)',
+  bpf_map_lookup_batch: 'int bpf_map_lookup_batch(int fd, void *in_batch, void *out_batch, void *keys, void *values, _Inout_ uint32_t *count, void *opts)',
+  bpf_map_update_batch: 'int bpf_map_update_batch(int fd, void *keys, void *values, _Inout_ uint32_t *count, void *opts)',
+  bpf_map_delete_batch: 'int bpf_map_delete_batch(int fd, void *keys, _Inout_ uint32_t *count, void *opts)',
+  bpf_obj_pin: 'int bpf_obj_pin(int fd, const char *path)',
+  bpf_obj_get_opts: 'int bpf_obj_get_opts(const char *path, void *opts)',
+  bpf_obj_get_info_by_fd: 'int bpf_obj_get_info_by_fd(int fd, void *info, _Inout_ uint32_t *len)',
+  bpf_prog_get_fd_by_id: 'int bpf_prog_get_fd_by_id(uint32_t id)',
+  bpf_map_get_fd_by_id_opts: 'int bpf_map_get_fd_by_id_opts(uint32_t id, void *opts)',
+  bpf_xdp_attach: 'int bpf_xdp_attach(int ifindex, int prog_fd, uint32_t flags, void *opts)',
+  bpf_xdp_detach: 'int bpf_xdp_detach(int ifindex, uint32_t flags, void *opts)',
+  bpf_xdp_query: 'int bpf_xdp_query(int ifindex, int flags, void *opts)',
+  bpf_tc_hook_create: 'int bpf_tc_hook_create(void *hook)',
+  bpf_tc_attach: 'int bpf_tc_attach(void *hook, void *opts)',
+  bpf_tc_detach: 'int bpf_tc_detach(void *hook, void *opts)',
+  bpf_tc_query: 'int bpf_tc_query(void *hook, void *opts)',
+};
 
-function declare(lib: LibraryHandle, decls: string[]): Lib {
-  const out: Lib = {};
-  for (const d of decls) {
-    const name = /([A-Za-z_0-9]+)\(/.exec(d)![1];
+const LIBC_DECLS: Prototypes<Libc> = {
+  close: 'int close(int fd)',
+  if_nametoindex: 'unsigned int if_nametoindex(const char *name)',
+  if_indextoname: 'char *if_indextoname(unsigned int ifindex, _Out_ uint8_t *buf)',
+  vsnprintf: 'int vsnprintf(_Out_ uint8_t *buf, size_t size, const char *fmt, void *ap)',
+  sched_setaffinity: 'int sched_setaffinity(int pid, size_t size, void *mask)',
+  sched_getaffinity: 'int sched_getaffinity(int pid, size_t size, void *mask)',
+  sched_getcpu: 'int sched_getcpu(void)',
+  geteuid: 'unsigned int geteuid(void)',
+  if_nameindex: 'void *if_nameindex(void)',
+  if_freenameindex: 'void if_freenameindex(void *ptr)',
+  socket: 'int socket(int domain, int type, int protocol)',
+  ioctl: 'int ioctl(int fd, unsigned long request, _Inout_ uint8_t *arg)',
+};
+
+let libCache: Libbpf | undefined;
+let libcCache: Libc | undefined;
+
+/** Declares every function of the table; one the library lacks throws LibbpfMissingError when called. */
+function declare<T>(lib: LibraryHandle, decls: Prototypes<T>, missing: (name: string) => string): T {
+  const out: Record<string, unknown> = {};
+  for (const [name, proto] of Object.entries(decls) as [string, string][]) {
     try {
-      out[name] = lib.func(d) as Fn;
-    } catch (e) {
+      out[name] = lib.func(proto);
+    } catch {
       out[name] = () => {
-        throw new LibbpfMissingError(`libbpf.so.1 lacks ${name}: katran-tui needs libbpf >= 1.1 (Debian 12+, Ubuntu 24.04+: apt-get install libbpf1)`);
+        throw new LibbpfMissingError(missing(name));
       };
     }
   }
-  return out;
+  return out as T;
 }
 
 // libbpf's messages (warnings, verifier retries) are kept here instead of going to stderr, where
-// they would tear the console's frame. Callers read them with recentLibbpfMessages().
+// they would tear the console's frame; a failed load attaches the ones it caused to its error.
 const LOG_KEEP = 200;
 const libbpfMessages: string[] = [];
 let printCallback: unknown;
 
-function installPrintHook(bpf: LibraryHandle, c: Lib): void {
-  const setPrint = bpf.func('void *libbpf_set_print(void *fn)');
+function installPrintHook(lib: Libbpf, c: Libc): void {
+  const setPrint = (fn: unknown): void => { lib.libbpf_set_print(fn); };
   // va_list is a pointer-sized array type only on x86_64; elsewhere we silence libbpf instead.
   if (process.arch !== 'x64') {
     setPrint(null);
@@ -228,7 +260,7 @@ function installPrintHook(bpf: LibraryHandle, c: Lib): void {
   const PrintFn = koffi.proto('int katran_tui_libbpf_print(int level, const char *fmt, void *args)');
   const buf = Buffer.alloc(4096);
   printCallback = koffi.register((level: number, fmt: string, args: bigint) => {
-    const n = c.vsnprintf(buf, buf.length, fmt, args) as number;
+    const n = c.vsnprintf(buf, buf.length, fmt, args);
     const text = buf.subarray(0, Math.max(0, Math.min(n, buf.length - 1))).toString('utf8').trimEnd();
     libbpfMessages.push(`${['warn', 'info', 'debug'][level] ?? 'log'}: ${text}`);
     if (libbpfMessages.length > LOG_KEEP) libbpfMessages.splice(0, libbpfMessages.length - LOG_KEEP);
@@ -238,20 +270,12 @@ function installPrintHook(bpf: LibraryHandle, c: Lib): void {
   setPrint(printCallback);
 }
 
-/** libbpf's recent messages, oldest first; `since` is a count returned by an earlier call. */
-export function recentLibbpfMessages(): string[] {
-  return libbpfMessages.slice();
-}
-export function clearLibbpfMessages(): void {
-  libbpfMessages.length = 0;
-}
-
-export function libc(): Lib {
-  if (!libcCache) libcCache = declare(koffi.load('libc.so.6'), LIBC_DECLS);
+function libc(): Libc {
+  if (!libcCache) libcCache = declare(koffi.load('libc.so.6'), LIBC_DECLS, (name) => `libc.so.6 lacks ${name}`);
   return libcCache;
 }
 
-export function libbpf(): Lib {
+export function libbpf(): Libbpf {
   if (libCache) return libCache;
   let bpf: LibraryHandle;
   try {
@@ -259,7 +283,7 @@ export function libbpf(): Lib {
   } catch (e) {
     throw new LibbpfMissingError('libbpf.so.1 is not installed: katran-tui needs libbpf >= 1.1 (Debian/Ubuntu: apt-get install libbpf1, or run scripts/setup.sh)');
   }
-  const lib = declare(bpf, LIBBPF_DECLS);
+  const lib = declare(bpf, LIBBPF_DECLS, (name) => `libbpf.so.1 lacks ${name}: katran-tui needs libbpf >= 1.1 (Debian 12+, Ubuntu 24.04+: apt-get install libbpf1)`);
   let major = 0;
   let minor = 0;
   try {
@@ -271,7 +295,7 @@ export function libbpf(): Lib {
   if (major < 1 || (major === 1 && minor < 1)) {
     throw new LibbpfMissingError(`libbpf ${major}.${minor} is too old: katran-tui needs libbpf >= 1.1 for bpf_xdp_attach / bpf_xdp_query (Ubuntu 22.04 ships 0.5; use Debian 12+ or Ubuntu 24.04+)`);
   }
-  installPrintHook(bpf, libc());
+  installPrintHook(lib, libc());
   libCache = lib;
   return lib;
 }
@@ -281,20 +305,23 @@ export function libbpfVersion(): string {
   return `${l.libbpf_major_version()}.${l.libbpf_minor_version()}`;
 }
 
-export function describeErrno(errno: number): string {
+/** libbpf's text for an errno, with its name: "No such file or directory (ENOENT)". */
+function describeErrno(errno: number): string {
   if (errno === ERRNO.ENOTSUPP) return 'operation not supported (ENOTSUPP)';
   const buf = Buffer.alloc(256);
   try {
     libbpf().libbpf_strerror(-errno, buf, buf.length);
     const text = buf.toString('utf8').replace(/\0.*$/s, '');
-    return `${text} (${ERRNO_NAME[errno] ?? `errno ${errno}`})`;
+    return `${text} (${errnoName(errno)})`;
   } catch {
-    return ERRNO_NAME[errno] ?? `errno ${errno}`;
+    return errnoName(errno);
   }
 }
+setErrnoDescriber(describeErrno);
 
-/** Throws a BpfError for a libbpf int return < 0; returns the value otherwise. */
+/** Throws a BpfError for a libbpf int return < 0 (NotExistError for ENOENT); returns the value otherwise. */
 export function check(ret: number, op: string, object: string): number {
+  if (ret === -ERRNO.ENOENT) throw new NotExistError(op, object);
   if (ret < 0) throw new BpfError(op, object, -ret);
   return ret;
 }
@@ -302,7 +329,7 @@ export function check(ret: number, op: string, object: string): number {
 function checkPtr<T>(ptr: T | null, op: string, object: string): T {
   if (ptr === null || ptr === undefined || (ptr as unknown) === 0n) {
     const errno = koffi.errno() || ERRNO.EINVAL;
-    throw new BpfError(op, object, errno);
+    throw errno === ERRNO.ENOENT ? new NotExistError(op, object) : new BpfError(op, object, errno);
   }
   return ptr;
 }
@@ -319,11 +346,11 @@ export function numPossibleCpus(): number {
 }
 
 export function isRoot(): boolean {
-  return (libc().geteuid() as number) === 0;
+  return libc().geteuid() === 0;
 }
 
 export function ifNameToIndex(name: string): number {
-  return libc().if_nametoindex(name) as number;
+  return libc().if_nametoindex(name);
 }
 
 export function ifIndexToName(index: number): string | undefined {
@@ -347,7 +374,7 @@ export function pinToCpu(cpu: number): () => void {
 }
 
 export function currentCpu(): number {
-  return libc().sched_getcpu() as number;
+  return libc().sched_getcpu();
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -365,7 +392,6 @@ export class BpfObject {
   private ptr: bigint | null;
   readonly path: string;
   private opts: NativeBuffer;
-  private loaded = false;
 
   private constructor(ptr: bigint, path: string, opts: NativeBuffer) {
     this.ptr = ptr;
@@ -382,24 +408,20 @@ export class BpfObject {
     v.setBigUint64(0, BigInt(L.size), true);
     if (options.pinRoot) {
       const s = Buffer.from(`${options.pinRoot}\0`);
-      if (s.length > 500) throw new BpfError('open', path, ERRNO.ENAMETOOLONG, 'pin root path too long');
+      if (s.length > 500) throw InputError.at('open', path, 'pin root path too long');
       opts.bytes.set(s, L.size);
       v.setBigUint64(L.pin_root_path, opts.at(L.size), true);
     }
     v.setBigUint64(L.kernel_log_buf, kernelLog.ptr, true);
     v.setBigUint64(L.kernel_log_size, BigInt(KERNEL_LOG_SIZE), true);
     v.setUint32(L.kernel_log_level, 0, true);
-    const ptr = checkPtr(lib.bpf_object__open_file(path, opts.ptr) as bigint | null, 'open BPF object', path);
+    const ptr = checkPtr(lib.bpf_object__open_file(path, opts.ptr), 'open BPF object', path);
     return new BpfObject(ptr, path, opts);
   }
 
   private get handle(): bigint {
-    if (this.ptr === null) throw new BpfError('use', this.path, ERRNO.EBADF, 'object already closed');
+    if (this.ptr === null) throw new ClosedError('use', this.path, 'object already closed');
     return this.ptr;
-  }
-
-  get isLoaded(): boolean {
-    return this.loaded;
   }
 
   maps(): MapDef[] {
@@ -407,9 +429,9 @@ export class BpfObject {
     const out: MapDef[] = [];
     let m: bigint | null = null;
     for (let i = 0; i < 10000; i++) {
-      m = lib.bpf_object__next_map(this.handle, m) as bigint | null;
+      m = lib.bpf_object__next_map(this.handle, m);
       if (m === null) break;
-      out.push(new MapDef(m, lib.bpf_map__name(m) as string));
+      out.push(new MapDef(m, lib.bpf_map__name(m)));
     }
     return out;
   }
@@ -419,20 +441,20 @@ export class BpfObject {
     const out: ProgramDef[] = [];
     let p: bigint | null = null;
     for (let i = 0; i < 10000; i++) {
-      p = lib.bpf_object__next_program(this.handle, p) as bigint | null;
+      p = lib.bpf_object__next_program(this.handle, p);
       if (p === null) break;
-      out.push(new ProgramDef(p, lib.bpf_program__name(p) as string));
+      out.push(new ProgramDef(p, lib.bpf_program__name(p)));
     }
     return out;
   }
 
   map(name: string): MapDef | undefined {
-    const m = libbpf().bpf_object__find_map_by_name(this.handle, name) as bigint | null;
+    const m = libbpf().bpf_object__find_map_by_name(this.handle, name);
     return m === null ? undefined : new MapDef(m, name);
   }
 
   program(name: string): ProgramDef | undefined {
-    const p = libbpf().bpf_object__find_program_by_name(this.handle, name) as bigint | null;
+    const p = libbpf().bpf_object__find_program_by_name(this.handle, name);
     return p === null ? undefined : new ProgramDef(p, name);
   }
 
@@ -441,22 +463,22 @@ export class BpfObject {
     const lib = libbpf();
     kernelLog!.bytes[0] = 0;
     const before = libbpfMessages.length;
-    const ret = lib.bpf_object__load(this.handle) as number;
+    const ret = lib.bpf_object__load(this.handle);
     if (ret < 0) {
       const errno = -ret;
       const klog = readCString(kernelLog!.bytes);
       const msgs = libbpfMessages.slice(before).join('\n');
       const log = klog || msgs || undefined;
+      // EACCES / EINVAL / E2BIG / ENOSPC also come from other load failures: the kernel's log tells.
       if (log && (errno === ERRNO.EACCES || errno === ERRNO.EINVAL || errno === ERRNO.E2BIG || errno === ERRNO.ENOSPC)
           && /processed|invalid|R\d|verifier|unreachable|back-edge|BPF program is too large/i.test(log)) {
-        throw new BpfError('load', this.path, errno, `the kernel's verifier rejected the program (${ERRNO_NAME[errno] ?? errno}); verifier log follows`, log);
+        throw new VerifierError('load', this.path, errno, log);
       }
       if (errno === ERRNO.EPERM) {
-        throw new BpfError('load', this.path, errno, 'not permitted: loading BPF programs needs root (or CAP_BPF + CAP_NET_ADMIN)', log);
+        throw new NotRootError('load', this.path, 'not permitted: loading BPF programs needs root (or CAP_BPF + CAP_NET_ADMIN)', { errno, log });
       }
       throw new BpfError('load', this.path, errno, undefined, log);
     }
-    this.loaded = true;
   }
 
   close(): void {
@@ -485,38 +507,33 @@ export class MapDef {
   setMaxEntries(n: number): void { check(libbpf().bpf_map__set_max_entries(this.ptr, n), 'set max_entries of map', this.name); }
   setInnerMapFd(fd: number): void { check(libbpf().bpf_map__set_inner_map_fd(this.ptr, fd), 'set inner map of', this.name); }
   reuseFd(fd: number): void { check(libbpf().bpf_map__reuse_fd(this.ptr, fd), 'reuse pinned map', this.name); }
-  setPinPath(path: string): void { check(libbpf().bpf_map__set_pin_path(this.ptr, path), 'set pin path of map', this.name); }
-  setAutocreate(on: boolean): void { check(libbpf().bpf_map__set_autocreate(this.ptr, on), 'set autocreate of map', this.name); }
 }
 
 export class ProgramDef {
   constructor(readonly ptr: bigint, readonly name: string) {}
   get fd(): number { return check(libbpf().bpf_program__fd(this.ptr), 'get fd of program', this.name); }
   get type(): number { return libbpf().bpf_program__type(this.ptr); }
-  get sectionName(): string { return libbpf().bpf_program__section_name(this.ptr); }
   setAutoload(on: boolean): void { check(libbpf().bpf_program__set_autoload(this.ptr, on), 'set autoload of program', this.name); }
 }
 
 // ---------------------------------------------------------------------------------------------
 // Map element operations by fd. Keys and values are Buffers (or any Uint8Array).
 
-type Bytes = Uint8Array;
-
 export function mapLookup(fd: number, key: Bytes, value: Bytes, what = `map fd ${fd}`): boolean {
-  const r = libbpf().bpf_map_lookup_elem(fd, key, value) as number;
+  const r = libbpf().bpf_map_lookup_elem(fd, key, value);
   if (r === -ERRNO.ENOENT) return false;
   check(r, 'look up in', what);
   return true;
 }
 
 export function mapUpdate(fd: number, key: Bytes, value: Bytes, flags = BPF_ANY, what = `map fd ${fd}`): void {
-  const r = libbpf().bpf_map_update_elem(fd, key, value, flags) as number;
-  if (r === -ERRNO.E2BIG || r === -ERRNO.ENOSPC) throw new BpfError('update', what, -r, 'map full');
+  const r = libbpf().bpf_map_update_elem(fd, key, value, flags);
+  if (r === -ERRNO.E2BIG || r === -ERRNO.ENOSPC) throw new MapFullError('update', what, 'map full', { errno: -r });
   check(r, 'update', what);
 }
 
 export function mapDelete(fd: number, key: Bytes, what = `map fd ${fd}`): boolean {
-  const r = libbpf().bpf_map_delete_elem(fd, key) as number;
+  const r = libbpf().bpf_map_delete_elem(fd, key);
   if (r === -ERRNO.ENOENT) return false;
   check(r, 'delete from', what);
   return true;
@@ -524,7 +541,7 @@ export function mapDelete(fd: number, key: Bytes, what = `map fd ${fd}`): boolea
 
 /** Next key after `key` (null: the first); false at the end. */
 export function mapNextKey(fd: number, key: Bytes | null, next: Bytes, what = `map fd ${fd}`): boolean {
-  const r = libbpf().bpf_map_get_next_key(fd, key, next) as number;
+  const r = libbpf().bpf_map_get_next_key(fd, key, next);
   if (r === -ERRNO.ENOENT) return false;
   check(r, 'iterate', what);
   return true;
@@ -548,8 +565,8 @@ const batchOpts = (() => {
  * when it returned rows).
  */
 export function mapLookupBatch(fd: number, inBatch: Bytes | null, outBatch: Bytes, keys: Bytes, values: Bytes, max: number, what = `map fd ${fd}`): { count: number; done: boolean } {
-  const count = [max];
-  const r = libbpf().bpf_map_lookup_batch(fd, inBatch, outBatch, keys, values, count, batchOpts().ptr) as number;
+  const count: [number] = [max];
+  const r = libbpf().bpf_map_lookup_batch(fd, inBatch, outBatch, keys, values, count, batchOpts().ptr);
   if (r === -ERRNO.ENOENT) return { count: count[0], done: true };
   check(r, 'batch look up in', what);
   return { count: count[0], done: false };
@@ -557,16 +574,16 @@ export function mapLookupBatch(fd: number, inBatch: Bytes | null, outBatch: Byte
 
 export function mapUpdateBatch(fd: number, keys: Bytes, values: Bytes, n: number, what = `map fd ${fd}`, elemFlags = 0): void {
   if (n === 0) return;
-  const count = [n];
-  const r = libbpf().bpf_map_update_batch(fd, keys, values, count, batchOpts(elemFlags).ptr) as number;
-  if (r === -ERRNO.E2BIG || r === -ERRNO.ENOSPC) throw new BpfError('batch update', what, -r, `map full after ${count[0]} of ${n} entries`);
+  const count: [number] = [n];
+  const r = libbpf().bpf_map_update_batch(fd, keys, values, count, batchOpts(elemFlags).ptr);
+  if (r === -ERRNO.E2BIG || r === -ERRNO.ENOSPC) throw new MapFullError('batch update', what, `map full after ${count[0]} of ${n} entries`, { errno: -r });
   if (r < 0) throw new BpfError('batch update', what, -r, `${describeErrno(-r)} after ${count[0]} of ${n} entries`);
 }
 
 export function mapDeleteBatch(fd: number, keys: Bytes, n: number, what = `map fd ${fd}`): number {
   if (n === 0) return 0;
-  const count = [n];
-  const r = libbpf().bpf_map_delete_batch(fd, keys, count, batchOpts().ptr) as number;
+  const count: [number] = [n];
+  const r = libbpf().bpf_map_delete_batch(fd, keys, count, batchOpts().ptr);
   if (r < 0 && r !== -ERRNO.ENOENT) throw new BpfError('batch delete', what, -r, `${describeErrno(-r)} after ${count[0]} of ${n} entries`);
   return count[0];
 }
@@ -583,8 +600,8 @@ export function mapCreate(type: number, name: string, keySize: number, valueSize
     opts.view.setBigUint64(0, BigInt(L.size), true);
     opts.view.setUint32(L.map_flags, o.flags ?? 0, true);
     opts.view.setUint32(L.inner_map_fd, o.innerMapFd ?? 0, true);
-    const r = libbpf().bpf_map_create(type, name.slice(0, 15), keySize, valueSize, maxEntries, opts.ptr) as number;
-    if (r === -ERRNO.EPERM) throw new BpfError('create map', name, ERRNO.EPERM, 'not permitted: creating BPF maps needs root (or CAP_BPF)');
+    const r = libbpf().bpf_map_create(type, name.slice(0, 15), keySize, valueSize, maxEntries, opts.ptr);
+    if (r === -ERRNO.EPERM) throw new NotRootError('create map', name, 'not permitted: creating BPF maps needs root (or CAP_BPF)', { errno: ERRNO.EPERM });
     return check(r, 'create map', name);
   } finally {
     opts.free();
@@ -635,8 +652,8 @@ export class TestRunner {
 
   /** As run() without copying the output (benchmarks). */
   runRaw(packet: Uint8Array, repeat = 1, ctx?: Uint8Array): { retval: number; outLen: number; duration: number } {
-    if (packet.length > this.maxPacket) throw new BpfError('test run', this.what, ERRNO.EINVAL, `packet of ${packet.length} bytes exceeds ${this.maxPacket}`);
-    if (ctx && ctx.length > TEST_RUN_MAX_CTX) throw new BpfError('test run', this.what, ERRNO.EINVAL, `ctx of ${ctx.length} bytes exceeds ${TEST_RUN_MAX_CTX}`);
+    if (packet.length > this.maxPacket) throw InputError.at('test run', this.what, `packet of ${packet.length} bytes exceeds ${this.maxPacket}`);
+    if (ctx && ctx.length > TEST_RUN_MAX_CTX) throw InputError.at('test run', this.what, `ctx of ${ctx.length} bytes exceeds ${TEST_RUN_MAX_CTX}`);
     const L = LAYOUT.bpf_test_run_opts;
     const v = this.block.view;
     this.block.bytes.fill(0, 0, L.size);
@@ -657,9 +674,35 @@ export class TestRunner {
       v.setUint32(L.ctx_size_in, ctx.length, true);
       v.setUint32(L.ctx_size_out, ctx.length, true);
     }
-    const ret = libbpf().bpf_prog_test_run_opts(this.progFd, this.block.ptr) as number;
+    const ret = libbpf().bpf_prog_test_run_opts(this.progFd, this.block.ptr);
     check(ret, 'test run', this.what);
     return { retval: v.getUint32(L.retval, true), outLen: v.getUint32(L.data_size_out, true), duration: v.getUint32(L.duration, true) };
+  }
+
+  /**
+   * Live frames (BPF_F_TEST_XDP_LIVE_FRAMES): `repeat` frames built from `packet` go through the
+   * program in batches of `batchSize`, and those it returns XDP_TX / XDP_REDIRECT for are really
+   * sent, out of ctx.ingress_ifindex (looked up in the calling thread's network namespace). No
+   * output is copied back (the kernel refuses data_out / ctx_out in this mode).
+   */
+  runLive(packet: Uint8Array, repeat: number, ctx: Uint8Array, batchSize: number): void {
+    if (packet.length > this.maxPacket) throw new BpfError('test run', this.what, ERRNO.EINVAL, `packet of ${packet.length} bytes exceeds ${this.maxPacket}`);
+    if (ctx.length > TEST_RUN_MAX_CTX) throw new BpfError('test run', this.what, ERRNO.EINVAL, `ctx of ${ctx.length} bytes exceeds ${TEST_RUN_MAX_CTX}`);
+    const L = LAYOUT.bpf_test_run_opts;
+    const v = this.block.view;
+    const ctxIn = this.dataOut + this.maxPacket;
+    this.block.bytes.fill(0, 0, L.size);
+    this.block.bytes.set(packet, this.dataIn);
+    this.block.bytes.set(ctx, ctxIn);
+    v.setBigUint64(0, BigInt(L.size), true);
+    v.setBigUint64(L.data_in, this.block.at(this.dataIn), true);
+    v.setUint32(L.data_size_in, packet.length, true);
+    v.setBigUint64(L.ctx_in, this.block.at(ctxIn), true);
+    v.setUint32(L.ctx_size_in, ctx.length, true);
+    v.setInt32(L.repeat, repeat, true);
+    v.setUint32(L.flags, BPF_F_TEST_XDP_LIVE_FRAMES, true);
+    v.setUint32(L.batch_size, batchSize, true);
+    check(libbpf().bpf_prog_test_run_opts(this.progFd, this.block.ptr) as number, 'test run (live frames)', this.what);
   }
 
   close(): void {
@@ -676,11 +719,11 @@ export function xdpAttach(ifindex: number, progFd: number, flags: number, oldPro
   try {
     opts.view.setBigUint64(0, BigInt(L.size), true);
     opts.view.setInt32(L.old_prog_fd, oldProgFd ?? 0, true);
-    const r = libbpf().bpf_xdp_attach(ifindex, progFd, flags, opts.ptr) as number;
-    if (r === -ERRNO.EBUSY || r === -ERRNO.EEXIST) throw new BpfError('attach XDP to', what, -r, 'another XDP program is already attached (or a bpf_link holds the interface)');
-    if (r === -ERRNO.ENODEV) throw new BpfError('attach XDP to', what, -r, 'interface does not exist');
-    if (r === -ERRNO.EOPNOTSUPP || r === -ERRNO.ENOTSUPP) throw new BpfError('attach XDP to', what, -r, 'the driver does not support this XDP mode');
-    if (r === -ERRNO.EPERM) throw new BpfError('attach XDP to', what, -r, 'not permitted: attaching XDP needs root (CAP_NET_ADMIN)');
+    const r = libbpf().bpf_xdp_attach(ifindex, progFd, flags, opts.ptr);
+    if (r === -ERRNO.EBUSY || r === -ERRNO.EEXIST) throw new InterfaceBusyError('attach XDP to', what, -r, 'another XDP program is already attached (or a bpf_link holds the interface)');
+    if (r === -ERRNO.ENODEV) throw new InterfaceMissingError('attach XDP to', what, undefined, { errno: -r });
+    if (r === -ERRNO.EOPNOTSUPP || r === -ERRNO.ENOTSUPP) throw new XdpModeUnsupportedError('attach XDP to', what, -r);
+    if (r === -ERRNO.EPERM) throw new NotRootError('attach XDP to', what, 'not permitted: attaching XDP needs root (CAP_NET_ADMIN)', { errno: -r });
     check(r, 'attach XDP to', what);
   } finally {
     opts.free();
@@ -713,8 +756,8 @@ export function xdpQuery(ifindex: number, what = `ifindex ${ifindex}`): XdpQuery
   const opts = new NativeBuffer(L.size);
   try {
     opts.view.setBigUint64(0, BigInt(L.size), true);
-    const r = libbpf().bpf_xdp_query(ifindex, 0, opts.ptr) as number;
-    if (r === -ERRNO.ENODEV || r === -ERRNO.EINVAL && ifindex <= 0) throw new BpfError('query XDP on', what, ERRNO.ENODEV, 'interface does not exist');
+    const r = libbpf().bpf_xdp_query(ifindex, 0, opts.ptr);
+    if (r === -ERRNO.ENODEV || r === -ERRNO.EINVAL && ifindex <= 0) throw new InterfaceMissingError('query XDP on', what, undefined, { errno: -r });
     check(r, 'query XDP on', what);
     const v = opts.view;
     return {
@@ -773,6 +816,9 @@ export interface ProgInfo {
   loadTime: bigint;
   createdByUid: number;
   mapIds: number[];
+  /** Time spent in the program and runs (kernel.bpf_stats_enabled = 1 only; else 0). */
+  runTimeNs: bigint;
+  runCnt: bigint;
 }
 
 export function progInfo(fd: number): ProgInfo {
@@ -782,7 +828,7 @@ export function progInfo(fd: number): ProgInfo {
   try {
     info.view.setUint32(L.nr_map_ids, 64, true);
     info.view.setBigUint64(L.map_ids, ids.ptr, true);
-    const len = [L.size];
+    const len: [number] = [L.size];
     check(libbpf().bpf_obj_get_info_by_fd(fd, info.ptr, len), 'get info of program', `fd ${fd}`);
     const v = info.view;
     const n = Math.min(64, v.getUint32(L.nr_map_ids, true));
@@ -796,6 +842,8 @@ export function progInfo(fd: number): ProgInfo {
       loadTime: v.getBigUint64(L.load_time, true),
       createdByUid: v.getUint32(L.created_by_uid, true),
       mapIds,
+      runTimeNs: v.getBigUint64(L.run_time_ns, true),
+      runCnt: v.getBigUint64(L.run_cnt, true),
     };
   } finally {
     info.free();
@@ -817,7 +865,7 @@ export function mapInfo(fd: number): MapInfo {
   const L = LAYOUT.bpf_map_info;
   const info = new NativeBuffer(L.size);
   try {
-    const len = [L.size];
+    const len: [number] = [L.size];
     check(libbpf().bpf_obj_get_info_by_fd(fd, info.ptr, len), 'get info of map', `fd ${fd}`);
     const v = info.view;
     return {
@@ -862,7 +910,7 @@ export function tcAttachEgress(ifindex: number, progFd: number, handle: number, 
   const hook = tcHook(ifindex, BPF_TC.EGRESS);
   const opts = tcOpts(progFd, handle, priority, BPF_TC_F_REPLACE);
   try {
-    const r = libbpf().bpf_tc_hook_create(hook.ptr) as number;
+    const r = libbpf().bpf_tc_hook_create(hook.ptr);
     if (r < 0 && r !== -ERRNO.EEXIST) check(r, 'create clsact qdisc on', what);
     check(libbpf().bpf_tc_attach(hook.ptr, opts.ptr), 'attach tc egress program to', what);
     return opts.view.getUint32(LAYOUT.bpf_tc_opts.prog_id, true);
@@ -877,7 +925,7 @@ export function tcQueryEgress(ifindex: number, handle: number, priority: number,
   const hook = tcHook(ifindex, BPF_TC.EGRESS);
   const opts = tcOpts(0, handle, priority);
   try {
-    const r = libbpf().bpf_tc_query(hook.ptr, opts.ptr) as number;
+    const r = libbpf().bpf_tc_query(hook.ptr, opts.ptr);
     if (r === -ERRNO.ENOENT || r === -ERRNO.EINVAL) return 0;
     check(r, 'query tc egress on', what);
     return opts.view.getUint32(LAYOUT.bpf_tc_opts.prog_id, true);
@@ -891,7 +939,7 @@ export function tcDetachEgress(ifindex: number, handle: number, priority: number
   const hook = tcHook(ifindex, BPF_TC.EGRESS);
   const opts = tcOpts(0, handle, priority);
   try {
-    const r = libbpf().bpf_tc_detach(hook.ptr, opts.ptr) as number;
+    const r = libbpf().bpf_tc_detach(hook.ptr, opts.ptr);
     if (r === -ERRNO.ENOENT) return;
     check(r, 'detach tc egress program from', what);
   } finally {
@@ -911,12 +959,11 @@ const SIOCGIFFLAGS = 0x8913;
 const SIOCGIFMTU = 0x8921;
 const SIOCGIFHWADDR = 0x8927;
 export const IFF_UP = 0x1;
-export const IFF_LOOPBACK = 0x8;
 
 /** Every interface of this network namespace: ifindex and name (libc if_nameindex). */
 export function listLinks(): { ifindex: number; name: string }[] {
   const c = libc();
-  const ptr = c.if_nameindex() as unknown;
+  const ptr = c.if_nameindex();
   if (ptr === null) throw new BpfError('list', 'network interfaces', koffi.errno() || ERRNO.ENOMEM);
   const out: { ifindex: number; name: string }[] = [];
   try {
@@ -943,20 +990,13 @@ export interface LinkBasics {
 
 /** Flags, MTU and hardware address of one interface (SIOCGIF* ioctls on a throwaway socket). */
 export function linkBasics(name: string): LinkBasics {
-  const c = libc();
-  if (Buffer.byteLength(name) > 15) throw new BpfError('inspect', `interface ${name}`, ERRNO.EINVAL, 'interface names have at most 15 characters');
-  const fd = c.socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0) as number;
-  if (fd < 0) throw new BpfError('open', 'an ioctl socket', koffi.errno());
-  const req = Buffer.alloc(40);
-  const ioctl = (op: number, what: string): void => {
-    req.fill(0);
-    req.write(name, 0, 'utf8');
-    if ((c.ioctl(fd, op, req) as number) < 0) {
-      const e = koffi.errno();
-      throw new BpfError(`read ${what} of`, `interface ${name}`, e, e === ERRNO.ENODEV ? 'interface does not exist' : undefined);
-    }
-  };
-  try {
+  return withIoctlSocket(name, (fd) => {
+    const req = Buffer.alloc(40);
+    const ioctl = (op: number, what: string): void => {
+      req.fill(0);
+      req.write(name, 0, 'utf8');
+      if (libc().ioctl(fd, op, req) < 0) throwIoctlError(`read ${what} of`, name);
+    };
     ioctl(SIOCGIFFLAGS, 'flags');
     const flags = req.readUInt16LE(16);
     ioctl(SIOCGIFMTU, 'MTU');
@@ -965,22 +1005,36 @@ export function linkBasics(name: string): LinkBasics {
     const hwType = req.readUInt16LE(16);
     const mac = Buffer.from(req.subarray(18, 24));
     return { flags, mtu, mac, hwType };
-  } finally {
-    c.close(fd);
-  }
+  });
+}
+
+/** The failed ioctl's errno, typed: InterfaceMissingError for ENODEV. */
+function throwIoctlError(what: string, name: string): never {
+  const e = koffi.errno();
+  if (e === ERRNO.ENODEV) throw new InterfaceMissingError(what, `interface ${name}`, undefined, { errno: e });
+  throw new BpfError(what, `interface ${name}`, e);
 }
 
 // ---------------------------------------------------------------------------------------------
 // Offload features (SIOCETHTOOL: ETHTOOL_GFEATURES / SFEATURES by the kernel's feature names, e.g.
 // "tx-vlan-hw-insert"), of an interface of the network namespace the calling thread is in.
 
-const SIOCETHTOOL = 0x8946;
-const ETHTOOL_GSTRINGS = 0x1b;
-const ETHTOOL_GSSET_INFO = 0x37;
-const ETHTOOL_GFEATURES = 0x3a;
-const ETHTOOL_SFEATURES = 0x3b;
-const ETH_SS_FEATURES = 4;
-const ETH_GSTRING_LEN = 32;
+/** The ethtool ioctl's numbers (linux/sockios.h, linux/ethtool.h), for this file and the lab's statistics. */
+export const ETHTOOL = {
+  SIOCETHTOOL: 0x8946,
+  GSTRINGS: 0x1b,
+  GSTATS: 0x1d,
+  GGRO: 0x2b,
+  SGRO: 0x2c,
+  GSSET_INFO: 0x37,
+  GFEATURES: 0x3a,
+  SFEATURES: 0x3b,
+  SS_STATS: 1,
+  SS_FEATURES: 4,
+  GSTRING_LEN: 32,
+} as const;
+const { SIOCETHTOOL, GSTRINGS: ETHTOOL_GSTRINGS, GSSET_INFO: ETHTOOL_GSSET_INFO, GFEATURES: ETHTOOL_GFEATURES, SFEATURES: ETHTOOL_SFEATURES,
+  SS_FEATURES: ETH_SS_FEATURES, GSTRING_LEN: ETH_GSTRING_LEN } = ETHTOOL;
 
 export interface LinkFeature {
   active: boolean;
@@ -992,15 +1046,12 @@ function ethtool(fd: number, name: string, cmd: NativeBuffer, what: string): voi
   const req = Buffer.alloc(40);
   req.write(name, 0, 'utf8');
   req.writeBigUInt64LE(cmd.ptr, 16);
-  if ((libc().ioctl(fd, SIOCETHTOOL, req) as number) < 0) {
-    const e = koffi.errno();
-    throw new BpfError(what, `interface ${name}`, e, e === ERRNO.ENODEV ? 'interface does not exist' : undefined);
-  }
+  if (libc().ioctl(fd, SIOCETHTOOL, req) < 0) throwIoctlError(what, name);
 }
 
 function withIoctlSocket<T>(name: string, fn: (fd: number) => T): T {
-  if (Buffer.byteLength(name) > 15) throw new BpfError('inspect', `interface ${name}`, ERRNO.EINVAL, 'interface names have at most 15 characters');
-  const fd = libc().socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0) as number;
+  if (Buffer.byteLength(name) > 15) throw InputError.at('inspect', `interface ${name}`, 'interface names have at most 15 characters');
+  const fd = libc().socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   if (fd < 0) throw new BpfError('open', 'an ioctl socket', koffi.errno());
   try {
     return fn(fd);
@@ -1068,7 +1119,7 @@ export function setLinkFeatures(name: string, want: Record<string, boolean>): vo
       sf.view.setUint32(4, blocks, true);
       for (const [f, on] of Object.entries(want)) {
         const i = names.indexOf(f);
-        if (i < 0) throw new BpfError('set offload features of', `interface ${name}`, ERRNO.EINVAL, `no feature "${f}"`);
+        if (i < 0) throw InputError.at('set offload features of', `interface ${name}`, `no feature "${f}"`);
         const b = 8 + (i >> 5) * 8;
         const bit = 1 << (i & 31);
         sf.view.setUint32(b, (sf.view.getUint32(b, true) | bit) >>> 0, true);
@@ -1080,6 +1131,6 @@ export function setLinkFeatures(name: string, want: Record<string, boolean>): vo
     }
     const now = readFeatures(fd, name, names);
     const off = Object.entries(want).filter(([f, on]) => now.get(f)?.active !== on).map(([f]) => f);
-    if (off.length) throw new BpfError('set offload features of', `interface ${name}`, ERRNO.EINVAL, `the driver kept ${off.join(', ')} as they were`);
+    if (off.length) throw new DriverRefusedError('set offload features of', `interface ${name}`, `the driver kept ${off.join(', ')} as they were`);
   });
 }

@@ -5,9 +5,10 @@
 import { existsSync } from 'node:fs';
 import { DEFAULTS, DOWN_REALS_INNER, MAP, OWN_VIP_FLAGS, SIZES, UPSTREAM_DEFAULT_VIP_FLAGS, kernelMapName, u32Key } from '../abi.js';
 import {
-  BPF_F_NO_PREALLOC, BPF_MAP_TYPE, BPF_PROG_TYPE, BpfError, BpfObject, ERRNO, closeFd, mapCreate, numPossibleCpus, type ProgramDef,
+  BPF_F_NO_PREALLOC, BPF_MAP_TYPE, BPF_PROG_TYPE, BpfError, BpfObject, closeFd, mapCreate, numPossibleCpus, type ProgramDef,
 } from './libbpf.js';
 import { BpfMap } from './maps.js';
+import { InputError, MapShapeError, NotABalancerError, ObjectMissingError } from '../errors.js';
 
 /** The maps the control plane and the sampler use; optional ones are features an object may lack. */
 export interface BalancerMaps {
@@ -95,10 +96,10 @@ export function sizesFrom(get: (name: string) => { maxEntries: number } | undefi
 /** Wraps named fds as BalancerMaps; throws a clear error for a map the control plane cannot do without. */
 export function balancerMaps(all: Map<string, BpfMap>, what: string): BalancerMaps {
   for (const name of REQUIRED) {
-    if (!all.has(name)) throw new BpfError('open', what, ERRNO.ENOENT, `not a Katran-ABI balancer: it has no map ${name}`);
+    if (!all.has(name)) throw new NotABalancerError('open', what, `not a Katran-ABI balancer: it has no map ${name}`);
   }
   const rs = all.get(MAP.realsStats);
-  if (!rs) throw new BpfError('open', what, ERRNO.ENOENT, `not a Katran-ABI balancer: it has no map ${MAP.realsStats}`);
+  if (!rs) throw new NotABalancerError('open', what, `not a Katran-ABI balancer: it has no map ${MAP.realsStats}`);
   return {
     vips: all.get(MAP.vips)!,
     reals: all.get(MAP.reals)!,
@@ -120,34 +121,41 @@ export function balancerMaps(all: Map<string, BpfMap>, what: string): BalancerMa
 }
 
 /**
- * Opens and loads a balancer object. The verifier log comes with a rejection (BpfError.log).
+ * Opens and loads a balancer object. The verifier log comes with a rejection (VerifierError.log).
  * Does not attach anything.
  */
 export function loadBalancer(objectPath: string, o: LoadOptions = {}): LoadedBalancer {
-  if (!existsSync(objectPath)) throw new BpfError('open BPF object', objectPath, ERRNO.ENOENT, 'file not found');
+  if (!existsSync(objectPath)) throw new ObjectMissingError('open BPF object', objectPath, `open BPF object ${objectPath}: file not found`);
   const object = BpfObject.open(objectPath);
   const lruFds: number[] = [];
   const templateFds: number[] = [];
   try {
     const defs = new Map(object.maps().map((m) => [m.name, m]));
     for (const name of REQUIRED) {
-      if (!defs.has(name)) throw new BpfError('open', objectPath, ERRNO.ENOENT, `not a Katran-ABI balancer: it has no map ${name}`);
+      if (!defs.has(name)) throw new NotABalancerError('open', objectPath, `not a Katran-ABI balancer: it has no map ${name}`);
     }
     const xdp = object.programs().filter((p) => p.type === BPF_PROG_TYPE.XDP);
     // Upstream objects carry more than one program (e.g. xdp_root); the balancer is balancer_ingress.
     const program = xdp.find((p) => p.name === 'balancer_ingress') ?? xdp[0];
-    if (!program) throw new BpfError('open', objectPath, ERRNO.ENOENT, 'no XDP program in the object');
+    if (!program) throw new NotABalancerError('open', objectPath, 'no XDP program in the object');
     for (const p of object.programs()) if (p.name !== program.name) p.setAutoload(false);
 
     const marker = defs.get(MAP.vipFlagsMarker);
     const vipFlagsSupported = marker ? marker.maxEntries : UPSTREAM_DEFAULT_VIP_FLAGS;
 
-    for (const [name, fd] of o.reuse ?? []) defs.get(name)?.reuseFd(fd);
+    for (const [name, fd] of o.reuse ?? []) {
+      try {
+        defs.get(name)?.reuseFd(fd);
+      } catch (e) {
+        if (e instanceof BpfError) throw new MapShapeError(e.op, e.object, e.message);
+        throw e;
+      }
+    }
 
     const serverIds = defs.get(MAP.serverIds);
     if (serverIds && o.quicServerIds !== undefined && !o.reuse?.has(MAP.serverIds)) {
       if (!Number.isInteger(o.quicServerIds) || o.quicServerIds < 1 || o.quicServerIds > DEFAULTS.quicServerIds) {
-        throw new BpfError('configure', 'QUIC server ids', ERRNO.EINVAL, `server_id_map size ${o.quicServerIds} must be a whole number from 1 to ${DEFAULTS.quicServerIds}`);
+        throw InputError.at('configure', 'QUIC server ids', `server_id_map size ${o.quicServerIds} must be a whole number from 1 to ${DEFAULTS.quicServerIds}`);
       }
       serverIds.setMaxEntries(o.quicServerIds);
     }
@@ -182,13 +190,13 @@ export function loadBalancer(objectPath: string, o: LoadOptions = {}): LoadedBal
     const forwardingCpus = o.forwardingCpus ?? Array.from({ length: Math.min(cpus, sizes.maxCpus) }, (_, i) => i);
     for (const c of forwardingCpus) {
       if (!Number.isInteger(c) || c < 0 || c >= Math.min(cpus, sizes.maxCpus)) {
-        throw new BpfError('configure', 'forwarding cores', ERRNO.EINVAL, `CPU ${c} does not exist: this box has CPUs 0-${cpus - 1}`);
+        throw InputError.at('configure', 'forwarding cores', `CPU ${c} does not exist: this box has CPUs 0-${cpus - 1}`);
       }
     }
     if (maps.lruMapping && !o.keepLruMapping) {
       const total = o.lruSize ?? DEFAULT_LRU_PER_CPU * forwardingCpus.length;
       if (!Number.isInteger(total) || total < forwardingCpus.length) {
-        throw new BpfError('configure', 'LRU size', ERRNO.EINVAL, `LRU size ${total} must be a whole number >= the number of forwarding CPUs (${forwardingCpus.length})`);
+        throw InputError.at('configure', 'LRU size', `LRU size ${total} must be a whole number >= the number of forwarding CPUs (${forwardingCpus.length})`);
       }
       const perCpu = Math.max(1, Math.floor(total / forwardingCpus.length));
       for (const cpu of forwardingCpus) {

@@ -2,11 +2,11 @@
 // whether it may be written, and every error names the operation and the map. Byte layouts come
 // from abi.ts; per-CPU values are read into reused buffers and summed in BigInt.
 import {
-  BpfError, ERRNO, closeFd, mapDelete, mapDeleteBatch, mapInfo, mapLookup, mapLookupBatch, mapNextKey,
+  closeFd, mapDelete, mapDeleteBatch, mapInfo, mapLookup, mapLookupBatch, mapNextKey,
   mapUpdate, mapUpdateBatch, numPossibleCpus, BPF_ANY, BPF_MAP_TYPE,
 } from './libbpf.js';
 import { perCpuStride, u32Key } from '../abi.js';
-import { ReadOnlyError } from '../types.js';
+import { ClosedError, InputError, MapFullError, ReadOnlyError } from '../errors.js';
 
 export interface MapShape {
   type: number;
@@ -49,13 +49,13 @@ export class BpfMap {
   }
 
   private guardWrite(op: string): void {
-    if (this.closed) throw new BpfError(op, `map ${this.name}`, ERRNO.EBADF, 'map already closed');
-    if (this.readOnly) throw new ReadOnlyError(`${op} map ${this.name}: opened read-only`);
+    if (this.closed) throw new ClosedError(op, `map ${this.name}`, 'map already closed');
+    if (this.readOnly) throw new ReadOnlyError(`${op} map ${this.name}: opened read-only`, { op, object: `map ${this.name}` });
   }
 
   private checkKey(key: Uint8Array, op: string): void {
     if (key.length !== this.shape.keySize) {
-      throw new BpfError(op, `map ${this.name}`, ERRNO.EINVAL, `key of ${key.length} bytes, the map's keys have ${this.shape.keySize}`);
+      throw InputError.at(op, `map ${this.name}`, `key of ${key.length} bytes, the map's keys have ${this.shape.keySize}`);
     }
   }
 
@@ -66,19 +66,19 @@ export class BpfMap {
   /** Fills `value` (valueBufferSize bytes); false when the key is absent. */
   lookup(key: Uint8Array, value: Uint8Array): boolean {
     this.checkKey(key, 'look up in');
-    if (value.length < this.valueBufferSize) throw new BpfError('look up in', `map ${this.name}`, ERRNO.EINVAL, `value buffer of ${value.length} bytes, need ${this.valueBufferSize}`);
+    if (value.length < this.valueBufferSize) throw InputError.at('look up in', `map ${this.name}`, `value buffer of ${value.length} bytes, need ${this.valueBufferSize}`);
     return mapLookup(this.fd, key, value, `map ${this.name}`);
   }
 
   update(key: Uint8Array, value: Uint8Array, flags = BPF_ANY): void {
     this.guardWrite('update');
     this.checkKey(key, 'update');
-    if (value.length < this.valueBufferSize) throw new BpfError('update', `map ${this.name}`, ERRNO.EINVAL, `value of ${value.length} bytes, need ${this.valueBufferSize}`);
+    if (value.length < this.valueBufferSize) throw InputError.at('update', `map ${this.name}`, `value of ${value.length} bytes, need ${this.valueBufferSize}`);
     try {
       mapUpdate(this.fd, key, value, flags, `map ${this.name}`);
     } catch (e) {
-      if (e instanceof BpfError && e.message.includes('map full')) {
-        throw new BpfError('update', `map ${this.name}`, e.errno, `map full (${this.shape.maxEntries})`);
+      if (e instanceof MapFullError) {
+        throw new MapFullError('update', `map ${this.name}`, `map full (${this.shape.maxEntries})`, { errno: e.errno, maxEntries: this.shape.maxEntries });
       }
       throw e;
     }
@@ -150,7 +150,7 @@ export class ArrayRangeReader {
    * keys.readUInt32LE(i*4), its value at values[i*valueBufferSize].
    */
   read(start: number, count: number): number {
-    if (count > this.maxCount) throw new BpfError('batch look up in', `map ${this.map.name}`, ERRNO.EINVAL, `range of ${count} exceeds reader size ${this.maxCount}`);
+    if (count > this.maxCount) throw InputError.at('batch look up in', `map ${this.map.name}`, `range of ${count} exceeds reader size ${this.maxCount}`);
     let got = 0;
     let first = true;
     // The kernel's generic batch walks get_next_key from in_batch: rows start after it, and

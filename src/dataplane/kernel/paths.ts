@@ -3,6 +3,7 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
+import { ObjectMissingError } from '../errors.js';
 
 const distDir = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 
@@ -17,7 +18,7 @@ export function builtObject(relativeSource: string): string {
 }
 
 export function requireObject(path: string): string {
-  if (!existsSync(path)) throw new Error(`BPF object ${path} is missing: run npm run build (clang builds bpf/*.bpf.c)`);
+  if (!existsSync(path)) throw new ObjectMissingError('find', path, `BPF object ${path} is missing: run npm run build (clang builds bpf/*.bpf.c)`);
   return path;
 }
 

@@ -13,9 +13,10 @@
 import { existsSync, readdirSync, rmSync, statfsSync, statSync, rmdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import {
-  BPF_MAP_TYPE, BpfError, ERRNO, closeFd, mapCreate, mapLookup, mapUpdate, objGet, progInfo, type ProgInfo,
+  BPF_MAP_TYPE, closeFd, mapCreate, mapLookup, mapUpdate, objGet, progInfo, type ProgInfo,
 } from './libbpf.js';
 import { u32Key } from '../abi.js';
+import { BpffsMissingError, InputError } from '../errors.js';
 import { intfNameProblem } from '../rules.js';
 import type { XdpMode } from '../types.js';
 
@@ -41,7 +42,7 @@ export interface PinMeta {
 export function pinDirFor(pinRoot: string, intf: string): string {
   const badName = intfNameProblem(intf);
   if (badName) {
-    throw new BpfError('pin', `interface ${JSON.stringify(intf)}`, ERRNO.EINVAL, `not an interface name: ${badName}`);
+    throw InputError.at('pin', `interface ${JSON.stringify(intf)}`, `not an interface name: ${badName}`);
   }
   return join(pinRoot, intf);
 }
@@ -54,10 +55,10 @@ export function requireBpffs(path: string): void {
   try {
     type = Number(statfsSync(p).type);
   } catch (e) {
-    throw new BpfError('check pin root', path, ERRNO.ENOENT, `cannot stat ${p}: ${(e as Error).message}`);
+    throw new BpffsMissingError('check pin root', path, `cannot stat ${p}: ${(e as Error).message}`);
   }
   if (type !== BPF_FS_MAGIC) {
-    throw new BpfError('check pin root', path, ERRNO.EINVAL, `${p} is not on bpffs: mount it (mount -t bpf bpf /sys/fs/bpf) or choose a pin root under /sys/fs/bpf`);
+    throw new BpffsMissingError('check pin root', path, `${p} is not on bpffs: mount it (mount -t bpf bpf /sys/fs/bpf) or choose a pin root under /sys/fs/bpf`);
   }
 }
 

@@ -11,7 +11,8 @@ import {
 } from '../abi.js';
 import { flowRingPosition } from './flowhash.js';
 import type { BalancerHandle } from '../kernel/handle.js';
-import { BpfError, ERRNO, TestRunner, XDP_ACTION, mapFdById } from '../kernel/libbpf.js';
+import { TestRunner, XDP_ACTION, mapFdById } from '../kernel/libbpf.js';
+import { InputError, ObjectMissingError } from '../errors.js';
 import { loadBalancer, type LoadedBalancer } from '../kernel/loader.js';
 import { BpfMap } from '../kernel/maps.js';
 import type { TraceRequest, TraceResult } from '../types.js';
@@ -134,7 +135,7 @@ export class Tracer {
   private ensureClone(): LoadedBalancer {
     if (this.clone) return this.clone;
     const path = this.handle.objectPath;
-    if (!path) throw new BpfError('clone', 'the balancer program', ERRNO.ENOENT, 'the object file of this balancer is not known');
+    if (!path) throw new ObjectMissingError('clone', 'the balancer program', 'clone the balancer program: the object file of this balancer is not known');
     const m = this.handle.maps;
     const reuse = new Map<string, number>([[MAP.vips, m.vips.fd], [MAP.reals, m.reals.fd], [MAP.rings, m.rings.fd], [MAP.ctl, m.ctl.fd]]);
     // The QUIC server ids and the down reals decide too (and server_id_map is 128 MiB: shared, not copied).
@@ -158,7 +159,7 @@ export class Tracer {
     const vipKey: VipKey = { address: parseIp(req.vip.address, 'VIP address').text, port: parsePort(req.vip.port, 'VIP port'), proto: parseProto(req.vip.proto) };
     const src = parseIp(req.src, 'client address');
     const sport = parsePort(req.sport, 'client port');
-    if ((src.family === 6) !== vipKey.address.includes(':')) throw new BpfError('trace', 'flow', ERRNO.EINVAL, 'the client and the VIP must be of the same address family');
+    if ((src.family === 6) !== vipKey.address.includes(':')) throw InputError.at('trace', 'flow', 'the client and the VIP must be of the same address family');
     const syn = vipKey.proto === 'tcp' && (req.syn ?? false);
     const steps: string[] = [];
     const id = formatVip(vipKey);

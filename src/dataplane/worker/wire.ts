@@ -1,12 +1,9 @@
 // What crosses the boundary between the console and the thread that owns the dataplane: requests,
 // replies, pushed samples, and errors as name + message + fields, rebuilt on the other side as the
 // same class (so `instanceof ReadOnlyError` still works in the console).
-import { InputError } from '../abi.js';
 import { ChangeError } from '../control/reconciler.js';
-import { BpfError, LibbpfMissingError } from '../kernel/libbpf.js';
-import { StateCorruptError } from '../control/state.js';
+import { DATAPLANE_ERROR_CLASSES } from '../errors.js';
 import type { StatsSample } from '../types.js';
-import { LockedError, ReadOnlyError } from '../types.js';
 
 /** Handle 0 is the Host; open / attach hand out the others (one per dataplane). */
 export const HOST = 0;
@@ -35,7 +32,7 @@ export interface WireError { name: string; message: string; stack?: string; fiel
 // Every error class the dataplane throws and the console tells apart. A class missing here arrives
 // as a plain Error with its name, message and fields.
 const CLASSES = new Map<string, { prototype: Error }>(
-  [ReadOnlyError, LockedError, InputError, ChangeError, BpfError, LibbpfMissingError, StateCorruptError].map((c) => [c.name, c]),
+  [...DATAPLANE_ERROR_CLASSES, ChangeError].map((c) => [c.name, c]),
 );
 
 export function toWire(e: unknown): WireError {

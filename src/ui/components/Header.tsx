@@ -17,6 +17,7 @@ export interface HeaderProps {
 
 export function badges(p: Pick<HeaderProps, 'info' | 'latest' | 'paused'>): { text: string; level: 'bad' | 'warn' | 'badge' }[] {
   const b: { text: string; level: 'bad' | 'warn' | 'badge' }[] = [];
+  if (p.info.pendingChange) b.push({ text: 'CHANGE PENDING', level: 'bad' });
   const st = p.latest?.interfaceState ?? p.info.interfaceState;
   if (st?.status === 'gone') b.push({ text: 'INTERFACE GONE', level: 'bad' });
   else if (st?.status === 'replaced') b.push({ text: st.otherProgId ? 'XDP REPLACED' : 'NOT ATTACHED', level: 'bad' });

@@ -88,6 +88,22 @@ export function Dashboard(p: DashboardProps) {
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [ifKey]);
   const banner = ifState && ifState.status !== 'ok' ? ifState : null;
+  // A change a killed process left unfinished (a reader sees it; a writer finished it at open).
+  const pending = bal.info.pendingChange;
+  const pendingKey = pending ? `${pending.op} ${pending.target} ${pending.at}` : '';
+  const lastPending = useRef<string | null>(null);
+  useEffect(() => {
+    const prev = lastPending.current;
+    lastPending.current = pendingKey;
+    if (prev === null) for (const r of bal.info.recovered) bal.addLog('warn', `recovered at open: ${r}`);
+    if (prev === pendingKey) return;
+    if (pending) bal.addLog('error', pending.message);
+    else if (prev) bal.addLog('info', `no longer pending (another process finished or undid it): ${prev}`);
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [pendingKey]);
+  const line = banner ? { text: bannerText(banner), level: banner.status === 'renamed' ? 'warn' as const : 'bad' as const }
+    : pending ? { text: `CHANGE PENDING: ${pending.message}`, level: 'bad' as const }
+      : bal.info.recovered.length ? { text: `RECOVERED AT OPEN: ${bal.info.recovered.join('; ')}`, level: 'warn' as const } : null;
 
   // The healthcheck panel's marks: read while the panel is shown, with each sample.
   const [hc, setHc] = useState<HealthcheckState | null>(null);
@@ -104,7 +120,7 @@ export function Dashboard(p: DashboardProps) {
   // Layout: header 2, actions 1, globals 1, panel (1 heading + n rows), log 3, footer 1.
   const frameH = Math.max(12, p.height - 1);
   const logH = frameH >= 20 ? 3 : 1;
-  const bodyH = frameH - 2 - (banner ? 1 : 0) - 1 - 1 - logH - 1; // includes the panel heading
+  const bodyH = frameH - 2 - (line ? 1 : 0) - 1 - 1 - logH - 1; // includes the panel heading
   const tableH = bodyH - 1;
   const tableTop = scrollTop(selIndex, tableH, top, rows.length);
   if (tableTop !== top) setTop(tableTop);
@@ -226,11 +242,7 @@ export function Dashboard(p: DashboardProps) {
   return (
     <Box flexDirection="column" width={p.width} height={frameH}>
       <Header info={bal.info} latest={stats.latest} intervalMs={stats.intervalMs} paused={stats.paused} now={p.now()} width={p.width} />
-      {banner ? (
-        <Text wrap="truncate-end" bold color={t.c(banner.status === 'renamed' ? 'warn' : 'bad')}>
-          {bannerText(banner)}
-        </Text>
-      ) : null}
+      {line ? <Text wrap="truncate-end" bold color={t.c(line.level)}>{line.text}</Text> : null}
       <Actions sample={stats.sample} prevDropRate={stats.prevDropRate} />
       <Globals sample={stats.sample} />
       {body}
