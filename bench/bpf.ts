@@ -14,6 +14,7 @@ import { MAP, parseMac, u32Key } from '../src/dataplane/abi.js';
 import { BpfMap } from '../src/dataplane/kernel/maps.js';
 import { VlanTable } from '../src/dataplane/kernel/vlan.js';
 import { builtObject } from '../src/dataplane/kernel/paths.js';
+import { RUN_TIME_STATS_COST_NS, runTimeStatsMoving } from '../src/dataplane/stats/runtime.js';
 import { BalancerFixture, MAX_VIPS } from '../test/helpers/balancer-fixture.js';
 import { echoRequestFrame, flowFrame, withVlanTags } from '../test/helpers/packets.js';
 import { cidFor, quicShort } from '../test/helpers/quic.js';
@@ -205,7 +206,14 @@ export async function benchBpf(): Promise<void> {
     const floorFrame = flowFrame({ src: '203.0.113.7', dst: '192.0.2.10', sport: 31337, dport: 80, proto: 'tcp', flags: 'A', payloadLen: 64 });
     const cases: Case[] = [{ name: 'floor (xdp_floor)', next: () => floorFrame, runner: floor }, ...balancerCases(lb)];
     const otherCases = others.map((o) => balancerCases(o.lb));
+    // Statistics left on (a console with t, a `stats --run-time`, bpftool prog profile...) add their cost to every figure.
+    const statsOn = () => runTimeStatsMoving(floor.progFd, () => { for (let i = 0; i < 16; i++) floor.run(floorFrame); });
+    const onBefore = statsOn();
     const means = measureAll([cases, ...otherCases]);
+    const onAfter = statsOn();
+    if (onBefore || onAfter) {
+      console.log(`WARNING: BPF run-time statistics were on ${onBefore && onAfter ? 'during this run' : onBefore ? 'at the start of this run' : 'at the end of this run'} (run_cnt moved: some process holds bpf_enable_stats): every figure below includes their cost, about ${RUN_TIME_STATS_COST_NS} ns per packet`);
+    }
     const byName = new Map(cases.map((c, k) => [c.name, means[k]]));
     let at = cases.length;
     const otherByName = otherCases.map((oc) => new Map(oc.map((c) => [c.name, means[at++]])));

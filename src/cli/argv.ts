@@ -10,8 +10,8 @@ import { UsageError, sanitize } from './errors.js';
 /** Every long option katran-tui defines (without the dashes). */
 export const LONG_OPTIONS = new Set([
   'intf', 'readonly', 'interval', 'state-dir', 'pin-root', 'version', 'help', 'no-color', 'color',
-  'default-mac', 'xdp-mode', 'balancer-prog', 'healthchecker-prog', 'hc-intf', 'lru-size', 'forwarding-cores', 'force',
-  'json', 'prometheus', 'once', 'count', 'flags', 'hash', 'weight', 'syn', 'dry-run', 'duration', 'clean', 'yes',
+  'default-mac', 'xdp-mode', 'balancer-prog', 'healthchecker-prog', 'hc-intf', 'lru-size', 'forwarding-cores', 'quic-server-ids', 'force',
+  'json', 'prometheus', 'once', 'count', 'flags', 'hash', 'weight', 'syn', 'quic-header', 'cid', 'dry-run', 'duration', 'clean', 'yes',
 ]);
 
 /** katran_server_grpc flags with no meaning here: dropped, with the reason. Value-taking unless noted. */

@@ -1,7 +1,7 @@
 // attach, detach, status: the balancer's lifecycle on an interface.
 import { addVlansToRequest } from './vlan.js';
 import { closeSync, existsSync, openSync, readSync, statSync } from 'node:fs';
-import { formatMac, InputError, parseMac } from '../dataplane/abi.js';
+import { DEFAULTS, formatMac, InputError, parseMac } from '../dataplane/abi.js';
 import { ReadOnlyError, type AttachRequest, type XdpModeRequest } from '../dataplane/types.js';
 import type { Ctx } from './context.js';
 import { UsageError } from './errors.js';
@@ -17,6 +17,7 @@ export interface AttachFlags {
   hcIntf?: string;
   lruSize?: string;
   forwardingCores?: string;
+  quicServerIds?: string;
   force?: boolean;
   vlan?: string[];
   vlanMac?: string[];
@@ -51,6 +52,9 @@ export function attachRequest(intf: string | undefined, f: AttachFlags): AttachR
   if (f.hcIntf) req.hcIntf = parseIntfName(f.hcIntf, 'healthcheck interface');
   if (f.lruSize !== undefined && f.lruSize !== '') req.lruSize = parseIntIn(f.lruSize, 'LRU size', 1, 1_000_000_000, ' (entries, split across the forwarding cores)');
   if (f.forwardingCores !== undefined && f.forwardingCores !== '') req.forwardingCores = parseCpuList(f.forwardingCores);
+  if (f.quicServerIds !== undefined && f.quicServerIds !== '') {
+    req.quicServerIds = parseIntIn(f.quicServerIds, '--quic-server-ids', 2, DEFAULTS.quicServerIds, ` (server_id_map entries; Katran's is ${DEFAULTS.quicServerIds}, about 128 MiB)`);
+  }
   if (f.force) req.force = true;
   addVlansToRequest(req, f.vlan, f.vlanMac);
   return req;

@@ -1,7 +1,9 @@
 // config export / apply: the balancer's desired state as one JSON file. apply validates the whole
 // file before anything is written, prints the diff, and applies it as one transaction through the
 // dataplane (one intent record: a failure or a crash leaves it fully applied or fully absent).
-import { DEFAULT_HASH, DEFAULT_WEIGHT, formatMac, formatVip, formatVlan, parseVlanMapping, type VlanMappingText, InputError, parseHash, parseWeight, parseMac, parseVip, parseVipFlags, vipFlagsToNames } from '../dataplane/abi.js';
+import {
+  DEFAULT_HASH, DEFAULT_WEIGHT, formatMac, formatVip, formatVlan, parseVlanMapping, type VlanMappingText, InputError, parseHash, parseServerId, parseWeight, parseMac, parseVip, parseVipFlags, vipFlagsToNames,
+} from '../dataplane/abi.js';
 import { checkHashChange, checkRealForVip, parseRealAddress, parseVipFlagList } from '../dataplane/rules.js';
 import type { BalancerConfig, Dataplane, HashKind, VipFlagName, VipKey, VipState } from '../dataplane/types.js';
 import type { Ctx } from './context.js';
@@ -17,9 +19,10 @@ import { OperationError, isRefusedRequest, sanitize } from './errors.js';
  */
 export const CONFIG_FORMAT = 1;
 
-export interface ConfigReal { address: string; weight: number }
+export interface ConfigReal { address: string; weight: number; down?: boolean }
 export interface ConfigVip { vip: string; flags: VipFlagName[]; hash: HashKind; reals: ConfigReal[] }
-export interface ConfigDoc { katranTuiConfig: number; intf?: string; defaultMac: string | null; vips: ConfigVip[]; vlans?: VlanMappingText[] }
+export interface ConfigQuicMapping { id: number; real: string }
+export interface ConfigDoc { katranTuiConfig: number; intf?: string; defaultMac: string | null; vips: ConfigVip[]; vlans?: VlanMappingText[]; quicMappings?: ConfigQuicMapping[] }
 
 export function exportConfig(dp: Dataplane): ConfigDoc {
   // A config file is the desired state: what only a pending change put in the kernel stays out
@@ -28,12 +31,14 @@ export function exportConfig(dp: Dataplane): ConfigDoc {
     vip: v.id,
     flags: [...v.flags].sort(),
     hash: v.hash,
-    reals: v.reals.filter((r) => !r.kernelOnly).map((r) => ({ address: r.address, weight: r.weight })).sort((a, b) => (a.address < b.address ? -1 : a.address > b.address ? 1 : 0)),
+    reals: v.reals.filter((r) => !r.kernelOnly).map((r) => ({ address: r.address, weight: r.weight, ...(r.down ? { down: true } : {}) })).sort((a, b) => (a.address < b.address ? -1 : a.address > b.address ? 1 : 0)),
   }));
   const doc: ConfigDoc = { katranTuiConfig: CONFIG_FORMAT, intf: dp.info().intf, defaultMac: dp.getDefaultMac(), vips };
   // Optional key (format 1 stays readable by an older katran-tui when no VLANs are configured).
   const vlans = dp.vlans();
   if (vlans?.length) doc.vlans = vlans;
+  const quic = dp.quicMappings().map((m) => ({ id: m.id, real: m.real }));
+  if (quic.length) doc.quicMappings = quic;
   return doc;
 }
 
@@ -70,11 +75,17 @@ function at<T>(where: string, rule: () => T): T {
   }
 }
 
-interface DesiredVip { key: VipKey; id: string; flags: VipFlagName[]; hash: HashKind; reals: Map<string, number> }
-export interface Desired { defaultMac: string | null; vips: Map<string, DesiredVip>; vlans?: VlanMappingText[] }
+interface DesiredVip { key: VipKey; id: string; flags: VipFlagName[]; hash: HashKind; reals: Map<string, number>; down: Set<string> }
+export interface Desired {
+  defaultMac: string | null;
+  vips: Map<string, DesiredVip>;
+  vlans?: VlanMappingText[];
+  /** id -> real; undefined: the file has no "quicMappings" (the current ones are kept). */
+  quic?: Map<number, string>;
+}
 
 /** Validates the whole document; every problem is an InputError naming where it is. */
-export function validateConfig(text: string, limits?: { maxVips: number; maxReals: number; flags: VipFlagName[] }): Desired {
+export function validateConfig(text: string, limits?: { maxVips: number; maxReals: number; flags: VipFlagName[]; quicServerIds?: number }): Desired {
   let doc: unknown;
   try {
     doc = JSON.parse(text);
@@ -82,7 +93,7 @@ export function validateConfig(text: string, limits?: { maxVips: number; maxReal
     throw new InputError(`config is not valid JSON: ${(e as Error).message}`);
   }
   if (!isObj(doc)) throw new InputError('config: expected a JSON object like {"katranTuiConfig": 1, "defaultMac": ..., "vips": [...]}');
-  onlyKeys(doc, ['katranTuiConfig', 'intf', 'defaultMac', 'vips', 'vlans'], 'config');
+  onlyKeys(doc, ['katranTuiConfig', 'intf', 'defaultMac', 'vips', 'vlans', 'quicMappings'], 'config');
   const version = doc.katranTuiConfig;
   if (typeof version === 'number' && Number.isInteger(version) && version > CONFIG_FORMAT) {
     throw new InputError(`config: "katranTuiConfig" is ${version}, a newer format version than this katran-tui reads (${CONFIG_FORMAT}): upgrade katran-tui to apply it`);
@@ -112,25 +123,50 @@ export function validateConfig(text: string, limits?: { maxVips: number; maxReal
     const hash = v.hash === undefined ? DEFAULT_HASH : parseHash(typeof v.hash === 'string' ? v.hash : '?');
     if (v.reals !== undefined && !Array.isArray(v.reals)) throw new InputError(`${where}: "reals" must be an array`);
     const reals = new Map<string, number>();
+    const down = new Set<string>();
     ((v.reals as unknown[] | undefined) ?? []).forEach((r, j) => {
       const w = `${where}.reals[${j}]`;
       if (!isObj(r)) throw new InputError(`${w}: expected {"address": ..., "weight": ...}`);
-      onlyKeys(r, ['address', 'weight'], w);
+      onlyKeys(r, ['address', 'weight', 'down'], w);
+      if (r.down !== undefined && typeof r.down !== 'boolean') throw new InputError(`${w}: "down" must be true or false`);
+      if (r.down === true && !flags.includes('udp-flow-migration')) {
+        throw new InputError(`${w}: "down" needs the VIP flag udp-flow-migration (the kernel consults down reals only for such VIPs)`);
+      }
       if (typeof r.address !== 'string') throw new InputError(`${w}: "address" must be a string`);
       const { address } = parseRealAddress(r.address);
       at(w, () => checkRealForVip(address, key));
       if (reals.has(address)) throw new InputError(`${w}: real ${address} appears twice in ${id}`);
       const weight = r.weight === undefined ? DEFAULT_WEIGHT : typeof r.weight === 'number' ? parseWeight(r.weight) : parseWeight(JSON.stringify(r.weight));
       reals.set(address, weight);
+      if (r.down === true) down.add(address);
       allReals.add(address);
     });
-    vips.set(id, { key, id, flags, hash, reals });
+    vips.set(id, { key, id, flags, hash, reals, down });
   });
+  let quic: Map<number, string> | undefined;
+  if (doc.quicMappings !== undefined) {
+    if (!Array.isArray(doc.quicMappings)) throw new InputError('config: "quicMappings" must be an array of {"id": ..., "real": ...}');
+    quic = new Map();
+    if (doc.quicMappings.length && limits?.quicServerIds !== undefined && limits.quicServerIds < 2) {
+      throw new InputError('config: "quicMappings" given, but the loaded balancer has no server_id_map (not a QUIC-capable object)');
+    }
+    for (const [j, q] of (doc.quicMappings as unknown[]).entries()) {
+      const w = `config quicMappings[${j}]`;
+      if (!isObj(q)) throw new InputError(`${w}: expected {"id": ..., "real": ...}`);
+      onlyKeys(q, ['id', 'real'], w);
+      const mid = at(w, () => parseServerId(q.id, limits?.quicServerIds));
+      if (quic.has(mid)) throw new InputError(`${w}: server id ${mid} appears twice`);
+      if (typeof q.real !== 'string') throw new InputError(`${w}: "real" must be a string`);
+      const { address } = at(w, () => parseRealAddress(q.real as string));
+      quic.set(mid, address);
+      allReals.add(address);
+    }
+  }
   if (limits) {
     if (vips.size > limits.maxVips) throw new InputError(`config: ${vips.size} VIPs, the program holds at most ${limits.maxVips}`);
     if (allReals.size > limits.maxReals) throw new InputError(`config: ${allReals.size} distinct reals, the program holds at most ${limits.maxReals}`);
   }
-  const out: Desired = { defaultMac, vips };
+  const out: Desired = { defaultMac, vips, ...(quic ? { quic } : {}) };
   if (doc.vlans !== undefined) out.vlans = parseConfigVlans(doc.vlans);
   return out;
 }
@@ -139,7 +175,10 @@ export function validateConfig(text: string, limits?: { maxVips: number; maxReal
 export function toBalancerConfig(want: Desired): BalancerConfig {
   return {
     mac: want.defaultMac ?? undefined,
-    vips: [...want.vips.values()].map((v) => ({ key: v.key, flags: v.flags, hash: v.hash, reals: [...v.reals].map(([address, weight]) => ({ address, weight })) })),
+    vips: [...want.vips.values()].map((v) => ({
+      key: v.key, flags: v.flags, hash: v.hash, reals: [...v.reals].map(([address, weight]) => ({ address, weight, ...(v.down.has(address) ? { down: true } : {}) })),
+    })),
+    ...(want.quic ? { quicMappings: [...want.quic].map(([id, real]) => ({ id, real })) } : {}),
     ...(want.vlans ? { vlans: want.vlans } : {}),
   };
 }
@@ -164,7 +203,7 @@ export function planVlans(current: VlanMappingText[] | null, want: Desired): str
  * "- real ...", "~ weight ..."): the diff `config apply` shows. Applying is one transaction in
  * the dataplane (applyConfig), not these lines one by one.
  */
-export function plan(current: VipState[], currentMac: string | null, want: Desired): string[] {
+export function plan(current: VipState[], currentMac: string | null, want: Desired, currentQuic: { id: number; real: string }[] = []): string[] {
   const cur = new Map(current.map((v) => [formatVip(v.key), v]));
   const lines: string[] = [];
   if (want.defaultMac !== null && want.defaultMac !== currentMac) lines.push(`~ mac ${currentMac ?? 'unset'} -> ${want.defaultMac}`);
@@ -190,7 +229,22 @@ export function plan(current: VipState[], currentMac: string | null, want: Desir
     }
     for (const [a, w] of have) if (!d.reals.has(a)) delReals.push(`- real ${id} ${a} (weight ${w})`);
   }
-  return [...lines, ...adds, ...flags, ...addReals, ...weights, ...delReals];
+  const downs: string[] = [];
+  for (const [id, d] of want.vips) {
+    const wasDown = new Set((cur.get(id)?.reals ?? []).filter((r) => r.down).map((r) => r.address));
+    for (const a of d.down) if (!wasDown.has(a)) downs.push(`~ real ${id} ${a} down`);
+    for (const a of wasDown) if (d.reals.has(a) && !d.down.has(a)) downs.push(`~ real ${id} ${a} up`);
+  }
+  const quic: string[] = [];
+  if (want.quic) {
+    const have = new Map(currentQuic.map((q) => [q.id, q.real]));
+    for (const [qid, r] of want.quic) {
+      if (!have.has(qid)) quic.push(`+ quic ${qid} ${r}`);
+      else if (have.get(qid) !== r) quic.push(`~ quic ${qid} ${have.get(qid)} -> ${r}`);
+    }
+    for (const [qid, r] of have) if (!want.quic.has(qid)) quic.push(`- quic ${qid} (${r})`);
+  }
+  return [...lines, ...adds, ...flags, ...addReals, ...weights, ...downs, ...quic, ...delReals];
 }
 
 export async function configExport(ctx: Ctx, f: { json?: boolean }): Promise<void> {
@@ -211,8 +265,8 @@ export async function configApply(ctx: Ctx, file: string, f: { dryRun?: boolean;
   ctx.requireRoot('config apply');
   await ctx.withDataplane({ write: !f.dryRun }, (dp) => {
     const info = dp.info();
-    const want = validateConfig(text, { maxVips: info.capacity.maxVips, maxReals: info.capacity.maxReals - 1, flags: info.vipFlagsSupported });
-    const steps = [...plan(dp.vips(), dp.getDefaultMac(), want), ...planVlans(dp.vlans(), want)];
+    const want = validateConfig(text, { maxVips: info.capacity.maxVips, maxReals: info.capacity.maxReals - 1, flags: info.vipFlagsSupported, quicServerIds: info.capacity.quicServerIds ?? 0 });
+    const steps = [...plan(dp.vips(), dp.getDefaultMac(), want, dp.quicMappings()), ...planVlans(dp.vlans(), want)];
     const report = (applied: boolean) => {
       if (f.json) ctx.json({ intf: info.intf, applied, dryRun: !!f.dryRun, changes: steps });
       else {

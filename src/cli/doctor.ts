@@ -76,7 +76,7 @@ export async function doctorChecks(ctx: Ctx, p: DoctorProbe, o: { clean?: boolea
   // docs/abi.md: ARRAY maps are allocated whole at load, values rounded up to 8 bytes.
   checks.push({
     check: 'kernel memory', verdict: 'info',
-    detail: `each balancer holds about ${Math.round((DEFAULTS.maxVips * DEFAULTS.ringSize * 8) / 2 ** 20)} MiB for ch_rings and ${Math.round((DEFAULTS.quicServerIds * 8) / 2 ** 20)} MiB for server_id_map (QUIC server ids 1-${DEFAULTS.quicServerIds - 1}, Katran's size), allocated at attach whether or not a VIP uses QUIC`,
+    detail: `each balancer holds about ${Math.round((DEFAULTS.maxVips * DEFAULTS.ringSize * 8) / 2 ** 20)} MiB for ch_rings and ${Math.round((DEFAULTS.quicServerIds * 8) / 2 ** 20)} MiB for server_id_map (QUIC server ids 1-${DEFAULTS.quicServerIds - 1}, Katran's size), allocated at attach whether or not a VIP uses QUIC (attach --quic-server-ids N sizes it: ids N and up then fall back to hashing, unlike on Katran)`,
   });
 
   let host: Host | null = null;

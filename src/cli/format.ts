@@ -1,7 +1,7 @@
 // Output of the command line: aligned tables for people, JSON documents for scripts (their shapes
 // are a public interface, documented in README.md), and the Prometheus text exposition format.
 import type {
-  BalancerInfo, BalancerSummary, ChangeResult, InterfaceState, PendingChange, StatsSample, TraceResult, VipState, GlobalCounter, PairStat,
+  BalancerInfo, BalancerSummary, ChangeResult, InterfaceState, PendingChange, StatsSample, TraceResult, VipState, GlobalCounter, PairStat, QuicSample,
 } from '../dataplane/types.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -102,11 +102,31 @@ export function statsJson(intf: string, s: StatsSample): object {
     healthcheck: s.healthcheck,
     resets: s.resets,
     underFlood: s.underFlood,
+    quic: s.quic ? quicJson(s.quic) : null,
+    ...(s.runTime ? { nsPerPacket: s.runTime.nsPerPacket, coreShareEstimate: s.runTime.perCpuShare } : {}),
   };
 }
 
+/** Katran's name of a quic_stats_map field: chRouted -> ch_routed, cidV1 -> cid_v1. */
+export function quicKind(f: string): string {
+  return f.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+}
+
+/** Counters summed over CPUs, their rates, and each CPU's latest non-zero invalid id (never summed). */
+function quicJson(q: QuicSample): object {
+  const out: Record<string, unknown> = {};
+  const rates: Record<string, number> = {};
+  for (const [k, v] of Object.entries(q.totals)) {
+    out[quicKind(k)] = v;
+    rates[quicKind(k)] = q.rates[k as keyof QuicSample['rates']];
+  }
+  out.cid_invalid_server_id_sample = q.invalidIdSamples.map((x) => ({ cpu: x.cpu, id: x.id }));
+  out.rates = rates;
+  return out;
+}
+
 export function traceJson(t: TraceResult): object {
-  return { vip: t.vip, real: t.real, action: t.action, ringSlot: t.ringSlot ?? null, confirmedByKernel: t.confirmedByKernel, steps: t.steps };
+  return { vip: t.vip, real: t.real, action: t.action, ringSlot: t.ringSlot ?? null, ...(t.quic ? { quic: t.quic } : {}), confirmedByKernel: t.confirmedByKernel, steps: t.steps };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -171,6 +191,12 @@ export function prometheus(intf: string, s: StatsSample, pending: PendingChange 
     const h = s.healthcheck;
     e.metric('katran_healthcheck_packets_total', 'counter', 'Healthcheck packets, by result.',
       [[{ ...base, result: 'processed' }, h.processed], [{ ...base, result: 'dropped' }, h.dropped], [{ ...base, result: 'skipped' }, h.skipped], [{ ...base, result: 'too_big' }, h.tooBig]]);
+  }
+  if (s.quic) {
+    e.metric('katran_quic_packets_total', 'counter', 'QUIC VIP packets by routing outcome (quic_stats_map, summed over CPUs; Katran\'s field names).',
+      Object.entries(s.quic.totals).map(([k, v]): [Record<string, string>, number] => [{ ...base, kind: quicKind(k) }, v]));
+    if (s.quic.invalidIdSamples.length) e.metric('katran_quic_invalid_server_id_sample', 'gauge', 'Each CPU\'s last QUIC server id that server_id_map could not route (a last value, not a count).',
+      s.quic.invalidIdSamples.map((x): [Record<string, string>, number] => [{ ...base, cpu: String(x.cpu) }, x.id]));
   }
   e.metric('katran_pending_change', 'gauge', '1 while a change a killed process started is unfinished (the kernel may hold it half-applied): katran-tui recover finishes it.',
     [[base, pending ? 1 : 0]]);

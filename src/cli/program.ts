@@ -4,6 +4,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import { DEFAULT_PIN_ROOT, DEFAULT_STATE_DIR } from '../dataplane/kernel/paths.js';
 import { normalizeArgv } from './argv.js';
+import { DEFAULT_FLOW_LIMIT } from '../dataplane/lru/query.js';
 import { attach, attachRequest, detach, reattach, status, type AttachFlags } from './balancer.js';
 import { configApply, configExport } from './config.js';
 import { Ctx, DEMO_RATE, type CliDeps, type CommonOptions } from './context.js';
@@ -11,6 +12,7 @@ import { doctor } from './doctor.js';
 import { EXIT, errorLine, exitCodeFor, UsageError } from './errors.js';
 import { BpfError } from '../dataplane/errors.js';
 import { macGet, macSet } from './mac.js';
+import { lruList, lruPurge } from './lru.js';
 import { recover } from './recover.js';
 import { stats } from './stats.js';
 import { trace } from './trace.js';
@@ -18,6 +20,7 @@ import { parseIntervalMs, parsePath } from './validate.js';
 import { parseIntfName } from '../dataplane/rules.js';
 import { addVlanCommands, vlanAttachOptions } from './vlan.js';
 import { realAdd, realDel, realWeight, vipAdd, vipDel, vipList } from './vips.js';
+import { quicMapAdd, quicMapDel, quicMapList, realDown } from './quic.js';
 
 export const DEFAULT_INTERVAL_MS = 1000;
 
@@ -30,6 +33,7 @@ function addAttachOptions(cmd: Command, hidden: boolean): Command {
     new Option('--hc-intf <if>', 'interface the healthcheck program is attached to (default: --intf)'),
     new Option('--lru-size <n>', 'total LRU entries, split across the forwarding cores'),
     new Option('--forwarding-cores <csv>', 'CPUs that forward, e.g. 0,1,2-5 (default: every CPU)'),
+    new Option('--quic-server-ids <n>', 'server_id_map entries (default Katran\'s 16777214, ~128 MiB of kernel memory; ids beyond fall back to hashing)'),
     new Option('--force', 'replace an XDP program that is not katran-tui\'s'),
     ...vlanAttachOptions(),
   ];
@@ -133,6 +137,35 @@ export function buildProgram(deps: CliDeps, run: { ctx?: Ctx; result?: number })
     .action(async (v: string, r: string, n: string, _o, cmd: Command) => realWeight(ctxOf(cmd), v, r, n, opts(cmd)));
 
   addVlanCommands(program, ctxOf);
+  for (const [name, down] of [['down', true], ['up', false]] as const) {
+    dryOpt(jsonOpt(real.command(name).argument('<vip>', 'ADDR:PORT/PROTO (a udp-flow-migration VIP)').argument('<real>', 'the real\'s address'), 'print the result as JSON'))
+      .description(down
+        ? 'mark a real down (udp-flow-migration VIPs only): its LRU hits are re-hashed; the ring is unchanged, so the hash may pick it again'
+        : 'clear a real\'s down mark')
+      .action(async (v: string, r: string, _o, cmd: Command) => realDown(ctxOf(cmd), v, r, down, opts(cmd)));
+  }
+
+  const quic = program.command('quic').description('QUIC connection-id routing: server-id mappings (global, as in Katran)');
+  const qmap = quic.command('map').description('server id -> real mappings: add, del, list');
+  dryOpt(jsonOpt(qmap.command('add').argument('<id>', 'server id (1 .. the map\'s size - 1)').argument('<real>', 'the real\'s address'), 'print the result as JSON'))
+    .description('route QUIC packets whose connection id names this server id to the real (Katran -quic_mapping)')
+    .action(async (i: string, r: string, _o, cmd: Command) => quicMapAdd(ctxOf(cmd), i, r, opts(cmd)));
+  dryOpt(jsonOpt(qmap.command('del').argument('<id>', 'server id'), 'print the result as JSON'))
+    .description('remove a mapping; its server_id_map entry is cleared too (Katran -del_qm leaves it)')
+    .action(async (i: string, _o, cmd: Command) => quicMapDel(ctxOf(cmd), i, opts(cmd)));
+  jsonOpt(qmap.command('list').description('the mappings (from the desired state; the kernel is read only for the listed ids) (Katran -list_qm)'))
+    .action(async (_o, cmd: Command) => quicMapList(ctxOf(cmd), opts(cmd)));
+  const lru = program.command('lru').description('the connection table: flows held in the per-CPU LRUs and the fallback LRU');
+  jsonOpt(lru.command('list').description('flows held in the LRUs (read-only), with their real, CPU and (UDP) age, and a count per real'))
+    .option('--vip <vip>', 'only flows of this VIP (ADDR:PORT/PROTO)')
+    .option('--real <addr>', 'only flows held on this real')
+    .option('--client <addr>', 'only flows of this client (ADDR or ADDR:PORT)')
+    .option('--limit <n>', `most flows listed (default ${DEFAULT_FLOW_LIMIT}; the counts per real cover every match)`)
+    .action(async (_o, cmd: Command) => lruList(ctxOf(cmd), opts(cmd)));
+  dryOpt(jsonOpt(lru.command('purge').description('delete the flows of a VIP (of one real) from the LRUs: their next packets are hashed again; never prompts'), 'print the result as JSON'))
+    .option('--vip <vip>', 'the VIP whose flows go (required)')
+    .option('--real <addr>', 'only the flows held on this real')
+    .action(async (_o, cmd: Command) => lruPurge(ctxOf(cmd), opts(cmd)));
 
   const mac = program.command('mac').description('the default gateway MAC: get (default) or set');
   jsonOpt(mac.command('get', { isDefault: true }).description('print the default MAC'))
@@ -145,11 +178,14 @@ export function buildProgram(deps: CliDeps, run: { ctx?: Ctx; result?: number })
     .option('--prometheus', 'Prometheus text format, one sample (for node_exporter\'s textfile collector)')
     .option('--once', 'print one sample (taken one --interval after the first read) and exit')
     .option('--count <n>', 'print n samples and exit')
+    .option('--run-time', 'turn the kernel\'s BPF run-time statistics on while this runs: ns per packet (costs ~72 ns per packet for every BPF program on the box)')
     .action(async (_o, cmd: Command) => stats(ctxOf(cmd), opts(cmd)));
 
   jsonOpt(program.command('trace').argument('<src>', 'client SRC:SPORT, e.g. 203.0.113.5:40000').argument('<vip>', 'ADDR:PORT/PROTO'))
     .description('where this flow goes, and why (on a clone: no live flow moves)')
     .option('--syn', 'trace it as a TCP SYN (a new connection: the LRU is skipped)')
+    .option('--quic-header <kind>', 'QUIC VIPs: short (default), initial, 0rtt, handshake or retry')
+    .option('--cid <hex>', 'QUIC VIPs: the destination connection id, e.g. 4100000000000000 (CID v1, server id 1024)')
     .action(async (s: string, v: string, _o, cmd: Command) => trace(ctxOf(cmd), s, v, opts(cmd)));
 
   const config = program.command('config').description('the whole desired state as one JSON file: export, apply');
@@ -188,7 +224,7 @@ export function buildProgram(deps: CliDeps, run: { ctx?: Ctx; result?: number })
       run.result = ok ? EXIT.ok : EXIT.failed;
     });
 
-  for (const c of [program, ...program.commands, ...program.commands.flatMap((c) => c.commands)]) {
+  for (const c of [program, ...program.commands, ...program.commands.flatMap((c) => [...c.commands, ...c.commands.flatMap((d) => d.commands)])]) {
     c.exitOverride().configureOutput(program.configureOutput()).showSuggestionAfterError(true);
   }
   return program;

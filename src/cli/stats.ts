@@ -12,6 +12,7 @@ export interface StatsFlags {
   prometheus?: boolean;
   once?: boolean;
   count?: string;
+  runTime?: boolean;
 }
 
 export function statsText(intf: string, s: StatsSample): string {
@@ -35,6 +36,10 @@ export function statsText(intf: string, s: StatsSample): string {
   if (s.reals.length) {
     lines.push(table(['REAL', 'PPS', 'BPS', 'PACKETS'], [...s.reals].sort((a, b) => b.pps - a.pps).map((r) => [r.address, human(r.pps), human(r.bps), human(r.packets)])));
   }
+  if (s.runTime) {
+    const rt = s.runTime;
+    lines.push(`run time ${rt.nsPerPacket.toFixed(0)} ns/packet  core share per CPU (estimate: pps × ns): ${rt.perCpuShare.map((c) => `cpu${c.cpu} ${pct(c.share)}`).join('  ')}`);
+  }
   return lines.join('\n');
 }
 
@@ -53,6 +58,11 @@ export async function stats(ctx: Ctx, f: StatsFlags): Promise<void> {
   try {
     await ctx.withDataplane({ write: false }, async (dp) => {
       const intf = dp.info().intf;
+      // On while this command runs (the kernel turns them off when the process ends, also when killed).
+      if (f.runTime) {
+        const rt = dp.runTimeStats(true);
+        ctx.warn(`BPF run-time statistics on while this runs: they cost about ${rt.costNs} ns per packet for every BPF program on the box`);
+      }
       dp.sample();
       for (let i = 0; i < count && !ac.signal.aborted; i++) {
         try {

@@ -1,18 +1,21 @@
 // trace: where a flow goes and why (the dataplane computes it and confirms it on a clone of the
 // program, so no live flow, LRU entry or counter changes).
-import { InputError, parseEndpoint, parseVip } from '../dataplane/abi.js';
+import { InputError, parseEndpoint, parseQuicPacket, parseVip } from '../dataplane/abi.js';
 import type { Ctx } from './context.js';
 import { traceJson } from './format.js';
 
-export async function trace(ctx: Ctx, srcText: string, vipText: string, f: { syn?: boolean; json?: boolean }): Promise<void> {
+export async function trace(ctx: Ctx, srcText: string, vipText: string, f: { syn?: boolean; json?: boolean; quicHeader?: string; cid?: string }): Promise<void> {
   const src = parseEndpoint(srcText, 'source');
   const vip = parseVip(vipText);
+  if (f.quicHeader !== undefined && f.cid === undefined) throw new InputError('trace --quic-header needs --cid HEX (the destination connection id)');
+  const quic = f.cid !== undefined ? parseQuicPacket(f.quicHeader, f.cid) : undefined;
+  if (quic && vip.proto !== 'udp') throw new InputError(`trace --cid: ${vip.proto} VIP ${vipText.trim()} carries no QUIC (QUIC VIPs are UDP)`);
   if (src.address.includes(':') !== vip.address.includes(':')) {
     throw new InputError(`source ${src.address} and VIP ${vip.address} are of different IP families`);
   }
   ctx.requireRoot('trace');
   await ctx.withDataplane({ write: false }, (dp) => {
-    const t = dp.trace({ src: src.address, sport: src.port, vip, syn: !!f.syn });
+    const t = dp.trace({ src: src.address, sport: src.port, vip, syn: !!f.syn, ...(quic ? { quic } : {}) });
     if (f.json) {
       ctx.json({ src: srcText.trim(), ...traceJson(t) });
       return;

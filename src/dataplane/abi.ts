@@ -490,6 +490,35 @@ export function quicHeader(p: Uint8Array): QuicHeader {
   return { kind: 'id', cidVersion: v as 1 | 2 | 3, id };
 }
 
+/** A QUIC packet as `trace` takes it: the header form and the destination connection id's bytes. */
+export type QuicPacketKind = 'short' | 'initial' | '0rtt' | 'handshake' | 'retry';
+export const QUIC_PACKET_KINDS: readonly QuicPacketKind[] = ['short', 'initial', '0rtt', 'handshake', 'retry'];
+
+export interface QuicPacketSpec {
+  kind: QuicPacketKind;
+  /** The destination connection id (1..20 bytes). */
+  cid: Buffer;
+}
+
+/** Parses `--quic-header KIND` and `--cid HEX` (1 to 20 bytes). */
+export function parseQuicPacket(kind: unknown, cidHex: unknown): QuicPacketSpec {
+  const k = String(kind ?? 'short').trim().toLowerCase();
+  if (!(QUIC_PACKET_KINDS as readonly string[]).includes(k)) throw new InputError(`bad QUIC header "${truncate(k, 20)}": expected one of ${QUIC_PACKET_KINDS.join(', ')}`);
+  const h = String(cidHex ?? '').trim().replace(/^0x/i, '').replace(/[:\s]/g, '');
+  if (!/^([0-9a-f]{2}){1,20}$/i.test(h)) throw new InputError(`bad connection id "${truncate(String(cidHex ?? ''), 50)}": expected 1 to 20 bytes in hex, e.g. 4100000000000000`);
+  return { kind: k as QuicPacketKind, cid: Buffer.from(h, 'hex') };
+}
+
+/**
+ * The UDP payload of such a packet: short header 0x40 then the CID; long header 0xC0 | type << 4,
+ * version 1, DCID length, DCID (the datapath reads neither the version nor the fixed bit).
+ */
+export function quicPayload(q: QuicPacketSpec): Buffer {
+  if (q.kind === 'short') return Buffer.concat([Buffer.from([0x40]), q.cid]);
+  const type = { initial: 0, '0rtt': 1, handshake: 2, retry: 3 }[q.kind];
+  return Buffer.concat([Buffer.from([0xc0 | (type << 4), 0, 0, 0, 1, q.cid.length]), q.cid]);
+}
+
 /** vip_to_down_reals_map's inner maps: HASH real index (u32) -> u8 (ignored), MAX_REALS entries, BPF_F_NO_PREALLOC. */
 export const DOWN_REALS_INNER = { keySize: 4, valueSize: 1 } as const;
 

@@ -31,6 +31,7 @@ export interface SampleWatch {
 export const DATAPLANE_CALLS = [
   'info', 'sample', 'vips', 'addVip', 'removeVip', 'setVipFlags', 'addReal', 'removeReal', 'setRealWeight', 'getDefaultMac',
   'setDefaultMac', 'applyConfig', 'vlans', 'addVlan', 'removeVlan', 'setVlanMac', 'healthcheck', 'trace', 'changeLog', 'reattach', 'detach',
+  'quicMappings', 'addQuicMapping', 'removeQuicMapping', 'setRealDown', 'flows', 'purgeFlows', 'runTimeStats',
 ] as const satisfies readonly (keyof Dataplane)[];
 export type DataplaneCall = (typeof DATAPLANE_CALLS)[number];
 

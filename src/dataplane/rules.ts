@@ -101,10 +101,14 @@ export function parseRealAddress(text: string): { address: string; family: 4 | 6
   return { address: a.text, family: a.family };
 }
 
-/** A real behind a VIP: an IPv6 VIP's packets can only be encapsulated towards an IPv6 real. */
+/**
+ * A real behind a VIP: an IPv6 VIP needs an IPv6 real. Katran's default build does send an IPv6
+ * VIP's packet to an IPv4 real (IPIP, protocol 4), but its outer total length is 40 bytes short,
+ * so the real drops it: refused rather than silently lost.
+ */
 export function checkRealForVip(real: string, vip: VipKey): void {
   if (!real.includes(':') && vip.address.includes(':')) {
-    throw new InputError(`real ${real} is IPv4 but VIP ${formatVip(vip)} is IPv6: Katran cannot encapsulate an IPv6 packet in IPv4`);
+    throw new InputError(`real ${real} is IPv4 but VIP ${formatVip(vip)} is IPv6: Katran's IPIP header for an IPv6 packet is 40 bytes short in total length, so the real would drop it`);
   }
 }
 

@@ -96,6 +96,8 @@ export interface AttachRequest {
   /** Total LRU entries, split across the forwarding CPUs. */
   lruSize?: number;
   forwardingCores?: number[];
+  /** server_id_map entries (default Katran's 0xFFFFFE, about 128 MiB); ids beyond fall back to hashing. */
+  quicServerIds?: number;
   /** Replace an XDP program that is not ours. */
   force?: boolean;
   /** VLAN mappings (--vlan / --vlan-mac); refused before anything is attached when they break a rule. */
@@ -124,7 +126,7 @@ export interface BalancerInfo {
   readOnlyReason?: string;
   objectPath?: string;
   pinDir?: string;
-  capacity: { vips: number; maxVips: number; reals: number; maxReals: number; ringSize: number };
+  capacity: { vips: number; maxVips: number; reals: number; maxReals: number; ringSize: number; quicServerIds?: number };
   vipFlagsSupported: VipFlagName[];
   healthcheck: { intf: string; progId: number } | null;
   /** Where the interface stands now (deleted, renamed, program replaced); absent: not checked. */
@@ -176,6 +178,18 @@ export interface CpuStat {
   pass: PairStat;
 }
 
+/** The program's cost over the last interval, while the kernel's run-time statistics are on. */
+export interface RunTime {
+  /** run_time_ns / run_cnt deltas: the average ns the program took per packet. */
+  nsPerPacket: number;
+  /** Program runs (packets) in the interval. */
+  runs: number;
+  /** Per CPU: pps × nsPerPacket / 1e9, an ESTIMATE of the share of a core (the kernel gives no per-CPU split). */
+  perCpuShare: { cpu: number; share: number }[];
+  busiest: { cpu: number; share: number } | null;
+  estimate: true;
+}
+
 export interface StatsSample {
   /** ms since the epoch */
   at: number;
@@ -192,6 +206,10 @@ export interface StatsSample {
   underFlood: boolean;
   /** The interface checked with this sample (deleted, renamed...); absent: not checked. */
   interfaceState?: InterfaceState;
+  /** quic_stats_map (absent from objects without QUIC routing: null). */
+  quic?: QuicSample | null;
+  /** Present while the kernel's run-time statistics move (turned on by runTimeStats, or by another process). */
+  runTime?: RunTime;
 }
 
 export interface RealState {
@@ -202,6 +220,10 @@ export interface RealState {
   /** Slots of this VIP's ring that point at the real, counted from the kernel's ring. */
   ringSlots: number;
   ringShare: number;
+  /** Marked down (udp-flow-migration VIPs): its LRU hits are re-hashed. */
+  down?: boolean;
+  /** QUIC server ids routed to this real (they hold its index). */
+  serverIds?: number;
   /** While a change is pending: the kernel's ring points at this real, the desired state does not list it. */
   kernelOnly?: true;
   /** While a change is pending: the weight it sets, when it changes this real's (the kernel's ring may hold either). */
@@ -230,10 +252,33 @@ export interface VipSpec extends VipKey {
 export interface BalancerConfig {
   /** Default gateway MAC; undefined keeps the current one, null clears it. */
   mac?: string | null;
-  vips: { key: VipKey; flags?: VipFlagName[]; hash?: HashKind; reals?: { address: string; weight: number }[] }[];
   /** VLAN mappings (katran-tui's object); undefined keeps the current ones, [] removes them. */
   vlans?: VlanMappingText[];
+  vips: { key: VipKey; flags?: VipFlagName[]; hash?: HashKind; reals?: { address: string; weight: number; down?: boolean }[] }[];
+  /** QUIC server-id mappings; undefined keeps the current ones. */
+  quicMappings?: { id: number; real: string }[];
 }
+
+/** A QUIC server id routed to a real (global, as in Katran). */
+export interface QuicMapping {
+  id: number;
+  real: string;
+  /** The real's index (shared with the rings). */
+  index: number;
+}
+
+/** QUIC counters of quic_stats_map, summed over CPUs, with rates over the last interval. */
+export interface QuicSample {
+  totals: Record<QuicCounter, number>;
+  /** per second */
+  rates: Record<QuicCounter, number>;
+  /** Each CPU's latest non-zero cid_invalid_server_id_sample (a last value, never summed). */
+  invalidIdSamples: { cpu: number; id: number }[];
+}
+
+export type QuicCounter =
+  | 'chRouted' | 'cidInitial' | 'cidInvalidServerId' | 'cidRouted' | 'cidUnknownRealDropped'
+  | 'cidV0' | 'cidV1' | 'cidV2' | 'cidV3' | 'dstMatchInLru' | 'dstMismatchInLru' | 'dstNotFoundInLru';
 
 export interface ChangeOptions {
   /** Validate and describe the change; write nothing. */
@@ -262,6 +307,8 @@ export interface TraceRequest {
   sport: number;
   vip: VipKey;
   syn?: boolean;
+  /** For QUIC VIPs: the packet's header form and destination connection id (else a CID naming no server id). */
+  quic?: import('./abi.js').QuicPacketSpec;
 }
 
 export interface TraceResult {
@@ -272,8 +319,58 @@ export interface TraceResult {
   /** Why, step by step: VIP match, LRU or ring slot, hash value. */
   steps: string[];
   ringSlot?: number;
+  /** QUIC VIPs: the server id the packet carries and whether server_id_map routed it. */
+  quic?: { serverId: number | null; routed: boolean; why: string };
   /** The userspace computation and the kernel (prog_test_run on a clone) agree. */
   confirmedByKernel: boolean;
+}
+
+/** Which flows of the connection table to read: every filter optional (a VIP, a real, a client ADDR or ADDR:PORT). */
+export interface FlowQuery {
+  vip?: VipKey;
+  real?: string;
+  client?: string;
+  /** Most flows listed (default 1000); the per-real counts cover every match. */
+  limit?: number;
+}
+
+/** A flow held in an LRU. */
+export interface FlowEntry {
+  /** The VIP it belongs to, formatVip; a VIP removed since is named by the flow's destination. */
+  vip: string;
+  /** "203.0.113.9:40000" ([v6]:port for IPv6). */
+  client: string;
+  /** The real's address, null when its index no longer names a real. */
+  real: string | null;
+  realIndex: number;
+  /** The CPU whose LRU holds it; null: the shared fallback LRU. */
+  cpu: number | null;
+  /** UDP: ms since the flow's last packet (from atime vs the monotonic clock); null for TCP. */
+  ageMs: number | null;
+}
+
+/** Where a slice-by-slice read of the LRUs stands (opaque to callers). */
+export interface FlowCursor { table: number; token: number | null }
+
+export interface FlowList {
+  intf: string;
+  flows: FlowEntry[];
+  /** More flows matched than were listed. */
+  truncated: boolean;
+  /** Flows that matched the filter. */
+  matched: number;
+  /** Matching flows per real (every match, not only the listed ones), most first. */
+  perReal: { real: string; flows: number }[];
+  /** LRU entries read, and the LRUs' total size: the progress of a read in slices. */
+  read: number;
+  capacity: number;
+  /** Pass it back to read the next slice; null when every LRU was read. */
+  cursor: FlowCursor | null;
+}
+
+export interface PurgeResult extends ChangeResult {
+  /** Flows deleted (dry run: that would be). */
+  flows: number;
 }
 
 export interface HealthcheckState {
@@ -308,8 +405,28 @@ export interface Dataplane {
   removeVlan(vlan: string, o?: ChangeOptions): ChangeResult;
   setVlanMac(egress: string, mac: string, o?: ChangeOptions): ChangeResult;
   healthcheck(): HealthcheckState | null;
+  /** QUIC server-id mappings from the desired state (server_id_map holds 16M entries: never scanned). */
+  quicMappings(): QuicMapping[];
+  /** Maps (or remaps) a server id to a real; the real's index comes from the shared allocator. */
+  addQuicMapping(id: number | string, real: string, o?: ChangeOptions): ChangeResult;
+  /** Unmaps a server id; server_id_map[id] is cleared to 0 too (Katran leaves it). */
+  removeQuicMapping(id: number | string, o?: ChangeOptions): ChangeResult;
+  /** Marks a real of a udp-flow-migration VIP down (its LRU hits are re-hashed) or up. */
+  setRealDown(key: VipKey, address: string, down: boolean, o?: ChangeOptions): ChangeResult;
   trace(req: TraceRequest): TraceResult;
   changeLog(limit?: number): ChangeLogEntry[];
+  /**
+   * Flows held in the per-CPU LRUs and the fallback LRU (read-only; batch lookups). Without
+   * `o.slice` every LRU is read; with it, at most that many entries from `o.cursor` on.
+   */
+  flows(q: FlowQuery, o?: { cursor?: FlowCursor | null; slice?: number }): FlowList;
+  /**
+   * The kernel's BPF run-time statistics: `on` true / false turns them on (this process holds the
+   * fd) or off; without it, only says. They cost every BPF program on the box ~costNs per packet.
+   */
+  runTimeStats(on?: boolean): { on: boolean; costNs: number };
+  /** Deletes the flows of a VIP (of one real) from the LRUs: their next packets are hashed again. */
+  purgeFlows(q: { vip: VipKey; real?: string }, o?: ChangeOptions): PurgeResult;
   /**
    * After the interface was deleted and an interface of that name came back (or our program was
    * detached behind our back): attaches the pinned program to the interface's current ifindex and

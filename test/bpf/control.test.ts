@@ -164,7 +164,7 @@ test('weight 0 drains with a warning; IPv4 real behind an IPv6 VIP is refused', 
     assert.equal(v.reals.find((x) => x.address === '198.51.100.1')!.ringShare, 1);
     const v6 = parseVip('[2001:db8::10]:443/tcp');
     cp.addVip({ ...v6 });
-    assert.throws(() => cp.addReal(v6, { address: '198.51.100.1' }), (e: Error) => e instanceof InputError && /^real 198\.51\.100\.1 is IPv4 but VIP \[2001:db8::10\]:443\/tcp is IPv6: Katran cannot encapsulate an IPv6 packet in IPv4$/.test(e.message));
+    assert.throws(() => cp.addReal(v6, { address: '198.51.100.1' }), (e: Error) => e instanceof InputError && /^real 198\.51\.100\.1 is IPv4 but VIP \[2001:db8::10\]:443\/tcp is IPv6: Katran's IPIP header for an IPv6 packet is 40 bytes short in total length, so the real would drop it$/.test(e.message));
     cp.addReal(v6, { address: '2001:db8:1::1' });
     const def = Buffer.alloc(20);
     s.lb.maps.reals.lookup(u32Key(3), def);
@@ -421,7 +421,7 @@ test('Balancer over an observed (read-only) handle: VIPs imported from the kerne
     assert.equal(info.readOnly, true);
     assert.match(info.readOnlyReason!, /another process/);
     assert.equal(info.defaultMac, MAC);
-    assert.deepEqual(info.capacity, { vips: 1, maxVips: 512, reals: 1, maxReals: 4096, ringSize: 65537 });
+    assert.deepEqual(info.capacity, { vips: 1, maxVips: 512, reals: 1, maxReals: 4096, ringSize: 65537, quicServerIds: 0xfffffe });
     const sample = bal.sample();
     assert.deepEqual(sample.vips.map((x) => x.id), ['192.0.2.10:80/udp']);
     assert.deepEqual(sample.reals.map((x) => x.address), ['198.51.100.1']);

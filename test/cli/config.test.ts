@@ -77,7 +77,7 @@ test('apply validates the whole file first: any bad entry, nothing written', asy
     [{ katranTuiConfig: 1, defaultMac: 'ff:ff:ff:ff:ff:ff', vips: [] }, /multicast/],
     [{ katranTuiConfig: 1, vips: [{ vip: '192.0.2.1:80/tcp' }, { vip: '192.0.2.1:80/tcp' }] }, /appears twice/],
     [{ katranTuiConfig: 1, vips: [{ vip: '192.0.2.1:80/tcp' }, { vip: '$(reboot)' }] }, /bad VIP/],
-    [{ katranTuiConfig: 1, vips: [{ vip: '[2001:db8::1]:80/tcp', reals: [{ address: '198.51.100.1' }] }] }, /^katran-tui: config vips\[0\]\.reals\[0\]: real 198\.51\.100\.1 is IPv4 but VIP \[2001:db8::1\]:80\/tcp is IPv6: Katran cannot encapsulate an IPv6 packet in IPv4$/m],
+    [{ katranTuiConfig: 1, vips: [{ vip: '[2001:db8::1]:80/tcp', reals: [{ address: '198.51.100.1' }] }] }, /^katran-tui: config vips\[0\]\.reals\[0\]: real 198\.51\.100\.1 is IPv4 but VIP \[2001:db8::1\]:80\/tcp is IPv6: Katran's IPIP header for an IPv6 packet is 40 bytes short in total length, so the real would drop it$/m],
     [{ katranTuiConfig: 1, vips: [{ vip: '192.0.2.1:80/tcp', reals: [{ address: '198.51.100.1', weight: -1 }] }] }, /bad weight/],
     [{ katranTuiConfig: 1, vips: [{ vip: '192.0.2.1:80/tcp', reals: [{ address: '198.51.100.1', weight: '1' }] }] }, /bad weight/],
     [{ katranTuiConfig: 1, vips: [{ vip: '192.0.2.1:80/tcp', flags: ['quic'] }] }, /config vips\[0\]: VIP flag quic not implemented by this balancer's program/],

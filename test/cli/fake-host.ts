@@ -7,7 +7,9 @@ import { checkHashChange } from '../../src/dataplane/rules.js';
 import {
   ReadOnlyError, type AttachRequest, type BalancerConfig, type BalancerInfo, type BalancerSummary, type ChangeOptions, type ChangeResult, type Dataplane,
   type HashKind, type Host, type InterfaceInfo, type InterfaceState, type PendingChange, type StatsSample, type TraceRequest, type TraceResult, type VipFlagName, type VipSpec, type VipState,
+  type FlowEntry, type FlowList, type FlowQuery, type PurgeResult,
 } from '../../src/dataplane/types.js';
+import { checkFlowQuery } from '../../src/dataplane/lru/query.js';
 import type { CliDeps, Out } from '../../src/cli/context.js';
 import type { DoctorProbe } from '../../src/cli/context.js';
 
@@ -16,6 +18,7 @@ interface FakeVip { key: VipKey; flags: VipFlagName[]; hash: HashKind; reals: Ma
 export class FakeBox {
   vips = new Map<string, FakeVip>();
   mac: string | null = '02:00:00:00:00:01';
+  quic: { id: number; real: string }[] = [];
   writes: string[] = [];
   vlans = new FakeVlans();
   attached = new Map<string, AttachRequest>();
@@ -37,6 +40,10 @@ export class FakeBox {
     if (to) return { status: 'renamed', intf: to, from: intf, ifindex: 7, canReattach: false, message: `interface renamed ${intf} -> ${to} (ifindex 7): still attached and forwarding; pins and state stay under ${intf}` };
     return { status: 'ok', intf, ifindex: 7, canReattach: false, message: `attached to ${intf} (ifindex 7)` };
   }
+  /** Flows held in the LRUs. */
+  flows: FlowEntry[] = [];
+  /** Run-time statistics turned on by a command. */
+  runTime = false;
   /** A change a killed writer left unfinished; a writable open finishes it (as the real one does). */
   pending: PendingChange | null = null;
   counter = 0;
@@ -150,6 +157,17 @@ export class FakeDp implements Dataplane {
       if (cfg.mac) this.box.mac = cfg.mac;
     });
   }
+  quicMappings() { return this.box.quic.map((q, i) => ({ ...q, index: i + 1 })); }
+  addQuicMapping(id: number | string, real: string, o?: ChangeOptions): ChangeResult {
+    return this.change(`addQuicMapping ${id}`, o, `map QUIC server id ${id} -> ${real}`, () => { this.box.quic = [...this.box.quic.filter((q) => q.id !== Number(id)), { id: Number(id), real }]; });
+  }
+  removeQuicMapping(id: number | string, o?: ChangeOptions): ChangeResult {
+    return this.change(`removeQuicMapping ${id}`, o, `unmap QUIC server id ${id}`, () => { this.box.quic = this.box.quic.filter((q) => q.id !== Number(id)); });
+  }
+  setRealDown(key: VipKey, address: string, down: boolean, o?: ChangeOptions): ChangeResult {
+    this.get(key);
+    return this.change(`setRealDown ${formatVip(key)} ${address}`, o, `mark ${address} ${down ? 'down' : 'up'}`, () => undefined);
+  }
   getDefaultMac(): string | null { return this.box.mac; }
   vlans(): VlanMappingText[] | null { return this.box.vlans.list(); }
   private vlanChange(op: string, o: ChangeOptions | undefined, run: (dry: boolean) => ChangeResult): ChangeResult {
@@ -178,6 +196,25 @@ export class FakeDp implements Dataplane {
     return { vip: formatVip(req.vip), real, action: real ? 'TX' : 'DROP', steps: ['VIP match', `ring slot ${req.sport % 65537}`], ringSlot: req.sport % 65537, confirmedByKernel: true };
   }
   changeLog() { return []; }
+  flows(q: FlowQuery): FlowList {
+    const f = checkFlowQuery(q);
+    const m = this.box.flows.filter((e) => (!f.vip || e.vip === formatVip(f.vip)) && (!f.real || e.real === f.real) && (!f.client || e.client.startsWith(`${f.client.address}:`)));
+    const per = new Map<string, number>();
+    for (const e of m) per.set(e.real ?? '?', (per.get(e.real ?? '?') ?? 0) + 1);
+    return { intf: this.intf, flows: m.slice(0, f.limit), truncated: m.length > f.limit, matched: m.length, perReal: [...per].map(([real, flows]) => ({ real, flows })), read: this.box.flows.length, capacity: 4096, cursor: null };
+  }
+  runTimeStats(on?: boolean): { on: boolean; costNs: number } {
+    if (on !== undefined) this.box.runTime = on;
+    return { on: this.box.runTime, costNs: 72 };
+  }
+  purgeFlows(q: { vip: VipKey; real?: string }, o?: ChangeOptions): PurgeResult {
+    const hit = (e: FlowEntry) => e.vip === formatVip(q.vip) && (!q.real || e.real === q.real);
+    const n = this.box.flows.filter(hit).length;
+    const summary = `purge flows of ${formatVip(q.vip)} from the LRU: ${n} flow(s)`;
+    if (o?.dryRun) return { applied: false, summary: [summary], warnings: [], flows: n };
+    const r = this.change('lru purge', o, summary, () => { this.box.flows = this.box.flows.filter((e) => !hit(e)); });
+    return { ...r, flows: n };
+  }
   reattach(o?: ChangeOptions): ChangeResult {
     const st = this.box.ifState(this.intf);
     if (!st.canReattach) throw new Error(`re-attach balancer of ${this.intf}: ${st.status === 'gone' ? `interface ${this.intf} (ifindex 7) is gone and no interface ${this.intf} exists: create it first` : `program 42 is attached to ${st.intf} (ifindex 7): nothing to re-attach`}`);

@@ -2,22 +2,25 @@
 // contract: inputs are validated by the abi.ts parsers (InputError), writes in read-only mode throw
 // ReadOnlyError, dryRun writes nothing, capacity limits hold, and counters grow deterministically
 // per sample (so a test can assert exact rates). The ring share is weight / sum of weights.
-import { DEFAULT_HASH, DEFAULT_WEIGHT, formatVip, InputError, parseIp, parseMac, parsePort, parseVipFlags, parseWeight, vipFlagsToNames, VIP_FLAGS } from '../../src/dataplane/abi.js';
+import { DEFAULT_HASH, DEFAULT_WEIGHT, OWN_VIP_FLAGS, QUIC_STATS_FIELDS, formatVip, InputError, parseIp, parseMac, parsePort, parseVipFlags, parseWeight, vipFlagsToNames, VIP_FLAGS } from '../../src/dataplane/abi.js';
 import type { GlobalCounter, VipFlagName, VipKey } from '../../src/dataplane/abi.js';
 import { AlreadyAttachedError, BpfError, InterfaceMissingError, LockedError, MapFullError, ReadOnlyError } from '../../src/dataplane/errors.js';
 import type { VlanMappingText } from '../../src/dataplane/abi.js';
 import { FakeVlans } from './fake-vlans.js';
+import { checkFlowQuery } from '../../src/dataplane/lru/query.js';
 import { checkHashChange, checkRealForVip, parseRealAddress, parseVipFlagList } from '../../src/dataplane/rules.js';
+import { planAddQuicMapping, planRemoveQuicMapping, planSetRealDown, type Limits, type Plan } from '../../src/dataplane/control/planner.js';
+import type { DesiredQuicMapping, DesiredState } from '../../src/dataplane/control/desired.js';
 import type {
   AttachRequest, BalancerInfo, BalancerSummary, ChangeLogEntry, ChangeOptions, ChangeResult, CpuStat, Dataplane,
   HashKind, HealthcheckState, Host, InterfaceInfo, PairStat, PendingChange, RealStat, StatsSample, TraceRequest, TraceResult,
-  VipSpec, VipState, VipStat, InterfaceState
+  VipSpec, VipState, VipStat, InterfaceState, QuicCounter, QuicMapping, QuicSample, FlowCursor, FlowEntry, FlowList, FlowQuery, PurgeResult,
 } from '../../src/dataplane/types.js';
 
 const GLOBALS: GlobalCounter[] = ['lru', 'lruMiss', 'newConnRate', 'fallbackLru', 'icmpTooBig', 'encapFail', 'chDrop', 'xdpTotal', 'xdpTx', 'xdpDrop', 'xdpPass'];
 export const FAKE_T0 = 1_700_000_000_000;
 
-interface FakeReal { address: string; weight: number }
+interface FakeReal { address: string; weight: number; down?: boolean }
 interface FakeVip { key: VipKey; flags: VipFlagName[]; hash: HashKind; vipNum: number; reals: FakeReal[] }
 
 export interface FakeOptions {
@@ -33,6 +36,8 @@ export interface FakeOptions {
   stepMs?: number;
   defaultMac?: string | null;
   healthcheck?: boolean;
+  /** VIP flags the fake's "program" implements (default: the four older ones). */
+  vipFlags?: VipFlagName[];
 }
 
 function pair(): PairStat { return { v1: 0, v2: 0, r1: 0, r2: 0 }; }
@@ -54,10 +59,18 @@ export class FakeDataplane implements Dataplane {
   stepMs: number;
   defaultMac: string | null;
   hcEnabled: boolean;
+  vipFlags: VipFlagName[];
   /** Sorted by insertion; key = formatVip. */
   readonly vipMap = new Map<string, FakeVip>();
   readonly realIndex = new Map<string, number>();
   private nextRealIndex = 1;
+  /** QUIC server-id mappings (changed through the real planner). */
+  quic: DesiredQuicMapping[] = [];
+  /** server_id_map entries (0: no QUIC map). */
+  quicServerIds = 0xfffffe;
+  /** quic_stats_map counters per second (0: no QUIC traffic); null: the object has no QUIC map. */
+  quicRates: Partial<Record<QuicCounter, number>> | null = {};
+  private quicTotals: Record<string, number> = {};
   readonly log: ChangeLogEntry[] = [];
   /** Samples taken so far. */
   ticks = 0;
@@ -102,6 +115,7 @@ export class FakeDataplane implements Dataplane {
     this.stepMs = o.stepMs ?? 1000;
     this.defaultMac = o.defaultMac === undefined ? '02:00:00:00:00:01' : o.defaultMac;
     this.hcEnabled = o.healthcheck ?? true;
+    this.vipFlags = o.vipFlags ?? ['no-sport', 'no-lru', 'dport-hash', 'hash-src-dst-port'];
     this.ifState = { status: 'ok', intf: this.intf, ifindex: 7, canReattach: false, message: `attached to ${this.intf} (ifindex 7)` };
   }
 
@@ -180,8 +194,8 @@ export class FakeDataplane implements Dataplane {
       readOnly: this.readOnly,
       readOnlyReason: this.readOnly ? this.readOnlyReason : undefined,
       pinDir: this.owner === 'katran-tui' ? `/sys/fs/bpf/katran-tui/${this.intf}` : undefined,
-      capacity: { vips: this.vipMap.size, maxVips: this.maxVips, reals: this.realIndex.size, maxReals: this.maxReals, ringSize: this.ringSize },
-      vipFlagsSupported: ['no-sport', 'no-lru', 'dport-hash', 'hash-src-dst-port'],
+      capacity: { vips: this.vipMap.size, maxVips: this.maxVips, reals: this.realIndex.size, maxReals: this.maxReals, ringSize: this.ringSize, quicServerIds: this.quicServerIds },
+      vipFlagsSupported: [...this.vipFlags],
       healthcheck: this.hcEnabled ? { intf: this.intf, progId: 43 } : null,
       interfaceState: { ...this.ifState },
       pendingChange: this.pendingChange ? { ...this.pendingChange } : null,
@@ -243,7 +257,21 @@ export class FakeDataplane implements Dataplane {
       const part = (p: PairStat): PairStat => ({ v1: p.v1 * f, v2: p.v2 * f, r1: p.r1 * f, r2: p.r2 * f });
       perCpu.push({ cpu: c, total: part(global.xdpTotal), tx: part(global.xdpTx), drop: part(global.xdpDrop), pass: part(global.xdpPass) });
     }
+    let quic: QuicSample | null = null;
+    if (this.quicRates) {
+      const totals = {} as Record<QuicCounter, number>;
+      const qr = {} as Record<QuicCounter, number>;
+      for (const f of QUIC_STATS_FIELDS) {
+        if (f === 'cidInvalidServerIdSample') continue;
+        const r = dt ? this.quicRates[f] ?? 0 : 0;
+        this.quicTotals[f] = (this.quicTotals[f] ?? 0) + r * dt;
+        totals[f] = this.quicTotals[f];
+        qr[f] = r;
+      }
+      quic = { totals, rates: qr, invalidIdSamples: [] };
+    }
     const s: StatsSample = {
+      quic,
       at: this.clock,
       elapsedMs: first ? 0 : this.stepMs,
       global,
@@ -255,6 +283,11 @@ export class FakeDataplane implements Dataplane {
       underFlood: this.underFlood,
       interfaceState: { ...this.ifState },
     };
+    if (this.runTimeOn && !first) {
+      const ns = 250;
+      const perCpuShare = perCpu.map((c) => ({ cpu: c.cpu, share: Math.min(1, (c.total.r1 * ns) / 1e9) }));
+      s.runTime = { nsPerPacket: ns, runs: global.xdpTotal.r1, perCpuShare, busiest: perCpuShare.reduce((b, c) => (c.share > b.share ? c : b)), estimate: true };
+    }
     this.prev = s;
     return s;
   }
@@ -271,7 +304,11 @@ export class FakeDataplane implements Dataplane {
         vipNum: v.vipNum,
         reals: v.reals.map((r) => {
           const share = w ? r.weight / w : 0;
-          return { address: r.address, weight: r.weight, index: this.realIndex.get(r.address) ?? 0, ringSlots: Math.round(share * this.ringSize), ringShare: share };
+          const ids = this.quic.filter((q) => q.real === r.address).length;
+          return {
+            address: r.address, weight: r.weight, index: this.realIndex.get(r.address) ?? 0, ringSlots: Math.round(share * this.ringSize), ringShare: share,
+            ...(r.down ? { down: true } : {}), ...(ids ? { serverIds: ids } : {}),
+          };
         }),
       };
     });
@@ -412,7 +449,58 @@ export class FakeDataplane implements Dataplane {
   private gcReals(): void {
     const used = new Set<string>();
     for (const v of this.vipMap.values()) for (const r of v.reals) used.add(r.address);
+    for (const q of this.quic) used.add(q.real);
     for (const a of [...this.realIndex.keys()]) if (!used.has(a)) this.realIndex.delete(a);
+  }
+
+  // ---- QUIC mappings and down reals: the real planner on a desired state built from the fake's model
+
+  private desired(): DesiredState {
+    return {
+      version: 1, intf: this.intf, mode: 'native', mac: this.defaultMac,
+      vips: [...this.vipMap.values()].map((v) => ({ key: { ...v.key }, flags: [...v.flags], hash: v.hash, vipNum: v.vipNum, reals: v.reals.map((r) => ({ ...r })) })),
+      reals: [...this.realIndex].map(([address, index]) => ({ address, index })),
+      quic: this.quic.map((q) => ({ ...q })),
+    };
+  }
+
+  private limits(): Limits {
+    return { maxVips: this.maxVips, maxReals: this.maxReals + 1, vipFlagsSupported: OWN_VIP_FLAGS, maxServerIds: this.quicServerIds, vlans: true };
+  }
+
+  /** Adopts a plan's next state (mappings, indexes, down marks) unless a dry run. */
+  private adopt(p: Plan, dry: boolean): ChangeResult {
+    if (!dry && p.changes) {
+      this.quic = p.next.quic ?? [];
+      this.realIndex.clear();
+      for (const r of p.next.reals) this.realIndex.set(r.address, r.index);
+      this.nextRealIndex = Math.max(this.nextRealIndex, ...p.next.reals.map((r) => r.index + 1));
+      for (const nv of p.next.vips) {
+        const v = this.vipMap.get(formatVip(nv.key));
+        if (v) v.reals = nv.reals.map((r) => ({ ...r }));
+      }
+      this.record(p.op, p.target, p.logOld, p.logNew);
+    }
+    return { applied: !dry, summary: p.summary, warnings: p.warnings };
+  }
+
+  quicMappings(): QuicMapping[] {
+    return this.quic.map((q) => ({ id: q.id, real: q.real, index: this.realIndex.get(q.real) ?? 0 }));
+  }
+
+  addQuicMapping(id: number | string, real: string, o?: ChangeOptions): ChangeResult {
+    const dry = this.guard(o);
+    return this.adopt(planAddQuicMapping(this.desired(), this.limits(), id, real), dry);
+  }
+
+  removeQuicMapping(id: number | string, o?: ChangeOptions): ChangeResult {
+    const dry = this.guard(o);
+    return this.adopt(planRemoveQuicMapping(this.desired(), this.limits(), id), dry);
+  }
+
+  setRealDown(key: VipKey, address: string, down: boolean, o?: ChangeOptions): ChangeResult {
+    const dry = this.guard(o);
+    return this.adopt(planSetRealDown(this.desired(), key, address, down), dry);
   }
 
   getDefaultMac(): string | null { return this.defaultMac; }
@@ -491,6 +579,62 @@ export class FakeDataplane implements Dataplane {
   }
 
   changeLog(limit = 50): ChangeLogEntry[] { return this.log.slice(-limit); }
+
+  /** Flows the fake's LRUs hold (tests seed them; purge and ageFlows remove them). */
+  heldFlows: FlowEntry[] = [];
+  /** flows() calls, and the slice each asked for. */
+  flowCalls: { slice?: number }[] = [];
+
+  /** `n` flows of `vip` on `real` (clients 203.0.113.x:40000+i), spread over CPUs 0 and 1. */
+  seedFlows(vip: string, real: string, n: number, o: { udp?: boolean } = {}): this {
+    const index = this.realIndex.get(real) ?? 0;
+    for (let i = 0; i < n; i++) {
+      this.heldFlows.push({ vip, client: `203.0.113.${1 + (i % 200)}:${40000 + i}`, real, realIndex: index, cpu: i % 2, ageMs: o.udp ? 100 * i : null });
+    }
+    return this;
+  }
+
+  /** The oldest `n` flows of `real` age out. */
+  ageFlows(real: string, n: number): this {
+    for (let i = 0; i < n; i++) {
+      const at = this.heldFlows.findIndex((f) => f.real === real);
+      if (at < 0) break;
+      this.heldFlows.splice(at, 1);
+    }
+    return this;
+  }
+
+  flows(q: FlowQuery, o: { cursor?: FlowCursor | null; slice?: number } = {}): FlowList {
+    this.flowCalls.push({ slice: o.slice });
+    const f = checkFlowQuery(q);
+    const from = o.cursor?.table ?? 0;
+    const to = o.slice ? Math.min(this.heldFlows.length, from + o.slice) : this.heldFlows.length;
+    const match = this.heldFlows.slice(from, to).filter((e) => (!f.vip || e.vip === formatVip(f.vip)) && (!f.real || e.real === f.real)
+      && (!f.client || e.client.startsWith(`${f.client.address}:`) && (f.client.port === undefined || e.client.endsWith(`:${f.client.port}`))));
+    const per = new Map<string, number>();
+    for (const e of match) per.set(e.real ?? '?', (per.get(e.real ?? '?') ?? 0) + 1);
+    return {
+      intf: this.intf, flows: match.slice(0, f.limit), truncated: match.length > f.limit, matched: match.length,
+      perReal: [...per].map(([real, flows]) => ({ real, flows })).sort((a, b) => b.flows - a.flows),
+      read: to - from, capacity: Math.max(this.heldFlows.length, 4096), cursor: to < this.heldFlows.length ? { table: to, token: null } : null,
+    };
+  }
+
+  /** Run-time statistics as the console turned them (the fake's samples then carry runTime). */
+  runTimeOn = false;
+  runTimeStats(on?: boolean): { on: boolean; costNs: number } {
+    if (on !== undefined) this.runTimeOn = on;
+    return { on: this.runTimeOn, costNs: 72 };
+  }
+
+  purgeFlows(q: { vip: VipKey; real?: string }, o?: ChangeOptions): PurgeResult {
+    const dry = this.guard(o);
+    const id = formatVip(q.vip);
+    const hit = (e: FlowEntry) => e.vip === id && (!q.real || e.real === q.real);
+    const n = this.heldFlows.filter(hit).length;
+    if (!dry) { this.heldFlows = this.heldFlows.filter((e) => !hit(e)); this.record('lru-purge', id, n, 0); }
+    return { applied: !dry, summary: [`purge flows of ${id}${q.real ? ` on ${q.real}` : ''} from the LRU: ${n} flow(s)`], warnings: [], flows: n };
+  }
 
   detach(o?: ChangeOptions): ChangeResult {
     this.detachCalls++;

@@ -16,7 +16,7 @@ export class FakeVlans {
   }
 
   private limits(): Limits {
-    return { maxVips: 512, maxReals: 4096, vipFlagsSupported: 0, vlans: this.available };
+    return { maxVips: 512, maxReals: 4096, vipFlagsSupported: 0, vlans: this.available, maxServerIds: 0 };
   }
 
   list(): VlanMappingText[] | null {

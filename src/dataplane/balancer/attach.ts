@@ -2,7 +2,7 @@
 // through netlink (auto: native, else generic), and the healthcheck program when asked.
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { CTL_MAC_INDEX, ctlMac, isZeroMac, parseMac, u32Key } from '../abi.js';
+import { CTL_MAC_INDEX, DEFAULTS, ctlMac, isZeroMac, parseMac, u32Key } from '../abi.js';
 import type { BalancerHandle, HealthcheckHandle } from '../kernel/handle.js';
 import { xdpAttached, xdpModeNow, xdpProgramOn } from '../kernel/interfaces.js';
 import { XDP_FLAGS, closeFd, linkBasics, objPin, progFdById, progInfo, xdpAttach, xdpDetach } from '../kernel/libbpf.js';
@@ -91,7 +91,11 @@ export function attach(req: AttachOptions): AttachedBalancer {
   let attached = false;
   let hc: HealthcheckHandle | null = null;
   try {
-    loaded = loadBalancer(objectPath, { lruSize: req.lruSize, forwardingCpus: req.forwardingCores });
+    loaded = loadBalancer(objectPath, { lruSize: req.lruSize, forwardingCpus: req.forwardingCores, quicServerIds: req.quicServerIds });
+    const ids = loaded.maps.serverIds?.maxEntries;
+    if (ids !== undefined && ids < DEFAULTS.quicServerIds) {
+      warnings.push(`server_id_map holds ${ids} entries (Katran's holds ${DEFAULTS.quicServerIds}): QUIC server ids ${ids} and up fall back to hashing here, so a box running Katran routes those connections differently (not interchangeable for them)`);
+    }
     // The MAC first: a program attached with a zero MAC would drop (or misroute) every VIP packet.
     loaded.maps.ctl.update(u32Key(CTL_MAC_INDEX), ctlMac.encode(mac));
 

@@ -12,13 +12,16 @@ import type { BalancerHandle } from '../kernel/handle.js';
 import { StatsSampler, type SampleReal, type SampleVip } from '../stats/stats.js';
 import { StateStore } from '../control/state.js';
 import { Tracer } from '../trace/trace.js';
+import { purgeFlows, readFlows } from '../lru/flows.js';
+import { RUN_TIME_STATS_COST_NS, RunTimeMeter, runTimeStatsHeld, setRunTimeStats } from '../stats/runtime.js';
 import { requireOwnWritable } from './checks.js';
 import { detach as lifecycleDetach } from './detach.js';
 import { interfaceStateOf } from './interface-state.js';
 import { reattach as lifecycleReattach, type ReattachResult } from './reattach.js';
 import { ReadOnlyError } from '../types.js';
 import type {
-  BalancerInfo, ChangeLogEntry, ChangeOptions, ChangeResult, Dataplane, HealthcheckState, InterfaceState, StatsSample, TraceRequest,
+  BalancerInfo, ChangeLogEntry, ChangeOptions, ChangeResult, Dataplane, HealthcheckState, InterfaceState, QuicMapping, StatsSample, TraceRequest,
+  FlowCursor, FlowList, FlowQuery, PurgeResult,
   TraceResult, VipSpec, VipState,
 } from '../types.js';
 import { vipFlagsToNames } from '../abi.js';
@@ -50,6 +53,9 @@ export class Balancer implements Dataplane {
   readonly control: ControlPlane;
   private readonly sampler: StatsSampler;
   private readonly tracer: Tracer;
+  private readonly runTime: RunTimeMeter;
+  /** This balancer turned the run-time statistics on (close() turns them off). */
+  private statsOwner = false;
   private readonly store: (DesiredStore & { close?(): void }) | null;
   private lists: { version: number; at: number; vips: SampleVip[]; reals: SampleReal[] } | null = null;
   private closed = false;
@@ -68,6 +74,7 @@ export class Balancer implements Dataplane {
     }
     this.sampler = new StatsSampler(handle.maps, handle.sizes, { hcStats: handle.healthcheck?.maps.get(MAP.hcStats), monotonicMs: o.monotonicMs });
     this.tracer = new Tracer(handle);
+    this.runTime = new RunTimeMeter(handle.progFd);
   }
 
   /**
@@ -122,7 +129,10 @@ export class Balancer implements Dataplane {
       defaultMac: this.control.getDefaultMac(),
       owner: h.owner,
       readOnly: h.readOnly || !this.store?.writable,
-      capacity: { vips: s.vips, maxVips: h.sizes.maxVips, reals: s.reals, maxReals: h.sizes.maxReals, ringSize: h.sizes.ringSize },
+      capacity: {
+        vips: s.vips, maxVips: h.sizes.maxVips, reals: s.reals, maxReals: h.sizes.maxReals, ringSize: h.sizes.ringSize,
+        ...(h.maps.serverIds ? { quicServerIds: h.maps.serverIds.maxEntries } : {}),
+      },
       vipFlagsSupported: vipFlagsToNames(h.vipFlagsSupported),
       healthcheck: h.healthcheck ? { intf: h.healthcheck.intf, progId: h.healthcheck.progId } : null,
       interfaceState,
@@ -164,6 +174,8 @@ export class Balancer implements Dataplane {
     const l = this.sampleLists();
     const s = this.sampler.sample(l.vips, l.reals);
     s.interfaceState = this.interfaceState();
+    const rt = this.runTime.sample(s.perCpu);
+    if (rt) s.runTime = rt;
     return s;
   }
 
@@ -210,6 +222,27 @@ export class Balancer implements Dataplane {
     return this.control.setDefaultMac(mac, o);
   }
 
+  quicMappings(): QuicMapping[] {
+    return this.control.quicMappings();
+  }
+
+  /** Listed ids whose server_id_map entry differs from the desired state (reads only those ids). */
+  quicMappingsDrift(): number[] {
+    return this.control.quicMappingsDrift();
+  }
+
+  addQuicMapping(id: number | string, real: string, o?: ChangeOptions): ChangeResult {
+    return this.control.addQuicMapping(id, real, o);
+  }
+
+  removeQuicMapping(id: number | string, o?: ChangeOptions): ChangeResult {
+    return this.control.removeQuicMapping(id, o);
+  }
+
+  setRealDown(key: VipKey, address: string, down: boolean, o?: ChangeOptions): ChangeResult {
+    return this.control.setRealDown(key, address, down, o);
+  }
+
   /** `config apply`: the balancer holds exactly `cfg` afterwards (one transaction). */
   applyConfig(cfg: DesiredConfig, o?: ChangeOptions): ChangeResult {
     return this.control.apply(cfg, o);
@@ -218,7 +251,7 @@ export class Balancer implements Dataplane {
   /** The desired state as `config export` writes it (vip_nums and indexes left out; `vlans` only when there are some). */
   exportConfig(): DesiredConfig {
     const s = this.control.state();
-    const cfg: DesiredConfig = { mac: s.mac, vips: s.vips.map((v) => ({ key: v.key, flags: v.flags, hash: v.hash, reals: v.reals })) };
+    const cfg: DesiredConfig = { mac: s.mac, vips: s.vips.map((v) => ({ key: v.key, flags: v.flags, hash: v.hash, reals: v.reals })), quicMappings: s.quic ?? [] };
     if (s.vlans?.length) cfg.vlans = s.vlans;
     return cfg;
   }
@@ -269,6 +302,33 @@ export class Balancer implements Dataplane {
     return this.store?.changeLog(limit) ?? [];
   }
 
+  runTimeStats(on?: boolean): { on: boolean; costNs: number } {
+    if (on !== undefined) { this.statsOwner = on; setRunTimeStats(on); }
+    return { on: runTimeStatsHeld(), costNs: RUN_TIME_STATS_COST_NS };
+  }
+
+  /** The VIPs flows are matched against: the desired state's, or the kernel's (observed). */
+  private vipKeys(): VipKey[] {
+    return this.sampleLists().vips.map((v) => v.key);
+  }
+
+  flows(q: FlowQuery, o: { cursor?: FlowCursor | null; slice?: number } = {}): FlowList {
+    return readFlows(this.handle, this.vipKeys(), q, { cursor: o.cursor, budget: o.slice });
+  }
+
+  purgeFlows(q: { vip: VipKey; real?: string }, o: ChangeOptions = {}): PurgeResult {
+    const h = this.handle;
+    const what = `purge flows of ${formatVip(q.vip)}${q.real ? ` on ${q.real}` : ''}`;
+    if (!o.dryRun) {
+      if (h.readOnly) throw new ReadOnlyError(`${what}: ${h.readOnlyReason ?? 'the balancer is open read-only'}`);
+      if (this.store && !this.store.writable) throw new ReadOnlyError(`${what}: the state directory is open read-only`);
+    }
+    const n = purgeFlows(h, this.vipKeys(), q, !!o.dryRun);
+    const summary = [`${what} from the LRU: ${n} flow(s)${n ? ', their next packets are hashed again' : ''}`];
+    if (!o.dryRun && n) this.store?.appendChangeLog({ at: new Date().toISOString(), op: 'lru-purge', target: `${formatVip(q.vip)}${q.real ? ` ${q.real}` : ''}`, old: n, new: 0 });
+    return { applied: !o.dryRun, summary, warnings: [], flows: n };
+  }
+
   reattach(o: ChangeOptions = {}): ChangeResult {
     const h = this.handle;
     requireOwnWritable(h, 're-attach');
@@ -301,6 +361,7 @@ export class Balancer implements Dataplane {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    if (this.statsOwner) setRunTimeStats(false);
     this.tracer.close();
     this.store?.close?.();
     this.handle.close();

@@ -2,21 +2,39 @@
 // the kernel maps and the durable desired state. Every change is planned on a whole desired state
 // (planner.ts: validated completely, nothing written, every policy), then applied by the
 // reconciler (reconciler.ts: intent, kernel writes, rollback; recovery at the next open).
-import type { VipFlagName, VipKey, VlanMappingText } from '../abi.js';
-import type { BalancerHandle } from '../kernel/handle.js';
-import type { ChangeOptions, ChangeResult, PendingChange, RealState, VipSpec, VipState } from '../types.js';
-import { ReadOnlyError } from '../types.js';
+import type {
+  VipFlagName, VipKey, VlanMappingText,
+} from '../abi.js';
+import type {
+  BalancerHandle,
+} from '../kernel/handle.js';
+import type {
+  ChangeOptions, ChangeResult, PendingChange, QuicMapping, RealState, VipSpec, VipState,
+} from '../types.js';
 import {
-  copyState, emptyState, indexMap, isPatch, patchState, vipId, type DesiredConfig, type DesiredState, type DesiredStore, type DesiredVip,
+  ReadOnlyError,
+} from '../types.js';
+import {
+  copyState, emptyState, indexMap, isPatch, patchState, quicMappings, vipId, type DesiredConfig, type DesiredState, type DesiredStore, type DesiredVip,
 } from './desired.js';
-import { ringCounts } from './maglev.js';
-import { pendingChangeOf, StateCorruptError } from './state.js';
 import {
-  planAddReal, planAddVip, planAddVlan, planApply, planRemoveVlan, planSetVlanMac, planSetVlans, planRemoveReal, planRemoveVip, planSetDefaultMac, planSetRealWeight, planSetVipFlags, validateState,
-  type Limits, type Plan,
+  ringCounts,
+} from './maglev.js';
+import {
+  pendingChangeOf, StateCorruptError,
+} from './state.js';
+import {
+  planAddReal, planAddVip, planAddVlan, planApply, planRemoveVlan, planSetVlanMac, planSetVlans, planRemoveReal, planRemoveVip, planSetDefaultMac, planSetRealWeight, planSetVipFlags, validateState, planAddQuicMapping, planRemoveQuicMapping, planSetRealDown, type Limits, type Plan,
 } from './planner.js';
-import { Reconciler, type FaultHook } from './reconciler.js';
-import type { Intent } from './desired.js';
+import {
+  Reconciler, type FaultHook,
+} from './reconciler.js';
+import {
+  heldFlowsByReal,
+} from '../lru/flows.js';
+import type {
+  Intent,
+} from './desired.js';
 
 export interface ControlOptions {
   faults?: FaultHook;
@@ -37,7 +55,10 @@ export class ControlPlane {
   private constructor(readonly handle: BalancerHandle, private readonly store: DesiredStore | null, o: ControlOptions) {
     this.ringSize = handle.sizes.ringSize;
     this.kernel = new Reconciler(handle.maps, this.ringSize, o.faults);
-    this.limits = { maxVips: handle.sizes.maxVips, maxReals: handle.maps.reals.maxEntries, vipFlagsSupported: handle.vipFlagsSupported, vlans: this.kernel.vlan !== null };
+    this.limits = {
+      maxVips: handle.sizes.maxVips, maxReals: handle.maps.reals.maxEntries, vipFlagsSupported: handle.vipFlagsSupported,
+      maxServerIds: handle.maps.serverIds?.maxEntries ?? 0, vlans: this.kernel.vlan !== null,
+    };
     this.desired = emptyState(handle.intf, handle.mode);
   }
 
@@ -188,6 +209,8 @@ export class ControlPlane {
   vips(): VipState[] {
     const s = this.desired;
     const idx = indexMap(s);
+    const ids = new Map<string, number>();
+    for (const q of quicMappings(s)) ids.set(q.real, (ids.get(q.real) ?? 0) + 1);
     const pending = this.pendingSeen !== null;
     const kernel = pending ? this.kernel.kernelLists(s) : null;
     const kernelAt = new Map(kernel?.reals.map((r) => [r.index, r.address]));
@@ -200,6 +223,8 @@ export class ControlPlane {
         const index = known.get(r.address)!;
         const slots = counts.get(index) ?? 0;
         const st: RealState = { address: r.address, weight: r.weight, index, ringSlots: slots, ringShare: slots / this.ringSize };
+        if (r.down) st.down = true;
+        if (ids.has(r.address)) st.serverIds = ids.get(r.address);
         if (target) {
           const w = weightOf(id, r.address);
           if (w !== r.weight) st.pendingWeight = w;
@@ -238,6 +263,29 @@ export class ControlPlane {
       }
     }
     return out;
+  }
+
+  /**
+   * QUIC server-id mappings: from the desired state (server_id_map holds 16M entries); without a
+   * state store (observe mode) from one batched scan of the kernel's map, kept until refreshed.
+   */
+  quicMappings(): QuicMapping[] {
+    if (!this.store) {
+      if (!this.observedIds || this.observedIds.version !== this.version) {
+        const byIndex = new Map(this.kernel.kernelLists(this.desired).reals.map((r) => [r.index, r.address]));
+        this.observedIds = { version: this.version, list: this.kernel.scanServerIds().map((q) => ({ id: q.id, real: byIndex.get(q.index) ?? '(unknown index)', index: q.index })) };
+      }
+      return this.observedIds.list.map((q) => ({ ...q }));
+    }
+    const idx = indexMap(this.desired);
+    return quicMappings(this.desired).map((q) => ({ id: q.id, real: q.real, index: idx.get(q.real)! }));
+  }
+
+  private observedIds: { version: number; list: QuicMapping[] } | null = null;
+
+  /** Ids of `ids` whose server_id_map entry differs from the desired index (a check of the listed ids only). */
+  quicMappingsDrift(): number[] {
+    return this.quicMappings().filter((q) => this.kernel.serverIdIndex(q.id) !== q.index).map((q) => q.id);
   }
 
   /** One VIP's ring slice as the kernel holds it (a copy). */
@@ -280,6 +328,12 @@ export class ControlPlane {
   private change(what: string, o: ChangeOptions, make: () => Plan): ChangeResult {
     this.guardWrite(what);
     const p = make();
+    if (p.changes) {
+      // Counted before the write: a removed real's index still names it.
+      const held = this.heldOnLosingReals(p);
+      p.summary.push(...held.summary);
+      p.warnings.push(...held.warnings);
+    }
     if (!o.dryRun && p.changes) {
       this.kernel.commit(this.store!, this.desired, p, (s) => {
         this.desired = s;
@@ -292,6 +346,41 @@ export class ControlPlane {
   }
 
   private readonly moved = (v: DesiredVip, s: DesiredState): number => this.kernel.moved(v, s);
+
+  /**
+   * The drain numbers of a ring change, one policy for the console, the CLI and `config apply`: per
+   * VIP whose ring changes, the flows held in the LRU on reals that lose ring slots (those flows
+   * keep their real until they end; new flows follow the new ring), and a warning for each removed
+   * real that still holds flows.
+   */
+  private heldOnLosingReals(p: Plan): { summary: string[]; warnings: string[] } {
+    const out = { summary: [] as string[], warnings: [] as string[] };
+    const m = this.handle.maps;
+    if (!m.lruMapping && !m.fallbackLru) return out;
+    const cur = this.desired;
+    const addrOf = new Map(cur.reals.map((r) => [r.index, r.address]));
+    const keys = cur.vips.map((v) => v.key);
+    for (const id of p.scope) {
+      const before = cur.vips.find((v) => vipId(v.key) === id);
+      if (!before) continue; // a new VIP holds no flows
+      const after = p.next.vips.find((v) => vipId(v.key) === id);
+      const was = ringCounts(this.kernel.readRing(before.vipNum));
+      const will = after ? ringCounts(this.kernel.desiredRing(after, p.next)) : new Map<number, number>();
+      const losing = [...was].filter(([i, n]) => i !== 0 && (will.get(i) ?? 0) < n).map(([i]) => i);
+      if (!losing.length) continue;
+      const held = heldFlowsByReal(this.handle, keys, before.key);
+      const parts = losing.map((i) => ({ i, address: addrOf.get(i) ?? `index ${i}`, n: held.get(i) ?? 0 }));
+      const total = parts.reduce((a, x) => a + x.n, 0);
+      const list = parts.filter((x) => x.n > 0).map((x) => `${x.address} ${x.n}`).join(', ');
+      out.summary.push(`${id}: ${total} flow(s) held in the LRU are on reals that lose ring slots${list ? ` (${list})` : ''}`);
+      for (const x of parts) {
+        if (x.n > 0 && after && !after.reals.some((r) => r.address === x.address)) {
+          out.warnings.push(`${x.address} still holds ${x.n} flow(s) of ${id} in the LRU: they keep going to it until they end (katran-tui lru purge --vip ${id} --real ${x.address} re-hashes them now)`);
+        }
+      }
+    }
+    return out;
+  }
 
   addVip(spec: VipSpec, o: ChangeOptions = {}): ChangeResult {
     return this.change('add VIP', o, () => planAddVip(this.desired, this.limits, spec));
@@ -319,6 +408,18 @@ export class ControlPlane {
 
   setDefaultMac(mac: string, o: ChangeOptions = {}): ChangeResult {
     return this.change('set default MAC', o, () => planSetDefaultMac(this.desired, mac));
+  }
+
+  addQuicMapping(id: number | string, real: string, o: ChangeOptions = {}): ChangeResult {
+    return this.change('add QUIC mapping', o, () => planAddQuicMapping(this.desired, this.limits, id, real));
+  }
+
+  removeQuicMapping(id: number | string, o: ChangeOptions = {}): ChangeResult {
+    return this.change('delete QUIC mapping', o, () => planRemoveQuicMapping(this.desired, this.limits, id));
+  }
+
+  setRealDown(key: VipKey, address: string, down: boolean, o: ChangeOptions = {}): ChangeResult {
+    return this.change(down ? 'mark real down' : 'mark real up', o, () => planSetRealDown(this.desired, key, address, down));
   }
 
   /** `config apply`: makes the balancer hold exactly `cfg` (VIPs not in it are removed). */

@@ -7,6 +7,14 @@ import type { BalancerConfig, ChangeLogEntry, HashKind } from '../types.js';
 export interface DesiredReal {
   address: string;
   weight: number;
+  /** Marked down (vip_to_down_reals_map; only on udp-flow-migration VIPs): its LRU hits are re-hashed. */
+  down?: boolean;
+}
+
+/** A QUIC server id routed to a real (server_id_map[id] = the real's index), global as in Katran. */
+export interface DesiredQuicMapping {
+  id: number;
+  real: string;
 }
 
 export interface DesiredVip {
@@ -31,6 +39,8 @@ export interface DesiredState {
    * VLAN, the egress VLAN and its gateway MAC (null: the default MAC). VLANs as "573" / "100.573".
    */
   vlans?: DesiredVlan[];
+  /** QUIC server-id mappings, by id (absent in older state files: none). Each holds a reference on its real's index. */
+  quic?: DesiredQuicMapping[];
 }
 
 export interface DesiredVlan {
@@ -67,16 +77,17 @@ export interface DesiredStore {
 export const vipId = formatVip;
 
 export function emptyState(intf: string, mode: string): DesiredState {
-  return { version: 1, intf, mode, mac: null, vips: [], reals: [], vlans: [] };
+  return { version: 1, intf, mode, mac: null, vips: [], reals: [], vlans: [], quic: [] };
 }
 
 /** A deep copy of a desired state (structuredClone is ~20x slower for 512 VIPs). */
 export function copyState(s: DesiredState): DesiredState {
   return {
     version: 1, intf: s.intf, mode: s.mode, mac: s.mac,
-    vips: s.vips.map((v) => ({ key: { address: v.key.address, port: v.key.port, proto: v.key.proto }, flags: [...v.flags], hash: v.hash, vipNum: v.vipNum, reals: v.reals.map((r) => ({ address: r.address, weight: r.weight })) })),
+    vips: s.vips.map((v) => ({ key: { address: v.key.address, port: v.key.port, proto: v.key.proto }, flags: [...v.flags], hash: v.hash, vipNum: v.vipNum, reals: v.reals.map(copyReal) })),
     reals: s.reals.map((r) => ({ address: r.address, index: r.index })),
     vlans: (s.vlans ?? []).map((v) => ({ ingress: v.ingress, egress: v.egress, mac: v.mac })),
+    quic: quicMappings(s).map((m) => ({ id: m.id, real: m.real })),
   };
 }
 
@@ -86,6 +97,20 @@ export function vlansOf(s: DesiredState): DesiredVlan[] {
 
 function sameVlans(a: DesiredState, b: DesiredState): boolean {
   return JSON.stringify(vlansOf(a)) === JSON.stringify(vlansOf(b));
+}
+
+function copyReal(r: DesiredReal): DesiredReal {
+  return r.down ? { address: r.address, weight: r.weight, down: true } : { address: r.address, weight: r.weight };
+}
+
+/** The QUIC server-id mappings of a state (none in a state written before they existed). */
+export function quicMappings(s: DesiredState): DesiredQuicMapping[] {
+  return s.quic ?? [];
+}
+
+/** Addresses of the reals of `v` marked down. */
+export function downReals(v: DesiredVip): string[] {
+  return v.reals.filter((r) => r.down).map((r) => r.address);
 }
 
 /**
@@ -101,6 +126,8 @@ export interface StatePatch {
   reals: Record<string, number | null>;
   /** The whole VLAN list (a handful of entries) when the change touches it. */
   vlans?: DesiredVlan[];
+  /** QUIC server ids (decimal text) -> real address; null = unmapped. Absent: no QUIC change. */
+  quic?: Record<string, string | null>;
 }
 
 export function diffStates(a: DesiredState, b: DesiredState): { old: StatePatch; new: StatePatch } {
@@ -121,6 +148,13 @@ export function diffStates(a: DesiredState, b: DesiredState): { old: StatePatch;
     if (x !== y) { o.reals[addr] = x; n.reals[addr] = y; }
   }
   if (!sameVlans(a, b)) { o.vlans = vlansOf(a); n.vlans = vlansOf(b); }
+  const qa = new Map(quicMappings(a).map((m) => [m.id, m.real]));
+  const qb = new Map(quicMappings(b).map((m) => [m.id, m.real]));
+  for (const id of new Set([...qa.keys(), ...qb.keys()])) {
+    const x = qa.get(id) ?? null;
+    const y = qb.get(id) ?? null;
+    if (x !== y) { (o.quic ??= {})[id] = x; (n.quic ??= {})[id] = y; }
+  }
   return { old: o, new: n };
 }
 
@@ -140,6 +174,14 @@ export function patchState(base: DesiredState, p: StatePatch): DesiredState {
   }
   s.reals = [...reals].map(([address, index]) => ({ address, index })).sort((x, y) => x.index - y.index);
   if (p.vlans) s.vlans = p.vlans.map((v) => ({ ...v }));
+  if (p.quic) {
+    const q = new Map(quicMappings(s).map((m) => [m.id, m.real]));
+    for (const [id, a] of Object.entries(p.quic)) {
+      if (a === null) q.delete(Number(id));
+      else q.set(Number(id), a);
+    }
+    s.quic = [...q].map(([id, real]) => ({ id, real })).sort((x, y) => x.id - y.id);
+  }
   return s;
 }
 
@@ -160,7 +202,11 @@ function ringSig(v: DesiredVip, idx: Map<string, number>): string {
   return `${v.vipNum} ${ringRecipe(v, (a) => idx.get(a))}`;
 }
 
-/** VIPs whose ring, flags or presence differs between two desired states. */
+function downSig(v: DesiredVip): string {
+  return downReals(v).sort().join(',');
+}
+
+/** VIPs whose ring, flags, down reals or presence differs between two desired states. */
 export function changedVips(a: DesiredState, b: DesiredState): Set<string> {
   const out = new Set<string>();
   const ia = indexMap(a);
@@ -169,7 +215,7 @@ export function changedVips(a: DesiredState, b: DesiredState): Set<string> {
   const vb = new Map(b.vips.map((v) => [vipId(v.key), v]));
   for (const [id, v] of va) {
     const w = vb.get(id);
-    if (!w || ringSig(v, ia) !== ringSig(w, ib) || flagsMask(v.flags) !== flagsMask(w.flags)) out.add(id);
+    if (!w || ringSig(v, ia) !== ringSig(w, ib) || flagsMask(v.flags) !== flagsMask(w.flags) || downSig(v) !== downSig(w)) out.add(id);
   }
   for (const id of vb.keys()) if (!va.has(id)) out.add(id);
   return out;

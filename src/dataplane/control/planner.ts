@@ -3,14 +3,19 @@
 // out, what the operator is told). Pure: it writes nothing; the one thing it asks of the kernel is
 // how many ring slots a change moves (the `moved` callback), for the summary.
 import {
-  DEFAULT_HASH, DEFAULT_WEIGHT, InputError, formatMac, isZeroMac, parseHash, parseMac, parsePort, parseProto, parseVipFlags, parseWeight,
-  formatVlan, parseVlan, parseVlanMapping, vipFlagsToNames, type VipFlagName, type VipKey, type VlanMappingText,
+  DEFAULT_HASH, DEFAULT_WEIGHT, InputError, formatMac, isZeroMac, parseHash, parseMac, parsePort, parseProto, parseVipFlags, parseWeight, formatVlan, parseVlan, parseVlanMapping, vipFlagsToNames, type VipFlagName, type VipKey, type VlanMappingText, parseServerId,
 } from '../abi.js';
-import { VlanUnavailableError } from '../types.js';
-import type { HashKind, VipSpec } from '../types.js';
-import { MapFullError } from '../errors.js';
 import {
-  changedVips, copyState, flagsMask, vipId, vlansOf, type DesiredConfig, type DesiredReal, type DesiredState, type DesiredVip,
+  VlanUnavailableError,
+} from '../types.js';
+import type {
+  HashKind, VipSpec,
+} from '../types.js';
+import {
+  MapFullError,
+} from '../errors.js';
+import {
+  changedVips, copyState, flagsMask, vipId, vlansOf, type DesiredConfig, type DesiredReal, type DesiredState, type DesiredVip, downReals, quicMappings, type DesiredQuicMapping,
 } from './desired.js';
 import {
   checkHashChange, checkRealForVip, checkVlanMappings, describeChange, parseRealAddress, parseVipAddress, parseVipFlagList, pct,
@@ -25,6 +30,8 @@ export interface Limits {
   vipFlagsSupported: number;
   /** The object has katran-tui's VLAN maps (bpf/vlan.h); upstream Katran's has none. */
   vlans: boolean;
+  /** Entries of server_id_map (0: the object has none): routable ids 1 .. min(0xFFFFFD, entries - 1). */
+  maxServerIds: number;
 }
 
 /** Share of `v`'s ring slots that move from what the kernel holds to the ring `v` has in `s`. */
@@ -93,9 +100,19 @@ export function validateState(raw: DesiredState, what: string, limits: Limits): 
     for (const r of v.reals) {
       r.address = checkRealAddress(r.address).address;
       r.weight = parseWeight(r.weight);
+      if (r.down !== undefined && r.down !== true) delete r.down;
       if (!idx.has(r.address)) bad(`real ${r.address} of ${vipId(v.key)} has no index`);
     }
   }
+  const ids = new Set<number>();
+  s.quic = (Array.isArray(s.quic) ? s.quic : []).map((q) => {
+    const id = parseServerId(q?.id, limits.maxServerIds);
+    if (ids.has(id)) bad(`QUIC server id ${id} given twice`);
+    ids.add(id);
+    const real = checkRealAddress(q.real).address;
+    if (!idx.has(real)) bad(`real ${real} of QUIC server id ${id} has no index`);
+    return { id, real };
+  }).sort((a, b) => a.id - b.id);
   if (s.mac !== null && s.mac !== undefined) s.mac = formatMac(parseMac(s.mac));
   else s.mac = null;
   // A saved state is loaded even if its MACs are short (the refusal is for changes).
@@ -113,11 +130,38 @@ function lowestFreeVipNum(s: DesiredState, limits: Limits): number | null {
   return null;
 }
 
-/** Drops the index allocations no VIP uses any more (their index becomes free). */
+/**
+ * Drops the index allocations nothing references any more (their index becomes free). A VIP's
+ * real and a QUIC server-id mapping each hold a reference, as Katran's refcounted allocator does.
+ */
 function gcReals(s: DesiredState): void {
   const used = new Set<string>();
   for (const v of s.vips) for (const r of v.reals) used.add(r.address);
+  for (const q of quicMappings(s)) used.add(q.real);
   s.reals = s.reals.filter((r) => used.has(r.address));
+}
+
+/** Server ids routed to `address`. */
+function idsOf(s: DesiredState, address: string): number[] {
+  return quicMappings(s).filter((q) => q.real === address).map((q) => q.id);
+}
+
+function idList(ids: number[]): string {
+  return ids.length <= 4 ? ids.join(', ') : `${ids.slice(0, 4).join(', ')}, ... (${ids.length})`;
+}
+
+/** Warnings for reals that leave their last VIP while QUIC mappings still name them (the index is kept). */
+function keptByMappings(cur: DesiredState, next: DesiredState, addresses: Iterable<string>): string[] {
+  const out: string[] = [];
+  for (const a of new Set(addresses)) {
+    const ids = idsOf(next, a);
+    const inVip = next.vips.some((v) => v.reals.some((r) => r.address === a));
+    if (ids.length && !inVip && cur.vips.some((v) => v.reals.some((r) => r.address === a))) {
+      const index = next.reals.find((r) => r.address === a)?.index;
+      out.push(`${a} is in no VIP now, but QUIC server id(s) ${idList(ids)} still route to it: its index ${index} is kept and id-routed packets keep reaching it (quic map del ID to stop them)`);
+    }
+  }
+  return out;
 }
 
 /**
@@ -187,7 +231,7 @@ export function planRemoveVip(cur: DesiredState, key: VipKey): Plan {
   if (freed.length) summary.push(`free real index(es) ${freed.map((r) => `${r.index} (${r.address})`).join(', ')}`);
   return plan({
     op: 'remove-vip', target: id, next, logOld: v, logNew: null, scope: new Set([id]), summary,
-    warnings: [`traffic to ${id} is no longer balanced: it passes to the host's stack`],
+    warnings: [`traffic to ${id} is no longer balanced: it passes to the host's stack`, ...keptByMappings(cur, next, v.reals.map((r) => r.address))],
   });
 }
 
@@ -199,10 +243,16 @@ export function planSetVipFlags(cur: DesiredState, limits: Limits, key: VipKey, 
   const before = v.flags;
   v.flags = flags;
   const changes = flagsMask(before) !== flagsMask(flags);
+  const warnings = changes ? ['flows held in the LRU keep their real; new flows hash with the new flags'] : [];
+  const down = downReals(v);
+  if (down.length && !flags.includes('udp-flow-migration')) {
+    for (const r of v.reals) delete r.down;
+    warnings.push(`${id} loses udp-flow-migration: the down mark(s) of ${down.join(', ')} are cleared (the kernel consults them only for udp-flow-migration VIPs)`);
+  }
   return plan({
     op: 'set-vip-flags', target: id, next, logOld: before, logNew: flags, scope: new Set([id]), changes,
     summary: changes ? [describeChange({ op: 'set-vip-flags', target: id, old: before, new: flags })] : [`${id} already has flags ${flagsText(flags)}: nothing to change`],
-    warnings: changes ? ['flows held in the LRU keep their real; new flows hash with the new flags'] : [],
+    warnings,
   });
 }
 
@@ -241,6 +291,7 @@ export function planRemoveReal(cur: DesiredState, key: VipKey, addressIn: string
     warnings.unshift(`${id} has no real with weight > 0 left: its ring is emptied, and its traffic is dropped (counted as CH drops)`);
   }
   if (!next.reals.some((x) => x.address === address)) summary.push(`index ${cur.reals.find((x) => x.address === address)!.index} is freed (no VIP uses ${address})`);
+  warnings.push(...keptByMappings(cur, next, [address]));
   return plan({ op: 'remove-real', target: `${id} ${address}`, next, logOld: r, logNew: null, scope: new Set([id]), summary, warnings, movedShare: ms });
 }
 
@@ -257,6 +308,8 @@ export function planSetRealWeight(cur: DesiredState, key: VipKey, addressIn: str
   const ms = moved(v, next);
   const warnings: string[] = [];
   if (weight === 0) warnings.push(`draining ${address}: new flows go to the other reals; flows held in the LRU stay on it until they age out`);
+  const ids = idsOf(next, address);
+  if (weight === 0 && ids.length) warnings.push(`draining does not stop id-routed QUIC traffic: server id(s) ${idList(ids)} still route to ${address} (quic map del ID to stop them)`);
   if (!v.reals.some((x) => x.weight > 0)) warnings.unshift(`${id} has no real with weight > 0 left: its ring is emptied, and its traffic is dropped (counted as CH drops)`);
   const changes = before !== weight;
   return plan({
@@ -282,6 +335,89 @@ export function planSetDefaultMac(cur: DesiredState, macIn: string): Plan {
     op: 'set-mac', target: 'default MAC', next, logOld: before, logNew: text, scope: new Set(), changes: before !== text,
     summary: [describeChange({ op: 'set-mac', target: 'default MAC', old: before, new: text })],
     warnings: text === null ? ['an all-zero MAC: katran-tui\'s program drops every balanced packet until a MAC is set'] : [],
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// QUIC server ids and down reals
+
+function checkServerIdMap(limits: Limits, what: string): void {
+  if (limits.maxServerIds < 2) throw new InputError(`${what}: the loaded balancer has no server_id_map (not a QUIC-capable object)`);
+}
+
+/** Sorted by id, the state's canonical order. */
+function setMappings(s: DesiredState, m: DesiredQuicMapping[]): void {
+  s.quic = [...m].sort((a, b) => a.id - b.id);
+}
+
+export function planAddQuicMapping(cur: DesiredState, limits: Limits, idIn: unknown, realIn: string): Plan {
+  checkServerIdMap(limits, 'add QUIC mapping');
+  const id = parseServerId(idIn, limits.maxServerIds);
+  const { address } = checkRealAddress(realIn);
+  const next = copyState(cur);
+  const before = quicMappings(next).find((q) => q.id === id) ?? null;
+  const target = `server id ${id}`;
+  if (before?.real === address) {
+    return plan({ op: 'quic-map-add', target, next, logOld: before, logNew: before, scope: new Set(), changes: false, summary: [`server id ${id} already routes to ${address}: nothing to change`], warnings: [] });
+  }
+  const index = allocRealIndexes(next, [address], limits).get(address)!;
+  setMappings(next, [...quicMappings(next).filter((q) => q.id !== id), { id, real: address }]);
+  gcReals(next); // a remap may release the old real's last reference
+  const summary = [before
+    ? `remap QUIC server id ${id}: ${before.real} -> ${address} (index ${index})`
+    : `map QUIC server id ${id} -> ${address} (index ${index}${cur.reals.some((r) => r.address === address) ? '' : ', new'})`];
+  if (before && !next.reals.some((r) => r.address === before.real)) summary.push(`index ${cur.reals.find((r) => r.address === before.real)!.index} is freed (nothing uses ${before.real})`);
+  const warnings: string[] = [];
+  if (before) warnings.push(`QUIC connections carrying server id ${id} move from ${before.real} to ${address} with their next packet`);
+  const vipsOf = next.vips.filter((v) => v.reals.some((r) => r.address === address));
+  if (!vipsOf.length) warnings.push(`${address} is a real of no VIP: only packets whose connection id names server id ${id} reach it`);
+  const drained = vipsOf.filter((v) => v.reals.some((r) => r.address === address && r.weight === 0));
+  if (drained.length) warnings.push(`${address} is drained (weight 0) in ${drained.map((v) => vipId(v.key)).join(', ')}: id-routed packets reach it all the same`);
+  if (id >= limits.maxServerIds) warnings.push(`server id ${id} is beyond server_id_map (${limits.maxServerIds} entries): it falls back to hashing`);
+  return plan({ op: 'quic-map-add', target, next, logOld: before, logNew: { id, real: address, index }, scope: new Set(), summary, warnings });
+}
+
+export function planRemoveQuicMapping(cur: DesiredState, limits: Limits, idIn: unknown): Plan {
+  checkServerIdMap(limits, 'delete QUIC mapping');
+  const id = parseServerId(idIn, limits.maxServerIds);
+  const next = copyState(cur);
+  const before = quicMappings(next).find((q) => q.id === id);
+  if (!before) throw new InputError(`delete QUIC mapping: server id ${id} is not mapped (quic map list shows the mappings)`);
+  setMappings(next, quicMappings(next).filter((q) => q.id !== id));
+  gcReals(next);
+  const summary = [`unmap QUIC server id ${id} (was ${before.real}); server_id_map[${id}] is cleared to 0`];
+  if (!next.reals.some((r) => r.address === before.real)) summary.push(`index ${cur.reals.find((r) => r.address === before.real)!.index} is freed (nothing uses ${before.real})`);
+  return plan({
+    op: 'quic-map-del', target: `server id ${id}`, next, logOld: before, logNew: null, scope: new Set(), summary,
+    warnings: [`packets carrying server id ${id} fall back to the LRU and the ring (counted as invalid server ids)`],
+  });
+}
+
+export function planSetRealDown(cur: DesiredState, key: VipKey, addressIn: string, down: boolean): Plan {
+  const what = down ? 'mark real down' : 'mark real up';
+  const next = copyState(cur);
+  const v = findVip(next, key, what);
+  const id = vipId(v.key);
+  const { address } = checkRealAddress(addressIn);
+  if (!v.flags.includes('udp-flow-migration')) {
+    throw new InputError(`${what} ${address} in ${id}: the VIP has no udp-flow-migration flag (the kernel consults down reals only for such VIPs; vip flags can add it)`);
+  }
+  const r = v.reals.find((x) => x.address === address);
+  if (!r) throw new InputError(`${what} ${address} in ${id}: it is not a real of this VIP`);
+  const changes = !!r.down !== down;
+  if (down) r.down = true;
+  else delete r.down;
+  const target = `${id} ${address}`;
+  const ids = idsOf(next, address);
+  const warnings: string[] = [];
+  if (down && changes) {
+    warnings.push(`UDP flows of ${id} held in the LRU on ${address} are re-hashed with their next packet; the ring is unchanged, so the hash may pick ${address} again (set its weight to 0 to keep new flows away)`);
+    if (ids.length) warnings.push(`server id(s) ${idList(ids)} still route QUIC packets to ${address}: a down mark does not stop id-routed traffic`);
+  }
+  return plan({
+    op: down ? 'real-down' : 'real-up', target, next, logOld: !down, logNew: down, scope: new Set([id]), changes,
+    summary: changes ? [`mark ${address} in ${id} ${down ? 'down' : 'up'} (vip_to_down_reals_map)`] : [`${address} in ${id} is already ${down ? 'down' : 'up'}: nothing to change`],
+    warnings,
   });
 }
 
@@ -317,7 +453,12 @@ export function planApply(cur: DesiredState, limits: Limits, cfg: DesiredConfig,
       if (rseen.has(address)) throw new InputError(`bad config: real ${address} appears twice in ${id}`);
       rseen.add(address);
       checkRealForVip(address, key);
-      rs.push({ address, weight: parseWeight(r.weight ?? DEFAULT_WEIGHT) });
+      const dr: DesiredReal = { address, weight: parseWeight(r.weight ?? DEFAULT_WEIGHT) };
+      if (r.down) {
+        if (!flags.includes('udp-flow-migration')) throw new InputError(`bad config: real ${address} of ${id} is marked down, but the VIP has no udp-flow-migration flag (the kernel consults down reals only for such VIPs)`);
+        dr.down = true;
+      }
+      rs.push(dr);
     }
     const prev = old.vips.find((v) => vipId(v.key) === id);
     if (prev) checkHashChange(key, prev.hash, hash);
@@ -325,6 +466,19 @@ export function planApply(cur: DesiredState, limits: Limits, cfg: DesiredConfig,
   }
   if (vips.length > limits.maxVips) throw new MapFullError('apply config', 'VIPs', '', { maxEntries: limits.maxVips, message: `apply config: map full (${limits.maxVips}): the config has ${vips.length} VIPs` });
   next.vips = vips;
+  // QUIC mappings: absent from the config keeps the current ones (a file older than them applies as before).
+  if (cfg.quicMappings !== undefined) {
+    if (!Array.isArray(cfg.quicMappings)) throw new InputError('bad config: quicMappings must be a list of {id, real}');
+    if (cfg.quicMappings.length) checkServerIdMap(limits, 'apply config');
+    const ids = new Set<number>();
+    const mappings = cfg.quicMappings.map((q) => {
+      const mid = parseServerId(q?.id, limits.maxServerIds);
+      if (ids.has(mid)) throw new InputError(`bad config: QUIC server id ${mid} appears twice`);
+      ids.add(mid);
+      return { id: mid, real: checkRealAddress(q.real).address };
+    });
+    setMappings(next, mappings);
+  }
   for (const v of vips) {
     if (v.vipNum < 0) {
       const n = lowestFreeVipNum({ ...next, vips: vips.filter((x) => x.vipNum >= 0) }, limits);
@@ -337,8 +491,17 @@ export function planApply(cur: DesiredState, limits: Limits, cfg: DesiredConfig,
   // Indexes: keep those of addresses still used; new addresses never take an index freed now.
   const freedNow = old.reals.map((r) => r.index);
   gcReals(next);
-  allocRealIndexes(next, vips.flatMap((v) => v.reals.map((r) => r.address)), limits, freedNow);
+  allocRealIndexes(next, [...vips.flatMap((v) => v.reals.map((r) => r.address)), ...quicMappings(next).map((q) => q.real)], limits, freedNow);
   const scope = changedVips(old, next);
+  const quicBefore = JSON.stringify(quicMappings(old));
+  const quicChanged = JSON.stringify(quicMappings(next)) !== quicBefore;
+  if (quicChanged) {
+    const a = new Map(quicMappings(old).map((q) => [q.id, q.real]));
+    const b = new Map(quicMappings(next).map((q) => [q.id, q.real]));
+    for (const [qid, r] of b) if (a.get(qid) !== r) summary.push(a.has(qid) ? `remap QUIC server id ${qid}: ${a.get(qid)} -> ${r}` : `map QUIC server id ${qid} -> ${r}`);
+    for (const [qid, r] of a) if (!b.has(qid)) summary.push(`unmap QUIC server id ${qid} (was ${r})`);
+  }
+  warnings.push(...keptByMappings(old, next, old.vips.flatMap((v) => v.reals.map((r) => r.address))));
   let movedShare: number | undefined;
   for (const id of scope) {
     const v = vips.find((x) => vipId(x.key) === id);
@@ -354,7 +517,7 @@ export function planApply(cur: DesiredState, limits: Limits, cfg: DesiredConfig,
   if (!summary.length) summary.push('the balancer already holds this config: nothing to change');
   return plan({
     op: 'apply-config', target: `${vips.length} VIP(s)`, next, logOld: `${old.vips.length} VIP(s)`, logNew: `${vips.length} VIP(s)`, scope,
-    changes: scope.size > 0 || next.mac !== old.mac || vlansChange, summary, warnings, movedShare,
+    changes: scope.size > 0 || next.mac !== old.mac || vlansChange || quicChanged, summary, warnings, movedShare,
   });
 }
 

@@ -18,26 +18,46 @@
 //   e. the default MAC;
 //   f. VLAN mappings (katran-tui's object): made equal to the target's, entry by entry (a VLAN's
 //      traffic is balanced from the moment its entry holds the egress VLAN and gateway MAC).
+//   e. the default MAC.
+// QUIC server ids: unmapped ids are cleared (0) with a; ids are written after b (an id never names
+// an index before it holds its address). Down reals (vip_to_down_reals_map) follow d.
 import {
-  CTL_MAC_INDEX, DEFAULT_HASH, formatMac, formatVlan, isZeroMac, parseMac, parseVlan, realDefinition, u32Key, vipDefinition, vipFlagsToNames, vipMeta,
-  type VipKey, type VlanEntry, type VlanMappingText,
+  CTL_MAC_INDEX, DEFAULT_HASH, DOWN_REALS_INNER, formatMac, formatVlan, isZeroMac, parseMac, parseVlan, realDefinition, u32Key, vipDefinition, vipFlagsToNames, vipMeta, type VipKey, type VlanEntry, type VlanMappingText,
 } from '../abi.js';
-import { VlanTable } from '../kernel/vlan.js';
-import { VlanUnavailableError } from '../types.js';
-import type { BalancerMaps } from '../kernel/loader.js';
-import { ArrayRangeReader } from '../kernel/maps.js';
-import { movedShare, ringCounts, ringDiff, ringForReals } from './maglev.js';
 import {
-  changedVips, diffStates, emptyState, flagsMask, indexMap, isPatch, patchState, vipId, vlansOf,
-  type DesiredReal, type DesiredState, type DesiredStore, type DesiredVip, type Intent,
+  VlanTable,
+} from '../kernel/vlan.js';
+import {
+  VlanUnavailableError,
+} from '../types.js';
+import type {
+  BalancerMaps,
+} from '../kernel/loader.js';
+import {
+  ArrayRangeReader, BpfMap,
+} from '../kernel/maps.js';
+import {
+  BPF_F_NO_PREALLOC, BPF_MAP_TYPE, mapCreate, mapFdById,
+} from '../kernel/libbpf.js';
+import {
+  movedShare, ringCounts, ringDiff, ringForReals,
+} from './maglev.js';
+import {
+  changedVips, diffStates, emptyState, flagsMask, indexMap, isPatch, patchState, vipId, vlansOf, downReals, quicMappings, type DesiredReal, type DesiredState, type DesiredStore, type DesiredVip, type Intent,
 } from './desired.js';
-import type { Plan } from './planner.js';
-import { ringRecipe } from '../rules.js';
+import type {
+  Plan,
+} from './planner.js';
+import {
+  ringRecipe,
+} from '../rules.js';
 
 /**
  * Called at named points of a transaction: tests inject faults here (throw: a failing write;
  * process.kill(SIGKILL): a crash). Steps: 'intent', 'vip-delete', 'real', 'ring-batch', 'vip-add',
  * 'mac', 'vlan', 'applied', 'state'.
+ * process.kill(SIGKILL): a crash). Steps: 'intent', 'vip-delete', 'server-id', 'real', 'ring-batch',
+ * 'vip-add', 'down-reals', 'mac', 'applied', 'state'.
  */
 export type FaultHook = (step: string, info: { op: string; done?: number; total?: number }) => void;
 
@@ -56,10 +76,12 @@ export interface Undo {
   stats: Map<number, Buffer>;
   /** Ring slices as they were before this pass wrote them, by vip_num. */
   rings: Map<number, Uint32Array>;
+  /** server_id_map values as they were, by id. */
+  serverIds: Map<number, Buffer>;
 }
 
 function newUndo(): Undo {
-  return { reals: new Map(), realsStats: new Map(), stats: new Map(), rings: new Map() };
+  return { reals: new Map(), realsStats: new Map(), stats: new Map(), rings: new Map(), serverIds: new Map() };
 }
 
 interface KernelVip {
@@ -176,6 +198,53 @@ export class Reconciler {
     return isZeroMac(m) ? null : formatMac(m);
   }
 
+  /** server_id_map[id] (0: unset or no map). */
+  serverIdIndex(id: number): number {
+    const m = this.maps.serverIds;
+    if (!m || id >= m.maxEntries) return 0;
+    const b = Buffer.alloc(m.valueBufferSize);
+    return m.lookup(u32Key(id), b) ? b.readUInt32LE(0) : 0;
+  }
+
+  /**
+   * Every non-zero entry of server_id_map (observe mode, where no desired state lists them). 16M
+   * entries take seconds: read in batches of 64k into one reused buffer, and only on request.
+   */
+  scanServerIds(): { id: number; index: number }[] {
+    const m = this.maps.serverIds;
+    if (!m) return [];
+    const CH = 65536;
+    const r = new ArrayRangeReader(m, CH);
+    const out: { id: number; index: number }[] = [];
+    for (let start = 0; start < m.maxEntries; start += CH) {
+      const got = r.read(start, Math.min(CH, m.maxEntries - start));
+      for (let i = 0; i < got; i++) {
+        const index = r.values.readUInt32LE(i * m.valueBufferSize);
+        if (index) out.push({ id: r.keys.readUInt32LE(i * 4), index });
+      }
+    }
+    return out;
+  }
+
+  /** Real indexes listed down for a VIP in vip_to_down_reals_map (empty: none, or no map). */
+  downIndexes(key: VipKey): Set<number> {
+    const inner = this.openDownInner(vipDefinition.encode(key), true);
+    if (!inner) return new Set();
+    try {
+      return new Set(inner.keys().map((k) => k.readUInt32LE(0)));
+    } finally {
+      inner.close();
+    }
+  }
+
+  private openDownInner(outerKey: Buffer, readOnly: boolean): BpfMap | null {
+    const outer = this.maps.downReals;
+    if (!outer) return null;
+    const v = Buffer.alloc(outer.valueBufferSize);
+    if (!outer.lookup(outerKey, v)) return null;
+    return BpfMap.fromFd('down reals (inner)', mapFdById(v.readUInt32LE(0), readOnly), { readOnly, ownsFd: true });
+  }
+
   /**
    * Slots per real index in a VIP's ring as the kernel holds it. Reading one ring slice costs ~7 ms
    * (65537 lookups), so the counts are kept per vip_num and read again only when what the ring is
@@ -201,11 +270,12 @@ export class Reconciler {
       const ring = kv.vipNum < maxVips ? this.readRing(kv.vipNum) : new Uint32Array(0);
       const counts = ringCounts(ring);
       const rs: DesiredReal[] = [];
+      const down = this.downIndexes(kv.key);
       for (const idx of [...counts.keys()].sort((a, b) => a - b)) {
         const addr = idx > 0 ? reals[idx] : null;
         if (!addr) continue;
         used.set(idx, addr);
-        rs.push({ address: addr, weight: 1 });
+        rs.push(down.has(idx) ? { address: addr, weight: 1, down: true } : { address: addr, weight: 1 });
       }
       s.vips.push({ key: kv.key, flags: vipFlagsToNames(kv.flags), hash: DEFAULT_HASH, vipNum: kv.vipNum, reals: rs });
     }
@@ -236,6 +306,11 @@ export class Reconciler {
       if (!k || k.vipNum !== v.vipNum || k.flags !== flagsMask(v.flags) || v.reals.some((r) => reals[idx.get(r.address)!] !== r.address)) out.push(id);
     }
     for (const id of kv.keys()) if (!s.vips.some((v) => vipId(v.key) === id)) out.push(id);
+    for (const v of s.vips) {
+      const want = downReals(v).map((a) => idx.get(a)!).sort().join(',');
+      if (this.maps.downReals && [...this.downIndexes(v.key)].sort().join(',') !== want && !out.includes(vipId(v.key))) out.push(vipId(v.key));
+    }
+    if (quicMappings(s).some((q) => this.serverIdIndex(q.id) !== idx.get(q.real))) out.push('QUIC mappings');
     const mac = this.getDefaultMac();
     if (mac !== s.mac && !out.length) out.push('default MAC');
     if (this.vlan && this.vlansDiffer(s)) out.push('VLANs');
@@ -341,6 +416,27 @@ export class Reconciler {
         present.add(id);
       }
     }
+    // a'. QUIC server ids no longer mapped: cleared (Katran leaves them; a stale id would keep
+    //     routing to an index that may change hands)
+    const tAddrIdx = new Map(target.reals.map((r) => [r.address, r.index]));
+    const tIds = new Map(quicMappings(target).map((q) => [q.id, tAddrIdx.get(q.real)!]));
+    const idBuf = Buffer.alloc(4);
+    const setId = (id: number, index: number): void => {
+      const sm = m.serverIds!;
+      const before = Buffer.alloc(sm.valueBufferSize);
+      sm.lookup(u32Key(id), before);
+      if (before.readUInt32LE(0) === index) return;
+      if (!saved.serverIds.has(id)) saved.serverIds.set(id, before);
+      idBuf.writeUInt32LE(index, 0);
+      sm.update(u32Key(id), idBuf);
+      this.fault('server-id', op);
+    };
+    if (tIds.size && !m.serverIds) throw new Error('the loaded balancer has no server_id_map');
+    if (m.serverIds) {
+      for (const q of [...quicMappings(committed), ...[...(undo?.serverIds.keys() ?? [])].map((id) => ({ id }))]) {
+        if (!tIds.has(q.id) && q.id < m.serverIds.maxEntries) setId(q.id, 0);
+      }
+    }
     // b. reals entries of newly allocated indexes
     if (conflicting.length) {
       const zero = m.realsStats.newValueBuffer();
@@ -361,6 +457,8 @@ export class Reconciler {
         this.fault('real', op);
       }
     }
+    // b'. QUIC server ids -> their real's index
+    for (const [id, index] of tIds) setId(id, index);
     // c. rings, one VIP's slice at a time
     for (const w of work) {
       if (!saved.rings.has(w.v.vipNum)) saved.rings.set(w.v.vipNum, w.kernelRing);
@@ -384,6 +482,8 @@ export class Reconciler {
       m.vips.update(vipDefinition.encode(v.key), meta);
       this.fault('vip-add', op);
     }
+    // d'. down reals
+    this.reconcileDownReals(target, tAddrIdx, op);
     // e. the default MAC
     const want = target.mac ? parseMac(target.mac) : Buffer.alloc(6);
     if (!this.readMac().equals(want)) {
@@ -401,8 +501,58 @@ export class Reconciler {
       for (const [i, b] of undo.realsStats) if (!tIdx.has(i)) m.realsStats.update(u32Key(i), b);
       for (const [n, b] of undo.stats) if (!usedNums.has(n)) m.stats.update(u32Key(n), b);
       for (const [n, r] of undo.rings) if (!usedNums.has(n)) this.writeRing(n, this.readRing(n), r, op);
+      for (const [id, b] of undo.serverIds) if (!tIds.has(id)) m.serverIds!.update(u32Key(id), b);
     }
     return saved;
+  }
+
+  /**
+   * vip_to_down_reals_map equal to the down marks of `target`: an inner map per VIP with down
+   * reals (created on first use, as Katran does), none for the others. The desired state describes
+   * the whole map, so a rollback needs no record of it.
+   */
+  private reconcileDownReals(target: DesiredState, idx: Map<string, number>, op: string): void {
+    const outer = this.maps.downReals;
+    const want = new Map<string, { key: Buffer; indexes: Set<number> }>();
+    for (const v of target.vips) {
+      const d = downReals(v);
+      if (!d.length) continue;
+      const key = vipDefinition.encode(v.key);
+      want.set(key.toString('hex'), { key, indexes: new Set(d.map((a) => idx.get(a)!)) });
+    }
+    if (!outer) {
+      if (want.size) throw new Error('the loaded balancer has no vip_to_down_reals_map');
+      return;
+    }
+    const one = Buffer.alloc(DOWN_REALS_INNER.valueSize);
+    for (const k of outer.keys()) {
+      if (!want.has(k.toString('hex'))) {
+        outer.delete(k);
+        this.fault('down-reals', op);
+      }
+    }
+    for (const { key, indexes } of want.values()) {
+      let inner = this.openDownInner(key, false);
+      let created = false;
+      if (!inner) {
+        const fd = mapCreate(BPF_MAP_TYPE.HASH, 'kt_down_reals', DOWN_REALS_INNER.keySize, DOWN_REALS_INNER.valueSize, this.maps.reals.maxEntries, { flags: BPF_F_NO_PREALLOC });
+        inner = BpfMap.fromFd('down reals (inner)', fd, { ownsFd: true });
+        created = true;
+      }
+      try {
+        const have = new Set(inner.keys().map((k) => k.readUInt32LE(0)));
+        for (const i of have) if (!indexes.has(i)) inner.delete(u32Key(i));
+        for (const i of indexes) if (!have.has(i)) inner.update(u32Key(i), one);
+        if (created) {
+          const v = Buffer.alloc(outer.valueBufferSize);
+          v.writeUInt32LE(inner.fd, 0);
+          outer.update(key, v);
+        }
+        this.fault('down-reals', op);
+      } finally {
+        inner.close();
+      }
+    }
   }
 
   // -------------------------------------------------------------------------------------------

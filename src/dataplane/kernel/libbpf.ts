@@ -131,6 +131,7 @@ interface Libbpf {
   bpf_obj_pin(fd: number, path: string): number;
   bpf_obj_get_opts(path: string, opts: Ptr): number;
   bpf_obj_get_info_by_fd(fd: number, info: Ptr, len: [number]): number;
+  bpf_enable_stats(type: number): number;
   bpf_prog_get_fd_by_id(id: number): number;
   bpf_map_get_fd_by_id_opts(id: number, opts: Ptr): number;
   bpf_xdp_attach(ifindex: number, progFd: number, flags: number, opts: Ptr): number;
@@ -200,6 +201,7 @@ const LIBBPF_DECLS: Prototypes<Libbpf> = {
   bpf_obj_pin: 'int bpf_obj_pin(int fd, const char *path)',
   bpf_obj_get_opts: 'int bpf_obj_get_opts(const char *path, void *opts)',
   bpf_obj_get_info_by_fd: 'int bpf_obj_get_info_by_fd(int fd, void *info, _Inout_ uint32_t *len)',
+  bpf_enable_stats: 'int bpf_enable_stats(int type)',
   bpf_prog_get_fd_by_id: 'int bpf_prog_get_fd_by_id(uint32_t id)',
   bpf_map_get_fd_by_id_opts: 'int bpf_map_get_fd_by_id_opts(uint32_t id, void *opts)',
   bpf_xdp_attach: 'int bpf_xdp_attach(int ifindex, int prog_fd, uint32_t flags, void *opts)',
@@ -805,6 +807,24 @@ export function mapFdById(id: number, readOnly = false): number {
   } finally {
     opts.free();
   }
+}
+
+/** enum bpf_stats_type: the kernel's run-time statistics (run_time_ns / run_cnt in bpf_prog_info). */
+export const BPF_STATS_RUN_TIME = 0;
+
+/**
+ * Turns the kernel's BPF run-time statistics on for as long as the returned fd is open (the kernel
+ * turns them off when the last holder closes it or dies). They cost every BPF program on the box
+ * time per run: callers keep them off by default.
+ */
+export function enableRunTimeStats(): number {
+  return check(libbpf().bpf_enable_stats(BPF_STATS_RUN_TIME), 'enable', 'BPF run-time statistics');
+}
+
+/** run_time_ns and run_cnt of a program (they move only while run-time statistics are on). */
+export function progRunStats(fd: number): { runTimeNs: bigint; runCnt: bigint } {
+  const i = progInfo(fd);
+  return { runTimeNs: i.runTimeNs, runCnt: i.runCnt };
 }
 
 export interface ProgInfo {

@@ -6,10 +6,13 @@
 //
 // The pure part (deltas, rates, resets, flood detection) is separate from the kernel reads so
 // that it is unit-tested without BPF: see RateBook and the functions below it.
-import { DEFAULTS, STATS, formatVip, type GlobalCounter, type VipKey } from '../abi.js';
+import { DEFAULTS, QUIC_STATS_FIELDS, STATS, formatVip, quicStats, type GlobalCounter, type VipKey } from '../abi.js';
 import type { BalancerMaps, BalancerSizes } from '../kernel/loader.js';
 import { ArrayRangeReader, type BpfMap } from '../kernel/maps.js';
-import type { CpuStat, PairStat, RealStat, StatsSample, VipStat } from '../types.js';
+import type { CpuStat, PairStat, QuicCounter, QuicSample, RealStat, StatsSample, VipStat } from '../types.js';
+
+/** quic_stats_map's counters (every field but the per-CPU last invalid id, which is no count). */
+export const QUIC_COUNTERS = QUIC_STATS_FIELDS.filter((f) => f !== 'cidInvalidServerIdSample') as QuicCounter[];
 
 export const GLOBAL_COUNTERS = Object.keys(STATS) as GlobalCounter[];
 /** Counters that are gauges, not monotonic: never a reset, no rate. */
@@ -123,6 +126,8 @@ export class StatsSampler {
   private readonly realsView: DataView;
   private readonly book = new RateBook();
   private readonly hcBuf?: Buffer;
+  private readonly quicBuf?: Buffer;
+  private readonly quicKey = Buffer.alloc(4);
   private lastMono: number | undefined;
   private prevConn: { v1: bigint; v2: bigint }[] | undefined;
   private readonly mono: () => number;
@@ -143,6 +148,7 @@ export class StatsSampler {
     this.statsView = new DataView(this.statsReader.values.buffer, this.statsReader.values.byteOffset, this.statsReader.values.byteLength);
     this.realsView = new DataView(this.realsReader.values.buffer, this.realsReader.values.byteOffset, this.realsReader.values.byteLength);
     if (o.hcStats) this.hcBuf = o.hcStats.newValueBuffer();
+    if (maps.quicStats) this.quicBuf = maps.quicStats.newValueBuffer();
     this.mono = o.monotonicMs ?? (() => performance.now());
     this.wall = o.wallMs ?? (() => Date.now());
   }
@@ -255,8 +261,23 @@ export class StatsSampler {
       }
     }
 
+    let quic: QuicSample | null = null;
+    const qm = this.maps.quicStats;
+    if (qm && this.quicBuf && qm.lookup(this.quicKey, this.quicBuf)) {
+      const d = quicStats.decodePerCpu(this.quicBuf, this.cpusOf(qm), qm.valueBufferSize / this.cpusOf(qm));
+      const totals = {} as Record<QuicCounter, number>;
+      const rates = {} as Record<QuicCounter, number>;
+      for (const f of QUIC_COUNTERS) {
+        const p = book.pair(`quic.${f}`, d.totals[f], 0n);
+        totals[f] = p.v1;
+        rates[f] = p.r1;
+      }
+      quic = { totals, rates, invalidIdSamples: d.samples };
+    }
+
     book.end();
     return {
+      quic,
       at: this.wall(),
       elapsedMs,
       global,

@@ -5,9 +5,10 @@
 // miss stats) its own. So a trace changes no live flow, LRU entry or counter. When the live LRU
 // holds the flow, the entry is copied into the clone's own LRUs so that the kernel follows the same
 // path.
+import { closeFlowTables, openFlowTables } from '../lru/tables.js';
 import {
   CTL_MAC_INDEX, DEFAULTS, IPPROTO, MAP, SIZES, VIP_FLAGS, flowKey, formatVip, isZeroMac, parseIp, parsePort, parseProto,
-  realDefinition, realPosLru, u32Key, vipDefinition, vipFlagsToNames, vipMeta, type VipKey,
+  quicHeader, quicPayload, realDefinition, realPosLru, u32Key, vipDefinition, vipFlagsToNames, vipMeta, type VipKey,
 } from '../abi.js';
 import { flowRingPosition } from './flowhash.js';
 import type { BalancerHandle } from '../kernel/handle.js';
@@ -35,12 +36,12 @@ function csum(parts: Buffer[]): number {
 }
 
 /** Ethernet + IPv4/IPv6 + TCP (SYN or ACK) / UDP frame from `src:sport` to `dst:dport`. */
-export function traceFrame(src: string, sport: number, dst: string, dport: number, proto: 'tcp' | 'udp', syn: boolean): Buffer {
+export function traceFrame(src: string, sport: number, dst: string, dport: number, proto: 'tcp' | 'udp', syn: boolean, quic?: Buffer): Buffer {
   const s = parseIp(src, 'client address');
   const d = parseIp(dst, 'VIP address');
   // Zeros: for a QUIC VIP a short header whose CID (version 0) names no server id, so the clone
   // hashes the flow as the userspace computation does.
-  const payload = Buffer.alloc(16, 0);
+  const payload = quic ?? Buffer.alloc(16, 0);
   const l4 = Buffer.alloc(proto === 'tcp' ? 20 : 8);
   l4.writeUInt16BE(sport, 0);
   l4.writeUInt16BE(dport, 2);
@@ -111,26 +112,6 @@ export class Tracer {
 
   constructor(private readonly handle: BalancerHandle) {}
 
-  /** The live per-CPU LRUs (by inner map id) and the fallback LRU, opened read-only. */
-  private liveLrus(): { where: string; map: BpfMap }[] {
-    const out: { where: string; map: BpfMap }[] = [];
-    const m = this.handle.maps.lruMapping;
-    if (m) {
-      const v = Buffer.alloc(m.valueBufferSize);
-      const cpus = Math.min(m.maxEntries, m.cpus);
-      for (let cpu = 0; cpu < cpus; cpu++) {
-        if (!m.lookup(u32Key(cpu), v)) continue;
-        const id = v.readUInt32LE(0);
-        if (!id) continue;
-        try {
-          out.push({ where: `CPU ${cpu}'s LRU`, map: BpfMap.fromFd(`lru_cpu${cpu}`, mapFdById(id, true), { readOnly: true }) });
-        } catch { /* gone meanwhile */ }
-      }
-    }
-    if (this.handle.maps.fallbackLru) out.push({ where: 'the fallback LRU', map: this.handle.maps.fallbackLru });
-    return out;
-  }
-
   /** Loads (once) the clone that shares vip_map, reals, ch_rings, ctl_array, server_id_map and vip_to_down_reals_map with the live program. */
   private ensureClone(): LoadedBalancer {
     if (this.clone) return this.clone;
@@ -164,6 +145,7 @@ export class Tracer {
     const steps: string[] = [];
     const id = formatVip(vipKey);
     let result: Omit<TraceResult, 'confirmedByKernel'> = { vip: id, real: null, action: 'PASS', steps };
+    let quic: TraceResult['quic'];
 
     // 1. VIP lookup: {dst, dport, proto}, then {dst, 0, proto}
     const meta = Buffer.alloc(h.maps.vips.valueBufferSize);
@@ -182,14 +164,21 @@ export class Tracer {
       const key = flowKey.encode({ src: src.text, dst: vipKey.address, sport: lsport, dport, proto: vipKey.proto });
       let realIndex: number | null = null;
       let hit: LruHit | null = null;
-      if (syn) steps.push('LRU: skipped (TCP SYN: a new flow always takes the ring)');
+      let idRouted = false;
+      if (vipKey.proto === 'udp' && (flags & VIP_FLAGS.quic)) {
+        const q = this.quicStep(req.quic ? quicPayload(req.quic) : Buffer.alloc(16, 0), steps);
+        quic = q.info;
+        if (q.index !== null) { realIndex = q.index; idRouted = true; }
+      }
+      if (idRouted) { /* server_id_map decided: no LRU lookup, ring or flow-migration check */ }
+      else if (syn) steps.push('LRU: skipped (TCP SYN: a new flow always takes the ring)');
       else if (flags & VIP_FLAGS['no-lru']) steps.push('LRU: skipped (the VIP has no-lru)');
       else {
         hit = this.lookupLru(key, vipKey.proto === 'udp', steps);
         if (hit) realIndex = hit.pos;
       }
       // UDP flow migration: an LRU hit on a real listed as down for the VIP is re-hashed.
-      if (vipKey.proto === 'udp' && (flags & VIP_FLAGS['udp-flow-migration']) && this.isDown(matched, realIndex ?? 0)) {
+      if (!idRouted && vipKey.proto === 'udp' && (flags & VIP_FLAGS['udp-flow-migration']) && this.isDown(matched, realIndex ?? 0)) {
         steps.push(`real index ${realIndex ?? 0} is down for ${formatVip(matched)} (vip_to_down_reals_map): the LRU hit is dropped and the ring decides`);
         realIndex = null;
       }
@@ -201,7 +190,10 @@ export class Tracer {
         realIndex = slot.readUInt32LE(0);
         steps.push(`hash 0x${hash.toString(16).padStart(8, '0')}: ring position ${pos} of ${h.sizes.ringSize} holds real index ${realIndex}`);
       }
-      if (realIndex === 0) {
+      if (idRouted && realIndex !== null && realIndex >= h.maps.reals.maxEntries) {
+        steps.push(`real index ${realIndex} is beyond the reals map (${h.maps.reals.maxEntries}): dropped, counted as cid_unknown_real_dropped`);
+        result = { ...result, action: 'DROP' };
+      } else if (realIndex === 0) {
         steps.push('the slot is empty (the VIP has no real with weight > 0): dropped, counted as a CH drop');
         result = { ...result, action: 'DROP', ringSlot };
       } else {
@@ -235,7 +227,7 @@ export class Tracer {
       const hit = (result as { lruHit?: LruHit }).lruHit;
       const key = hit ? this.lastKey : null;
       if (hit && key) for (const m of lrus) m.update(key, hit.value);
-      const frame = traceFrame(src.text, sport, vipKey.address, vipKey.port, vipKey.proto, syn);
+      const frame = traceFrame(src.text, sport, vipKey.address, vipKey.port, vipKey.proto, syn, req.quic ? quicPayload(req.quic) : undefined);
       const r = this.runner!.run(frame);
       const action = ACTIONS[r.retval] ?? 'ABORTED';
       const real = action === 'TX' ? encapDestination(r.data) : null;
@@ -250,7 +242,32 @@ export class Tracer {
     }
     const out: TraceResult = { vip: result.vip, real: result.real, action: result.action, steps, confirmedByKernel: confirmed };
     if (result.ringSlot !== undefined) out.ringSlot = result.ringSlot;
+    if (quic) out.quic = quic;
     return out;
+  }
+
+  /** QUIC routing by the packet's server id (docs/abi.md): the real index server_id_map gives, or null (fallback). */
+  private quicStep(payload: Buffer, steps: string[]): { index: number | null; info: NonNullable<TraceResult['quic']> } {
+    const hdr = quicHeader(payload);
+    if (hdr.kind === 'initial') {
+      steps.push('QUIC: a long-header Initial / 0-RTT packet carries no server id yet: LRU and ring decide (cid_initial)');
+      return { index: null, info: { serverId: null, routed: false, why: 'initial' } };
+    }
+    if (hdr.kind === 'none') {
+      steps.push(`QUIC: no server id (${hdr.why}): LRU and ring decide`);
+      return { index: null, info: { serverId: null, routed: false, why: hdr.why } };
+    }
+    const m = this.handle.maps.serverIds;
+    const v = Buffer.alloc(4);
+    const size = m?.maxEntries ?? 0;
+    const index = m && hdr.id < size && m.lookup(u32Key(hdr.id), v) ? v.readUInt32LE(0) : 0;
+    if (!index) {
+      const why = hdr.id >= size ? `beyond server_id_map's ${size} entries` : 'not mapped (server_id_map holds 0)';
+      steps.push(`QUIC: CID v${hdr.cidVersion} server id ${hdr.id} is ${why}: counted as an invalid server id; LRU and ring decide`);
+      return { index: null, info: { serverId: hdr.id, routed: false, why } };
+    }
+    steps.push(`QUIC: CID v${hdr.cidVersion} server id ${hdr.id} -> real index ${index} (server_id_map): routed by id, no LRU lookup or ring (the flow's LRU entry is made to agree)`);
+    return { index, info: { serverId: hdr.id, routed: true, why: 'routed by id' } };
   }
 
   private lastKey: Buffer | null = null;
@@ -259,7 +276,7 @@ export class Tracer {
     this.lastKey = key;
     const v = Buffer.alloc(SIZES.realPosLru);
     const now = process.hrtime.bigint(); // CLOCK_MONOTONIC: the base of the kernel's ktime
-    const lrus = this.liveLrus();
+    const lrus = openFlowTables(this.handle);
     let hit: LruHit | null = null;
     try {
       for (const { where, map } of lrus) {
@@ -274,7 +291,7 @@ export class Tracer {
       }
       if (!hit) steps.push('LRU: miss (no live LRU holds the flow)');
     } finally {
-      for (const { map } of lrus) if (map !== this.handle.maps.fallbackLru) map.close();
+      closeFlowTables(lrus);
     }
     return hit;
   }

@@ -77,7 +77,8 @@ type Opened = { h: number; info: BalancerInfo };
 type OpenArgs = [intf: string, o: { readOnly?: boolean; detached?: boolean } | undefined];
 
 /** Calls that change the balancer (unless a dry run): the sampler's read-only handle is reopened after them. */
-const WRITES = new Set<string>(['addVip', 'removeVip', 'setVipFlags', 'addReal', 'removeReal', 'setRealWeight', 'setDefaultMac', 'applyConfig', 'addVlan', 'removeVlan', 'setVlanMac', 'reattach']);
+const WRITES = new Set<string>(['addVip', 'removeVip', 'setVipFlags', 'addReal', 'removeReal', 'setRealWeight', 'setDefaultMac', 'applyConfig', 'addVlan', 'removeVlan', 'setVlanMac', 'reattach',
+  'addQuicMapping', 'removeQuicMapping', 'setRealDown', 'purgeFlows']);
 
 /**
  * Samples from a second thread: a slow call on the writer's thread (the first 512-VIP ring read, a

@@ -1,8 +1,8 @@
 // Two header lines: where we are (interface, mode, program, since, CPUs, MAC) and the state
 // (badges first so they survive truncation, then interval, sample age, capacity).
 import { Box, Text } from 'ink';
-import type { BalancerInfo, StatsSample } from '../../dataplane/types.js';
-import { fmtDuration, fmtInterval, fmtMac } from '../format.js';
+import type { BalancerInfo, RunTime, StatsSample } from '../../dataplane/types.js';
+import { fmtDuration, fmtInterval, fmtMac, fmtPct } from '../format.js';
 import { fallbackAlarm } from '../model/health.js';
 import { useTheme } from '../theme.js';
 
@@ -51,11 +51,29 @@ export function Header(p: HeaderProps) {
       <Text wrap="truncate-end">
         {badges(p).map((b) => <Text key={b.text} inverse={!t.noColor} bold color={t.c(b.level)}>[{b.text}]</Text>)}
         {badges(p).length ? ' ' : ''}
+        {p.latest?.runTime ? <Headroom rt={p.latest.runTime} /> : null}
         <Text>every {fmtInterval(p.intervalMs)} · sample {age} ago · </Text>
         <Text color={t.level(capLevel(cap.vips, cap.maxVips))}>VIPs {cap.vips}/{cap.maxVips}</Text>
         <Text> · </Text>
         <Text color={t.level(capLevel(cap.reals, cap.maxReals))}>reals {cap.reals}/{cap.maxReals}</Text>
       </Text>
     </Box>
+  );
+}
+
+/** Colour band of an estimated core share: under half ok, under 80% warn, above bad. */
+export function shareLevel(share: number): 'ok' | 'warn' | 'bad' {
+  return share >= 0.8 ? 'bad' : share >= 0.5 ? 'warn' : 'ok';
+}
+
+/** "250ns/pkt cpu1 23%est": the program's ns per packet and the busiest CPU's estimated core share. */
+function Headroom({ rt }: { rt: RunTime }) {
+  const t = useTheme();
+  return (
+    <Text>
+      <Text bold>{rt.nsPerPacket.toFixed(0)}ns/pkt</Text>
+      {rt.busiest ? <Text bold color={t.level(shareLevel(rt.busiest.share))}> cpu{rt.busiest.cpu} {fmtPct(rt.busiest.share, 0)}est</Text> : null}
+      <Text> · </Text>
+    </Text>
   );
 }

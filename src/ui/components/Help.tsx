@@ -9,7 +9,9 @@ export const HELP: [string, string][] = [
   ['v c h l', 'VIPs, per-CPU, healthcheck, log'],
   ['a', 'add VIP (detail: add real)'], ['d', 'delete VIP'], ['m', 'default gateway MAC'], ['D', 'detach the balancer'],
   ['R', 're-attach after the interface came back'],
-  ['w / n / x', 'detail: weight, drain, remove real'], ['?', 'this help'], ['q Ctrl-C', 'quit (never detaches)'],
+  ['w / n / x', 'detail: weight, drain, remove real'], ['u', 'detail: real down / up (udp-flow-migration)'], ['?', 'this help'], ['q Ctrl-C', 'quit (never detaches)'],
+  ['a', 'add VIP (detail: add real)'], ['d', 'delete VIP'], ['m', 'default gateway MAC'], ['D', 'detach the balancer'], ['t', 'run-time stats on/off (cost!)'],
+  ['R', 're-attach after the interface came back'], ['w n x f F', 'detail: weight drain remove, LRU flows'], ['?', 'this help'], ['q Ctrl-C', 'quit (never detaches)'],
 ];
 
 export function Help({ width, height }: { width: number; height: number }) {

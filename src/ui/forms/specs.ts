@@ -3,7 +3,7 @@ import { DEFAULT_HASH, DEFAULT_WEIGHT, HASH_KINDS, PROTOS, parseHash, parsePort,
 import { parseRealAddress, parseVipAddress, parseVipFlagList } from '../../dataplane/rules.js';
 import type { AsyncDataplane as Dataplane, AsyncHost as Host } from '../../dataplane/async.js';
 import type { AttachRequest, BalancerInfo, InterfaceInfo, InterfaceState, RealState, VipState, XdpModeRequest } from '../../dataplane/types.js';
-import { fmtMac } from '../format.js';
+import { fmtMac, fmtPps } from '../format.js';
 import type { FormSpec } from './Form.js';
 import { vFlags, vMac, vOneOf, vPort, vRealAddress, vVipAddress, vWeight } from './validate.js';
 
@@ -62,18 +62,41 @@ export function weightForm(dp: Dataplane, vip: VipState, real: RealState): FormS
   };
 }
 
-export function drainForm(dp: Dataplane, vip: VipState, real: RealState): FormSpec {
+export function drainForm(dp: Dataplane, vip: VipState, real: RealState, load?: RealLoad): FormSpec {
+  const note = loadNote(real, load);
   return {
     title: `Drain ${real.address} on ${vip.id}`,
-    note: `weight ${real.weight} -> 0: new flows go elsewhere`,
+    note: note ? `${note}; weight ${real.weight} -> 0: new flows go elsewhere, held ones stay until they end` : `weight ${real.weight} -> 0: new flows go elsewhere`,
     fields: [],
     build: () => ({ label: `drain ${real.address}`, run: (o) => dp.setRealWeight(vip.key, real.address, 0, o) }),
   };
 }
 
-export function removeRealForm(dp: Dataplane, vip: VipState, real: RealState): FormSpec {
+/** Marks a real of a udp-flow-migration VIP down (its LRU hits are re-hashed) or back up. */
+export function downForm(dp: Dataplane, vip: VipState, real: RealState): FormSpec {
+  const down = !real.down;
+  return {
+    title: `Mark ${real.address} ${down ? 'down' : 'up'} on ${vip.id}`,
+    note: down ? 'its LRU hits are re-hashed; the ring is unchanged, so the hash may pick it again (drain it too to keep new flows away)' : 'its LRU hits stay on it again',
+    fields: [],
+    build: () => ({ label: `mark ${real.address} ${down ? 'down' : 'up'}`, run: (o) => dp.setRealDown(vip.key, real.address, down, o) }),
+  };
+}
+
+/** What a real still carries, for the y/N of a drain or a removal: flows held in the LRU and pps now. */
+export interface RealLoad { flows: number | null; pps: number | null }
+
+export function loadNote(real: RealState, l: RealLoad | undefined): string | undefined {
+  if (!l || (l.flows === null && l.pps === null)) return undefined;
+  const parts = [l.flows !== null ? `${l.flows} flow(s) held in the LRU` : null, l.pps !== null ? `${fmtPps(l.pps)} pps now` : null].filter(Boolean);
+  return `${real.address}: ${parts.join(', ')}`;
+}
+
+export function removeRealForm(dp: Dataplane, vip: VipState, real: RealState, load?: RealLoad): FormSpec {
+  const note = loadNote(real, load);
   return {
     title: `Remove real ${real.address} from ${vip.id}`,
+    ...(note ? { note: `${note}: held flows keep going to it until they age out (purge them from the LRU view: F, then d)` } : {}),
     fields: [],
     build: () => ({ label: `remove real ${real.address}`, run: (o) => dp.removeReal(vip.key, real.address, o) }),
   };
@@ -135,5 +158,15 @@ export function attachForm(host: Host, ifc: InterfaceInfo, all: InterfaceInfo[],
         },
       };
     },
+  };
+}
+
+export function purgeForm(dp: Dataplane, vip: VipState, real: string | null): FormSpec {
+  const what = `${vip.id}${real ? ` on ${real}` : ''}`;
+  return {
+    title: `Purge the LRU flows of ${what}`,
+    note: 'their next packets are hashed again (by the ring as it is now)',
+    fields: [],
+    build: () => ({ label: `purge flows of ${what}`, run: (o) => dp.purgeFlows({ vip: vip.key, ...(real ? { real } : {}) }, o) }),
   };
 }

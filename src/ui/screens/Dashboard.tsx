@@ -4,7 +4,7 @@ import { Box, Text } from 'ink';
 import { useKeys } from '../keys.js';
 import { useEffect, useMemo, useRef, useState } from 'react';
 import type { AsyncDataplane } from '../../dataplane/async.js';
-import type { ChangeResult, HealthcheckState, InterfaceState } from '../../dataplane/types.js';
+import type { ChangeResult, HealthcheckState, InterfaceState, QuicMapping } from '../../dataplane/types.js';
 import { Actions } from '../components/Actions.js';
 import { Footer } from '../components/Footer.js';
 import { Globals } from '../components/Globals.js';
@@ -16,7 +16,9 @@ import { PerCpu } from '../components/PerCpu.js';
 import { VipTable } from '../components/VipTable.js';
 import { describeError } from '../errors.js';
 import { Form, type FormSpec } from '../forms/Form.js';
-import { addRealForm, addVipForm, deleteVipForm, detachForm, drainForm, macForm, reattachForm, removeRealForm, weightForm } from '../forms/specs.js';
+import { addRealForm, addVipForm, deleteVipForm, detachForm, downForm, drainForm, macForm, purgeForm, reattachForm, removeRealForm, weightForm, type RealLoad } from '../forms/specs.js';
+import { useFlows } from '../hooks/useFlows.js';
+import { Flows } from './Flows.js';
 import { useBalancer } from '../hooks/useBalancer.js';
 import { useStats } from '../hooks/useStats.js';
 import type { Op } from '../hooks/useBalancer.js';
@@ -39,12 +41,14 @@ type Mode =
   | { kind: 'main' }
   | { kind: 'filter' }
   | { kind: 'detail'; id: string }
-  | { kind: 'form'; spec: FormSpec; back: 'main' | 'detail'; detach?: boolean };
+  | { kind: 'flows'; id: string; real: string | null }
+  | { kind: 'form'; spec: FormSpec; back: 'main' | 'detail' | 'flows'; detach?: boolean };
 
 type Panel = 'vips' | 'cpus' | 'hc' | 'log';
 
-const MAIN_KEYS = '? help  / filter  s/r sort  p pause  +/- interval  Enter detail  a add  d del  m MAC  c cpu  h hc  l log  q quit';
-const DETAIL_KEYS = 'Esc back  j/k real  a add real  w weight  n drain  x remove  p pause  +/- interval  ? help  q quit';
+const MAIN_KEYS = '? help  / filter  s/r sort  p pause  +/- interval  Enter detail  a add  d del  m MAC  c cpu  h hc  l log  t run-time  q quit';
+const DETAIL_KEYS = 'Esc back  j/k real  a add real  w weight  n drain  u down/up  x remove  f/F flows (VIP/real)  p pause  ? help  q quit';
+const FLOWS_KEYS = 'Esc back  j/k scroll  d purge these flows  r read again  p pause  ? help  q quit';
 
 export function Dashboard(p: DashboardProps) {
   const t = useTheme();
@@ -59,6 +63,7 @@ export function Dashboard(p: DashboardProps) {
   const [selectedId, setSelectedId] = useState<string | null>(null);
   const [top, setTop] = useState(0);
   const [message, setMessage] = useState<{ text: string; level: 'info' | 'error' } | null>(null);
+  const [runTimeOn, setRunTimeOn] = useState(false);
 
   useEffect(() => {
     if (stats.error) bal.addLog('error', `sample: ${describeError(stats.error)}`);
@@ -133,7 +138,7 @@ export function Dashboard(p: DashboardProps) {
     bal.addLog('warn', text);
     return true;
   };
-  const openForm = (what: string, spec: FormSpec, back: 'main' | 'detail', detach = false) => {
+  const openForm = (what: string, spec: FormSpec, back: 'main' | 'detail' | 'flows', detach = false) => {
     if (refuse(what)) return;
     setMessage(null);
     setMode({ kind: 'form', spec, back, detach });
@@ -151,8 +156,26 @@ export function Dashboard(p: DashboardProps) {
   };
   const [detailId, setDetailId] = useState<string | null>(null);
   const [realSel, setRealSel] = useState<string | null>(null);
-  const backTo = (m: Extract<Mode, { kind: 'form' }>): Mode => (m.back === 'detail' && detailId ? { kind: 'detail', id: detailId } : { kind: 'main' });
+  const [flowsReal, setFlowsReal] = useState<string | null>(null);
+  const backTo = (m: Extract<Mode, { kind: 'form' }>): Mode => (m.back === 'flows' && detailId ? { kind: 'flows', id: detailId, real: flowsReal }
+    : m.back !== 'main' && detailId ? { kind: 'detail', id: detailId } : { kind: 'main' });
+  // The VIP detail's FLOWS column: the VIP's flows per real, read again with the samples.
+  const detailVip = mode.kind === 'detail' || (mode.kind === 'form' && mode.back === 'detail') ? bal.vips.find((v) => v.id === detailId) : undefined;
+  const detailQuery = useMemo(() => (detailVip ? { vip: detailVip.key, limit: 1 } : null), [detailVip?.id]); // eslint-disable-line react-hooks/exhaustive-deps
+  const detailFlows = useFlows(p.dp, detailQuery, stats.samples);
+  const flowsOf = useMemo(() => (detailFlows.list ? new Map(detailFlows.list.perReal.map((r) => [r.real, r.flows])) : null), [detailFlows.list]);
+  const loadOf = (address: string): RealLoad => ({ flows: flowsOf ? flowsOf.get(address) ?? 0 : null, pps: stats.sample?.reals.find((r) => r.address === address)?.pps ?? null });
 
+  // QUIC mappings for the detail: from the desired state (cheap); an observed Katran's would need a
+  // scan of server_id_map (seconds) at every VIP refresh: `quic map list` shows those.
+  const [mappings, setMappings] = useState<QuicMapping[]>([]);
+  useEffect(() => {
+    if (!detailId || bal.info.owner !== 'katran-tui') { setMappings([]); return undefined; }
+    let live = true;
+    p.dp.quicMappings().then((m) => { if (live) setMappings(m); }, () => { if (live) setMappings([]); });
+    return () => { live = false; };
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [detailId, bal.vips]);
   const onRealAction = (a: RealAction, real: Parameters<VipDetailProps['onAction']>[1]) => {
     const vip = bal.vips.find((v) => v.id === detailId);
     if (!vip) return;
@@ -160,6 +183,13 @@ export function Dashboard(p: DashboardProps) {
     else if (real && a === 'weight') openForm('change weight', weightForm(p.dp, vip, real), 'detail');
     else if (real && a === 'drain') openForm('drain', drainForm(p.dp, vip, real), 'detail');
     else if (real && a === 'remove') openForm('remove real', removeRealForm(p.dp, vip, real), 'detail');
+    else if (real && a === 'down') {
+      if (!vip.flags.includes('udp-flow-migration')) setMessage({ text: `mark real down: ${vip.id} has no udp-flow-migration flag (the kernel consults down reals only for such VIPs)`, level: 'error' });
+      else openForm(real.down ? 'mark real up' : 'mark real down', downForm(p.dp, vip, real), 'detail');
+    }
+    else if (real && a === 'drain') openForm('drain', drainForm(p.dp, vip, real, loadOf(real.address)), 'detail');
+    else if (real && a === 'remove') openForm('remove real', removeRealForm(p.dp, vip, real, loadOf(real.address)), 'detail');
+    else if (a === 'flows') { setFlowsReal(real?.address ?? null); setMode({ kind: 'flows', id: vip.id, real: real?.address ?? null }); }
   };
 
   useKeys((input, key) => {
@@ -171,7 +201,7 @@ export function Dashboard(p: DashboardProps) {
     if (input === 'p') { stats.togglePause(); setMessage(null); return; }
     if (input === '+') { stats.slower(); return; }
     if (input === '-') { stats.faster(); return; }
-    if (mode.kind === 'detail') return; // the detail handles the rest
+    if (mode.kind === 'detail' || mode.kind === 'flows') return; // the detail and the LRU view handle the rest
     setMessage(null);
     const page = Math.max(1, tableH);
     const move = (m: Parameters<typeof moveSelection>[2]) => setSelectedId(moveSelection(rows, selected?.id ?? null, m));
@@ -196,12 +226,23 @@ export function Dashboard(p: DashboardProps) {
     else if ((input === 'd' || key.delete) && selected) openForm('delete VIP', deleteVipForm(p.dp, selected.vip), 'main');
     else if (input === 'd') setMessage({ text: 'delete VIP: no VIP selected', level: 'error' });
     else if (input === 'm') openForm('default MAC', macForm(p.dp, bal.info), 'main');
+    else if (input === 't') {
+      const want = !runTimeOn;
+      p.dp.runTimeStats(want).then((r) => {
+        setRunTimeOn(r.on);
+        const text = r.on
+          ? `run-time statistics ON: they cost about ${r.costNs} ns per packet for every BPF program on the box; t turns them off (so does quitting)`
+          : 'run-time statistics off';
+        setMessage({ text, level: 'info' });
+        bal.addLog(r.on ? 'warn' : 'info', text);
+      }, (e: Error) => setMessage({ text: `run-time statistics: ${describeError(e)}`, level: 'error' }));
+    }
     else if (input === 'D') openForm('detach', detachForm(p.dp, bal.info), 'main', true);
     else if (input === 'R') {
       if (ifState?.canReattach) openForm('re-attach', reattachForm(p.dp, ifState), 'main');
       else setMessage({ text: `re-attach: nothing to do: ${ifState?.message ?? 'the interface was not checked yet'}`, level: 'info' });
     }
-  }, { isActive: mode.kind === 'main' || mode.kind === 'detail' });
+  }, { isActive: mode.kind === 'main' || mode.kind === 'detail' || mode.kind === 'flows' });
 
   // The filter prompt: typing filters live; Enter keeps it, Esc clears it.
   useKeys((input, key) => {
@@ -230,23 +271,29 @@ export function Dashboard(p: DashboardProps) {
     body = (
       <VipDetail vip={bal.vips.find((v) => v.id === mode.id)} vipId={mode.id} sample={stats.sample} history={stats.history}
         width={p.width} height={bodyH + logH - 1} active={!help} selected={realSel} onSelect={setRealSel}
-        onBack={() => { setSelectedId(mode.id); setMode({ kind: 'main' }); }} onAction={onRealAction} />
+        onBack={() => { setSelectedId(mode.id); setMode({ kind: 'main' }); }} onAction={onRealAction} mappings={mappings} flows={flowsOf} flowsBefore={detailFlows.before} />
     );
+  } else if (mode.kind === 'flows') {
+    const vip = bal.vips.find((v) => v.id === mode.id);
+    body = vip ? (
+      <Flows dp={p.dp} vip={vip} real={mode.real} tick={stats.samples} width={p.width} height={bodyH + logH - 1} active={!help}
+        onBack={() => setMode({ kind: 'detail', id: mode.id })} onPurge={() => openForm('purge flows', purgeForm(p.dp, vip, mode.real), 'flows')} />
+    ) : <Text color={t.c('warn')}>VIP {mode.id} is gone (removed?). Esc goes back.</Text>;
   } else if (panel === 'cpus') body = <PerCpu sample={stats.sample} height={tableH} width={p.width} />;
   else if (panel === 'hc') body = <HealthPanel hc={hc} sample={stats.sample} height={tableH} width={p.width} />;
   else if (panel === 'log') body = <Box flexDirection="column" height={bodyH}><Text bold color={t.c('title')}>  log</Text><LogPane log={bal.log} height={tableH} width={p.width} /></Box>;
   else body = <VipTable loading={!bal.vipsLoaded && stats.loading} rows={rows} selectedId={selected?.id ?? null} top={tableTop} height={tableH} width={p.width} sortKey={sortKey} desc={desc} history={stats.history} filter={filter} />;
 
   const showLog = !help && mode.kind !== 'form';
-  const footerKeys = mode.kind === 'filter' ? `filter: ${filter}_   (Enter keeps, Esc clears)` : mode.kind === 'detail' ? DETAIL_KEYS : filter ? `filter "${filter}" (${rows.length}/${bal.vipsLoaded ? bal.vips.length : stats.sample?.vips.length ?? 0})  ${MAIN_KEYS}` : MAIN_KEYS;
+  const footerKeys = mode.kind === 'filter' ? `filter: ${filter}_   (Enter keeps, Esc clears)` : mode.kind === 'detail' ? DETAIL_KEYS : mode.kind === 'flows' ? FLOWS_KEYS : filter ? `filter "${filter}" (${rows.length}/${bal.vipsLoaded ? bal.vips.length : stats.sample?.vips.length ?? 0})  ${MAIN_KEYS}` : MAIN_KEYS;
   return (
     <Box flexDirection="column" width={p.width} height={frameH}>
       <Header info={bal.info} latest={stats.latest} intervalMs={stats.intervalMs} paused={stats.paused} now={p.now()} width={p.width} />
       {line ? <Text wrap="truncate-end" bold color={t.c(line.level)}>{line.text}</Text> : null}
       <Actions sample={stats.sample} prevDropRate={stats.prevDropRate} />
-      <Globals sample={stats.sample} />
+      <Globals sample={stats.sample} quic={bal.vips.some((v) => v.flags.includes('quic'))} />
       {body}
-      {showLog ? <LogPane log={bal.log} height={mode.kind === 'detail' ? 1 : logH} width={p.width} /> : null}
+      {showLog ? <LogPane log={bal.log} height={mode.kind === 'detail' || mode.kind === 'flows' ? 1 : logH} width={p.width} /> : null}
       <Footer keys={footerKeys} message={mode.kind === 'filter' ? null : message ?? (bal.applying ? { text: `applying ${bal.applying}…`, level: 'info' } : null)} width={p.width} />
     </Box>
   );
