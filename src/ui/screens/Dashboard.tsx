@@ -181,14 +181,12 @@ export function Dashboard(p: DashboardProps) {
     if (!vip) return;
     if (a === 'add') openForm('add real', addRealForm(p.dp, vip), 'detail');
     else if (real && a === 'weight') openForm('change weight', weightForm(p.dp, vip, real), 'detail');
-    else if (real && a === 'drain') openForm('drain', drainForm(p.dp, vip, real), 'detail');
-    else if (real && a === 'remove') openForm('remove real', removeRealForm(p.dp, vip, real), 'detail');
+    else if (real && a === 'drain') openForm('drain', drainForm(p.dp, vip, real, loadOf(real.address)), 'detail');
+    else if (real && a === 'remove') openForm('remove real', removeRealForm(p.dp, vip, real, loadOf(real.address)), 'detail');
     else if (real && a === 'down') {
       if (!vip.flags.includes('udp-flow-migration')) setMessage({ text: `mark real down: ${vip.id} has no udp-flow-migration flag (the kernel consults down reals only for such VIPs)`, level: 'error' });
       else openForm(real.down ? 'mark real up' : 'mark real down', downForm(p.dp, vip, real), 'detail');
     }
-    else if (real && a === 'drain') openForm('drain', drainForm(p.dp, vip, real, loadOf(real.address)), 'detail');
-    else if (real && a === 'remove') openForm('remove real', removeRealForm(p.dp, vip, real, loadOf(real.address)), 'detail');
     else if (a === 'flows') { setFlowsReal(real?.address ?? null); setMode({ kind: 'flows', id: vip.id, real: real?.address ?? null }); }
   };
 
