@@ -285,15 +285,6 @@ export class IntentPendingError extends DataplaneError {
   override readonly name = 'IntentPendingError';
 }
 
-/** Every class above, for code that rebuilds an error by its name (e.g. across a worker thread). */
-export const DATAPLANE_ERROR_CLASSES = [
-  DataplaneError, BpfError, VerifierError, NotRootError, InterfaceMissingError, MapFullError, NotExistError,
-  InterfaceBusyError, XdpModeUnsupportedError, LibbpfMissingError, InputError, ReadOnlyError, LockedError,
-  LockTimeoutError, StalePinsError, NoBalancerError, NotABalancerError, ObjectMissingError, BpffsMissingError,
-  ClosedError, AlreadyAttachedError, ForeignProgramError, ProgramReplacedError, DriverRefusedError, MapShapeError, StateCorruptError,
-  StateDirError, IntentPendingError,
-] as const;
-
 /** The loaded object has no VLAN maps (an upstream Katran object, or an older katran-tui one). */
 export class VlanUnavailableError extends DataplaneError {
   constructor(op: string, object: string) {
@@ -301,3 +292,12 @@ export class VlanUnavailableError extends DataplaneError {
     this.name = 'VlanUnavailableError';
   }
 }
+
+/** Every class above, for code that rebuilds an error by its name (e.g. across a worker thread). */
+export const DATAPLANE_ERROR_CLASSES = [
+  DataplaneError, BpfError, VerifierError, NotRootError, InterfaceMissingError, MapFullError, NotExistError,
+  InterfaceBusyError, XdpModeUnsupportedError, LibbpfMissingError, InputError, ReadOnlyError, LockedError,
+  LockTimeoutError, StalePinsError, NoBalancerError, NotABalancerError, ObjectMissingError, BpffsMissingError,
+  ClosedError, AlreadyAttachedError, ForeignProgramError, ProgramReplacedError, DriverRefusedError, MapShapeError, StateCorruptError,
+  StateDirError, IntentPendingError, VlanUnavailableError,
+] as const;
