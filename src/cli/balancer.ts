@@ -1,4 +1,5 @@
 // attach, detach, status: the balancer's lifecycle on an interface.
+import { addVlansToRequest } from './vlan.js';
 import { closeSync, existsSync, openSync, readSync, statSync } from 'node:fs';
 import { DEFAULTS, formatMac, InputError, parseMac } from '../dataplane/abi.js';
 import { ReadOnlyError, type AttachRequest, type XdpModeRequest } from '../dataplane/types.js';
@@ -18,6 +19,8 @@ export interface AttachFlags {
   forwardingCores?: string;
   quicServerIds?: string;
   force?: boolean;
+  vlan?: string[];
+  vlanMac?: string[];
   dryRun?: boolean;
   json?: boolean;
 }
@@ -53,6 +56,7 @@ export function attachRequest(intf: string | undefined, f: AttachFlags): AttachR
     req.quicServerIds = parseIntIn(f.quicServerIds, '--quic-server-ids', 2, DEFAULTS.quicServerIds, ` (server_id_map entries; Katran's is ${DEFAULTS.quicServerIds}, about 128 MiB)`);
   }
   if (f.force) req.force = true;
+  addVlansToRequest(req, f.vlan, f.vlanMac);
   return req;
 }
 

@@ -2,12 +2,13 @@
 // file before anything is written, prints the diff, and applies it as one transaction through the
 // dataplane (one intent record: a failure or a crash leaves it fully applied or fully absent).
 import {
-  DEFAULT_HASH, DEFAULT_WEIGHT, formatMac, formatVip, InputError, parseHash, parseServerId, parseWeight, parseMac, parseVip, parseVipFlags, vipFlagsToNames,
+  DEFAULT_HASH, DEFAULT_WEIGHT, formatMac, formatVip, formatVlan, parseVlanMapping, type VlanMappingText, InputError, parseHash, parseServerId, parseWeight, parseMac, parseVip, parseVipFlags, vipFlagsToNames,
 } from '../dataplane/abi.js';
 import { checkHashChange, checkRealForVip, parseRealAddress, parseVipFlagList } from '../dataplane/rules.js';
 import type { BalancerConfig, Dataplane, HashKind, VipFlagName, VipKey, VipState } from '../dataplane/types.js';
 import type { Ctx } from './context.js';
 import { ensureWritable } from './balancer.js';
+import { vlanLine } from './vlan.js';
 import { OperationError, isRefusedRequest, sanitize } from './errors.js';
 
 /**
@@ -21,7 +22,7 @@ export const CONFIG_FORMAT = 1;
 export interface ConfigReal { address: string; weight: number; down?: boolean }
 export interface ConfigVip { vip: string; flags: VipFlagName[]; hash: HashKind; reals: ConfigReal[] }
 export interface ConfigQuicMapping { id: number; real: string }
-export interface ConfigDoc { katranTuiConfig: number; intf?: string; defaultMac: string | null; vips: ConfigVip[]; quicMappings?: ConfigQuicMapping[] }
+export interface ConfigDoc { katranTuiConfig: number; intf?: string; defaultMac: string | null; vips: ConfigVip[]; vlans?: VlanMappingText[]; quicMappings?: ConfigQuicMapping[] }
 
 export function exportConfig(dp: Dataplane): ConfigDoc {
   // A config file is the desired state: what only a pending change put in the kernel stays out
@@ -33,9 +34,28 @@ export function exportConfig(dp: Dataplane): ConfigDoc {
     reals: v.reals.filter((r) => !r.kernelOnly).map((r) => ({ address: r.address, weight: r.weight, ...(r.down ? { down: true } : {}) })).sort((a, b) => (a.address < b.address ? -1 : a.address > b.address ? 1 : 0)),
   }));
   const doc: ConfigDoc = { katranTuiConfig: CONFIG_FORMAT, intf: dp.info().intf, defaultMac: dp.getDefaultMac(), vips };
+  // Optional key (format 1 stays readable by an older katran-tui when no VLANs are configured).
+  const vlans = dp.vlans();
+  if (vlans?.length) doc.vlans = vlans;
   const quic = dp.quicMappings().map((m) => ({ id: m.id, real: m.real }));
   if (quic.length) doc.quicMappings = quic;
   return doc;
+}
+
+/** "vlans": [{"ingress": "573", "egress": "574", "mac": "58:e4:..." | null}]; syntax here, the rules in the dataplane. */
+function parseConfigVlans(raw: unknown): VlanMappingText[] {
+  if (!Array.isArray(raw)) throw new InputError('config: "vlans" must be an array of {"ingress", "egress", "mac"}');
+  return raw.map((v: unknown, i: number) => {
+    const where = `config vlans[${i}]`;
+    if (!isObj(v)) throw new InputError(`${where}: expected {"ingress": "573", "egress": "574", "mac": null}`);
+    onlyKeys(v, ['ingress', 'egress', 'mac'], where);
+    if (typeof v.ingress !== 'string' && typeof v.ingress !== 'number') throw new InputError(`${where}: "ingress" must be a VLAN like "573" or "100.573"`);
+    const egressText = v.egress === undefined ? v.ingress : v.egress;
+    if (typeof egressText !== 'string' && typeof egressText !== 'number') throw new InputError(`${where}: "egress" must be a VLAN like "574"`);
+    const m = at(where, () => parseVlanMapping(`${v.ingress}:${egressText}`));
+    if (v.mac !== undefined && v.mac !== null && typeof v.mac !== 'string') throw new InputError(`${where}: "mac" must be a MAC string or null (the default MAC)`);
+    return { ingress: formatVlan(m.ingress), egress: formatVlan(m.egress), mac: typeof v.mac === 'string' ? at(where, () => formatMac(parseMac(v.mac as string))) : null };
+  });
 }
 
 function isObj(x: unknown): x is Record<string, unknown> {
@@ -59,6 +79,7 @@ interface DesiredVip { key: VipKey; id: string; flags: VipFlagName[]; hash: Hash
 export interface Desired {
   defaultMac: string | null;
   vips: Map<string, DesiredVip>;
+  vlans?: VlanMappingText[];
   /** id -> real; undefined: the file has no "quicMappings" (the current ones are kept). */
   quic?: Map<number, string>;
 }
@@ -72,7 +93,7 @@ export function validateConfig(text: string, limits?: { maxVips: number; maxReal
     throw new InputError(`config is not valid JSON: ${(e as Error).message}`);
   }
   if (!isObj(doc)) throw new InputError('config: expected a JSON object like {"katranTuiConfig": 1, "defaultMac": ..., "vips": [...]}');
-  onlyKeys(doc, ['katranTuiConfig', 'intf', 'defaultMac', 'vips', 'quicMappings'], 'config');
+  onlyKeys(doc, ['katranTuiConfig', 'intf', 'defaultMac', 'vips', 'vlans', 'quicMappings'], 'config');
   const version = doc.katranTuiConfig;
   if (typeof version === 'number' && Number.isInteger(version) && version > CONFIG_FORMAT) {
     throw new InputError(`config: "katranTuiConfig" is ${version}, a newer format version than this katran-tui reads (${CONFIG_FORMAT}): upgrade katran-tui to apply it`);
@@ -145,7 +166,9 @@ export function validateConfig(text: string, limits?: { maxVips: number; maxReal
     if (vips.size > limits.maxVips) throw new InputError(`config: ${vips.size} VIPs, the program holds at most ${limits.maxVips}`);
     if (allReals.size > limits.maxReals) throw new InputError(`config: ${allReals.size} distinct reals, the program holds at most ${limits.maxReals}`);
   }
-  return { defaultMac, vips, ...(quic ? { quic } : {}) };
+  const out: Desired = { defaultMac, vips, ...(quic ? { quic } : {}) };
+  if (doc.vlans !== undefined) out.vlans = parseConfigVlans(doc.vlans);
+  return out;
 }
 
 /** The validated file as the dataplane's one-transaction input. */
@@ -156,7 +179,23 @@ export function toBalancerConfig(want: Desired): BalancerConfig {
       key: v.key, flags: v.flags, hash: v.hash, reals: [...v.reals].map(([address, weight]) => ({ address, weight, ...(v.down.has(address) ? { down: true } : {}) })),
     })),
     ...(want.quic ? { quicMappings: [...want.quic].map(([id, real]) => ({ id, real })) } : {}),
+    ...(want.vlans ? { vlans: want.vlans } : {}),
   };
+}
+
+/** The VLAN lines of the diff ("+ vlan 573 -> 574 via MAC"); none when the file has no "vlans" key. */
+export function planVlans(current: VlanMappingText[] | null, want: Desired): string[] {
+  if (!want.vlans) return [];
+  const cur = new Map((current ?? []).map((v) => [v.ingress, v]));
+  const next = new Map(want.vlans.map((v) => [v.ingress, v]));
+  const lines: string[] = [];
+  for (const [k, v] of cur) if (!next.has(k)) lines.push(`- vlan ${vlanLine(v)}`);
+  for (const [k, v] of next) {
+    const c = cur.get(k);
+    if (!c) lines.push(`+ vlan ${vlanLine(v)}`);
+    else if (c.egress !== v.egress || c.mac !== v.mac) lines.push(`~ vlan ${vlanLine(c)} -> ${vlanLine(v)}`);
+  }
+  return lines;
 }
 
 /**
@@ -227,7 +266,7 @@ export async function configApply(ctx: Ctx, file: string, f: { dryRun?: boolean;
   await ctx.withDataplane({ write: !f.dryRun }, (dp) => {
     const info = dp.info();
     const want = validateConfig(text, { maxVips: info.capacity.maxVips, maxReals: info.capacity.maxReals - 1, flags: info.vipFlagsSupported, quicServerIds: info.capacity.quicServerIds ?? 0 });
-    const steps = plan(dp.vips(), dp.getDefaultMac(), want, dp.quicMappings());
+    const steps = [...plan(dp.vips(), dp.getDefaultMac(), want, dp.quicMappings()), ...planVlans(dp.vlans(), want)];
     const report = (applied: boolean) => {
       if (f.json) ctx.json({ intf: info.intf, applied, dryRun: !!f.dryRun, changes: steps });
       else {

@@ -18,6 +18,7 @@ import { stats } from './stats.js';
 import { trace } from './trace.js';
 import { parseIntervalMs, parsePath } from './validate.js';
 import { parseIntfName } from '../dataplane/rules.js';
+import { addVlanCommands, vlanAttachOptions } from './vlan.js';
 import { realAdd, realDel, realWeight, vipAdd, vipDel, vipList } from './vips.js';
 import { quicMapAdd, quicMapDel, quicMapList, realDown } from './quic.js';
 
@@ -34,6 +35,7 @@ function addAttachOptions(cmd: Command, hidden: boolean): Command {
     new Option('--forwarding-cores <csv>', 'CPUs that forward, e.g. 0,1,2-5 (default: every CPU)'),
     new Option('--quic-server-ids <n>', 'server_id_map entries (default Katran\'s 16777214, ~128 MiB of kernel memory; ids beyond fall back to hashing)'),
     new Option('--force', 'replace an XDP program that is not katran-tui\'s'),
+    ...vlanAttachOptions(),
   ];
   for (const o of opts) cmd.addOption(hidden ? o.hideHelp() : o);
   return cmd;
@@ -134,6 +136,7 @@ export function buildProgram(deps: CliDeps, run: { ctx?: Ctx; result?: number })
     .description('change a real\'s weight (0 drains: flows in the LRU stay until they age out)')
     .action(async (v: string, r: string, n: string, _o, cmd: Command) => realWeight(ctxOf(cmd), v, r, n, opts(cmd)));
 
+  addVlanCommands(program, ctxOf);
   for (const [name, down] of [['down', true], ['up', false]] as const) {
     dryOpt(jsonOpt(real.command(name).argument('<vip>', 'ADDR:PORT/PROTO (a udp-flow-migration VIP)').argument('<real>', 'the real\'s address'), 'print the result as JSON'))
       .description(down

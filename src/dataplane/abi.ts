@@ -663,38 +663,33 @@ export function parseVlanMac(text: string): { vlan: VlanKey; mac: Buffer } {
   return { vlan: parseVlan(s.slice(0, i), 'egress VLAN'), mac: parseMac(s.slice(i + 1)) };
 }
 
+/** One VLAN mapping as the desired state, the config file and the CLI say it (VLANs as "573" / "100.573"). */
+export interface VlanMappingText {
+  ingress: string;
+  egress: string;
+  /** The egress VLAN's gateway MAC (canonical text); null: the default MAC. */
+  mac: string | null;
+}
+
 /**
- * The VLAN entries of repeated `--vlan` / `--vlan-mac` options: one per ingress VLAN, the MAC of its
- * egress VLAN (or null: the default MAC). Refused, with one line: a duplicate ingress VLAN, two
- * MACs for one VLAN, a MAC for a VLAN nothing leaves on, and a VLAN with neither its own MAC nor a
- * default MAC (`hasDefaultMac`).
+ * Repeated `--vlan` / `--vlan-mac` options, parsed: one row per `--vlan`, with the MAC given for
+ * its egress VLAN (or null). Syntax only (and one MAC per `--vlan-mac` VLAN); what the balancer
+ * refuses (duplicate ingress VLANs, stray MACs, no MAC at all) is rules.ts's checkVlanMappings.
  */
-export function parseVlanOptions(vlans: string[], macs: string[], hasDefaultMac: boolean): { ingress: VlanKey; entry: VlanEntry }[] {
-  const macOf = new Map<string, Buffer>();
+export function parseVlanOptions(vlans: string[], macs: string[]): { vlans: VlanMappingText[]; macs: Map<string, string> } {
+  const macOf = new Map<string, string>();
   for (const t of macs) {
     const m = parseVlanMac(t);
     const k = formatVlan(m.vlan);
     if (macOf.has(k)) throw new InputError(`VLAN ${k}: two gateway MACs given (--vlan-mac ${k}=... twice)`);
-    macOf.set(k, m.mac);
+    macOf.set(k, formatMac(m.mac));
   }
-  const seen = new Set<string>();
-  const out: { ingress: VlanKey; entry: VlanEntry }[] = [];
-  const used = new Set<string>();
-  for (const t of vlans) {
+  const rows = vlans.map((t) => {
     const m = parseVlanMapping(t);
-    const k = formatVlan(m.ingress);
-    if (seen.has(k)) throw new InputError(`VLAN ${k}: given twice as an ingress VLAN (each VLAN arrives on one mapping)`);
-    seen.add(k);
-    const out_ = formatVlan(m.egress);
-    used.add(out_);
-    const mac = macOf.get(out_) ?? null;
-    if (!mac && !hasDefaultMac) throw new InputError(`VLAN ${k} -> ${out_}: no gateway MAC (give --vlan-mac ${out_}=MAC or a default MAC)`);
-    out.push({ ingress: m.ingress, entry: { balance: true, egress: m.egress, mac } });
-  }
-  for (const k of macOf.keys()) {
-    if (!used.has(k)) throw new InputError(`--vlan-mac ${k}: no --vlan leaves on VLAN ${k}`);
-  }
-  return out;
+    const egress = formatVlan(m.egress);
+    return { ingress: formatVlan(m.ingress), egress, mac: macOf.get(egress) ?? null };
+  });
+  return { vlans: rows, macs: macOf };
 }
 
 /** kt_vlan_key (kt_vlan_pairs): outer u16 @0, inner u16 @2 (host order). */

@@ -30,7 +30,7 @@ export interface SampleWatch {
 /** The calls of Dataplane that cross the boundary (close is the handle's own). */
 export const DATAPLANE_CALLS = [
   'info', 'sample', 'vips', 'addVip', 'removeVip', 'setVipFlags', 'addReal', 'removeReal', 'setRealWeight', 'getDefaultMac',
-  'setDefaultMac', 'applyConfig', 'healthcheck', 'trace', 'changeLog', 'reattach', 'detach',
+  'setDefaultMac', 'applyConfig', 'vlans', 'addVlan', 'removeVlan', 'setVlanMac', 'healthcheck', 'trace', 'changeLog', 'reattach', 'detach',
   'quicMappings', 'addQuicMapping', 'removeQuicMapping', 'setRealDown', 'flows', 'purgeFlows', 'runTimeStats',
 ] as const satisfies readonly (keyof Dataplane)[];
 export type DataplaneCall = (typeof DATAPLANE_CALLS)[number];

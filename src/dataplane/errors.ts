@@ -285,11 +285,19 @@ export class IntentPendingError extends DataplaneError {
   override readonly name = 'IntentPendingError';
 }
 
+/** The loaded object has no VLAN maps (an upstream Katran object, or an older katran-tui one). */
+export class VlanUnavailableError extends DataplaneError {
+  constructor(op: string, object: string) {
+    super(op, object, `VLANs: not available for this program (${op} ${object}: no kt_vlan_map map; VLAN tags need katran-tui's own balancer)`);
+    this.name = 'VlanUnavailableError';
+  }
+}
+
 /** Every class above, for code that rebuilds an error by its name (e.g. across a worker thread). */
 export const DATAPLANE_ERROR_CLASSES = [
   DataplaneError, BpfError, VerifierError, NotRootError, InterfaceMissingError, MapFullError, NotExistError,
   InterfaceBusyError, XdpModeUnsupportedError, LibbpfMissingError, InputError, ReadOnlyError, LockedError,
   LockTimeoutError, StalePinsError, NoBalancerError, NotABalancerError, ObjectMissingError, BpffsMissingError,
   ClosedError, AlreadyAttachedError, ForeignProgramError, ProgramReplacedError, DriverRefusedError, MapShapeError, StateCorruptError,
-  StateDirError, IntentPendingError,
+  StateDirError, IntentPendingError, VlanUnavailableError,
 ] as const;

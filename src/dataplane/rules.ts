@@ -3,7 +3,10 @@
 // console's forms, the CLI, `config apply` and the control plane all call these (abi.ts holds the
 // byte-level parsers they build on). A rule returns or throws InputError (what is wrong, what is
 // allowed); the caller decides nothing about the wording.
-import { InputError, formatVip, parseIp, parseVipFlags, truncate as clip, vipFlagsToNames, type HashKind, type VipFlagName, type VipKey } from './abi.js';
+import {
+  InputError, formatMac, formatVip, formatVlan, isZeroMac, parseIp, parseMac, parseVipFlags, parseVlanMapping, truncate as clip, vipFlagsToNames,
+  type HashKind, type VipFlagName, type VipKey, type VlanMappingText,
+} from './abi.js';
 
 // ---------------------------------------------------------------------------------------------
 // Interface names
@@ -23,6 +26,56 @@ export function parseIntfName(text: unknown, what = 'interface'): string {
   const why = intfNameProblem(s);
   if (why) throw new InputError(`bad ${what} name "${clip(s, 60)}": ${why}`);
   return s;
+}
+
+// ---------------------------------------------------------------------------------------------
+// VLAN mappings: what the balancer refuses (the syntax is abi.ts's)
+
+/**
+ * A complete VLAN mapping list, canonical: every ID 1..4094, each ingress VLAN once, one gateway
+ * MAC per egress VLAN (shared by every mapping that leaves on it), and some MAC for each mapping
+ * (its egress VLAN's, else the default MAC `defaultMac`). `strayMacs`: MACs given for egress VLANs
+ * (--vlan-mac); one no mapping leaves on is refused.
+ */
+export function checkVlanMappings(rows: readonly VlanMappingText[], defaultMac: string | null, strayMacs: Iterable<string> = []): VlanMappingText[] {
+  if (!Array.isArray(rows)) throw new InputError('bad VLANs: expected a list of {ingress, egress, mac}');
+  const seen = new Set<string>();
+  const macOf = new Map<string, string | null>();
+  const out: VlanMappingText[] = [];
+  for (const r of rows) {
+    if (!r || typeof r !== 'object') throw new InputError('bad VLAN mapping: expected {ingress, egress, mac}');
+    const m = parseVlanMapping(`${r.ingress}:${r.egress ?? r.ingress}`);
+    const ingress = formatVlan(m.ingress);
+    const egress = formatVlan(m.egress);
+    if (seen.has(ingress)) throw new InputError(`VLAN ${ingress}: given twice as an ingress VLAN (each VLAN arrives on one mapping)`);
+    seen.add(ingress);
+    const mac = r.mac === null || r.mac === undefined ? null : vlanMac(r.mac, egress);
+    if (mac !== null) {
+      const had = macOf.get(egress);
+      if (had && had !== mac) throw new InputError(`VLAN ${egress}: two gateway MACs given (${had} and ${mac})`);
+      macOf.set(egress, mac);
+    } else if (!macOf.has(egress)) macOf.set(egress, null);
+    out.push({ ingress, egress, mac });
+  }
+  for (const k of strayMacs) if (!macOf.has(k)) throw new InputError(`--vlan-mac ${k}: no --vlan leaves on VLAN ${k}`);
+  for (const r of out) {
+    r.mac = macOf.get(r.egress) ?? null;
+    if (r.mac === null && defaultMac === null) {
+      throw new InputError(`VLAN ${r.ingress} -> ${r.egress}: no gateway MAC (give --vlan-mac ${r.egress}=MAC or a default MAC)`);
+    }
+  }
+  return out.sort((a, b) => vlanOrder(a.ingress) - vlanOrder(b.ingress));
+}
+
+function vlanMac(text: string, egress: string): string {
+  const b = parseMac(text);
+  if (isZeroMac(b)) throw new InputError(`VLAN ${egress}: an all-zero gateway MAC (give the gateway's MAC, or leave it out for the default MAC)`);
+  return formatMac(b);
+}
+
+function vlanOrder(v: string): number {
+  const [o, i] = v.split('.').map(Number);
+  return o * 4096 + (i ?? 0);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -2,9 +2,9 @@
 // the CLI see only these types; src/dataplane/balancer/balancer.ts implements them over libbpf, and UI tests
 // use a fake that implements them too. Plain numbers (not BigInt) cross this line: counters are
 // summed in BigInt inside stats.ts and converted once per sample.
-import type { GlobalCounter, HashKind, VipFlagName, VipKey } from './abi.js';
+import type { GlobalCounter, HashKind, VipFlagName, VipKey, VlanMappingText } from './abi.js';
 
-export type { VipKey, VipFlagName, GlobalCounter, HashKind } from './abi.js';
+export type { VipKey, VipFlagName, GlobalCounter, HashKind, VlanMappingText } from './abi.js';
 
 export type XdpMode = 'native' | 'generic';
 export type XdpModeRequest = XdpMode | 'auto';
@@ -100,6 +100,10 @@ export interface AttachRequest {
   quicServerIds?: number;
   /** Replace an XDP program that is not ours. */
   force?: boolean;
+  /** VLAN mappings (--vlan / --vlan-mac); refused before anything is attached when they break a rule. */
+  vlans?: VlanMappingText[];
+  /** Egress VLANs a --vlan-mac was given for (one no mapping leaves on is refused). */
+  vlanMacs?: string[];
 }
 
 export interface BalancerInfo {
@@ -248,6 +252,8 @@ export interface VipSpec extends VipKey {
 export interface BalancerConfig {
   /** Default gateway MAC; undefined keeps the current one, null clears it. */
   mac?: string | null;
+  /** VLAN mappings (katran-tui's object); undefined keeps the current ones, [] removes them. */
+  vlans?: VlanMappingText[];
   vips: { key: VipKey; flags?: VipFlagName[]; hash?: HashKind; reals?: { address: string; weight: number; down?: boolean }[] }[];
   /** QUIC server-id mappings; undefined keeps the current ones. */
   quicMappings?: { id: number; real: string }[];
@@ -392,6 +398,12 @@ export interface Dataplane {
    * intent, so a crash leaves it fully applied or fully absent, unlike a series of single changes.
    */
   applyConfig(cfg: BalancerConfig, o?: ChangeOptions): ChangeResult;
+  /** The VLAN mappings; null when the program has no VLAN maps (upstream Katran). */
+  vlans(): VlanMappingText[] | null;
+  /** `vlan add IN[:OUT]` (with `replace`: change an existing ingress VLAN); mac: the egress VLAN's gateway. */
+  addVlan(mapping: string, mac?: string | null, o?: ChangeOptions & { replace?: boolean }): ChangeResult;
+  removeVlan(vlan: string, o?: ChangeOptions): ChangeResult;
+  setVlanMac(egress: string, mac: string, o?: ChangeOptions): ChangeResult;
   healthcheck(): HealthcheckState | null;
   /** QUIC server-id mappings from the desired state (server_id_map holds 16M entries: never scanned). */
   quicMappings(): QuicMapping[];
@@ -439,5 +451,5 @@ export interface Host {
   attach(req: AttachRequest, o?: ChangeOptions): { dataplane: Dataplane | null; result: ChangeResult };
 }
 
-// The dataplane's errors live in errors.ts; these two are re-exported here for existing importers.
-export { ReadOnlyError, LockedError } from './errors.js';
+// The dataplane's errors live in errors.ts; these are re-exported here for existing importers.
+export { ReadOnlyError, LockedError, VlanUnavailableError } from './errors.js';

@@ -1,6 +1,8 @@
 // A small in-memory Host / Dataplane for the CLI's unit tests: it records every write so a test
 // can assert that bad input changed nothing.
-import { DEFAULT_HASH, formatVip, type VipKey } from '../../src/dataplane/abi.js';
+import { DEFAULT_HASH, formatMac, formatVip, parseMac, type VipKey, type VlanMappingText } from '../../src/dataplane/abi.js';
+import { FakeVlans } from '../helpers/fake-vlans.js';
+import { checkVlanMappings } from '../../src/dataplane/rules.js';
 import { checkHashChange } from '../../src/dataplane/rules.js';
 import {
   ReadOnlyError, type AttachRequest, type BalancerConfig, type BalancerInfo, type BalancerSummary, type ChangeOptions, type ChangeResult, type Dataplane,
@@ -18,6 +20,7 @@ export class FakeBox {
   mac: string | null = '02:00:00:00:00:01';
   quic: { id: number; real: string }[] = [];
   writes: string[] = [];
+  vlans = new FakeVlans();
   attached = new Map<string, AttachRequest>();
   opened: { intf: string; readOnly: boolean }[] = [];
   failOn: string | null = null;
@@ -45,7 +48,7 @@ export class FakeBox {
   pending: PendingChange | null = null;
   counter = 0;
   snapshot(): string {
-    return JSON.stringify({ vips: [...this.vips.entries()].map(([k, v]) => [k, v.flags, v.hash, [...v.reals]]), mac: this.mac, att: [...this.attached.keys()] });
+    return JSON.stringify({ vips: [...this.vips.entries()].map(([k, v]) => [k, v.flags, v.hash, [...v.reals]]), mac: this.mac, att: [...this.attached.keys()], vlans: this.vlans.rows });
   }
 }
 
@@ -147,7 +150,9 @@ export class FakeDp implements Dataplane {
       next.set(id, { key: v.key, flags: v.flags ?? [], hash: v.hash ?? DEFAULT_HASH, reals: new Map((v.reals ?? []).map((r) => [r.address, r.weight])) });
     }
     if (next.size > 4) throw new Error('apply config: map full (4)');
+    if (cfg.vlans) this.box.vlans.setAll(cfg.mac ?? this.box.mac, cfg.vlans, [], true); // the planner's rules, before anything
     return this.change('applyConfig', o, `apply config: ${next.size} VIPs`, () => {
+      if (cfg.vlans) this.box.vlans.setAll(cfg.mac ?? this.box.mac, cfg.vlans, [], false);
       this.box.vips = next;
       if (cfg.mac) this.box.mac = cfg.mac;
     });
@@ -164,6 +169,22 @@ export class FakeDp implements Dataplane {
     return this.change(`setRealDown ${formatVip(key)} ${address}`, o, `mark ${address} ${down ? 'down' : 'up'}`, () => undefined);
   }
   getDefaultMac(): string | null { return this.box.mac; }
+  vlans(): VlanMappingText[] | null { return this.box.vlans.list(); }
+  private vlanChange(op: string, o: ChangeOptions | undefined, run: (dry: boolean) => ChangeResult): ChangeResult {
+    if (this.ro) throw new ReadOnlyError('opened read-only');
+    const r = run(!!o?.dryRun);
+    if (!o?.dryRun && r.summary.length) this.box.writes.push(op);
+    return r;
+  }
+  addVlan(mapping: string, mac?: string | null, o?: ChangeOptions & { replace?: boolean }): ChangeResult {
+    return this.vlanChange('addVlan', o, (dry) => this.box.vlans.add(this.box.mac, mapping, mac, dry, !!o?.replace));
+  }
+  removeVlan(vlan: string, o?: ChangeOptions): ChangeResult {
+    return this.vlanChange('removeVlan', o, (dry) => this.box.vlans.remove(this.box.mac, vlan, dry));
+  }
+  setVlanMac(egress: string, mac: string, o?: ChangeOptions): ChangeResult {
+    return this.vlanChange('setVlanMac', o, (dry) => this.box.vlans.setMac(this.box.mac, egress, mac, dry));
+  }
   setDefaultMac(mac: string, o?: ChangeOptions): ChangeResult {
     return this.change('setDefaultMac', o, `default MAC -> ${mac}`, () => { this.box.mac = mac; });
   }
@@ -227,6 +248,8 @@ export class FakeHost implements Host {
   attach(req: AttachRequest, o?: ChangeOptions): { dataplane: Dataplane | null; result: ChangeResult } {
     for (const i of [req.intf, req.hcIntf]) if (i !== undefined && !KNOWN_INTERFACES.includes(i)) throw new Error(`attach: no interface ${i}`);
     if (this.box.attached.has(req.intf)) throw new Error(`${req.intf} already has a balancer`);
+    if (req.vlans?.length || req.vlanMacs?.length) checkVlanMappings(req.vlans ?? [], formatMac(parseMac(req.defaultMac)), req.vlanMacs ?? []);
+    if (!o?.dryRun && req.vlans?.length) this.box.vlans.setAll(req.defaultMac, req.vlans, req.vlanMacs ?? [], false);
     if (!o?.dryRun) {
       this.box.attached.set(req.intf, req);
       this.box.mac = req.defaultMac;

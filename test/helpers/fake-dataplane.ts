@@ -5,6 +5,8 @@
 import { DEFAULT_HASH, DEFAULT_WEIGHT, OWN_VIP_FLAGS, QUIC_STATS_FIELDS, formatVip, InputError, parseIp, parseMac, parsePort, parseVipFlags, parseWeight, vipFlagsToNames, VIP_FLAGS } from '../../src/dataplane/abi.js';
 import type { GlobalCounter, VipFlagName, VipKey } from '../../src/dataplane/abi.js';
 import { AlreadyAttachedError, BpfError, InterfaceMissingError, LockedError, MapFullError, ReadOnlyError } from '../../src/dataplane/errors.js';
+import type { VlanMappingText } from '../../src/dataplane/abi.js';
+import { FakeVlans } from './fake-vlans.js';
 import { checkFlowQuery } from '../../src/dataplane/lru/query.js';
 import { checkHashChange, checkRealForVip, parseRealAddress, parseVipFlagList } from '../../src/dataplane/rules.js';
 import { planAddQuicMapping, planRemoveQuicMapping, planSetRealDown, type Limits, type Plan } from '../../src/dataplane/control/planner.js';
@@ -463,7 +465,7 @@ export class FakeDataplane implements Dataplane {
   }
 
   private limits(): Limits {
-    return { maxVips: this.maxVips, maxReals: this.maxReals + 1, vipFlagsSupported: OWN_VIP_FLAGS, maxServerIds: this.quicServerIds };
+    return { maxVips: this.maxVips, maxReals: this.maxReals + 1, vipFlagsSupported: OWN_VIP_FLAGS, maxServerIds: this.quicServerIds, vlans: true };
   }
 
   /** Adopts a plan's next state (mappings, indexes, down marks) unless a dry run. */
@@ -502,6 +504,32 @@ export class FakeDataplane implements Dataplane {
   }
 
   getDefaultMac(): string | null { return this.defaultMac; }
+
+  /** VLAN mappings, changed through the real planner. */
+  readonly vlanTable = new FakeVlans();
+
+  vlans(): VlanMappingText[] | null { return this.vlanTable.list(); }
+
+  addVlan(mapping: string, mac?: string | null, o?: ChangeOptions & { replace?: boolean }): ChangeResult {
+    const dry = this.guard(o);
+    const r = this.vlanTable.add(this.defaultMac, mapping, mac, dry, !!o?.replace);
+    if (!dry) this.record(o?.replace ? 'set-vlan' : 'add-vlan', `VLAN ${mapping}`, null, mapping);
+    return r;
+  }
+
+  removeVlan(vlan: string, o?: ChangeOptions): ChangeResult {
+    const dry = this.guard(o);
+    const r = this.vlanTable.remove(this.defaultMac, vlan, dry);
+    if (!dry) this.record('remove-vlan', `VLAN ${vlan}`, vlan, null);
+    return r;
+  }
+
+  setVlanMac(egress: string, mac: string, o?: ChangeOptions): ChangeResult {
+    const dry = this.guard(o);
+    const r = this.vlanTable.setMac(this.defaultMac, egress, mac, dry);
+    if (!dry) this.record('set-vlan-mac', `VLAN ${egress}`, null, mac);
+    return r;
+  }
 
   setDefaultMac(mac: string, o?: ChangeOptions): ChangeResult {
     const dry = this.guard(o);

@@ -2,6 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { InputError, parseMac, parseVlan, parseVlanMapping, parseVlanMac, parseVlanOptions } from '../../src/dataplane/abi.js';
+import { checkVlanMappings } from '../../src/dataplane/rules.js';
 
 const refuses = (fn: () => unknown, re: RegExp): void => {
   assert.throws(fn, (e: Error) => e instanceof InputError && re.test(e.message) && !e.message.includes('\n'), re.source);
@@ -39,18 +40,29 @@ test('--vlan-mac: EGRESS=MAC', () => {
   refuses(() => parseVlanMac('5000=58:e4:34:56:46:e0'), /VLAN IDs are 1\.\.4094/);
 });
 
-test('repeated options: entries per ingress VLAN, MAC per egress VLAN; duplicates, stray MACs and no MAC at all refused', () => {
-  const mac = parseMac('58:e4:34:56:46:e0');
-  assert.deepEqual(parseVlanOptions(['573:574', '575', '100.573:100.574'], ['574=58:e4:34:56:46:e0'], true), [
-    { ingress: { outer: 573, inner: 0 }, entry: { balance: true, egress: { outer: 574, inner: 0 }, mac } },
-    { ingress: { outer: 575, inner: 0 }, entry: { balance: true, egress: { outer: 575, inner: 0 }, mac: null } },
-    { ingress: { outer: 100, inner: 573 }, entry: { balance: true, egress: { outer: 100, inner: 574 }, mac: null } },
+test('repeated options: one row per --vlan with its egress VLAN\'s MAC; two MACs for one VLAN refused', () => {
+  const mac = '58:e4:34:56:46:e0';
+  assert.deepEqual(parseVlanOptions(['573:574', '575', '100.573:100.574'], ['574=58-E4-34-56-46-E0']).vlans, [
+    { ingress: '573', egress: '574', mac },
+    { ingress: '575', egress: '575', mac: null },
+    { ingress: '100.573', egress: '100.574', mac: null },
   ]);
-  // Two ingress VLANs may leave on one egress VLAN and share its MAC.
-  assert.equal(parseVlanOptions(['573:574', '576:574'], ['574=58:e4:34:56:46:e0'], false).every((e) => e.entry.mac?.equals(mac)), true);
-  refuses(() => parseVlanOptions(['573', '573:574'], [], true), /VLAN 573: given twice as an ingress VLAN/);
-  refuses(() => parseVlanOptions(['573:574'], ['574=58:e4:34:56:46:e0', '574=58:e4:34:56:46:e1'], true), /VLAN 574: two gateway MACs/);
-  refuses(() => parseVlanOptions(['573:574'], ['575=58:e4:34:56:46:e0'], true), /--vlan-mac 575: no --vlan leaves on VLAN 575/);
-  refuses(() => parseVlanOptions(['573:574'], [], false), /VLAN 573 -> 574: no gateway MAC \(give --vlan-mac 574=MAC or a default MAC\)/);
-  assert.deepEqual(parseVlanOptions([], [], false), []);
+  refuses(() => parseVlanOptions(['573:574'], ['574=58:e4:34:56:46:e0', '574=58:e4:34:56:46:e1']), /VLAN 574: two gateway MACs/);
+  assert.deepEqual(parseVlanOptions([], []).vlans, []);
+});
+
+test('the rules (rules.ts): duplicates, stray MACs and no MAC at all refused; one MAC per egress VLAN shared', () => {
+  const mac = '58:e4:34:56:46:e0';
+  const rows = (v: string[], m: string[] = []) => parseVlanOptions(v, m);
+  const check = (v: string[], m: string[], def: string | null) => { const r = rows(v, m); return checkVlanMappings(r.vlans, def, r.macs.keys()); };
+  // Two ingress VLANs may leave on one egress VLAN and share its MAC (given once).
+  assert.deepEqual(check(['576:574', '573:574'], [`574=${mac}`], null), [
+    { ingress: '573', egress: '574', mac }, { ingress: '576', egress: '574', mac },
+  ]);
+  refuses(() => check(['573', '573:574'], [], mac), /VLAN 573: given twice as an ingress VLAN/);
+  refuses(() => check(['573:574'], [`575=${mac}`], mac), /--vlan-mac 575: no --vlan leaves on VLAN 575/);
+  refuses(() => check(['573:574'], [], null), /VLAN 573 -> 574: no gateway MAC \(give --vlan-mac 574=MAC or a default MAC\)/);
+  refuses(() => checkVlanMappings([{ ingress: '0', egress: '5', mac: null }], mac), /bad ingress VLAN "0"/);
+  refuses(() => checkVlanMappings([{ ingress: '5', egress: '4095', mac: null }], mac), /VLAN IDs are 1\.\.4094/);
+  refuses(() => checkVlanMappings([{ ingress: '5', egress: '6', mac }, { ingress: '7', egress: '6', mac: '58:e4:34:56:46:e1' }], mac), /VLAN 6: two gateway MACs/);
 });

@@ -4,7 +4,7 @@
 // (trace.ts). Read-only handles refuse every write with ReadOnlyError naming the reason.
 import { join } from 'node:path';
 import { existsSync } from 'node:fs';
-import { MAP, formatVip, realDefinition, type VipFlagName, type VipKey } from '../abi.js';
+import { MAP, formatVip, realDefinition, type VipFlagName, type VipKey, type VlanMappingText } from '../abi.js';
 import { ControlPlane } from '../control/control.js';
 import { type DesiredConfig, type DesiredStore } from '../control/desired.js';
 import { type FaultHook } from '../control/reconciler.js';
@@ -248,10 +248,33 @@ export class Balancer implements Dataplane {
     return this.control.apply(cfg, o);
   }
 
-  /** The desired state as `config export` writes it (vip_nums and indexes left out). */
+  /** The desired state as `config export` writes it (vip_nums and indexes left out; `vlans` only when there are some). */
   exportConfig(): DesiredConfig {
     const s = this.control.state();
-    return { mac: s.mac, vips: s.vips.map((v) => ({ key: v.key, flags: v.flags, hash: v.hash, reals: v.reals })), quicMappings: s.quic ?? [] };
+    const cfg: DesiredConfig = { mac: s.mac, vips: s.vips.map((v) => ({ key: v.key, flags: v.flags, hash: v.hash, reals: v.reals })), quicMappings: s.quic ?? [] };
+    if (s.vlans?.length) cfg.vlans = s.vlans;
+    return cfg;
+  }
+
+  vlans(): VlanMappingText[] | null {
+    return this.control.vlans();
+  }
+
+  addVlan(mapping: string, mac?: string | null, o?: ChangeOptions & { replace?: boolean }): ChangeResult {
+    return this.control.addVlan(mapping, mac, o);
+  }
+
+  removeVlan(vlan: string, o?: ChangeOptions): ChangeResult {
+    return this.control.removeVlan(vlan, o);
+  }
+
+  setVlanMac(egress: string, mac: string, o?: ChangeOptions): ChangeResult {
+    return this.control.setVlanMac(egress, mac, o);
+  }
+
+  /** attach --vlan: the whole mapping list in one transaction. */
+  setVlans(rows: VlanMappingText[], strayMacs: string[] = [], o?: ChangeOptions): ChangeResult {
+    return this.control.setVlans(rows, strayMacs, o);
   }
 
   healthcheck(): HealthcheckState | null {

@@ -9,6 +9,7 @@
 // state directory already holds a desired state for that interface (an earlier attach), its VIPs
 // are re-applied to the fresh maps and the result says so. The requested MAC always wins.
 import { formatMac, parseMac } from '../abi.js';
+import { checkVlanMappings } from '../rules.js';
 import { basename } from 'node:path';
 import { Balancer, balancerStateDir } from './balancer.js';
 import { pendingChangeOf, StateStore } from '../control/state.js';
@@ -62,6 +63,8 @@ export class LibbpfHost implements Host {
   }
 
   attach(req: AttachRequest, o: ChangeOptions = {}): { dataplane: Dataplane | null; result: ChangeResult } {
+    // VLAN rules first: a refusal leaves nothing attached.
+    if (req.vlans?.length || req.vlanMacs?.length) checkVlanMappings(req.vlans ?? [], formatMac(parseMac(req.defaultMac)), req.vlanMacs ?? []);
     const mode = req.mode ?? 'auto';
     const summary = [`load ${req.balancerProg ?? 'the bundled balancer'} and attach it to ${req.intf} (XDP ${mode}), default MAC ${req.defaultMac}, pins under ${this.o.pinRoot}/${req.intf}`];
     if (req.hcIntf || req.healthcheckerProg) summary.push(`attach the healthcheck program ${req.healthcheckerProg ?? '(bundled)'} at ${req.hcIntf ?? req.intf} egress`);
@@ -86,6 +89,18 @@ export class LibbpfHost implements Host {
     if (dp.getDefaultMac() !== formatMac(parseMac(req.defaultMac))) {
       const r = dp.setDefaultMac(req.defaultMac);
       warnings.push(...r.warnings);
+    }
+    if (req.vlans?.length || dp.vlans()?.length) {
+      try {
+        const r = dp.setVlans(req.vlans ?? [], req.vlanMacs ?? []);
+        summary.push(...r.summary);
+        warnings.push(...r.warnings);
+      } catch (e) {
+        // An object without the VLAN maps: nothing stays attached.
+        dp.close();
+        try { detach(openPinned(req.intf, { pinRoot: this.o.pinRoot })); } catch { /* already gone */ }
+        throw e;
+      }
     }
     const vips = dp.vips().length;
     if (vips) warnings.push(`${vips} VIP(s) of the earlier desired state re-applied to the new program`);

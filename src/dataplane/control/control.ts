@@ -2,23 +2,39 @@
 // the kernel maps and the durable desired state. Every change is planned on a whole desired state
 // (planner.ts: validated completely, nothing written, every policy), then applied by the
 // reconciler (reconciler.ts: intent, kernel writes, rollback; recovery at the next open).
-import type { VipFlagName, VipKey } from '../abi.js';
-import type { BalancerHandle } from '../kernel/handle.js';
-import type { ChangeOptions, ChangeResult, PendingChange, QuicMapping, RealState, VipSpec, VipState } from '../types.js';
-import { ReadOnlyError } from '../types.js';
+import type {
+  VipFlagName, VipKey, VlanMappingText,
+} from '../abi.js';
+import type {
+  BalancerHandle,
+} from '../kernel/handle.js';
+import type {
+  ChangeOptions, ChangeResult, PendingChange, QuicMapping, RealState, VipSpec, VipState,
+} from '../types.js';
+import {
+  ReadOnlyError,
+} from '../types.js';
 import {
   copyState, emptyState, indexMap, isPatch, patchState, quicMappings, vipId, type DesiredConfig, type DesiredState, type DesiredStore, type DesiredVip,
 } from './desired.js';
-import { ringCounts } from './maglev.js';
-import { pendingChangeOf, StateCorruptError } from './state.js';
 import {
-  planAddQuicMapping, planAddReal, planAddVip, planApply, planRemoveQuicMapping, planRemoveReal, planRemoveVip, planSetDefaultMac, planSetRealDown,
-  planSetRealWeight, planSetVipFlags, validateState,
-  type Limits, type Plan,
+  ringCounts,
+} from './maglev.js';
+import {
+  pendingChangeOf, StateCorruptError,
+} from './state.js';
+import {
+  planAddReal, planAddVip, planAddVlan, planApply, planRemoveVlan, planSetVlanMac, planSetVlans, planRemoveReal, planRemoveVip, planSetDefaultMac, planSetRealWeight, planSetVipFlags, validateState, planAddQuicMapping, planRemoveQuicMapping, planSetRealDown, type Limits, type Plan,
 } from './planner.js';
-import { Reconciler, type FaultHook } from './reconciler.js';
-import { heldFlowsByReal } from '../lru/flows.js';
-import type { Intent } from './desired.js';
+import {
+  Reconciler, type FaultHook,
+} from './reconciler.js';
+import {
+  heldFlowsByReal,
+} from '../lru/flows.js';
+import type {
+  Intent,
+} from './desired.js';
 
 export interface ControlOptions {
   faults?: FaultHook;
@@ -41,7 +57,7 @@ export class ControlPlane {
     this.kernel = new Reconciler(handle.maps, this.ringSize, o.faults);
     this.limits = {
       maxVips: handle.sizes.maxVips, maxReals: handle.maps.reals.maxEntries, vipFlagsSupported: handle.vipFlagsSupported,
-      maxServerIds: handle.maps.serverIds?.maxEntries ?? 0,
+      maxServerIds: handle.maps.serverIds?.maxEntries ?? 0, vlans: this.kernel.vlan !== null,
     };
     this.desired = emptyState(handle.intf, handle.mode);
   }
@@ -409,6 +425,32 @@ export class ControlPlane {
   /** `config apply`: makes the balancer hold exactly `cfg` (VIPs not in it are removed). */
   apply(cfg: DesiredConfig, o: ChangeOptions = {}): ChangeResult {
     return this.change('apply config', o, () => planApply(this.desired, this.limits, cfg, this.moved));
+  }
+
+  /** The VLAN mappings (desired = kernel), or null when the program has no VLAN maps. */
+  vlans(): VlanMappingText[] | null {
+    return this.kernel.vlan ? (this.desired.vlans ?? []).map((v) => ({ ...v })) : null;
+  }
+
+  /** The VLAN maps (counters), or null. */
+  get vlanTable() {
+    return this.kernel.vlan;
+  }
+
+  addVlan(mapping: string, mac?: string | null, o: ChangeOptions & { replace?: boolean } = {}): ChangeResult {
+    return this.change(o.replace ? 'change VLAN' : 'add VLAN', o, () => planAddVlan(this.desired, this.limits, mapping, mac, !!o.replace));
+  }
+
+  removeVlan(vlan: string, o: ChangeOptions = {}): ChangeResult {
+    return this.change('remove VLAN', o, () => planRemoveVlan(this.desired, this.limits, vlan));
+  }
+
+  setVlanMac(egress: string, mac: string, o: ChangeOptions = {}): ChangeResult {
+    return this.change('set VLAN MAC', o, () => planSetVlanMac(this.desired, this.limits, egress, mac));
+  }
+
+  setVlans(rows: VlanMappingText[], strayMacs: string[] = [], o: ChangeOptions = {}): ChangeResult {
+    return this.change('set VLANs', o, () => planSetVlans(this.desired, this.limits, rows, strayMacs));
   }
 
   /** Makes the kernel equal to the saved desired state, reading every ring ('repair'). */

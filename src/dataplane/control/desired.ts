@@ -34,8 +34,19 @@ export interface DesiredState {
   vips: DesiredVip[];
   /** Real index allocations: one index per address, shared by every VIP that uses it (never 0). */
   reals: { address: string; index: number }[];
+  /**
+   * VLAN mappings (katran-tui's object only; optional in the file, [] when absent): per ingress
+   * VLAN, the egress VLAN and its gateway MAC (null: the default MAC). VLANs as "573" / "100.573".
+   */
+  vlans?: DesiredVlan[];
   /** QUIC server-id mappings, by id (absent in older state files: none). Each holds a reference on its real's index. */
   quic?: DesiredQuicMapping[];
+}
+
+export interface DesiredVlan {
+  ingress: string;
+  egress: string;
+  mac: string | null;
 }
 
 /** `config apply`'s input: the Dataplane interface's BalancerConfig (vip_nums and indexes are ours). */
@@ -66,7 +77,7 @@ export interface DesiredStore {
 export const vipId = formatVip;
 
 export function emptyState(intf: string, mode: string): DesiredState {
-  return { version: 1, intf, mode, mac: null, vips: [], reals: [], quic: [] };
+  return { version: 1, intf, mode, mac: null, vips: [], reals: [], vlans: [], quic: [] };
 }
 
 /** A deep copy of a desired state (structuredClone is ~20x slower for 512 VIPs). */
@@ -75,8 +86,17 @@ export function copyState(s: DesiredState): DesiredState {
     version: 1, intf: s.intf, mode: s.mode, mac: s.mac,
     vips: s.vips.map((v) => ({ key: { address: v.key.address, port: v.key.port, proto: v.key.proto }, flags: [...v.flags], hash: v.hash, vipNum: v.vipNum, reals: v.reals.map(copyReal) })),
     reals: s.reals.map((r) => ({ address: r.address, index: r.index })),
+    vlans: (s.vlans ?? []).map((v) => ({ ingress: v.ingress, egress: v.egress, mac: v.mac })),
     quic: quicMappings(s).map((m) => ({ id: m.id, real: m.real })),
   };
+}
+
+export function vlansOf(s: DesiredState): DesiredVlan[] {
+  return s.vlans ?? [];
+}
+
+function sameVlans(a: DesiredState, b: DesiredState): boolean {
+  return JSON.stringify(vlansOf(a)) === JSON.stringify(vlansOf(b));
 }
 
 function copyReal(r: DesiredReal): DesiredReal {
@@ -104,6 +124,8 @@ export interface StatePatch {
   mac: string | null;
   vips: Record<string, DesiredVip | null>;
   reals: Record<string, number | null>;
+  /** The whole VLAN list (a handful of entries) when the change touches it. */
+  vlans?: DesiredVlan[];
   /** QUIC server ids (decimal text) -> real address; null = unmapped. Absent: no QUIC change. */
   quic?: Record<string, string | null>;
 }
@@ -125,6 +147,7 @@ export function diffStates(a: DesiredState, b: DesiredState): { old: StatePatch;
     const y = rb.get(addr) ?? null;
     if (x !== y) { o.reals[addr] = x; n.reals[addr] = y; }
   }
+  if (!sameVlans(a, b)) { o.vlans = vlansOf(a); n.vlans = vlansOf(b); }
   const qa = new Map(quicMappings(a).map((m) => [m.id, m.real]));
   const qb = new Map(quicMappings(b).map((m) => [m.id, m.real]));
   for (const id of new Set([...qa.keys(), ...qb.keys()])) {
@@ -150,6 +173,7 @@ export function patchState(base: DesiredState, p: StatePatch): DesiredState {
     else reals.set(a, i);
   }
   s.reals = [...reals].map(([address, index]) => ({ address, index })).sort((x, y) => x.index - y.index);
+  if (p.vlans) s.vlans = p.vlans.map((v) => ({ ...v }));
   if (p.quic) {
     const q = new Map(quicMappings(s).map((m) => [m.id, m.real]));
     for (const [id, a] of Object.entries(p.quic)) {

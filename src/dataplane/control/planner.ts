@@ -3,17 +3,22 @@
 // out, what the operator is told). Pure: it writes nothing; the one thing it asks of the kernel is
 // how many ring slots a change moves (the `moved` callback), for the summary.
 import {
-  DEFAULT_HASH, DEFAULT_WEIGHT, InputError, formatMac, parseServerId, isZeroMac, parseHash, parseMac, parsePort, parseProto, parseVipFlags, parseWeight,
-  vipFlagsToNames, type VipFlagName, type VipKey,
+  DEFAULT_HASH, DEFAULT_WEIGHT, InputError, formatMac, isZeroMac, parseHash, parseMac, parsePort, parseProto, parseVipFlags, parseWeight, formatVlan, parseVlan, parseVlanMapping, vipFlagsToNames, type VipFlagName, type VipKey, type VlanMappingText, parseServerId,
 } from '../abi.js';
-import type { HashKind, VipSpec } from '../types.js';
-import { MapFullError } from '../errors.js';
 import {
-  changedVips, copyState, downReals, flagsMask, quicMappings, vipId, type DesiredConfig, type DesiredQuicMapping, type DesiredReal, type DesiredState,
-  type DesiredVip,
+  VlanUnavailableError,
+} from '../types.js';
+import type {
+  HashKind, VipSpec,
+} from '../types.js';
+import {
+  MapFullError,
+} from '../errors.js';
+import {
+  changedVips, copyState, flagsMask, vipId, vlansOf, type DesiredConfig, type DesiredReal, type DesiredState, type DesiredVip, downReals, quicMappings, type DesiredQuicMapping,
 } from './desired.js';
 import {
-  checkHashChange, checkRealForVip, describeChange, parseRealAddress, parseVipAddress, parseVipFlagList, pct,
+  checkHashChange, checkRealForVip, checkVlanMappings, describeChange, parseRealAddress, parseVipAddress, parseVipFlagList, pct,
 } from '../rules.js';
 
 /** What the loaded balancer allows. */
@@ -23,6 +28,8 @@ export interface Limits {
   maxReals: number;
   /** Mask of VIP flags the program implements. */
   vipFlagsSupported: number;
+  /** The object has katran-tui's VLAN maps (bpf/vlan.h); upstream Katran's has none. */
+  vlans: boolean;
   /** Entries of server_id_map (0: the object has none): routable ids 1 .. min(0xFFFFFD, entries - 1). */
   maxServerIds: number;
 }
@@ -108,6 +115,8 @@ export function validateState(raw: DesiredState, what: string, limits: Limits): 
   }).sort((a, b) => a.id - b.id);
   if (s.mac !== null && s.mac !== undefined) s.mac = formatMac(parseMac(s.mac));
   else s.mac = null;
+  // A saved state is loaded even if its MACs are short (the refusal is for changes).
+  s.vlans = checkVlanMappings(s.vlans ?? [], s.mac ?? 'saved');
   s.version = 1;
   return s;
 }
@@ -318,6 +327,7 @@ function desiredMac(mac: string): string | null {
 
 export function planSetDefaultMac(cur: DesiredState, macIn: string): Plan {
   const text = desiredMac(macIn);
+  if (text === null) checkVlanMappings(vlansOf(cur), null);
   const next = copyState(cur);
   const before = next.mac;
   next.mac = text;
@@ -420,6 +430,11 @@ export function planApply(cur: DesiredState, limits: Limits, cfg: DesiredConfig,
   const old = cur;
   const next = copyState(old);
   next.mac = cfg.mac === undefined ? old.mac : cfg.mac === null ? null : desiredMac(cfg.mac);
+  if (cfg.vlans !== undefined) {
+    if (cfg.vlans.length && !limits.vlans) throw vlansUnavailable('apply config');
+    next.vlans = checkVlanMappings(cfg.vlans, next.mac);
+  } else if (next.mac === null) checkVlanMappings(vlansOf(next), null);
+  const vlansChange = JSON.stringify(vlansOf(old)) !== JSON.stringify(vlansOf(next));
   const seen = new Set<string>();
   const vips: DesiredVip[] = [];
   const summary: string[] = [];
@@ -498,9 +513,87 @@ export function planApply(cur: DesiredState, limits: Limits, cfg: DesiredConfig,
     if (v && !v.reals.some((x) => x.weight > 0)) warnings.push(`${id} has no real with weight > 0: its traffic is dropped (counted as CH drops)`);
   }
   if (next.mac !== old.mac) summary.push(`set default gateway MAC: ${old.mac ?? 'none'} -> ${next.mac ?? 'none'}`);
+  if (vlansChange) summary.push(...vlanSummary(vlansOf(old), vlansOf(next)));
   if (!summary.length) summary.push('the balancer already holds this config: nothing to change');
   return plan({
     op: 'apply-config', target: `${vips.length} VIP(s)`, next, logOld: `${old.vips.length} VIP(s)`, logNew: `${vips.length} VIP(s)`, scope,
-    changes: scope.size > 0 || next.mac !== old.mac || quicChanged, summary, warnings, movedShare,
+    changes: scope.size > 0 || next.mac !== old.mac || vlansChange || quicChanged, summary, warnings, movedShare,
   });
+}
+
+// ---------------------------------------------------------------------------------------------
+// VLAN mappings (katran-tui's object only)
+
+export function vlansUnavailable(what: string): VlanUnavailableError {
+  return new VlanUnavailableError(what, 'this program');
+}
+
+function vlanText(v: VlanMappingText): string {
+  return `VLAN ${v.ingress} -> ${v.egress} (gateway ${v.mac ?? 'the default MAC'})`;
+}
+
+/** One line per mapping added, removed or changed between two lists. */
+export function vlanSummary(a: readonly VlanMappingText[], b: readonly VlanMappingText[]): string[] {
+  const out: string[] = [];
+  const am = new Map(a.map((v) => [v.ingress, v]));
+  const bm = new Map(b.map((v) => [v.ingress, v]));
+  for (const [k, v] of am) {
+    const w = bm.get(k);
+    if (!w) out.push(`remove ${vlanText(v)}: its VIP traffic passes to the host's stack`);
+    else if (w.egress !== v.egress || w.mac !== v.mac) out.push(`change ${vlanText(v)} -> ${w.egress} (gateway ${w.mac ?? 'the default MAC'})`);
+  }
+  for (const [k, w] of bm) if (!am.has(k)) out.push(`add ${vlanText(w)}`);
+  return out;
+}
+
+function vlanPlan(cur: DesiredState, limits: Limits, op: string, target: string, rows: VlanMappingText[], strayMacs: string[] = []): Plan {
+  if (!limits.vlans) throw vlansUnavailable(op.replace('-', ' '));
+  const next = copyState(cur);
+  next.vlans = checkVlanMappings(rows, cur.mac, strayMacs);
+  const before = vlansOf(cur);
+  const summary = vlanSummary(before, next.vlans);
+  const changes = summary.length > 0;
+  const warnings: string[] = [];
+  if (next.vlans.some((v) => v.egress !== v.ingress)) warnings.push('a rewrite (VLAN A in, VLAN B out) needs the switch port to trunk both VLANs');
+  return plan({
+    op, target, next, logOld: before, logNew: next.vlans, scope: new Set(), changes,
+    summary: changes ? summary : [`the balancer already holds ${target}: nothing to change`], warnings,
+  });
+}
+
+/** `vlan add IN[:OUT] [--mac MAC]`: a new ingress VLAN (or, with `replace`, a changed one). */
+export function planAddVlan(cur: DesiredState, limits: Limits, mappingText: string, macIn?: string | null, replace = false): Plan {
+  const m = parseVlanMapping(mappingText);
+  const ingress = formatVlan(m.ingress);
+  const egress = formatVlan(m.egress);
+  const rows = vlansOf(cur).map((v) => ({ ...v }));
+  const i = rows.findIndex((v) => v.ingress === ingress);
+  if (i >= 0 && !replace) throw new InputError(`vlan add ${ingress}: VLAN ${ingress} is already an ingress VLAN (-> ${rows[i].egress}); delete it first or change it`);
+  const mac = macIn ? formatMac(parseMac(macIn)) : rows.find((v) => v.egress === egress && v.mac)?.mac ?? null;
+  if (mac) for (const r of rows) if (r.egress === egress) r.mac = mac;
+  const row = { ingress, egress, mac };
+  if (i >= 0) rows[i] = row; else rows.push(row);
+  return vlanPlan(cur, limits, replace ? 'set-vlan' : 'add-vlan', `VLAN ${ingress}`, rows);
+}
+
+/** `vlan del IN`: the VLAN's VIP traffic passes again. */
+export function planRemoveVlan(cur: DesiredState, limits: Limits, vlanText: string): Plan {
+  const ingress = formatVlan(parseVlan(vlanText, 'ingress VLAN'));
+  const rows = vlansOf(cur);
+  if (!rows.some((v) => v.ingress === ingress)) throw new InputError(`vlan del ${ingress}: VLAN ${ingress} is not an ingress VLAN of the balancer`);
+  return vlanPlan(cur, limits, 'remove-vlan', `VLAN ${ingress}`, rows.filter((v) => v.ingress !== ingress));
+}
+
+/** `vlan mac OUT MAC`: the gateway MAC of an egress VLAN, for every mapping that leaves on it. */
+export function planSetVlanMac(cur: DesiredState, limits: Limits, vlanText: string, macIn: string | null): Plan {
+  const egress = formatVlan(parseVlan(vlanText, 'egress VLAN'));
+  const mac = macIn === null ? null : desiredMac(macIn);
+  const rows = vlansOf(cur).map((v) => (v.egress === egress ? { ...v, mac } : v));
+  if (!rows.some((v) => v.egress === egress)) throw new InputError(`vlan mac ${egress}: no VLAN mapping leaves on VLAN ${egress} (add one: katran-tui vlan add IN:${egress})`);
+  return vlanPlan(cur, limits, 'set-vlan-mac', `VLAN ${egress} gateway`, rows);
+}
+
+/** attach --vlan / --vlan-mac: the whole list at once. */
+export function planSetVlans(cur: DesiredState, limits: Limits, rows: VlanMappingText[], strayMacs: string[] = []): Plan {
+  return vlanPlan(cur, limits, 'set-vlans', `${rows.length} VLAN mapping(s)`, rows, strayMacs);
 }

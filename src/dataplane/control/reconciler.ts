@@ -15,26 +15,47 @@
 //   c. ring slices, one VIP at a time, only the changed slots, in batches;
 //   d. VIPs entering vip_map (stats[vip_num] zeroed first when it held another VIP) or changing flags:
 //      a VIP appears only once its ring is complete;
+//   e. the default MAC;
+//   f. VLAN mappings (katran-tui's object): made equal to the target's, entry by entry (a VLAN's
+//      traffic is balanced from the moment its entry holds the egress VLAN and gateway MAC).
 //   e. the default MAC.
 // QUIC server ids: unmapped ids are cleared (0) with a; ids are written after b (an id never names
 // an index before it holds its address). Down reals (vip_to_down_reals_map) follow d.
 import {
-  CTL_MAC_INDEX, DEFAULT_HASH, DOWN_REALS_INNER, formatMac, isZeroMac, parseMac, realDefinition, u32Key, vipDefinition, vipFlagsToNames, vipMeta,
-  type VipKey,
+  CTL_MAC_INDEX, DEFAULT_HASH, DOWN_REALS_INNER, formatMac, formatVlan, isZeroMac, parseMac, parseVlan, realDefinition, u32Key, vipDefinition, vipFlagsToNames, vipMeta, type VipKey, type VlanEntry, type VlanMappingText,
 } from '../abi.js';
-import type { BalancerMaps } from '../kernel/loader.js';
-import { ArrayRangeReader, BpfMap } from '../kernel/maps.js';
-import { BPF_F_NO_PREALLOC, BPF_MAP_TYPE, mapCreate, mapFdById } from '../kernel/libbpf.js';
-import { movedShare, ringCounts, ringDiff, ringForReals } from './maglev.js';
 import {
-  changedVips, diffStates, downReals, emptyState, flagsMask, indexMap, isPatch, patchState, quicMappings, vipId,
-  type DesiredReal, type DesiredState, type DesiredStore, type DesiredVip, type Intent,
+  VlanTable,
+} from '../kernel/vlan.js';
+import {
+  VlanUnavailableError,
+} from '../types.js';
+import type {
+  BalancerMaps,
+} from '../kernel/loader.js';
+import {
+  ArrayRangeReader, BpfMap,
+} from '../kernel/maps.js';
+import {
+  BPF_F_NO_PREALLOC, BPF_MAP_TYPE, mapCreate, mapFdById,
+} from '../kernel/libbpf.js';
+import {
+  movedShare, ringCounts, ringDiff, ringForReals,
+} from './maglev.js';
+import {
+  changedVips, diffStates, emptyState, flagsMask, indexMap, isPatch, patchState, vipId, vlansOf, downReals, quicMappings, type DesiredReal, type DesiredState, type DesiredStore, type DesiredVip, type Intent,
 } from './desired.js';
-import type { Plan } from './planner.js';
-import { ringRecipe } from '../rules.js';
+import type {
+  Plan,
+} from './planner.js';
+import {
+  ringRecipe,
+} from '../rules.js';
 
 /**
  * Called at named points of a transaction: tests inject faults here (throw: a failing write;
+ * process.kill(SIGKILL): a crash). Steps: 'intent', 'vip-delete', 'real', 'ring-batch', 'vip-add',
+ * 'mac', 'vlan', 'applied', 'state'.
  * process.kill(SIGKILL): a crash). Steps: 'intent', 'vip-delete', 'server-id', 'real', 'ring-batch',
  * 'vip-add', 'down-reals', 'mac', 'applied', 'state'.
  */
@@ -78,8 +99,50 @@ export class Reconciler {
   private readonly ringCountCache = new Map<number, { sig: string; counts: Map<number, number> }>();
   private readonly ringMemo = new Map<string, Uint32Array>();
 
+  /** The VLAN maps; null for an object without them (upstream Katran). */
+  readonly vlan: VlanTable | null;
+
   constructor(private readonly maps: BalancerMaps, private readonly ringSize: number, private readonly faults?: FaultHook) {
     this.ringReader = new ArrayRangeReader(maps.rings, ringSize);
+    let vlan: VlanTable | null = null;
+    try {
+      vlan = VlanTable.fromMaps((n) => maps.all.get(n), 'the balancer');
+    } catch (e) {
+      if (!(e instanceof VlanUnavailableError)) throw e;
+    }
+    this.vlan = vlan;
+  }
+
+  /** The VLAN mappings the kernel holds ([] without VLAN maps). */
+  kernelVlans(): VlanMappingText[] {
+    if (!this.vlan) return [];
+    return this.vlan.list().filter((r) => r.entry.balance).map((r) => ({
+      ingress: formatVlan(r.vlan), egress: formatVlan(r.entry.egress), mac: r.entry.mac ? formatMac(r.entry.mac) : null,
+    }));
+  }
+
+  private vlansDiffer(s: DesiredState): boolean {
+    return JSON.stringify(this.kernelVlans()) !== JSON.stringify(vlansOf(s));
+  }
+
+  /** Step f: kt_vlan_map / kt_vlan_pairs equal to `target`'s mappings (only entries that differ are written). */
+  private writeVlans(target: DesiredState, op: string): void {
+    const t = this.vlan;
+    const want = vlansOf(target);
+    if (!t) return; // the planner refuses VLANs for such an object; a state from another object keeps them on paper
+
+    const have = new Map(this.kernelVlans().map((v) => [v.ingress, v]));
+    const wanted = new Set(want.map((v) => v.ingress));
+    for (const r of t.list()) {
+      if (!wanted.has(formatVlan(r.vlan))) { t.delete(r.vlan); this.fault('vlan', op); }
+    }
+    for (const v of want) {
+      const h = have.get(v.ingress);
+      if (h && h.egress === v.egress && h.mac === v.mac) continue;
+      const entry: VlanEntry = { balance: true, egress: parseVlan(v.egress), mac: v.mac ? parseMac(v.mac) : null };
+      t.set(parseVlan(v.ingress), entry);
+      this.fault('vlan', op);
+    }
   }
 
   private fault(step: string, op: string, done?: number, total?: number): void {
@@ -217,6 +280,7 @@ export class Reconciler {
       s.vips.push({ key: kv.key, flags: vipFlagsToNames(kv.flags), hash: DEFAULT_HASH, vipNum: kv.vipNum, reals: rs });
     }
     s.reals = [...used].map(([index, address]) => ({ address, index })).sort((a, b) => a.index - b.index);
+    s.vlans = this.kernelVlans();
     return s;
   }
 
@@ -249,6 +313,7 @@ export class Reconciler {
     if (quicMappings(s).some((q) => this.serverIdIndex(q.id) !== idx.get(q.real))) out.push('QUIC mappings');
     const mac = this.getDefaultMac();
     if (mac !== s.mac && !out.length) out.push('default MAC');
+    if (this.vlan && this.vlansDiffer(s)) out.push('VLANs');
     return out;
   }
 
@@ -427,7 +492,9 @@ export class Reconciler {
       m.ctl.update(u32Key(CTL_MAC_INDEX), b);
       this.fault('mac', op);
     }
-    // f. rollback: entries the failed attempt overwrote that `target` does not use get their bytes back
+    // f. VLAN mappings
+    this.writeVlans(target, op);
+    // g. rollback: entries the failed attempt overwrote that `target` does not use get their bytes back
     if (undo) {
       const usedNums = new Set(target.vips.map((v) => v.vipNum));
       for (const [i, b] of undo.reals) if (!tIdx.has(i)) m.reals.update(u32Key(i), b);

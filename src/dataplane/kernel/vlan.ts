@@ -6,14 +6,9 @@ import {
   type VlanCounters, type VlanEntry, type VlanKey,
 } from '../abi.js';
 import { ArrayRangeReader, type BpfMap } from './maps.js';
+import { VlanUnavailableError } from '../types.js';
 
-/** The loaded object has no VLAN maps (an upstream Katran object, or an older katran-tui one). */
-export class VlanUnavailableError extends Error {
-  constructor(readonly op: string, readonly object: string) {
-    super(`${op} ${object}: this balancer object has no ${MAP.vlans} map (VLAN tags need katran-tui's own balancer)`);
-    this.name = 'VlanUnavailableError';
-  }
-}
+export { VlanUnavailableError };
 
 export interface VlanRow { vlan: VlanKey; entry: VlanEntry }
 /** `vlan` null: every 802.1ad pair without an entry (counted together). */

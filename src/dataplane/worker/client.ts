@@ -77,7 +77,7 @@ type Opened = { h: number; info: BalancerInfo };
 type OpenArgs = [intf: string, o: { readOnly?: boolean; detached?: boolean } | undefined];
 
 /** Calls that change the balancer (unless a dry run): the sampler's read-only handle is reopened after them. */
-const WRITES = new Set<string>(['addVip', 'removeVip', 'setVipFlags', 'addReal', 'removeReal', 'setRealWeight', 'setDefaultMac', 'applyConfig', 'reattach',
+const WRITES = new Set<string>(['addVip', 'removeVip', 'setVipFlags', 'addReal', 'removeReal', 'setRealWeight', 'setDefaultMac', 'applyConfig', 'addVlan', 'removeVlan', 'setVlanMac', 'reattach',
   'addQuicMapping', 'removeQuicMapping', 'setRealDown', 'purgeFlows']);
 
 /**
