@@ -5,7 +5,7 @@
 // allowed); the caller decides nothing about the wording.
 import {
   InputError, formatMac, formatVip, formatVlan, isZeroMac, parseIp, parseMac, parseVipFlags, parseVlanMapping, truncate as clip, vipFlagsToNames,
-  type HashKind, type VipFlagName, type VipKey, type VlanMappingText,
+  type DropReason, type HashKind, type PassReason, type VipFlagName, type VipKey, type VlanMappingText,
 } from './abi.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -226,3 +226,27 @@ function word(v: unknown): string {
   if (Array.isArray(v)) return flagsText(v);
   return Object.entries(v as Rec).filter(([, x]) => typeof x !== 'object' || x === null).map(([k, x]) => `${k} ${x}`).join(', ') || '-';
 }
+
+// ---------------------------------------------------------------------------------------------
+// Drop and pass reasons in the operator's words: what each usually means and what to check. The
+// console's why panel, `stats` and doctor say these lines; abi.ts holds the names and indexes.
+
+export const REASON_ADVICE: Record<DropReason | PassReason, { label: string; advice: string }> = {
+  short_frame: { label: 'frame shorter than Ethernet', advice: 'runt frames: a broken sender or a capture replay' },
+  ipv4_options: { label: 'IPv4 options', advice: 'IPv4 with options is not balanced (as Katran): check the client path' },
+  ipv4_fragment: { label: 'IPv4 fragment', advice: 'fragments are not balanced: check the path MTU (clients should not fragment toward a VIP)' },
+  ipv6_fragment: { label: 'IPv6 fragment', advice: 'fragments are not balanced: check the path MTU' },
+  ip_header_cut: { label: 'IP header cut short', advice: 'truncated frames: a broken sender or capture' },
+  l4_header_cut: { label: 'TCP/UDP header cut short', advice: 'truncated frames: a broken sender or capture' },
+  too_big: { label: 'VIP frame over the size limit', advice: 'frames over 1514 bytes (without VLAN tags) to a VIP: lower the clients\' MTU / MSS, or check GRO/LRO on the interface' },
+  slot_empty: { label: 'ring slot empty', advice: 'the VIP has no real with weight > 0: katran-tui real add VIP REAL (or raise a weight)' },
+  real_missing: { label: 'real missing', advice: 'the ring names a real that is not in the reals map: a change was interrupted? katran-tui recover' },
+  zero_mac: { label: 'default MAC unset', advice: 'no gateway MAC to send to: katran-tui mac set MAC (or vlan mac VLAN MAC for a VLAN)' },
+  encap_failed: { label: 'encapsulation failed', advice: 'the driver could not grow the frame (bpf_xdp_adjust_head): check the driver\'s XDP headroom' },
+  quic_unknown_real: { label: 'QUIC id of an unknown real', advice: 'a QUIC connection id names a server id mapped to no real: katran-tui quic map list' },
+  not_ip: { label: 'not IP', advice: 'ARP, LLDP and other non-IP frames go to the kernel: normal' },
+  vlan_unparsed: { label: 'tagged frames passed', advice: 'VIP traffic arrives on a VLAN the balancer does not parse: katran-tui vlan add VLAN (see doctor)' },
+  not_tcp_udp: { label: 'not TCP/UDP/ICMP', advice: 'other IP protocols (or IPv6 extension headers) go to the kernel' },
+  icmp_other: { label: 'other ICMP', advice: 'ICMP that is no echo request and no error about a VIP flow goes to the kernel' },
+  no_vip: { label: 'no VIP matched', advice: 'TCP/UDP to an address:port that is no VIP goes to the kernel: katran-tui vip list' },
+};

@@ -2,9 +2,9 @@
 // the CLI see only these types; src/dataplane/balancer/balancer.ts implements them over libbpf, and UI tests
 // use a fake that implements them too. Plain numbers (not BigInt) cross this line: counters are
 // summed in BigInt inside stats.ts and converted once per sample.
-import type { GlobalCounter, HashKind, VipFlagName, VipKey, VlanMappingText } from './abi.js';
+import type { DropReason, GlobalCounter, HashKind, PassReason, VipFlagName, VipKey, VlanMappingText } from './abi.js';
 
-export type { VipKey, VipFlagName, GlobalCounter, HashKind, VlanMappingText } from './abi.js';
+export type { VipKey, VipFlagName, GlobalCounter, HashKind, VlanMappingText, DropReason, PassReason } from './abi.js';
 
 export type XdpMode = 'native' | 'generic';
 export type XdpModeRequest = XdpMode | 'auto';
@@ -190,6 +190,32 @@ export interface RunTime {
   estimate: true;
 }
 
+/** Packets and bytes of one counter, totals and per-second rates over the last interval. */
+export interface CountStat {
+  packets: number;
+  bytes: number;
+  pps: number;
+  /** bits per second */
+  bps: number;
+}
+
+/** kt_reasons summed over CPUs, in DROP_REASONS / PASS_REASONS order (every reason, zero or not). */
+export interface ReasonsSample {
+  drop: ({ reason: DropReason } & CountStat)[];
+  pass: ({ reason: PassReason } & CountStat)[];
+}
+
+/** One ingress VLAN's kt_vlan_stats summed over CPUs (bpf/vlan.h: in = balanced + passed + dropped/answered). */
+export interface VlanStat {
+  /** '573' (one tag), '100.573' (802.1ad outer.inner); null: every 802.1ad pair without an entry. */
+  vlan: string | null;
+  /** Balanced by a mapping; false: VIP traffic on a VLAN the balancer does not parse. */
+  configured: boolean;
+  in: CountStat;
+  balanced: CountStat;
+  passed: CountStat;
+}
+
 export interface StatsSample {
   /** ms since the epoch */
   at: number;
@@ -208,6 +234,10 @@ export interface StatsSample {
   interfaceState?: InterfaceState;
   /** quic_stats_map (absent from objects without QUIC routing: null). */
   quic?: QuicSample | null;
+  /** Drop / pass reasons; null when the program has no kt_reasons map (upstream Katran). */
+  reasons?: ReasonsSample | null;
+  /** VLANs that counted something; null when the program has no VLAN maps (upstream Katran). */
+  vlans?: VlanStat[] | null;
   /** Present while the kernel's run-time statistics move (turned on by runTimeStats, or by another process). */
   runTime?: RunTime;
 }
