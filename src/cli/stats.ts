@@ -1,10 +1,10 @@
 // stats: counters and rates, as a table, JSON (one document per sample, one per line) or the
 // Prometheus text format. Rates need two samples: each printed sample comes one interval after the
 // previous read, so even --once prints real rates.
-import type { StatsSample } from '../dataplane/types.js';
+import type { StatsSample, VlanStat } from '../dataplane/types.js';
 import type { Ctx } from './context.js';
 import { UsageError } from './errors.js';
-import { human, pct, prometheus, statsJson, table } from './format.js';
+import { human, pct, prometheus, statsJson, table, vlanLabel } from './format.js';
 import { parseIntIn } from './validate.js';
 
 export interface StatsFlags {
@@ -36,11 +36,20 @@ export function statsText(intf: string, s: StatsSample): string {
   if (s.reals.length) {
     lines.push(table(['REAL', 'PPS', 'BPS', 'PACKETS'], [...s.reals].sort((a, b) => b.pps - a.pps).map((r) => [r.address, human(r.pps), human(r.bps), human(r.packets)])));
   }
+  if (s.vlans?.length) lines.push(vlanTable(s.vlans));
   if (s.runTime) {
     const rt = s.runTime;
     lines.push(`run time ${rt.nsPerPacket.toFixed(0)} ns/packet  core share per CPU (estimate: pps × ns): ${rt.perCpuShare.map((c) => `cpu${c.cpu} ${pct(c.share)}`).join('  ')}`);
   }
   return lines.join('\n');
+}
+
+/** One line per VLAN that counted something; a VLAN the balancer does not parse is marked (doctor names the fix). */
+function vlanTable(vlans: VlanStat[]): string {
+  return table(['VLAN', 'IN PPS', 'BALANCED PPS', 'PASSED PPS', 'IN', 'BALANCED', 'PASSED', 'BPS IN'], vlans.map((v) => [
+    v.configured ? vlanLabel(v) : `${vlanLabel(v)} (not parsed: VIP traffic passed)`,
+    human(v.in.pps), human(v.balanced.pps), human(v.passed.pps), human(v.in.packets), human(v.balanced.packets), human(v.passed.packets), human(v.in.bps),
+  ]));
 }
 
 export async function stats(ctx: Ctx, f: StatsFlags): Promise<void> {

@@ -6,7 +6,7 @@ import { checkVlanMappings } from '../../src/dataplane/rules.js';
 import { checkHashChange } from '../../src/dataplane/rules.js';
 import {
   ReadOnlyError, type AttachRequest, type BalancerConfig, type BalancerInfo, type BalancerSummary, type ChangeOptions, type ChangeResult, type Dataplane,
-  type HashKind, type Host, type InterfaceInfo, type InterfaceState, type PendingChange, type StatsSample, type TraceRequest, type TraceResult, type VipFlagName, type VipSpec, type VipState,
+  type HashKind, type Host, type InterfaceInfo, type InterfaceState, type PendingChange, type StatsSample, type TraceRequest, type TraceResult, type VipFlagName, type VipSpec, type VipState, type VlanStat,
   type FlowEntry, type FlowList, type FlowQuery, type PurgeResult,
 } from '../../src/dataplane/types.js';
 import { checkFlowQuery } from '../../src/dataplane/lru/query.js';
@@ -21,6 +21,8 @@ export class FakeBox {
   quic: { id: number; real: string }[] = [];
   writes: string[] = [];
   vlans = new FakeVlans();
+  /** Per-VLAN counters of every sample (null when the VLAN maps are not available). */
+  vlanStats: VlanStat[] = [];
   attached = new Map<string, AttachRequest>();
   opened: { intf: string; readOnly: boolean }[] = [];
   failOn: string | null = null;
@@ -100,6 +102,7 @@ export class FakeDp implements Dataplane {
       vips: [...this.box.vips.keys()].map((id) => ({ id, key: this.box.vips.get(id)!.key, packets: n, bytes: n * 60, pps: 10, bps: 4800 })),
       reals: [{ index: 1, address: '198.51.100.1', packets: n, bytes: n * 80, pps: 10, bps: 6400 }],
       healthcheck: null, resets: [], underFlood: false,
+      vlans: this.box.vlans.available ? this.box.vlanStats.map((v) => ({ ...v })) : null,
     };
   }
   vips(): VipState[] {
