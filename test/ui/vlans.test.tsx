@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { inProcessHost } from '../../src/dataplane/worker/in-process.js';
 import { App } from '../../src/ui/App.js';
-import { vlanHeaderLine } from '../../src/ui/model/vlans.js';
+import { vlanHeaderLine, vlanRows } from '../../src/ui/model/vlans.js';
 import { demoFake, FakeHost, type FakeOptions } from '../helpers/fake-dataplane.js';
 import { fits, frame, KEY, ManualScheduler, mount, press, setup, type } from './harness.js';
 
@@ -220,3 +220,18 @@ test('attach form: VLAN mappings and VLAN MACs in the CLI\'s syntax; bad syntax 
   assert.match(frame(r), /^VLANs 100\.573 -> 100\.574 gw default 02:00:00:00:00:fe · 573 -> 574 gw 02:00:5e:00:05:74$/m);
   r.unmount();
 });
+
+test('V panel at 80x24 with a third header line: the frame fits; the 802.1ad catch-all row has its own name', async () => {
+  const fake = vlanFake();
+  fake.dp.vlanRates = { 573: { balanced: 50 } };
+  const { r } = await setup({ fake });
+  await press(r, 'V');
+  const f = frame(r);
+  assert.ok(fits(f, 80, 24).ok, fits(f, 80, 24).why);
+  assert.match(rowOf(f, '573'), /573\s+574\s+02:00:5e:00:05:74\s+50\s+50\s+0/);
+  r.unmount();
+  const rows = vlanRows([], [{ vlan: null, configured: false, in: cs(3), balanced: cs(0), passed: cs(3) }]);
+  assert.deepEqual(rows.map((x) => [x.id, x.vlan, x.unparsed]), [['other', null, true]]);
+});
+
+function cs(pps: number) { return { packets: pps * 10, bytes: pps * 5000, pps, bps: pps * 40000 }; }
