@@ -12,7 +12,7 @@ import { rmSync } from 'node:fs';
 import { cleanupLab } from '../../src/lab/lab.js';
 import { setLinkFeatures } from '../../src/dataplane/kernel/libbpf.js';
 import type { Lab } from '../../src/lab/lab.js';
-import type { VlanStat } from '../../src/dataplane/types.js';
+import type { StatsSample, VlanStat } from '../../src/dataplane/types.js';
 import { startWorkerHost } from '../../src/dataplane/worker/client.js';
 import { pinRoot, requireBpf, scratchDir } from '../helpers/env.js';
 import { cli, ok } from '../helpers/bin.js';
@@ -93,6 +93,16 @@ test('lab: per-VLAN counters appear and move in stats --json / --prometheus and 
       const m = vlanOf(b.vlans, '573')!;
       assert.equal(m.balanced.packets, sent573 + more, 'the counters moved');
       assert.ok(m.balanced.pps > 0, 'with a rate');
+      // Pushed samples come from the second (sampling) thread.
+      const pushed = await new Promise<StatsSample>((resolve, reject) => {
+        let w: { stop(): void } | null = null;
+        const timer = setTimeout(() => { w?.stop(); reject(new Error('no pushed sample')); }, 10_000);
+        w = dp.watch(100, {
+          sample: (s) => { if (s.vlans?.length) { clearTimeout(timer); w?.stop(); resolve(s); } },
+          error: (e) => { clearTimeout(timer); w?.stop(); reject(e); },
+        });
+      });
+      assert.equal(vlanOf(pushed.vlans, '573')?.balanced.packets, sent573 + more, 'pushed samples carry the vlans too');
       await dp.close();
     } finally {
       await host.close();
