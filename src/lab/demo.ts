@@ -200,6 +200,7 @@ export async function runDemo(o: DemoOptions): Promise<number> {
       intf: lab.intf, defaultMac: lab.defaultMac, mode: 'native', ...(vlans ? { vlans: demoVlanMappings(), vlanMacs: [DEMO_VLANS.reals] } : {}),
     });
     for (const w of result.warnings) say(o.err, `katran-tui demo: ${w}`);
+    if (vlans) say(o.err, `katran-tui demo: here the lab's switch turned tx VLAN offload off on ${lab.peer} (in ${lab.ns}), and the generator writes its tags into the frames`);
     const dp = dataplane ?? host.open(lab.intf);
     try {
       configure(dp);
