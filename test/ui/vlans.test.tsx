@@ -235,3 +235,20 @@ test('V panel at 80x24 with a third header line: the frame fits; the 802.1ad cat
 });
 
 function cs(pps: number) { return { packets: pps * 10, bytes: pps * 5000, pps, bps: pps * 40000 }; }
+
+test('V panel with more VLANs than lines: j keeps the selection in sight', async () => {
+  const fake = vlanFake();
+  fake.dp.vlanTable.rows = Array.from({ length: 40 }, (_, i) => ({ ingress: String(100 + i), egress: String(100 + i), mac: GW }));
+  const { r } = await setup({ fake });
+  await press(r, 'V');
+  let f = frame(r);
+  assert.match(rowOf(f, '100'), /^> 100/);
+  assert.match(f, /… \d+ more \(j\/k\)/);
+  assert.equal(rowOf(f, '139'), '');
+  for (let i = 0; i < 39; i++) await press(r, 'j');
+  f = frame(r);
+  assert.match(rowOf(f, '139'), /^> 139/);
+  assert.equal(rowOf(f, '100'), '');
+  assert.ok(fits(f, 80, 24).ok, fits(f, 80, 24).why);
+  r.unmount();
+});

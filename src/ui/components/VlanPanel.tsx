@@ -28,7 +28,11 @@ export function VlanPanel({ state, defaultMac, refusal, height, width }: VlanPan
   if (refusal) notes.push({ text: `${refusal}: VLAN changes are refused here`, level: 'dim' });
   if (!state.rows.length) notes.push({ text: 'no VLAN mappings: tagged frames pass to the host unbalanced (a adds one)', level: 'dim' });
   const room = Math.max(0, height - notes.length);
-  const shown = state.rows.slice(0, state.rows.length <= room ? room : Math.max(0, room - 1));
+  // Many VLANs: a window that keeps the selection in sight, "… N more" under it.
+  const fit = state.rows.length <= room ? room : Math.max(1, room - 1);
+  const sel = Math.max(0, state.rows.findIndex((r) => r.id === state.selected?.id));
+  const from = sel >= fit ? sel - fit + 1 : 0;
+  const shown = state.rows.slice(from, from + fit);
   return box(
     <>
       <Text bold color={t.c('title')} wrap="truncate-end">
@@ -46,7 +50,7 @@ export function VlanPanel({ state, defaultMac, refusal, height, width }: VlanPan
           </Text>
         );
       })}
-      {state.rows.length > shown.length ? <Text color={t.c('dim')}>  … {state.rows.length - shown.length} more</Text> : null}
+      {state.rows.length > shown.length ? <Text color={t.c('dim')}>  … {state.rows.length - shown.length} more (j/k)</Text> : null}
       {notes.map((n) => <Text key={n.text} color={t.c(n.level)} wrap="truncate-end">  {n.text}</Text>)}
     </>,
   );
