@@ -10,6 +10,7 @@ import {
   BpfError, ClosedError, DriverRefusedError, ERRNO, InputError, InterfaceBusyError, InterfaceMissingError, LibbpfMissingError, MapFullError,
   NotExistError, NotRootError, VerifierError, XdpModeUnsupportedError, errnoName, setErrnoDescriber,
 } from '../errors.js';
+import type { LinkFeatureState } from '../types.js';
 
 // The error classes live in errors.ts (no koffi there); re-exported for existing importers.
 export { BpfError, ERRNO, LibbpfMissingError };
@@ -1057,11 +1058,8 @@ export const ETHTOOL = {
 const { SIOCETHTOOL, GDRVINFO: ETHTOOL_GDRVINFO, GSTRINGS: ETHTOOL_GSTRINGS, GSSET_INFO: ETHTOOL_GSSET_INFO, GFEATURES: ETHTOOL_GFEATURES, SFEATURES: ETHTOOL_SFEATURES,
   SS_FEATURES: ETH_SS_FEATURES, GSTRING_LEN: ETH_GSTRING_LEN } = ETHTOOL;
 
-export interface LinkFeature {
-  active: boolean;
-  /** The driver lets it be changed. */
-  changeable: boolean;
-}
+/** One offload feature's state (types.ts LinkFeatureState: what the VLAN checks read). */
+export type LinkFeature = LinkFeatureState;
 
 function ethtool(fd: number, name: string, cmd: NativeBuffer, what: string): void {
   const req = Buffer.alloc(40);
