@@ -554,7 +554,11 @@ function vlanPlan(cur: DesiredState, limits: Limits, op: string, target: string,
   const summary = vlanSummary(before, next.vlans);
   const changes = summary.length > 0;
   const warnings: string[] = [];
-  if (next.vlans.some((v) => v.egress !== v.ingress)) warnings.push('a rewrite (VLAN A in, VLAN B out) needs the switch port to trunk both VLANs');
+  // Only when this change makes a rewrite (a new one, or a new egress VLAN): not on every later del / mac.
+  const egressBefore = new Map(before.map((v) => [v.ingress, v.egress]));
+  if (next.vlans.some((v) => v.egress !== v.ingress && egressBefore.get(v.ingress) !== v.egress)) {
+    warnings.push('a rewrite (VLAN A in, VLAN B out) needs the switch port to trunk both VLANs');
+  }
   return plan({
     op, target, next, logOld: before, logNew: next.vlans, scope: new Set(), changes,
     summary: changes ? summary : [`the balancer already holds ${target}: nothing to change`], warnings,
