@@ -138,7 +138,10 @@ function quicJson(q: QuicSample): object {
 }
 
 export function traceJson(t: TraceResult): object {
-  return { vip: t.vip, real: t.real, action: t.action, ringSlot: t.ringSlot ?? null, ...(t.quic ? { quic: t.quic } : {}), confirmedByKernel: t.confirmedByKernel, steps: t.steps };
+  return {
+    vip: t.vip, real: t.real, action: t.action, ringSlot: t.ringSlot ?? null, ...(t.quic ? { quic: t.quic } : {}), ...(t.reason ? { reason: t.reason } : {}),
+    confirmedByKernel: t.confirmedByKernel, steps: t.steps,
+  };
 }
 
 // ---------------------------------------------------------------------------------------------
