@@ -336,6 +336,7 @@ export class Tracer {
   close(): void {
     this.runner?.close();
     this.runner = null;
+    this.reasons = null;
     this.clone?.close();
     this.clone = null;
   }
