@@ -244,9 +244,15 @@ export const REASON_ADVICE: Record<DropReason | PassReason, { label: string; adv
   zero_mac: { label: 'default MAC unset', advice: 'no gateway MAC to send to: katran-tui mac set MAC (or vlan mac VLAN MAC for a VLAN)' },
   encap_failed: { label: 'encapsulation failed', advice: 'the driver could not grow the frame (bpf_xdp_adjust_head): check the driver\'s XDP headroom' },
   quic_unknown_real: { label: 'QUIC id of an unknown real', advice: 'a QUIC connection id names a server id mapped to no real: katran-tui quic map list' },
+  internal: { label: 'internal error', advice: 'a map lookup that cannot fail did: a bug in the balancer object, report it with `katran-tui --version`' },
   not_ip: { label: 'not IP', advice: 'ARP, LLDP and other non-IP frames go to the kernel: normal' },
   vlan_unparsed: { label: 'tagged frames passed', advice: 'VIP traffic arrives on a VLAN the balancer does not parse: katran-tui vlan add VLAN (see doctor)' },
   not_tcp_udp: { label: 'not TCP/UDP/ICMP', advice: 'other IP protocols (or IPv6 extension headers) go to the kernel' },
   icmp_other: { label: 'other ICMP', advice: 'ICMP that is no echo request and no error about a VIP flow goes to the kernel' },
   no_vip: { label: 'no VIP matched', advice: 'TCP/UDP to an address:port that is no VIP goes to the kernel: katran-tui vip list' },
 };
+
+/** The reasons of `list` that counted something, busiest first (by packets since the program was loaded). */
+export function busiestReasons<R extends { packets: number }>(list: readonly R[], n = list.length): R[] {
+  return list.filter((r) => r.packets > 0).sort((a, b) => b.packets - a.packets).slice(0, n);
+}
