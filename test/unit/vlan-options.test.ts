@@ -36,7 +36,7 @@ test('--vlan-mac: EGRESS=MAC', () => {
   assert.deepEqual(parseVlanMac('100.574=58-e4-34-56-46-e0').vlan, { outer: 100, inner: 574 });
   refuses(() => parseVlanMac('574'), /expected EGRESS_VLAN=MAC/);
   refuses(() => parseVlanMac('574=zz'), /bad MAC/);
-  refuses(() => parseVlanMac('574=ff:ff:ff:ff:ff:ff'), /multicast or broadcast/);
+  refuses(() => parseVlanMac('574=ff:ff:ff:ff:ff:ff'), /multicast or broadcast address cannot be a gateway \(the default MAC or a VLAN's\)/);
   refuses(() => parseVlanMac('5000=58:e4:34:56:46:e0'), /VLAN IDs are 1\.\.4094/);
 });
 
