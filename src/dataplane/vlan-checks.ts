@@ -142,7 +142,9 @@ export interface UnparsedVlan {
 }
 
 export function unparsedVlans(stats: readonly VlanStat[] | null | undefined): UnparsedVlan[] {
-  // `passed`, not `in`: a VLAN whose mapping was deleted keeps the frames it balanced meanwhile in `in`.
+  // `passed`: what went to the kernel unbalanced. The counters restart with each add / delete of a
+  // mapping (reconciler), so this is VIP traffic since the VLAN became unparsed; for such a VLAN `in`
+  // equals it, and `passed` stays right for counters the reconciler did not zero (an older writer).
   return (stats ?? []).filter((v) => !v.configured && v.passed.packets > 0).map((v) => v.vlan === null
     ? {
       vlan: null, packets: v.passed.packets,

@@ -10,6 +10,7 @@ import { StateStore } from '../../src/dataplane/control/state.js';
 import { parseVip } from '../../src/dataplane/abi.js';
 import { TestRunner, XDP_ACTION } from '../../src/dataplane/kernel/libbpf.js';
 import type { VlanStat } from '../../src/dataplane/types.js';
+import { ChangeError } from '../../src/dataplane/control/reconciler.js';
 import { flowFrame, withVlanTags } from '../helpers/packets.js';
 import { requireBpf, scratchDir } from '../helpers/env.js';
 import { handleFrom, loadTestBalancer } from './control-helpers.js';
@@ -81,12 +82,103 @@ test('sample: per-VLAN in / balanced / passed with rates; VIP traffic on an unpa
     const s2 = bal.sample();
     assert.equal(byId(s2.vlans, '573')!.in.packets, 10);
     assert.equal(byId(s2.vlans, '573')!.in.pps, 0);
-    // Once VLAN 575 is configured, the same counters say so.
+    // Once VLAN 575 is configured, its counters start afresh: what it passed before is not shown as passed since.
     bal.addVlan('575');
     clock += 1000;
-    assert.equal(byId(bal.sample().vlans, '575')!.configured, true);
+    assert.equal(byId(bal.sample().vlans, '575'), undefined, 'zeroed with the mapping change: nothing counted since');
   } finally {
     ro?.close();
+    bal.close();
+    lb.close();
+  }
+});
+
+test('a VLAN mapping added or deleted zeroes that VLAN\'s counters on every CPU, in the same transaction (a rollback restores them); the sampler rates it from 0 and names the reset', async (t) => {
+  if (!(await requireBpf(t))) return;
+  const lb = loadTestBalancer();
+  const store = StateStore.open(scratchDir('vlan-reset'), { write: true });
+  let clock = 1000;
+  let failAt: string | null = null;
+  const bal = Balancer.open(handleFrom(lb), { store, monotonicMs: () => clock, faults: (step) => {
+    if (step === failAt) { failAt = null; throw new Error(`injected failure at ${step}`); }
+  } });
+  const runner = new TestRunner(lb.progFd);
+  try {
+    bal.setDefaultMac('02:00:00:00:00:bb');
+    bal.addVip({ ...VIP });
+    bal.addReal(VIP, { address: '198.51.100.61' });
+    bal.addVlan('573');
+    const send = (vid: number, n: number, verdict: number) => {
+      for (let i = 0; i < n; i++) {
+        const f = withVlanTags(flowFrame({ src: `203.0.113.${i + 1}`, dst: VIP.address, sport: 6000 + i, dport: 53, proto: 'udp', payloadLen: 16 }), [{ tci: vid }]);
+        assert.equal(runner.run(f).retval, verdict);
+      }
+    };
+    const table = bal.control.vlanTable!;
+    const k = (vid: number) => ({ outer: vid, inner: 0 });
+    const zero = (vid: number) => table.counterBytes(k(vid))!.equals(Buffer.alloc(table.stats.valueBufferSize));
+    const byId = (s: VlanStat[] | null | undefined, id: string) => s?.find((v) => v.vlan === id);
+
+    send(573, 10, XDP_ACTION.TX);
+    send(575, 4, XDP_ACTION.PASS);
+    bal.sample();
+    clock += 1000;
+    const s1 = bal.sample();
+    assert.equal(byId(s1.vlans, '573')!.balanced.packets, 10);
+    assert.equal(byId(s1.vlans, '575')!.passed.packets, 4);
+
+    // A failed change leaves neither its entries nor its zeroed counters: 575's passed frames stay.
+    const before575 = table.counterBytes(k(575))!;
+    failAt = 'vlan';
+    assert.throws(() => bal.addVlan('575'), (e: Error) => e instanceof ChangeError && e.rolledBack);
+    assert.equal(failAt, null, 'the fault fired');
+    assert.equal(table.get(k(575)), null);
+    assert.ok(table.counterBytes(k(575))!.equals(before575), 'VLAN 575 counters restored by the rollback');
+    // A failing delete: 573 keeps its entry and its counters.
+    const before573 = table.counterBytes(k(573))!;
+    failAt = 'vlan';
+    assert.throws(() => bal.removeVlan('573'), (e: Error) => e instanceof ChangeError && e.rolledBack);
+    assert.equal(table.get(k(573))?.balance, true);
+    assert.ok(table.counterBytes(k(573))!.equals(before573), 'VLAN 573 counters restored by the rollback');
+
+    // add 575: its counters are zeroed; del 573: so are 573's (what it balanced is not read later as passed).
+    bal.addVlan('575');
+    assert.ok(zero(575), 'VLAN 575 zeroed on every CPU');
+    bal.removeVlan('573');
+    assert.ok(zero(573), 'VLAN 573 zeroed on every CPU');
+    clock += 1000;
+    const s2 = bal.sample();
+    assert.deepEqual(s2.vlans, [], 'nothing counted since the changes');
+
+    send(575, 3, XDP_ACTION.TX);
+    send(573, 2, XDP_ACTION.PASS);
+    clock += 1000;
+    const s3 = bal.sample();
+    const v575 = byId(s3.vlans, '575')!;
+    assert.equal(v575.configured, true);
+    assert.deepEqual([v575.in.packets, v575.balanced.packets, v575.passed.packets], [3, 3, 0], 'VLAN 575 counts only what came after its mapping');
+    assert.equal(v575.in.pps, 3);
+    const v573 = byId(s3.vlans, '573')!;
+    assert.equal(v573.configured, false);
+    assert.deepEqual([v573.in.packets, v573.balanced.packets, v573.passed.packets], [2, 0, 2], 'VLAN 573 counts only the VIP traffic it passed since its delete');
+    assert.equal(v573.passed.pps, 2);
+
+    // Zeroed between two samples that both list the VLAN: rated from 0 (not negative, not a delta from the old total), named as a reset.
+    send(575, 5, XDP_ACTION.TX);
+    clock += 1000;
+    bal.sample();
+    bal.removeVlan('575');
+    send(575, 6, XDP_ACTION.PASS);
+    clock += 2000;
+    const s4 = bal.sample();
+    const r575 = byId(s4.vlans, '575')!;
+    assert.equal(r575.configured, false);
+    assert.equal(r575.in.packets, 6);
+    assert.equal(r575.in.pps, 3, 'rated from 0 over the interval');
+    assert.ok(s4.resets.includes('vlan 575'), `resets: ${s4.resets.join(', ')}`);
+    for (const v of s4.vlans!) for (const w of ['in', 'balanced', 'passed'] as const) assert.ok(v[w].pps >= 0 && v[w].bps >= 0);
+  } finally {
+    runner.close();
     bal.close();
     lb.close();
   }

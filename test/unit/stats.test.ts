@@ -77,6 +77,22 @@ test('RateBook.pairFromZero: a counter listed only once it counts is rated from 
   assert.deepEqual(b.resets, ['vlan 573.in.v1', 'vlan 573.in.v2']);
 });
 
+test('RateBook.restart: counters known to restart from 0 (a VLAN mapping change) are rated from 0 and named once in resets', () => {
+  const b = new RateBook();
+  b.begin(0);
+  b.pairFromZero('vlan 573.in', 10n, 1000n);
+  b.pairFromZero('vlan 573.passed', 0n, 0n);
+  b.end();
+  b.begin(1000);
+  b.restart('vlan 573', ['vlan 573.in', 'vlan 573.passed']);
+  assert.deepEqual(b.pairFromZero('vlan 573.in', 12n, 1200n), { v1: 12, v2: 1200, r1: 12, r2: 1200 }, 'from 0, not a delta of 2 from the old total');
+  assert.deepEqual(b.pairFromZero('vlan 573.passed', 3n, 300n), { v1: 3, v2: 300, r1: 3, r2: 300 });
+  assert.deepEqual(b.resets, ['vlan 573']);
+  b.restart('vlan 999', ['vlan 999.in']);
+  assert.deepEqual(b.resets, ['vlan 573'], 'a counter not seen before is no reset');
+  b.end();
+});
+
 test('floodedCpus: a CPU whose window moved and is over the limit', () => {
   const prev = [{ v1: 10n, v2: 1n }, { v1: 200n, v2: 5n }];
   // CPU 1 is over the limit but its window has not moved since the last sample: not this interval.

@@ -17,12 +17,13 @@
 //      a VIP appears only once its ring is complete;
 //   e. the default MAC;
 //   f. VLAN mappings (katran-tui's object): made equal to the target's, entry by entry (a VLAN's
-//      traffic is balanced from the moment its entry holds the egress VLAN and gateway MAC).
-//   e. the default MAC.
+//      traffic is balanced from the moment its entry holds the egress VLAN and gateway MAC). A
+//      VLAN added or deleted gets its counters zeroed right after its entry is written, so they
+//      count from the mapping change on (a rollback puts the old counters back).
 // QUIC server ids: unmapped ids are cleared (0) with a; ids are written after b (an id never names
 // an index before it holds its address). Down reals (vip_to_down_reals_map) follow d.
 import {
-  CTL_MAC_INDEX, DEFAULT_HASH, DOWN_REALS_INNER, formatMac, formatVlan, isZeroMac, parseMac, parseVlan, realDefinition, u32Key, vipDefinition, vipFlagsToNames, vipMeta, type VipKey, type VlanEntry, type VlanMappingText,
+  CTL_MAC_INDEX, DEFAULT_HASH, DOWN_REALS_INNER, formatMac, formatVlan, isZeroMac, parseMac, parseVlan, realDefinition, u32Key, vipDefinition, vipFlagsToNames, vipMeta, type VipKey, type VlanEntry, type VlanKey, type VlanMappingText,
 } from '../abi.js';
 import {
   VlanTable,
@@ -55,9 +56,8 @@ import {
 /**
  * Called at named points of a transaction: tests inject faults here (throw: a failing write;
  * process.kill(SIGKILL): a crash). Steps: 'intent', 'vip-delete', 'real', 'ring-batch', 'vip-add',
- * 'mac', 'vlan', 'applied', 'state'.
  * process.kill(SIGKILL): a crash). Steps: 'intent', 'vip-delete', 'server-id', 'real', 'ring-batch',
- * 'vip-add', 'down-reals', 'mac', 'applied', 'state'.
+ * 'vip-add', 'down-reals', 'mac', 'vlan', 'applied', 'state'.
  */
 export type FaultHook = (step: string, info: { op: string; done?: number; total?: number }) => void;
 
@@ -78,10 +78,12 @@ export interface Undo {
   rings: Map<number, Uint32Array>;
   /** server_id_map values as they were, by id. */
   serverIds: Map<number, Buffer>;
+  /** kt_vlan_stats slots (per CPU) as they were before a VLAN add / delete zeroed them, by ingress VLAN. */
+  vlanStats: Map<string, Buffer>;
 }
 
 function newUndo(): Undo {
-  return { reals: new Map(), realsStats: new Map(), stats: new Map(), rings: new Map(), serverIds: new Map() };
+  return { reals: new Map(), realsStats: new Map(), stats: new Map(), rings: new Map(), serverIds: new Map(), vlanStats: new Map() };
 }
 
 interface KernelVip {
@@ -125,22 +127,44 @@ export class Reconciler {
     return JSON.stringify(this.kernelVlans()) !== JSON.stringify(vlansOf(s));
   }
 
-  /** Step f: kt_vlan_map / kt_vlan_pairs equal to `target`'s mappings (only entries that differ are written). */
-  private writeVlans(target: DesiredState, op: string): void {
+  /**
+   * Step f: kt_vlan_map / kt_vlan_pairs equal to `target`'s mappings (only entries that differ are
+   * written). A VLAN added or deleted (against the kernel or `committed`) has its counters zeroed
+   * after its entry is written, their old bytes kept in `saved`: the counters then describe the
+   * VLAN as it is now (what it balanced before a delete is not later read as VIP traffic it passed).
+   */
+  private writeVlans(target: DesiredState, committed: DesiredState, op: string, saved: Undo): void {
     const t = this.vlan;
     const want = vlansOf(target);
     if (!t) return; // the planner refuses VLANs for such an object; a state from another object keeps them on paper
 
     const have = new Map(this.kernelVlans().map((v) => [v.ingress, v]));
     const wanted = new Set(want.map((v) => v.ingress));
-    for (const r of t.list()) {
-      if (!wanted.has(formatVlan(r.vlan))) { t.delete(r.vlan); this.fault('vlan', op); }
+    const before = new Set(vlansOf(committed).map((v) => v.ingress));
+    const keep = (k: VlanKey, id: string): void => {
+      if (saved.vlanStats.has(id)) return;
+      const b = t.counterBytes(k);
+      if (b) saved.vlanStats.set(id, b);
+    };
+    // Leaving: the kernel's entries, and `committed`'s mappings (a recovery may find the entry gone already).
+    const leaving = new Map<string, VlanKey>([...before].map((id) => [id, parseVlan(id)]));
+    for (const r of t.list()) leaving.set(formatVlan(r.vlan), r.vlan);
+    for (const [id, k] of leaving) {
+      if (wanted.has(id)) continue;
+      keep(k, id);
+      t.delete(k);
+      t.setCounterBytes(k); // a pair's slot is freed with its entry (zeroed when given out again): false
+      this.fault('vlan', op);
     }
     for (const v of want) {
       const h = have.get(v.ingress);
-      if (h && h.egress === v.egress && h.mac === v.mac) continue;
+      const added = !h || !before.has(v.ingress);
+      if (h && h.egress === v.egress && h.mac === v.mac && !added) continue;
+      const k = parseVlan(v.ingress);
+      if (added) keep(k, v.ingress);
       const entry: VlanEntry = { balance: true, egress: parseVlan(v.egress), mac: v.mac ? parseMac(v.mac) : null };
-      t.set(parseVlan(v.ingress), entry);
+      t.set(k, entry);
+      if (added) t.setCounterBytes(k);
       this.fault('vlan', op);
     }
   }
@@ -493,7 +517,7 @@ export class Reconciler {
       this.fault('mac', op);
     }
     // f. VLAN mappings
-    this.writeVlans(target, op);
+    this.writeVlans(target, committed, op, saved);
     // g. rollback: entries the failed attempt overwrote that `target` does not use get their bytes back
     if (undo) {
       const usedNums = new Set(target.vips.map((v) => v.vipNum));
@@ -502,6 +526,7 @@ export class Reconciler {
       for (const [n, b] of undo.stats) if (!usedNums.has(n)) m.stats.update(u32Key(n), b);
       for (const [n, r] of undo.rings) if (!usedNums.has(n)) this.writeRing(n, this.readRing(n), r, op);
       for (const [id, b] of undo.serverIds) if (!tIds.has(id)) m.serverIds!.update(u32Key(id), b);
+      for (const [id, b] of undo.vlanStats) this.vlan?.setCounterBytes(parseVlan(id), b);
     }
     return saved;
   }

@@ -78,7 +78,7 @@ export class VlanTable {
     this.pairs.update(vlanKey.encode(k), vlanValue.encode(e, slot));
   }
 
-  /** Removes one ingress VLAN's entry (its traffic passes again); one-tag counters stay. */
+  /** Removes one ingress VLAN's entry (its traffic passes again); one-tag counters stay (the reconciler zeroes them). */
   delete(vlan: VlanKey): boolean {
     if (vlan.inner !== 0) return this.pairs.delete(vlanKey.encode(vlan));
     if (!this.lookup(vlan)) return false;
@@ -107,16 +107,36 @@ export class VlanTable {
     return rows.sort(byVlan);
   }
 
+  /** kt_vlan_stats index of an ingress VLAN: a one-tag VID's own; a pair's slot only with an entry (else null). */
+  private statsIndex(vlan: VlanKey): number | null {
+    if (vlan.inner === 0) return vlan.outer;
+    const v = this.lookup(vlan);
+    return v ? VLAN.pairStats + v.slot : null;
+  }
+
   /** One ingress VLAN's counters summed over CPUs: any one-tag VID; a pair only with an entry (else null). */
   counters(vlan: VlanKey): VlanCounters | null {
-    let index = vlan.outer;
-    if (vlan.inner !== 0) {
-      const v = this.lookup(vlan);
-      if (!v) return null;
-      index = VLAN.pairStats + v.slot;
-    }
-    if (!this.stats.lookup(u32Key(index), this.statsBuf)) return null;
+    const index = this.statsIndex(vlan);
+    if (index === null || !this.stats.lookup(u32Key(index), this.statsBuf)) return null;
     return vlanStats.sum(this.statsBuf, this.stats.cpus);
+  }
+
+  /** One ingress VLAN's counters per CPU as the kernel holds them (a copy, for a rollback); null as counters(). */
+  counterBytes(vlan: VlanKey): Buffer | null {
+    const index = this.statsIndex(vlan);
+    const b = this.stats.newValueBuffer();
+    return index !== null && this.stats.lookup(u32Key(index), b) ? b : null;
+  }
+
+  /**
+   * Overwrites one ingress VLAN's counters on every CPU: zero (a mapping added or deleted starts
+   * them afresh), or `bytes` from counterBytes() (a rollback). False: a pair without an entry.
+   */
+  setCounterBytes(vlan: VlanKey, bytes: Buffer = this.stats.newValueBuffer()): boolean {
+    const index = this.statsIndex(vlan);
+    if (index === null) return false;
+    this.stats.update(u32Key(index), bytes);
+    return true;
   }
 
   /** The counters of every 802.1ad pair without an entry, together. */

@@ -9,7 +9,7 @@
 import { DEFAULTS, MAP, QUIC_STATS_FIELDS, STATS, formatVip, quicStats, type GlobalCounter, type VipKey } from '../abi.js';
 import type { BalancerMaps, BalancerSizes } from '../kernel/loader.js';
 import type { VlanTable } from '../kernel/vlan.js';
-import { sampleVlans } from './vlans.js';
+import { VlanSampler } from './vlans.js';
 import { ArrayRangeReader, type BpfMap } from '../kernel/maps.js';
 import { ReasonsReader } from './reasons.js';
 import type { CpuStat, PairStat, QuicCounter, QuicSample, RealStat, StatsSample, VipStat } from '../types.js';
@@ -73,6 +73,16 @@ export class RateBook {
   pairFromZero(name: string, v1: bigint, v2: bigint): PairStat {
     if (!this.prev.has(name)) this.prev.set(name, [0n, 0n]);
     return this.pair(name, v1, v2);
+  }
+
+  /**
+   * Counters known to have restarted from 0 since the last sample (a VLAN's, zeroed with its
+   * mapping change): rated from 0 this time, and named once in `resets` as `label`.
+   */
+  restart(label: string, names: readonly string[]): void {
+    if (!names.some((n) => this.prev.has(n))) return;
+    for (const n of names) this.prev.set(n, [0n, 0n]);
+    this.resets.push(label);
   }
 
   end(): void {
@@ -144,6 +154,7 @@ export class StatsSampler {
   private readonly quicKey = Buffer.alloc(4);
   /** kt_reasons (katran-tui's own objects only). */
   private readonly reasons?: ReasonsReader;
+  private readonly vlans?: VlanSampler;
   private lastMono: number | undefined;
   private prevConn: { v1: bigint; v2: bigint }[] | undefined;
   private readonly mono: () => number;
@@ -167,6 +178,7 @@ export class StatsSampler {
     if (maps.quicStats) this.quicBuf = maps.quicStats.newValueBuffer();
     const reasons = maps.all.get(MAP.reasons);
     if (reasons) this.reasons = new ReasonsReader(reasons);
+    if (o.vlans) this.vlans = new VlanSampler(o.vlans);
     this.mono = o.monotonicMs ?? (() => performance.now());
     this.wall = o.wallMs ?? (() => Date.now());
   }
@@ -294,7 +306,7 @@ export class StatsSampler {
     }
 
     const reasons = this.reasons ? this.reasons.read(book) : null;
-    const vlans = this.o.vlans ? sampleVlans(this.o.vlans, book) : null;
+    const vlans = this.vlans ? this.vlans.sample(book) : null;
 
     book.end();
     return {
