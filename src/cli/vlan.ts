@@ -1,7 +1,7 @@
 // vlan add / del / mac / list on a running balancer, and the --vlan / --vlan-mac options of attach.
 // Syntax from abi.ts, every rule in rules.ts / the planner: the CLI only parses and prints.
 import { Command, Option } from 'commander';
-import { formatMac, parseMac, parseVlan, parseVlanMapping, parseVlanAttach, formatVlan, type VlanMappingText } from '../dataplane/abi.js';
+import { DEFAULT_MAC_WORD, parseVlan, vlanMacChoice, parseVlanGatewayMac, parseVlanMapping, parseVlanAttach, formatVlan, type VlanMappingText } from '../dataplane/abi.js';
 import { VlanUnavailableError } from '../dataplane/types.js';
 import type { AttachRequest, Dataplane } from '../dataplane/types.js';
 import type { Ctx } from './context.js';
@@ -50,7 +50,7 @@ async function change(ctx: Ctx, what: string, f: ChangeFlags, run: (dp: Dataplan
 export async function vlanAdd(ctx: Ctx, mapping: string, f: ChangeFlags & { mac?: string; replace?: boolean }): Promise<void> {
   const m = parseVlanMapping(mapping);
   const text = `${formatVlan(m.ingress)}:${formatVlan(m.egress)}`;
-  const mac = f.mac !== undefined ? formatMac(parseMac(f.mac)) : undefined;
+  const mac = vlanMacChoice(f.mac);
   await change(ctx, 'vlan add', f, (dp) => dp.addVlan(text, mac, { dryRun: !!f.dryRun, replace: !!f.replace }));
 }
 
@@ -61,7 +61,7 @@ export async function vlanDel(ctx: Ctx, vlan: string, f: ChangeFlags): Promise<v
 
 export async function vlanMac(ctx: Ctx, vlan: string, macText: string, f: ChangeFlags): Promise<void> {
   const v = formatVlan(parseVlan(vlan, 'egress VLAN'));
-  const mac = formatMac(parseMac(macText));
+  const mac = parseVlanGatewayMac(macText);
   await change(ctx, 'vlan mac', f, (dp) => dp.setVlanMac(v, mac, { dryRun: !!f.dryRun }));
 }
 
@@ -90,7 +90,7 @@ export function addVlanCommands(program: Command, ctxOf: (cmd: Command) => Ctx):
     .action(async (_o, cmd: Command) => vlanList(ctxOf(cmd), opts(cmd)));
   vlan.command('add').argument('<in[:out]>', 'e.g. 573, 573:574, 100.573:100.574')
     .description('balance VIP traffic tagged IN and send it back tagged OUT (one transaction)')
-    .option('--mac <mac>', 'gateway MAC of the egress VLAN (default: the one it already has, else the default MAC)')
+    .option('--mac <mac>', `gateway MAC of the egress VLAN, or '${DEFAULT_MAC_WORD}' for the default MAC (without it: the one the egress VLAN has, else the default MAC)`)
     .option('--replace', 'change the mapping of an ingress VLAN that exists')
     .option('--dry-run', 'validate and show the change; write nothing').option('--json', 'print the result as JSON')
     .action(async (m: string, _o, cmd: Command) => vlanAdd(ctxOf(cmd), m, opts(cmd)));
@@ -98,8 +98,8 @@ export function addVlanCommands(program: Command, ctxOf: (cmd: Command) => Ctx):
     .description('stop balancing a VLAN (its VIP traffic passes to the host again)')
     .option('--dry-run', 'validate and show the change; write nothing').option('--json', 'print the result as JSON')
     .action(async (v: string, _o, cmd: Command) => vlanDel(ctxOf(cmd), v, opts(cmd)));
-  vlan.command('mac').argument('<out>', 'the egress VLAN').argument('<mac>', 'its gateway MAC, e.g. 58:e4:34:56:46:e0')
-    .description('set the gateway MAC of an egress VLAN (every mapping that leaves on it)')
+  vlan.command('mac').argument('<out>', 'the egress VLAN').argument('<mac>', `its gateway MAC, e.g. 58:e4:34:56:46:e0, or '${DEFAULT_MAC_WORD}': back on the default MAC`)
+    .description(`set the gateway MAC of an egress VLAN (every mapping that leaves on it); '${DEFAULT_MAC_WORD}' puts it back on the default MAC`)
     .option('--dry-run', 'validate and show the change; write nothing').option('--json', 'print the result as JSON')
     .action(async (v: string, m: string, _o, cmd: Command) => vlanMac(ctxOf(cmd), v, m, opts(cmd)));
 }

@@ -353,6 +353,20 @@ export function parseMac(text: string): Buffer {
   return b;
 }
 
+/** The word that puts an egress VLAN back on the default MAC: `vlan mac 574 default`, `--mac default`, the console's MAC field. */
+export const DEFAULT_MAC_WORD = 'default';
+
+/** A VLAN's gateway MAC as the operator types it: a MAC (canonical text), or null for the word `default` (the default MAC). */
+export function parseVlanGatewayMac(text: string): string | null {
+  return String(text).trim().toLowerCase() === DEFAULT_MAC_WORD ? null : formatMac(parseMac(text));
+}
+
+/** `vlan add --mac` / the VLAN forms' MAC field: absent: undefined (keep the egress VLAN's); else a MAC's canonical text or `default`. */
+export function vlanMacChoice(text: string | undefined): string | undefined {
+  if (text === undefined) return undefined;
+  return parseVlanGatewayMac(text) ?? DEFAULT_MAC_WORD;
+}
+
 export function formatMac(b: Uint8Array): string {
   return Array.from(b.subarray(0, 6), (x) => x.toString(16).padStart(2, '0')).join(':');
 }

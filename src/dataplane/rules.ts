@@ -69,7 +69,7 @@ export function checkVlanMappings(rows: readonly VlanMappingText[], defaultMac: 
 
 function vlanMac(text: string, egress: string): string {
   const b = parseMac(text);
-  if (isZeroMac(b)) throw new InputError(`VLAN ${egress}: an all-zero gateway MAC (give the gateway's MAC, or leave it out for the default MAC)`);
+  if (isZeroMac(b)) throw new InputError(`VLAN ${egress}: an all-zero gateway MAC (give the gateway's MAC, or 'default' for the default MAC)`);
   return formatMac(b);
 }
 

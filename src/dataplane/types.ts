@@ -432,10 +432,11 @@ export interface Dataplane {
   applyConfig(cfg: BalancerConfig, o?: ChangeOptions): ChangeResult;
   /** The VLAN mappings; null when the program has no VLAN maps (upstream Katran). */
   vlans(): VlanMappingText[] | null;
-  /** `vlan add IN[:OUT]` (with `replace`: change an existing ingress VLAN); mac: the egress VLAN's gateway. */
+  /** `vlan add IN[:OUT]` (with `replace`: change an existing ingress VLAN); mac: the egress VLAN's gateway (`default`: the default MAC; absent: the one it has). */
   addVlan(mapping: string, mac?: string | null, o?: ChangeOptions & { replace?: boolean }): ChangeResult;
   removeVlan(vlan: string, o?: ChangeOptions): ChangeResult;
-  setVlanMac(egress: string, mac: string, o?: ChangeOptions): ChangeResult;
+  /** `vlan mac OUT MAC|default`: mac null (or `default`): the egress VLAN goes back to the default MAC. */
+  setVlanMac(egress: string, mac: string | null, o?: ChangeOptions): ChangeResult;
   healthcheck(): HealthcheckState | null;
   /** QUIC server-id mappings from the desired state (server_id_map holds 16M entries: never scanned). */
   quicMappings(): QuicMapping[];

@@ -190,7 +190,7 @@ export class FakeDp implements Dataplane {
   removeVlan(vlan: string, o?: ChangeOptions): ChangeResult {
     return this.vlanChange('removeVlan', o, (dry) => this.box.vlans.remove(this.box.mac, vlan, dry));
   }
-  setVlanMac(egress: string, mac: string, o?: ChangeOptions): ChangeResult {
+  setVlanMac(egress: string, mac: string | null, o?: ChangeOptions): ChangeResult {
     return this.vlanChange('setVlanMac', o, (dry) => this.box.vlans.setMac(this.box.mac, egress, mac, dry));
   }
   setDefaultMac(mac: string, o?: ChangeOptions): ChangeResult {

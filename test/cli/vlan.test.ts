@@ -68,6 +68,29 @@ test('vlan add / mac / del on a running balancer, --dry-run writes nothing, --js
   assert.deepEqual(box.vlans.rows, [{ ingress: '573', egress: '574', mac: GW }]);
 });
 
+test('vlan mac OUT default (and vlan add --mac default) puts an egress VLAN back on the default MAC; --help says so', async () => {
+  const box = attachedBox();
+  assert.equal((await run(box, ['vlan', 'add', '573:574', '--mac', GW])).code, 0);
+  assert.equal((await run(box, ['vlan', 'add', '576:574'])).code, 0);
+  const dry = await run(box, ['vlan', 'mac', '574', 'default', '--dry-run']);
+  assert.equal(dry.code, 0, dry.err);
+  assert.match(dry.out, /change VLAN 573 -> 574 \(gateway 58:e4:34:56:46:e0\) -> 574 \(gateway the default MAC\)/);
+  assert.deepEqual(box.vlans.list()!.map((v) => v.mac), [GW, GW], 'dry run: nothing written');
+  const r = await run(box, ['vlan', 'mac', '574', 'DEFAULT']);
+  assert.equal(r.code, 0, r.err);
+  assert.deepEqual(box.vlans.list()!.map((v) => v.mac), [null, null], 'every mapping leaving on 574');
+  assert.match((await run(box, ['vlan', 'list'])).out, /573\s+574\s+02:00:00:00:00:01 \(default\)/);
+  // vlan add --replace --mac default: the same for the egress VLAN of a changed mapping.
+  assert.equal((await run(box, ['vlan', 'mac', '574', GW])).code, 0);
+  assert.equal((await run(box, ['vlan', 'add', '573:574', '--replace', '--mac', 'default'])).code, 0);
+  assert.deepEqual(box.vlans.list()!.map((v) => v.mac), [null, null]);
+  const bad = await run(box, ['vlan', 'mac', '574', 'defaults']);
+  assert.equal(bad.code, 2);
+  assert.match(bad.err, /bad MAC "defaults"/);
+  const help = await run(box, ['vlan', 'mac', '--help']);
+  assert.match(help.out, /'default'\s+puts\s+it\s+back\s+on\s+the\s+default\s+MAC/);
+});
+
 test('vlan refusals on a running balancer: one line, nothing changed', async () => {
   const box = attachedBox();
   assert.equal((await run(box, ['vlan', 'add', '573:574'])).code, 0);

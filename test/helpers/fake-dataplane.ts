@@ -549,7 +549,7 @@ export class FakeDataplane implements Dataplane {
     return r;
   }
 
-  setVlanMac(egress: string, mac: string, o?: ChangeOptions): ChangeResult {
+  setVlanMac(egress: string, mac: string | null, o?: ChangeOptions): ChangeResult {
     const dry = this.guard(o);
     const r = this.vlanTable.setMac(this.defaultMac, egress, mac, dry);
     if (!dry) this.record('set-vlan-mac', `VLAN ${egress}`, null, mac);

@@ -35,7 +35,7 @@ export class FakeVlans {
   remove(mac: string | null, vlan: string, dry: boolean) {
     return this.run(planRemoveVlan(this.state(mac), this.limits(), vlan), dry);
   }
-  setMac(mac: string | null, egress: string, vmac: string, dry: boolean) {
+  setMac(mac: string | null, egress: string, vmac: string | null, dry: boolean) {
     return this.run(planSetVlanMac(this.state(mac), this.limits(), egress, vmac), dry);
   }
   setAll(mac: string | null, rows: VlanMappingText[], stray: string[], dry: boolean) {

@@ -92,7 +92,7 @@ test('add VLAN: invalid input shows one line and writes nothing; the dry run\'s 
   await press(r, KEY.tab);
   await type(r, '00:00:00:00:00:00');
   await press(r, KEY.enter);
-  assert.match(flat(frame(r)), /VLAN 100\.574: an all-zero gateway MAC \(give the gateway's MAC, or leave it out for the default MAC\)/);
+  assert.match(flat(frame(r)), /VLAN 100\.574: an all-zero gateway MAC \(give the gateway's MAC, or 'default' for the default MAC\)/);
   assert.equal(dp.log.length, 0, 'nothing was written (dry runs only)');
   assert.equal(dp.vlanTable.rows.length, 2);
   for (let i = 0; i < 17; i++) await press(r, KEY.backspace);
@@ -147,6 +147,18 @@ test('change and delete a VLAN: e changes its egress VLAN and gateway MAC after 
   assert.deepEqual(dp.vlanTable.rows[0], { ingress: '573', egress: '580', mac: '02:00:5e:00:05:80' });
   assert.match(rowOf(frame(r), '573'), /573\s+580\s+02:00:5e:00:05:80/);
 
+  // `default` in the MAC field: back on the default MAC (as `vlan mac 580 default`); a typo is refused as you type.
+  await press(r, 'e', KEY.tab);
+  for (let i = 0; i < 17; i++) await press(r, KEY.backspace);
+  await type(r, 'defaul');
+  assert.match(frame(r), /bad MAC "defaul"/);
+  await type(r, 't');
+  assert.doesNotMatch(frame(r), /bad MAC/);
+  await press(r, KEY.enter);
+  assert.match(frame(r), /-> 580 \(gateway the default MAC\)/);
+  await press(r, 'y');
+  assert.deepEqual(dp.vlanTable.rows[0], { ingress: '573', egress: '580', mac: null });
+
   await press(r, 'j', 'd'); // 575
   f = frame(r);
   assert.match(f, /Delete VLAN 575/);
@@ -157,7 +169,7 @@ test('change and delete a VLAN: e changes its egress VLAN and gateway MAC after 
   await press(r, 'd', 'y');
   assert.deepEqual(dp.vlanTable.rows.map((v) => v.ingress), ['573']);
   assert.equal(rowOf(frame(r), '575'), '');
-  assert.deepEqual(dp.log.map((e) => e.op), ['set-vlan', 'remove-vlan']);
+  assert.deepEqual(dp.log.map((e) => e.op), ['set-vlan', 'set-vlan', 'remove-vlan']);
   r.unmount();
 });
 

@@ -270,7 +270,7 @@ export class Balancer implements Dataplane {
     return this.control.removeVlan(vlan, o);
   }
 
-  setVlanMac(egress: string, mac: string, o?: ChangeOptions): ChangeResult {
+  setVlanMac(egress: string, mac: string | null, o?: ChangeOptions): ChangeResult {
     return this.control.setVlanMac(egress, mac, o);
   }
 

@@ -445,7 +445,7 @@ export class ControlPlane {
     return this.change('remove VLAN', o, () => planRemoveVlan(this.desired, this.limits, vlan));
   }
 
-  setVlanMac(egress: string, mac: string, o: ChangeOptions = {}): ChangeResult {
+  setVlanMac(egress: string, mac: string | null, o: ChangeOptions = {}): ChangeResult {
     return this.change('set VLAN MAC', o, () => planSetVlanMac(this.desired, this.limits, egress, mac));
   }
 

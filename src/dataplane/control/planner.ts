@@ -3,7 +3,7 @@
 // out, what the operator is told). Pure: it writes nothing; the one thing it asks of the kernel is
 // how many ring slots a change moves (the `moved` callback), for the summary.
 import {
-  DEFAULT_HASH, DEFAULT_WEIGHT, InputError, formatMac, isZeroMac, parseHash, parseMac, parsePort, parseProto, parseVipFlags, parseWeight, formatVlan, parseVlan, parseVlanMapping, vipFlagsToNames, type VipFlagName, type VipKey, type VlanMappingText, parseServerId,
+  DEFAULT_HASH, DEFAULT_WEIGHT, InputError, formatMac, isZeroMac, parseHash, parseMac, parsePort, parseProto, parseVipFlags, parseWeight, formatVlan, parseVlan, parseVlanGatewayMac, parseVlanMapping, vipFlagsToNames, type VipFlagName, type VipKey, type VlanMappingText, parseServerId,
 } from '../abi.js';
 import {
   VlanUnavailableError,
@@ -576,8 +576,10 @@ export function planAddVlan(cur: DesiredState, limits: Limits, mappingText: stri
   const rows = vlansOf(cur).map((v) => ({ ...v }));
   const i = rows.findIndex((v) => v.ingress === ingress);
   if (i >= 0 && !replace) throw new InputError(`vlan add ${ingress}: VLAN ${ingress} is already an ingress VLAN (-> ${rows[i].egress}); delete it first or change it`);
-  const mac = macIn ? formatMac(parseMac(macIn)) : rows.find((v) => v.egress === egress && v.mac)?.mac ?? null;
-  if (mac) for (const r of rows) if (r.egress === egress) r.mac = mac;
+  // A MAC given (or `default`) is the egress VLAN's, for every mapping leaving on it; none: the one it has.
+  const given = macIn ? parseVlanGatewayMac(macIn) : undefined;
+  const mac = given !== undefined ? given : rows.find((v) => v.egress === egress && v.mac)?.mac ?? null;
+  if (given !== undefined) for (const r of rows) if (r.egress === egress) r.mac = mac;
   const row = { ingress, egress, mac };
   if (i >= 0) rows[i] = row; else rows.push(row);
   return vlanPlan(cur, limits, replace ? 'set-vlan' : 'add-vlan', `VLAN ${ingress}`, rows);
@@ -591,10 +593,10 @@ export function planRemoveVlan(cur: DesiredState, limits: Limits, vlanText: stri
   return vlanPlan(cur, limits, 'remove-vlan', `VLAN ${ingress}`, rows.filter((v) => v.ingress !== ingress));
 }
 
-/** `vlan mac OUT MAC`: the gateway MAC of an egress VLAN, for every mapping that leaves on it. */
+/** `vlan mac OUT MAC|default`: the gateway MAC of an egress VLAN (null: the default MAC), for every mapping that leaves on it. */
 export function planSetVlanMac(cur: DesiredState, limits: Limits, vlanText: string, macIn: string | null): Plan {
   const egress = formatVlan(parseVlan(vlanText, 'egress VLAN'));
-  const mac = macIn === null ? null : desiredMac(macIn);
+  const mac = macIn === null ? null : parseVlanGatewayMac(macIn);
   const rows = vlansOf(cur).map((v) => (v.egress === egress ? { ...v, mac } : v));
   if (!rows.some((v) => v.egress === egress)) throw new InputError(`vlan mac ${egress}: no VLAN mapping leaves on VLAN ${egress} (add one: katran-tui vlan add IN:${egress})`);
   return vlanPlan(cur, limits, 'set-vlan-mac', `VLAN ${egress} gateway`, rows);

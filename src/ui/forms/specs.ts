@@ -1,11 +1,11 @@
 // The console's forms: what each asks and which dataplane call it makes.
-import { DEFAULT_HASH, DEFAULT_WEIGHT, HASH_KINDS, PROTOS, formatMac, formatVlan, parseHash, parseMac, parsePort, parseProto, parseVlanAttach, parseVlanMapping, parseWeight, XDP_MODE_REQUESTS } from '../../dataplane/abi.js';
+import { DEFAULT_MAC_WORD, vlanMacChoice, DEFAULT_HASH, DEFAULT_WEIGHT, HASH_KINDS, PROTOS, formatMac, formatVlan, parseHash, parseMac, parsePort, parseProto, parseVlanAttach, parseVlanMapping, parseWeight, XDP_MODE_REQUESTS } from '../../dataplane/abi.js';
 import { parseRealAddress, parseVipAddress, parseVipFlagList } from '../../dataplane/rules.js';
 import type { AsyncDataplane as Dataplane, AsyncHost as Host } from '../../dataplane/async.js';
 import type { AttachRequest, BalancerInfo, InterfaceInfo, InterfaceState, RealState, VipState, VlanMappingText, XdpModeRequest } from '../../dataplane/types.js';
 import { fmtMac, fmtPps } from '../format.js';
 import type { FormSpec } from './Form.js';
-import { splitList, vFlags, vMac, vOneOf, vOptionalMac, vPort, vRealAddress, vVipAddress, vVlanEgress, vVlanList, vVlanMacList, vNewVlanMapping, vWeight } from './validate.js';
+import { splitList, vFlags, vMac, vOneOf, vOptionalMac, vOptionalVlanMac, vPort, vRealAddress, vVipAddress, vVlanEgress, vVlanList, vVlanMacList, vNewVlanMapping, vWeight } from './validate.js';
 import { vlanGateway, vlanPath } from '../model/vlans.js';
 
 export function addVipForm(dp: Dataplane, info: BalancerInfo): FormSpec {
@@ -185,12 +185,12 @@ export function addVlanForm(dp: Dataplane, ingress?: string, existing: readonly 
     note: 'balance VIP traffic tagged IN, send it back tagged OUT (default IN) to OUT\'s gateway MAC (default: its MAC, else the default MAC)',
     fields: [
       { name: 'mapping', label: 'IN[:OUT]', initial: ingress, hint: 'e.g. 573, 573:574, 100.573:100.574', validate: vNewVlanMapping(existing) },
-      { name: 'mac', label: 'gateway MAC', hint: 'optional: the egress VLAN\'s gateway, e.g. 58:e4:34:56:46:e0', validate: vOptionalMac },
+      { name: 'mac', label: 'gateway MAC', hint: `optional: the egress VLAN's gateway, e.g. 58:e4:34:56:46:e0 (${DEFAULT_MAC_WORD}: the default MAC)`, validate: vOptionalVlanMac },
     ],
     build(v) {
       const m = parseVlanMapping(v.mapping);
       const text = `${formatVlan(m.ingress)}:${formatVlan(m.egress)}`;
-      const mac = v.mac.trim() ? formatMac(parseMac(v.mac)) : undefined;
+      const mac = vlanMacChoice(v.mac.trim() || undefined);
       return { label: `add VLAN ${text}`, run: (o) => dp.addVlan(text, mac, o) };
     },
   };
@@ -203,12 +203,12 @@ export function changeVlanForm(dp: Dataplane, m: VlanMappingText, defaultMac: st
     note: `now ${vlanPath(m)} via ${vlanGateway(m, defaultMac)}; the MAC is egress VLAN OUT's, for every mapping that leaves on it`,
     fields: [
       { name: 'egress', label: 'OUT', initial: m.egress, validate: vVlanEgress(m.ingress) },
-      { name: 'mac', label: 'gateway MAC', initial: m.mac ?? '', hint: 'optional: empty keeps OUT\'s MAC (else the default MAC)', validate: vOptionalMac },
+      { name: 'mac', label: 'gateway MAC', initial: m.mac ?? '', hint: `optional: empty keeps OUT's MAC (else the default MAC); ${DEFAULT_MAC_WORD}: back on the default MAC`, validate: vOptionalVlanMac },
     ],
     build(v) {
       const p = parseVlanMapping(`${m.ingress}:${v.egress.trim()}`);
       const text = `${m.ingress}:${formatVlan(p.egress)}`;
-      const mac = v.mac.trim() ? formatMac(parseMac(v.mac)) : undefined;
+      const mac = vlanMacChoice(v.mac.trim() || undefined);
       return { label: `change VLAN ${m.ingress}`, run: (o) => dp.addVlan(text, mac, { ...o, replace: true }) };
     },
   };

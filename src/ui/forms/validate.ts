@@ -2,7 +2,7 @@
 // MACs and weights; rules.ts says which address may be a VIP or a real, which real may serve a VIP
 // and which flags the balancer implements): a validator only turns its InputError into the text
 // shown under the field, or null.
-import { InputError, formatVlan, parseMac, parsePort, parseVlanMapping, parseVlanOptions, parseWeight, type VipKey } from '../../dataplane/abi.js';
+import { InputError, formatVlan, parseMac, parseVlanGatewayMac, parsePort, parseVlanMapping, parseVlanOptions, parseWeight, type VipKey } from '../../dataplane/abi.js';
 import { checkRealForVip, parseRealAddress, parseVipAddress, parseVipFlagList } from '../../dataplane/rules.js';
 import type { VipFlagName } from '../../dataplane/types.js';
 
@@ -53,3 +53,5 @@ export const vNewVlanMapping = (existing: readonly { ingress: string; egress: st
 export const vVlanEgress = (ingress: string): Validator => wrap((v) => parseVlanMapping(`${ingress}:${v.trim()}`));
 /** A MAC, or nothing (the field is optional). */
 export const vOptionalMac: Validator = (v) => (v.trim() === '' ? null : vMac(v));
+/** A VLAN's gateway MAC, optional: a MAC or `default` (the default MAC), parsed as `vlan mac` parses it. */
+export const vOptionalVlanMac: Validator = (v) => (v.trim() === '' ? null : wrap(parseVlanGatewayMac)(v));
