@@ -57,7 +57,7 @@ export function buildProgram(deps: CliDeps, run: { ctx?: Ctx; result?: number })
     .configureOutput({
       writeOut: (s) => void deps.stdout.write(s),
       writeErr: (s) => void deps.stderr.write(s),
-      outputError: (s, write) => write(`katran-tui: ${s.replace(/^error: /, '').trim().replace(/\n+/g, ' ')} (katran-tui --help)\n`),
+      outputError: usageLine('katran-tui'),
     });
   addAttachOptions(program, true);
   program.helpCommand(false);
@@ -225,10 +225,25 @@ export function buildProgram(deps: CliDeps, run: { ctx?: Ctx; result?: number })
       run.result = ok ? EXIT.ok : EXIT.failed;
     });
 
-  for (const c of [program, ...program.commands, ...program.commands.flatMap((c) => [...c.commands, ...c.commands.flatMap((d) => d.commands)])]) {
-    c.exitOverride().configureOutput(program.configureOutput()).showSuggestionAfterError(true);
+  // Every command, however deep: commander's usage errors (a missing argument, an unknown option)
+  // point at the help of the command they came from.
+  const every = (c: Command): Command[] => [c, ...c.commands.flatMap(every)];
+  for (const c of every(program)) {
+    c.exitOverride().configureOutput({ ...program.configureOutput(), outputError: usageLine(commandPath(c)) }).showSuggestionAfterError(true);
   }
   return program;
+}
+
+/** "katran-tui vlan mac": a command's name with its parents'. */
+function commandPath(c: Command): string {
+  const names: string[] = [];
+  for (let x: Command | null = c; x; x = x.parent) names.unshift(x.name());
+  return names.join(' ');
+}
+
+/** commander's error text as one line: "katran-tui: missing required argument 'mac' (katran-tui vlan mac --help)". */
+function usageLine(path: string): (s: string, write: (s: string) => void) => void {
+  return (s, write) => write(`katran-tui: ${s.replace(/^error: /, '').trim().replace(/\n+/g, ' ')} (${path} --help)\n`);
 }
 
 /** Runs one command line; returns the exit code. Never throws. */

@@ -33,6 +33,41 @@ test('bad usage exits 2 with one line on stderr', async () => {
   assert.deepEqual(box.writes, []);
 });
 
+test('commander\'s usage errors point at the help of the subcommand they came from, at every depth', async () => {
+  const box = attachedBox();
+  const cases: [string[], RegExp][] = [
+    [['vlan', 'mac', '574'], /^katran-tui: missing required argument 'mac' \(katran-tui vlan mac --help\)$/],
+    [['vip', 'add'], /^katran-tui: missing required argument .* \(katran-tui vip add --help\)$/],
+    [['vlan', 'add', '573', '--nosuch'], /^katran-tui: unknown option '--nosuch'.* \(katran-tui vlan add --help\)$/],
+    [['stats', '--count'], /^katran-tui: option '--count <n>' argument missing \(katran-tui stats --help\)$/],
+    [['stats', '--interval'], /^katran-tui: option '--interval <ms>' argument missing \(katran-tui --help\)$/], // a global option: the top-level help lists it
+    [['nosuch'], /^katran-tui: too many arguments.* \(katran-tui --help\)$/],
+    [['vlan', 'nosuch'], /^katran-tui: .* \(katran-tui vlan( list)? --help\)$/],
+  ];
+  for (const [argv, re] of cases) {
+    const r = await run(box, argv);
+    assert.equal(r.code, 2, `${argv.join(' ')}: ${r.err}`);
+    assert.match(r.err.trim(), re, argv.join(' '));
+  }
+  // Every command: a missing argument names that command's own help.
+  const { buildProgram } = await import('../../src/cli/program.js');
+  const every = (c: import('commander').Command): import('commander').Command[] => [c, ...c.commands.flatMap(every)];
+  const f = fakeDeps(box);
+  const program = buildProgram(f.deps, {});
+  let checked = 0;
+  for (const c of every(program)) {
+    const required = c.registeredArguments.filter((a) => a.required);
+    if (!required.length) continue;
+    const path: string[] = [];
+    for (let x: import('commander').Command | null = c; x && x.parent; x = x.parent) path.unshift(x.name());
+    const r = await run(box, path);
+    assert.equal(r.code, 2, `${path.join(' ')}: ${r.err}`);
+    assert.match(r.err.trim(), new RegExp(`missing required argument .*\\(katran-tui ${path.join(' ')} --help\\)$`), path.join(' '));
+    checked++;
+  }
+  assert.ok(checked >= 10, `commands with required arguments checked: ${checked}`);
+});
+
 test('no subcommand without a terminal: one sentence telling to use a subcommand, exit 2', async () => {
   const r = await run(attachedBox(), []);
   assert.equal(r.code, 2);
