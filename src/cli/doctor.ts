@@ -88,14 +88,20 @@ export function vlanChecks(link: LinkProbe, intf: string, vlans: readonly VlanMa
   let verdict: Check['verdict'] = 'info';
   let why: string;
   let fix: string | undefined;
+  // A fix line only with a warning; `where` already names the peer, so `why` does not again.
   if (r.hiding.length) {
     verdict = configured ? 'warn' : 'info';
-    why = configured ? r.effect : `these matter only with --vlan: ${r.effect}`;
-    fix = offloadFixes(r).join('; ');
+    if (configured) {
+      why = r.effect;
+      fix = offloadFixes(r).join('; ');
+    } else why = `these matter only with --vlan (then: ${r.hiding.map((h) => h.fix).join('; ')}): ${r.effect}`;
   } else if (r.unread) {
     verdict = configured && !seen ? 'warn' : 'info';
-    why = `${r.unread}${seen ? ' (tagged VIP traffic was balanced, so tags do reach XDP)' : ''}`;
-    fix = configured ? r.unread : undefined;
+    if (seen) why = 'tagged VIP traffic was balanced, so the tags do reach XDP';
+    else if (configured) {
+      why = 'nothing shows yet that the tags reach XDP';
+      fix = r.unread;
+    } else why = 'this matters only with --vlan';
   } else {
     verdict = configured ? 'ok' : 'info';
     why = r.peer ? 'the peer sends the tags in the frame: XDP sees them' : 'no rx VLAN offload strips the tags: XDP sees them';

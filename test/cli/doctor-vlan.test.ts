@@ -117,7 +117,10 @@ test('doctor --intf on a veth: the PEER\'s tx-vlan-offload decides (read when it
   box.vlanStats = [{ vlan: '573', configured: true, in: { ...zero, packets: 9 }, balanced: { ...zero, packets: 9 }, passed: zero }];
   const seen = find((await doctor(box, 'veth-lb', probeOf({ 'veth-lb': { ifindex: 7, driver: 'veth', iflink: 8, features: features() } }))).checks, 'veth-lb VLAN offload');
   assert.equal(seen.verdict, 'info');
-  assert.match(seen.detail, /tagged VIP traffic was balanced, so tags do reach XDP/);
+  assert.match(seen.detail, /tagged VIP traffic was balanced, so the tags do reach XDP/);
+  assert.ok(!seen.fix, 'an info has no fix line');
+  for (const c of [oc, seen]) assert.equal(c.detail.match(/another network namespace/g)?.length, 1, `the peer said once: ${c.detail}`);
+  assert.equal(oc.fix!.match(/another network namespace/g)?.length, 1);
 });
 
 test('doctor --intf without VLANs configured: the offload features are info, with what would matter with --vlan', async () => {
@@ -128,8 +131,15 @@ test('doctor --intf without VLANs configured: the offload features are info, wit
   }));
   const c = find(r.checks, 'veth-lb VLAN offload');
   assert.equal(c.verdict, 'info');
-  assert.match(c.detail, /these matter only with --vlan/);
-  assert.match(c.fix!, /ethtool -K veth-cl txvlan off/);
+  assert.match(c.detail, /these matter only with --vlan \(then: ethtool -K veth-cl txvlan off\)/);
+  assert.ok(!c.fix, 'an info has no fix line');
+  assert.doesNotMatch(r.out, /fix veth-lb VLAN offload/);
+  // Peer in another namespace, no VLANs: info, the peer named once, no fix line.
+  const other = find((await doctor(box, 'veth-lb', probeOf({ 'veth-lb': { ifindex: 7, driver: 'veth', iflink: 8, features: features() } }))).checks, 'veth-lb VLAN offload');
+  assert.equal(other.verdict, 'info');
+  assert.ok(!other.fix);
+  assert.equal(other.detail.match(/another network namespace/g)?.length, 1, other.detail);
+  assert.match(other.detail, /this matters only with --vlan/);
 });
 
 test('doctor: VIP traffic on a VLAN the balancer does not parse is named with the fix (per-VLAN counters, configured false)', async () => {
