@@ -4,7 +4,7 @@
 import {
   DEFAULT_HASH, DEFAULT_WEIGHT, formatMac, formatVip, formatVlan, parseVlanMapping, type VlanMappingText, InputError, parseHash, parseServerId, parseWeight, parseMac, parseVip, parseVipFlags, vipFlagsToNames,
 } from '../dataplane/abi.js';
-import { checkHashChange, checkRealForVip, parseRealAddress, parseVipFlagList } from '../dataplane/rules.js';
+import { checkHashChange, checkRealForVip, ingressOnce, parseRealAddress, parseVipFlagList } from '../dataplane/rules.js';
 import type { BalancerConfig, Dataplane, HashKind, VipFlagName, VipKey, VipState } from '../dataplane/types.js';
 import type { Ctx } from './context.js';
 import { ensureWritable } from './balancer.js';
@@ -45,6 +45,7 @@ export function exportConfig(dp: Dataplane): ConfigDoc {
 /** "vlans": [{"ingress": "573", "egress": "574", "mac": "58:e4:..." | null}]; syntax here, the rules in the dataplane. */
 function parseConfigVlans(raw: unknown): VlanMappingText[] {
   if (!Array.isArray(raw)) throw new InputError('config: "vlans" must be an array of {"ingress", "egress", "mac"}');
+  const seen = new Set<string>();
   return raw.map((v: unknown, i: number) => {
     const where = `config vlans[${i}]`;
     if (!isObj(v)) throw new InputError(`${where}: expected {"ingress": "573", "egress": "574", "mac": null}`);
@@ -53,6 +54,7 @@ function parseConfigVlans(raw: unknown): VlanMappingText[] {
     const egressText = v.egress === undefined ? v.ingress : v.egress;
     if (typeof egressText !== 'string' && typeof egressText !== 'number') throw new InputError(`${where}: "egress" must be a VLAN like "574"`);
     const m = at(where, () => parseVlanMapping(`${v.ingress}:${egressText}`));
+    at(where, () => ingressOnce(seen, formatVlan(m.ingress))); // here too, so the error names the entry
     if (v.mac !== undefined && v.mac !== null && typeof v.mac !== 'string') throw new InputError(`${where}: "mac" must be a MAC string or null (the default MAC)`);
     return { ingress: formatVlan(m.ingress), egress: formatVlan(m.egress), mac: typeof v.mac === 'string' ? at(where, () => formatMac(parseMac(v.mac as string))) : null };
   });

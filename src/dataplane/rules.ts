@@ -37,6 +37,12 @@ export function parseIntfName(text: unknown, what = 'interface'): string {
  * (its egress VLAN's, else the default MAC `defaultMac`). `strayMacs`: MACs given for egress VLANs
  * (--vlan-mac); one no mapping leaves on is refused.
  */
+/** An ingress VLAN given twice in one list is refused (each VLAN arrives on one mapping); `seen` collects them. */
+export function ingressOnce(seen: Set<string>, ingress: string): void {
+  if (seen.has(ingress)) throw new InputError(`VLAN ${ingress}: given twice as an ingress VLAN (each VLAN arrives on one mapping)`);
+  seen.add(ingress);
+}
+
 export function checkVlanMappings(rows: readonly VlanMappingText[], defaultMac: string | null, strayMacs: Iterable<string> = []): VlanMappingText[] {
   if (!Array.isArray(rows)) throw new InputError('bad VLANs: expected a list of {ingress, egress, mac}');
   const seen = new Set<string>();
@@ -47,8 +53,7 @@ export function checkVlanMappings(rows: readonly VlanMappingText[], defaultMac: 
     const m = parseVlanMapping(`${r.ingress}:${r.egress ?? r.ingress}`);
     const ingress = formatVlan(m.ingress);
     const egress = formatVlan(m.egress);
-    if (seen.has(ingress)) throw new InputError(`VLAN ${ingress}: given twice as an ingress VLAN (each VLAN arrives on one mapping)`);
-    seen.add(ingress);
+    ingressOnce(seen, ingress);
     const mac = r.mac === null || r.mac === undefined ? null : vlanMac(r.mac, egress);
     if (mac !== null) {
       const had = macOf.get(egress);

@@ -74,6 +74,8 @@ test('apply validates the whole file first: any bad entry, nothing written', asy
     [{ vips: [] }, /"katranTuiConfig" must be 1/],
     [{ katranTuiConfig: 1, vips: [{ vip: '192.0.2.1:80/tcp', vlan: 5 }] }, /config vips\[0\]: unknown key "vlan"/],
     [{ katranTuiConfig: 1, vips: [], extra: 1 }, /unknown key "extra"/],
+    [{ katranTuiConfig: 1, vips: [], vlans: [{ ingress: '573', egress: '574' }, { ingress: 573, egress: '575' }] }, /^katran-tui: config vlans\[1\]: VLAN 573: given twice as an ingress VLAN \(each VLAN arrives on one mapping\)$/m],
+    [{ katranTuiConfig: 1, vips: [], vlans: [{ ingress: '573', egress: '4095' }] }, /^katran-tui: config vlans\[0\]: .*1\.\.4094/m],
     [{ katranTuiConfig: 1, defaultMac: 'ff:ff:ff:ff:ff:ff', vips: [] }, /multicast/],
     [{ katranTuiConfig: 1, vips: [{ vip: '192.0.2.1:80/tcp' }, { vip: '192.0.2.1:80/tcp' }] }, /appears twice/],
     [{ katranTuiConfig: 1, vips: [{ vip: '192.0.2.1:80/tcp' }, { vip: '$(reboot)' }] }, /bad VIP/],
