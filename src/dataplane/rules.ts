@@ -251,7 +251,8 @@ export const REASON_ADVICE: Record<DropReason | PassReason, { label: string; adv
   quic_unknown_real: { label: 'QUIC id of an unknown real', advice: 'a QUIC connection id names a server id mapped to no real: katran-tui quic map list' },
   internal: { label: 'internal error', advice: 'a map lookup that cannot fail did: a bug in the balancer object, report it with `katran-tui --version`' },
   not_ip: { label: 'not IP', advice: 'ARP, LLDP and other non-IP frames go to the kernel: normal' },
-  vlan_unparsed: { label: 'tagged frames passed', advice: 'VIP traffic arrives on a VLAN the balancer does not parse: katran-tui vlan add VLAN (see doctor)' },
+  // Every frame of such a VLAN counts here, VIP traffic or not (kt_vlan_stats counts only the VIP traffic, per VLAN).
+  vlan_unparsed: { label: 'tagged frames passed', advice: 'frames on a VLAN the balancer does not parse, or with tags it cannot parse (a management VLAN is normal; VIP traffic there: katran-tui vlan add VLAN, see doctor / the V panel)' },
   not_tcp_udp: { label: 'not TCP/UDP/ICMP', advice: 'other IP protocols (or IPv6 extension headers) go to the kernel' },
   icmp_other: { label: 'other ICMP', advice: 'ICMP that is no echo request and no error about a VIP flow goes to the kernel' },
   no_vip: { label: 'no VIP matched', advice: 'TCP/UDP to an address:port that is no VIP goes to the kernel: katran-tui vip list' },

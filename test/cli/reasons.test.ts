@@ -5,6 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { main } from '../../src/cli/program.js';
 import { DROP_REASONS, PASS_REASONS } from '../../src/dataplane/abi.js';
+import { REASON_ADVICE } from '../../src/dataplane/rules.js';
 import type { ReasonsSample } from '../../src/dataplane/types.js';
 import { attachedBox, fakeDeps, type FakeBox } from './fake-host.js';
 import { parseExposition } from './prom-parse.js';
@@ -96,6 +97,15 @@ test('doctor: the top drop reasons since the program was loaded, the busiest one
   box.reasons = null;
   const n = JSON.parse((await run(box, ['doctor', '--intf', 'veth-lb', '--json'], probe)).out).checks.find((x: { check: string }) => x.check === 'veth-lb drop reasons');
   assert.match(n.detail, /not available for this program/);
+});
+
+test('vlan_unparsed counts every frame of a VLAN that is not balanced: its advice does not call it VIP traffic, says a management VLAN is normal and where VIP traffic shows', () => {
+  const a = REASON_ADVICE.vlan_unparsed;
+  assert.equal(a.label, 'tagged frames passed');
+  assert.doesNotMatch(a.advice, /^VIP traffic arrives/);
+  assert.match(a.advice, /^frames on a VLAN the balancer does not parse/);
+  assert.match(a.advice, /a management VLAN is normal/);
+  assert.match(a.advice, /VIP traffic there: katran-tui vlan add VLAN, see doctor \/ the V panel/);
 });
 
 test('trace names the reason of a DROP and what to check; --json carries it', async () => {
