@@ -21,6 +21,9 @@ import { cidFor, quicShort } from '../test/helpers/quic.js';
 
 const CALLS = Number(process.env.KT_BENCH_CALLS ?? 20_000);
 const RUNS = Number(process.env.KT_BENCH_RUNS ?? 25);
+// KT_BENCH_CASES=substring[,substring...]: only the rows whose name contains one of them (each
+// tagged row with its untagged twin, and the floor): more rounds of the rows one is working on.
+const ONLY = (process.env.KT_BENCH_CASES ?? '').split(',').filter((x) => x !== '');
 const NEW_CONN_RATE = 2;
 
 interface Case {
@@ -160,7 +163,7 @@ function balancerCases(lb: BalancerFixture): Case[] {
     );
   }
 
-  return [
+  return selected([
     { name: 'LRU hit (v4 ACK)', next: () => ack, runner: run },
     // The same SYN every call. After 125k new flows in a second this CPU is "under flood" and
     // skips the LRU write, so the figure mixes both.
@@ -177,7 +180,15 @@ function balancerCases(lb: BalancerFixture): Case[] {
     { name: 'ICMP echo (v4)', next: () => echo, runner: run },
     { name: 'ICMP echo (v6)', next: () => echo6, runner: run },
     ...tagged,
-  ];
+  ]);
+}
+
+/** The cases KT_BENCH_CASES names (all without it), each tagged case's untagged twin kept. */
+function selected(cases: Case[]): Case[] {
+  if (!ONLY.length) return cases;
+  const picked = new Set(cases.filter((c) => ONLY.some((o) => c.name.includes(o))).map((c) => c.name));
+  for (const c of cases) if (picked.has(c.name) && c.untagged) picked.add(c.untagged);
+  return cases.filter((c) => picked.has(c.name));
 }
 
 /**
