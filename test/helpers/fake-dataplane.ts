@@ -14,7 +14,7 @@ import type { DesiredQuicMapping, DesiredState } from '../../src/dataplane/contr
 import type {
   AttachRequest, BalancerInfo, BalancerSummary, ChangeLogEntry, ChangeOptions, ChangeResult, CpuStat, Dataplane,
   HashKind, HealthcheckState, Host, InterfaceInfo, PairStat, PendingChange, RealStat, StatsSample, TraceRequest, TraceResult,
-  VipSpec, VipState, VipStat, InterfaceState, QuicCounter, QuicMapping, QuicSample, FlowCursor, FlowEntry, FlowList, FlowQuery, PurgeResult,
+  VipSpec, VipState, VipStat, VlanStat, CountStat, InterfaceState, QuicCounter, QuicMapping, QuicSample, FlowCursor, FlowEntry, FlowList, FlowQuery, PurgeResult,
 } from '../../src/dataplane/types.js';
 
 const GLOBALS: GlobalCounter[] = ['lru', 'lruMiss', 'newConnRate', 'fallbackLru', 'icmpTooBig', 'encapFail', 'chDrop', 'xdpTotal', 'xdpTx', 'xdpDrop', 'xdpPass'];
@@ -38,6 +38,8 @@ export interface FakeOptions {
   healthcheck?: boolean;
   /** VIP flags the fake's "program" implements (default: the four older ones). */
   vipFlags?: VipFlagName[];
+  /** False: an object without katran-tui's VLAN maps (upstream Katran): vlans() and sample().vlans are null. */
+  vlans?: boolean;
 }
 
 function pair(): PairStat { return { v1: 0, v2: 0, r1: 0, r2: 0 }; }
@@ -117,6 +119,7 @@ export class FakeDataplane implements Dataplane {
     this.hcEnabled = o.healthcheck ?? true;
     this.vipFlags = o.vipFlags ?? ['no-sport', 'no-lru', 'dport-hash', 'hash-src-dst-port'];
     this.ifState = { status: 'ok', intf: this.intf, ifindex: 7, canReattach: false, message: `attached to ${this.intf} (ifindex 7)` };
+    this.vlanTable.available = o.vlans !== false;
   }
 
   /** `ip link del`: the attachment goes, the maps stay; rates drop to 0. */
@@ -272,6 +275,7 @@ export class FakeDataplane implements Dataplane {
     }
     const s: StatsSample = {
       quic,
+      vlans: this.vlanSample(dt),
       at: this.clock,
       elapsedMs: first ? 0 : this.stepMs,
       global,
@@ -507,6 +511,27 @@ export class FakeDataplane implements Dataplane {
 
   /** VLAN mappings, changed through the real planner. */
   readonly vlanTable = new FakeVlans();
+  /**
+   * Per ingress VLAN ("573", "100.573"), packets per second the fake's kt_vlan_stats count from the
+   * next sample on: balanced (a mapping's) and passed (an unconfigured VLAN's VIP traffic).
+   */
+  vlanRates: Record<string, { balanced?: number; passed?: number }> = {};
+  private vlanTotals = new Map<string, { in: number; balanced: number; passed: number }>();
+
+  /** sample().vlans: every VLAN with a rate, as stats.ts reports kt_vlan_stats (null without the maps). */
+  private vlanSample(dt: number): VlanStat[] | null {
+    if (!this.vlanTable.available) return null;
+    const configured = new Set(this.vlanTable.rows.map((v) => v.ingress));
+    const stat = (packets: number, pps: number): CountStat => ({ packets, bytes: packets * 500, pps, bps: pps * 500 * 8 });
+    return Object.entries(this.vlanRates).map(([vlan, r]) => {
+      const b = dt ? r.balanced ?? 0 : 0;
+      const p = dt ? r.passed ?? 0 : 0;
+      const t = this.vlanTotals.get(vlan) ?? { in: 0, balanced: 0, passed: 0 };
+      t.in += (b + p) * dt; t.balanced += b * dt; t.passed += p * dt;
+      this.vlanTotals.set(vlan, t);
+      return { vlan, configured: configured.has(vlan), in: stat(t.in, b + p), balanced: stat(t.balanced, b), passed: stat(t.passed, p) };
+    });
+  }
 
   vlans(): VlanMappingText[] | null { return this.vlanTable.list(); }
 
@@ -728,10 +753,14 @@ export class FakeHost implements Host {
     const mode = req.mode ?? 'auto';
     const summary = [`load the bundled balancer and attach it to ${req.intf} (${mode})`, `default gateway MAC ${macText}`];
     if (req.hcIntf) summary.push(`healthchecker on ${req.hcIntf} (tc egress)`);
+    // The VLAN rules before anything is attached (the real planner: its refusal, its summary).
+    const vlans = new FakeVlans();
+    if (req.vlans?.length || req.vlanMacs?.length) summary.push(...vlans.setAll(macText, req.vlans ?? [], req.vlanMacs ?? [], false).summary);
     const warnings = ifc.defaultRoute ? [`${req.intf} carries the default route: a mistake here can cut this box off`] : [];
     if (o?.dryRun) return { dataplane: null, result: { applied: false, summary, warnings } };
     this.attaches.push(req);
     const d = new FakeDataplane({ intf: req.intf, defaultMac: macText, healthcheck: !!req.hcIntf });
+    d.vlanTable.rows = vlans.rows;
     this.dps.push(d);
     ifc.xdp = { progId: 42, mode: mode === 'generic' ? 'generic' : 'native', name: 'balancer_ingress', katranAbi: true, ours: true };
     return { dataplane: d, result: { applied: true, summary, warnings } };

@@ -6,7 +6,7 @@ export const HELP: [string, string][] = [
   ['j/k ↑/↓', 'move'], ['PgUp/PgDn g/G', 'page, top, bottom'], ['Enter', 'VIP detail'], ['Esc', 'back / clear filter'],
   ['/', 'filter VIPs'], ['s / r', 'next sort column / reverse'], ['1-5', 'sort by vip pps bps share reals'],
   ['p', 'pause view (sampling continues)'], ['+ / -', 'longer / shorter interval'],
-  ['v c h l', 'VIPs, per-CPU, healthcheck, log'],
+  ['v c h l', 'VIPs, per-CPU, healthcheck, log'], ['V', 'VLANs: a add, e/Enter change, d delete'],
   ['a', 'add VIP (detail: add real)'], ['d', 'delete VIP'], ['m', 'default gateway MAC'], ['D', 'detach the balancer'],
   ['R', 're-attach after the interface came back'],
   ['w / n / x', 'detail: weight, drain, remove real'], ['u', 'detail: real down / up (udp-flow-migration)'], ['?', 'this help'], ['q Ctrl-C', 'quit (never detaches)'],
