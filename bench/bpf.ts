@@ -229,20 +229,22 @@ export async function benchBpf(): Promise<void> {
     let at = cases.length;
     const otherByName = otherCases.map((oc) => new Map(oc.map((c) => [c.name, means[at++]])));
     const floorNs = median(means[0]);
-    const rows = [['path', 'ns/pkt', 'x floor', 'vs untagged', ...others.flatMap((o) => [`${o.label} ns`, `vs ${o.label}`])]];
+    // Each other object's tagged rows against its own untagged twins too (e.g. before / after a change).
+    const rows = [['path', 'ns/pkt', 'x floor', 'vs untagged', ...others.flatMap((o) => [`${o.label} ns`, `vs ${o.label}`, `${o.label} vs untagged`])]];
     cases.forEach((c, k) => {
       const ns = median(means[k]);
       const twin = c.untagged ? byName.get(c.untagged) : undefined;
       rows.push([c.name, ns.toFixed(1), (ns / floorNs).toFixed(2), twin ? ratio(means[k], twin) : '-',
         ...otherByName.flatMap((m) => {
           const b = m.get(c.name);
-          return [b ? median(b).toFixed(1) : '-', b ? ratio(means[k], b) : '-'];
+          const bTwin = c.untagged ? m.get(c.untagged) : undefined;
+          return [b ? median(b).toFixed(1) : '-', b ? ratio(means[k], b) : '-', b && bTwin ? ratio(b, bTwin) : '-'];
         })]);
     });
     const w = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
     for (const r of rows) console.log(r.map((x, i) => (i === 0 ? x.padEnd(w[i]) : x.padStart(w[i]))).join('  '));
     const named = others.map((o) => `"${o.label}": ${o.path}`).join(', ');
-    console.log(`(${CALLS} calls per run, median of ${RUNS} interleaved rounds' means; "vs untagged" / "vs ${others.map((o) => o.label).join('" / "vs ') || 'ref'}": median of the per-round ratios to the untagged row / the other object's row; VLAN rows: 573 -> 574 with its own MAC, 100.573 -> 100.574; CPU 0 pinned; "over rate": NEW_CONN_RATE set over the limit every 10k calls, so no SYN writes the LRU; "new sport": a new source port per call and the NEW_CONN_RATE window reset every 10k calls, so every SYN inserts into the LRU; ${named ? `${named}, measured in the same rounds` : 'KATRAN_REF_OBJ (another Katran-ABI object) and KT_BENCH_BASELINE (another build) add columns'})`);
+    console.log(`(${CALLS} calls per run, median of ${RUNS} interleaved rounds' means; "vs untagged" / "vs ${others.map((o) => o.label).join('" / "vs ') || 'ref'}": median of the per-round ratios to the untagged row / the other object's row (its "vs untagged": its own tagged row to its own untagged one); VLAN rows: 573 -> 574 with its own MAC, 100.573 -> 100.574; CPU 0 pinned; "over rate": NEW_CONN_RATE set over the limit every 10k calls, so no SYN writes the LRU; "new sport": a new source port per call and the NEW_CONN_RATE window reset every 10k calls, so every SYN inserts into the LRU; ${named ? `${named}, measured in the same rounds` : 'KATRAN_REF_OBJ (another Katran-ABI object) and KT_BENCH_BASELINE (another build) add columns'})`);
     floor.close();
   } finally {
     floorObj.close();
