@@ -8,7 +8,9 @@
  * hold their own maps).
  *
  * Counters: every frame counts XDP_TOTAL once and exactly one of XDP_TX / XDP_DROP / XDP_PASS
- * (v1 packets, v2 the received frame's bytes), so TOTAL = TX + DROP + PASS always.
+ * (v1 packets, v2 the received frame's bytes), so TOTAL = TX + DROP + PASS always; every DROP and
+ * PASS also counts exactly one reason in kt_reasons (reasons.h: the step functions return
+ * KT_DROP(reason) / KT_PASS(reason)).
  *
  * katran-tui's one intended difference from upstream: while ctl_array[0] (the default gateway
  * MAC) is all zero, a VIP packet that found its real is dropped instead of being sent to
@@ -33,6 +35,7 @@
 #include "quic.h"
 #include "encap.h"
 #include "vlan.h"
+#include "reasons.h"
 
 static __always_inline void count(__u32 key, __u64 bytes)
 {
@@ -97,7 +100,7 @@ static __always_inline int forward_flow(struct xdp_md *ctx, void *data, void *da
 		vip.port = 0;
 		vip_info = bpf_map_lookup_elem(&vip_map, &vip);
 		if (!vip_info)
-			return XDP_PASS;
+			return (pckt.flags & F_ICMP) ? KT_PASS(KT_PASS_ICMP_OTHER) : KT_PASS(KT_PASS_NO_VIP);
 		/* A port-0 VIP takes every port: the flow forgets its dport unless the hash wants it. */
 		if (!(vip_info->flags & (F_HASH_DPORT_ONLY | F_HASH_SRC_DST_PORT)))
 			pckt.flow.port16[1] = 0;
@@ -105,7 +108,7 @@ static __always_inline int forward_flow(struct xdp_md *ctx, void *data, void *da
 
 	/* 6. Size limit (of the frame without its VLAN tags), then the VIP packet counts in LRU.v1. */
 	if (frame_len - (l3_off - sizeof(struct ethhdr)) > MAX_PCKT_SIZE)
-		return XDP_DROP;
+		return KT_DROP(KT_DROP_TOO_BIG);
 	/* One lookup of the LRU counter for v1 here and v2 (CH-routed) in select_real(). */
 	lru_stats = global_stats(LRU_CNTRS);
 	if (lru_stats)
@@ -127,8 +130,8 @@ static __always_inline int forward_flow(struct xdp_md *ctx, void *data, void *da
 	}
 	if (!real)
 		real = select_real(lru, &pckt, &vip, vip_info, lru_stats, is_ipv6);
-	if (!real)
-		return XDP_DROP;
+	if (!real)   /* ring_select() left real_index 0 for an empty slot */
+		return pckt.real_index ? KT_DROP(KT_DROP_REAL_MISSING) : KT_DROP(KT_DROP_SLOT_EMPTY);
 
 	/* 8. The gateway MAC: the egress VLAN's, else ctl_array[0] (all zero: katran-tui drops and
 	 * counts); per-VIP and per-real counters. */
@@ -137,11 +140,11 @@ static __always_inline int forward_flow(struct xdp_md *ctx, void *data, void *da
 		key = CTL_MAC_POS;
 		cval = bpf_map_lookup_elem(&ctl_array, &key);
 		if (!cval)
-			return XDP_DROP;
+			return KT_DROP(KT_DROP_ZERO_MAC);
 	}
 	if ((cval->value & 0xFFFFFFFFFFFFULL) == 0) {
 		count(MAX_VIPS + ZERO_MAC_DROP_CNTR, frame_len);
-		return XDP_DROP;
+		return KT_DROP(KT_DROP_ZERO_MAC);
 	}
 	count(vip_info->vip_num, pckt.pkt_bytes);
 	{
@@ -161,7 +164,7 @@ static __always_inline int forward_flow(struct xdp_md *ctx, void *data, void *da
 
 			if (st)
 				st->v2 += 1;
-			return XDP_DROP;
+			return KT_DROP(KT_DROP_ENCAP_FAILED);
 		}
 	} else {
 		if (!encap_v4(ctx, cval, &pckt, real, vp ? vp->len : 0, vp ? vp->tags : NULL)) {
@@ -169,7 +172,7 @@ static __always_inline int forward_flow(struct xdp_md *ctx, void *data, void *da
 
 			if (st)
 				st->v1 += 1;
-			return XDP_DROP;
+			return KT_DROP(KT_DROP_ENCAP_FAILED);
 		}
 	}
 	if (vp && vp->st)
@@ -231,7 +234,7 @@ static __always_inline int process_frame(struct xdp_md *ctx, __u64 frame_len)
 
 	/* 1-2. Ethernet: IPv4 and IPv6; 802.1Q / 802.1ad tags in vlan.h (unconfigured: PASS); the rest: PASS. */
 	if ((void *)(eth + 1) > data_end)
-		return XDP_DROP;
+		return KT_DROP(KT_DROP_SHORT_FRAME);
 	if (eth->h_proto == bpf_htons(ETH_P_IP))
 		is_ipv6 = false;
 	else if (eth->h_proto == bpf_htons(ETH_P_IPV6))
@@ -239,7 +242,7 @@ static __always_inline int process_frame(struct xdp_md *ctx, __u64 frame_len)
 	else if (eth->h_proto == bpf_htons(ETH_P_8021Q) || eth->h_proto == bpf_htons(ETH_P_8021AD))
 		return process_tagged(ctx, frame_len);
 	else
-		return XDP_PASS;
+		return KT_PASS(KT_PASS_NOT_IP);
 	return process_ip(ctx, data, data_end, frame_len, is_ipv6, sizeof(struct ethhdr), NULL);
 }
 
@@ -247,16 +250,17 @@ SEC("xdp")
 int balancer_ingress(struct xdp_md *ctx)
 {
 	__u64 frame_len = ctx->data_end - ctx->data;
-	int action = process_frame(ctx, frame_len);
-	__u32 key;
+	int verdict = process_frame(ctx, frame_len);
+	int action = XDP_TX;
+	__u32 key = MAX_VIPS + XDP_TX_CNTR;
 
 	count(MAX_VIPS + XDP_TOTAL_CNTR, frame_len);
-	if (action == XDP_TX)
-		key = MAX_VIPS + XDP_TX_CNTR;
-	else if (action == XDP_PASS)
-		key = MAX_VIPS + XDP_PASS_CNTR;
-	else
-		key = MAX_VIPS + XDP_DROP_CNTR;
+	/* XDP_TX carries no reason; DROP and PASS carry exactly one (reasons.h). */
+	if (verdict != XDP_TX) {
+		action = kt_action(verdict);
+		key = action == XDP_PASS ? MAX_VIPS + XDP_PASS_CNTR : MAX_VIPS + XDP_DROP_CNTR;
+		kt_count_reason(verdict, frame_len);
+	}
 	count(key, frame_len);
 	return action;
 }

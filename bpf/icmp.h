@@ -8,7 +8,8 @@
  *     parse_l4() with ports swapped, so the error goes to the real of the original flow;
  *   - v4 frag needed (3/4) and v6 packet too big (2) count at offsets 13 / 12 first, whatever
  *     their destination and whether or not the embedded header is there;
- *   - other ICMP: PASS. A cut ICMP header or embedded IP header: DROP.
+ *   - other ICMP: PASS. A cut ICMP header or embedded IP header: DROP (reasons: l4_header_cut,
+ *     and for the embedded header the outer header's, ip_header_cut / ipv4_options).
  * Echo is answered by answer_echo4/6() before the flow is parsed, so the error handlers
  * handle_icmp4/6() never see an echo request. Both return FURTHER_PROCESSING (the handlers with
  * *l4 pointing at the embedded L4 header) or an action.
@@ -93,7 +94,7 @@ static __always_inline int answer_echo4(void *data, void *data_end, __u32 l3_off
 	if (iph->protocol != IPPROTO_ICMP)
 		return FURTHER_PROCESSING;
 	if ((void *)(icmp + 1) > data_end)
-		return XDP_DROP;
+		return KT_DROP(KT_DROP_L4_HEADER_CUT);
 	if (icmp->type != ICMP_ECHO)
 		return FURTHER_PROCESSING;
 	addrs = *(__u64 *)&iph->saddr;
@@ -113,17 +114,17 @@ static __always_inline int handle_icmp4(void *data, void *data_end, __u32 l3_off
 	struct iphdr *inner;
 
 	if ((void *)(icmp + 1) > data_end)
-		return XDP_DROP;
+		return KT_DROP(KT_DROP_L4_HEADER_CUT);
 	if (icmp->type != ICMP_DEST_UNREACH)
-		return XDP_PASS;
+		return KT_PASS(KT_PASS_ICMP_OTHER);
 	if (icmp->code == ICMP_FRAG_NEEDED)
 		count_too_big(ICMP_PTB_V4_STATS, bpf_ntohl(icmp->rest) & 0xffff);
 	pckt->icmp_code = icmp->code;
 	inner = (void *)(icmp + 1);
 	if ((void *)(inner + 1) > data_end)
-		return XDP_DROP;
+		return KT_DROP(KT_DROP_IP_HEADER_CUT);
 	if (inner->ihl != 5)
-		return XDP_DROP;
+		return KT_DROP(KT_DROP_IPV4_OPTIONS);
 	pckt->flags |= F_ICMP;
 	pckt->flow.proto = inner->protocol;
 	pckt->flow.src = inner->daddr;
@@ -144,7 +145,7 @@ static __always_inline int answer_echo6(void *data, void *data_end, __u32 l3_off
 	if (ip6h->nexthdr != IPPROTO_ICMPV6)
 		return FURTHER_PROCESSING;
 	if ((void *)(icmp + 1) > data_end)
-		return XDP_DROP;
+		return KT_DROP(KT_DROP_L4_HEADER_CUT);
 	if (icmp->icmp6_type != ICMPV6_ECHO_REQUEST_T)
 		return FURTHER_PROCESSING;
 	icmp->icmp6_type = ICMPV6_ECHO_REPLY_T;
@@ -166,15 +167,15 @@ static __always_inline int handle_icmp6(void *data, void *data_end, __u32 l3_off
 	struct ipv6hdr *inner;
 
 	if ((void *)(icmp + 1) > data_end)
-		return XDP_DROP;
+		return KT_DROP(KT_DROP_L4_HEADER_CUT);
 	if (icmp->icmp6_type != ICMPV6_PKT_TOOBIG && icmp->icmp6_type != ICMPV6_DEST_UNREACH)
-		return XDP_PASS;
+		return KT_PASS(KT_PASS_ICMP_OTHER);
 	if (icmp->icmp6_type == ICMPV6_PKT_TOOBIG)
 		count_too_big(ICMP_PTB_V6_STATS, bpf_ntohl(icmp->rest));
 	pckt->icmp_code = icmp->icmp6_code;
 	inner = (void *)(icmp + 1);
 	if ((void *)(inner + 1) > data_end)
-		return XDP_DROP;
+		return KT_DROP(KT_DROP_IP_HEADER_CUT);
 	pckt->flags |= F_ICMP;
 	pckt->flow.proto = inner->nexthdr;
 	__builtin_memcpy(pckt->flow.srcv6, &inner->daddr, 16);

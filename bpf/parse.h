@@ -22,6 +22,7 @@
 #include <bpf/bpf_endian.h>
 #include "constants.h"
 #include "structs.h"
+#include "reasons.h"
 
 #define IPV4_HDR_LEN 20
 #define IPV6_HDR_LEN 40
@@ -44,11 +45,11 @@ static __always_inline int check_ipv4(void *data, void *data_end, __u32 l3_off)
 	struct iphdr *iph = data + l3_off;
 
 	if ((void *)(iph + 1) > data_end)
-		return XDP_DROP;
+		return KT_DROP(KT_DROP_IP_HEADER_CUT);
 	if (iph->ihl != 5)
-		return XDP_DROP;
+		return KT_DROP(KT_DROP_IPV4_OPTIONS);
 	if (iph->frag_off & bpf_htons(IPV4_FRAG_MASK))
-		return XDP_DROP;
+		return KT_DROP(KT_DROP_IPV4_FRAGMENT);
 	return FURTHER_PROCESSING;
 }
 
@@ -57,9 +58,9 @@ static __always_inline int check_ipv6(void *data, void *data_end, __u32 l3_off)
 	struct ipv6hdr *ip6h = data + l3_off;
 
 	if ((void *)(ip6h + 1) > data_end)
-		return XDP_DROP;
+		return KT_DROP(KT_DROP_IP_HEADER_CUT);
 	if (ip6h->nexthdr == NEXTHDR_FRAGMENT)
-		return XDP_DROP;
+		return KT_DROP(KT_DROP_IPV6_FRAGMENT);
 	return FURTHER_PROCESSING;
 }
 
@@ -89,7 +90,8 @@ static __always_inline void parse_ipv6(void *data, __u32 l3_off, struct packet_d
 
 /*
  * TCP / UDP at l4 (for an ICMP error: the embedded header, whose ports are swapped so that the
- * flow is the original one). Anything else: PASS. A header cut short: DROP.
+ * flow is the original one). Anything else: PASS. A header cut short: DROP. Verdicts carry their
+ * reason (reasons.h).
  */
 static __always_inline int parse_l4(void *l4, void *data_end, struct packet_description *pckt)
 {
@@ -99,7 +101,7 @@ static __always_inline int parse_l4(void *l4, void *data_end, struct packet_desc
 		struct tcphdr *tcp = l4;
 
 		if ((void *)(tcp + 1) > data_end)
-			return XDP_DROP;
+			return KT_DROP(KT_DROP_L4_HEADER_CUT);
 		if (tcp->syn)
 			pckt->flags |= F_SYN_SET;
 		if (tcp->rst)
@@ -110,11 +112,12 @@ static __always_inline int parse_l4(void *l4, void *data_end, struct packet_desc
 		struct udphdr *udp = l4;
 
 		if ((void *)(udp + 1) > data_end)
-			return XDP_DROP;
+			return KT_DROP(KT_DROP_L4_HEADER_CUT);
 		sport = udp->source;
 		dport = udp->dest;
 	} else {
-		return XDP_PASS;
+		/* an ICMP error about something that is no TCP / UDP flow is "other ICMP" */
+		return (pckt->flags & F_ICMP) ? KT_PASS(KT_PASS_ICMP_OTHER) : KT_PASS(KT_PASS_NOT_TCP_UDP);
 	}
 	if (pckt->flags & F_ICMP) {
 		pckt->flow.port16[0] = dport;

@@ -195,7 +195,7 @@ static __always_inline int quic_route(void *l4, void *data_end, struct packet_de
 	*real = NULL;
 	qs = bpf_map_lookup_elem(&quic_stats_map, &zero);
 	if (!qs)
-		return XDP_DROP;
+		return KT_DROP(KT_DROP_INTERNAL);
 	if ((void *)(p + 1) <= data_end)
 		kind = quic_parse(p, data_end, &id, qs);
 	if (kind == QUIC_INITIAL) {
@@ -219,12 +219,12 @@ static __always_inline int quic_route(void *l4, void *data_end, struct packet_de
 	real_index = *mapped;
 	if (real_index >= MAX_REALS) {
 		qs->cid_unknown_real_dropped += 1;
-		return XDP_DROP;
+		return KT_DROP(KT_DROP_QUIC_UNKNOWN_REAL);
 	}
 	quic_reconcile_lru(lru, pckt, real_index, vip_info->vip_num, qs);
 	*real = bpf_map_lookup_elem(&reals, &real_index);
 	if (!*real)
-		return XDP_DROP;
+		return KT_DROP(KT_DROP_REAL_MISSING);
 	pckt->real_index = real_index;
 	qs->cid_routed += 1;
 	return FURTHER_PROCESSING;

@@ -147,7 +147,7 @@ static __always_inline __u32 ring_pos(__u32 hash)
 
 /*
  * Consistent hashing: ring slot -> real index -> real. Slot 0 (empty): CH_DROP.v2; index with no
- * real: CH_DROP.v1; both NULL (DROP). Then the LRU write unless NO_LRU, a TCP RST or over rate.
+ * real: CH_DROP.v1; both NULL (DROP), pckt->real_index saying which. Then the LRU write unless NO_LRU, a TCP RST or over rate.
  */
 static __always_inline struct real_definition *ring_select(void *lru, struct packet_description *pckt,
 							   const struct vip_meta *vip_info, bool is_ipv6)
@@ -167,16 +167,19 @@ static __always_inline struct real_definition *ring_select(void *lru, struct pac
 	key = RING_SIZE * vip_info->vip_num + ring_pos(flow_hash(pckt, vip_info, is_ipv6));
 	flood = over_conn_rate(&now);
 	slot = bpf_map_lookup_elem(&ch_rings, &key);
-	if (!slot)
+	/* real_index tells the caller's DROP reason: 0 an empty slot (or none), else a missing real. */
+	if (!slot) {
+		pckt->real_index = 0;
 		return NULL;
+	}
 	key = *slot;
+	pckt->real_index = key;
 	if (key == 0) {
 		drops = global_stats(CH_DROP_STATS);
 		if (drops)
 			drops->v2 += 1;
 		return NULL;
 	}
-	pckt->real_index = key;
 	real = bpf_map_lookup_elem(&reals, &key);
 	if (!real) {
 		drops = global_stats(CH_DROP_STATS);

@@ -47,6 +47,7 @@
 #include "constants.h"
 #include "structs.h"
 #include "maps.h"
+#include "reasons.h"
 
 #define KT_VLAN_IDS 4096           /* kt_vlan_map entries: every 12-bit VID */
 #define KT_VLAN_PAIRS_MAX 256      /* kt_vlan_pairs entries, and pair counter slots (0: no entry) */
@@ -137,7 +138,7 @@ static __always_inline int parse_vlan(void *data, void *data_end, struct kt_vlan
 	__be16 proto;
 
 	if (tag + VLAN_HLEN + sizeof(__be16) > data_end)   /* the tag and the ethertype after it */
-		return XDP_PASS;
+		return KT_PASS(KT_PASS_VLAN_UNPARSED);
 	tags[0] = *(__u32 *)tag;
 	tags[1] = 0;
 	proto = *(__be16 *)(tag + VLAN_HLEN);
@@ -146,22 +147,22 @@ static __always_inline int parse_vlan(void *data, void *data_end, struct kt_vlan
 	*len = VLAN_HLEN;
 	if (proto == bpf_htons(ETH_P_8021Q)) {
 		if (tag + 2 * VLAN_HLEN + sizeof(__be16) > data_end)
-			return XDP_PASS;
+			return KT_PASS(KT_PASS_VLAN_UNPARSED);
 		tags[1] = *(__u32 *)(tag + VLAN_HLEN);
 		key->inner = vlan_vid(tags[1]);
 		if (key->inner == 0)
-			return XDP_PASS;
+			return KT_PASS(KT_PASS_VLAN_UNPARSED);
 		*len = 2 * VLAN_HLEN;
 		proto = *(__be16 *)(tag + 2 * VLAN_HLEN);
 	} else if ((__u16)tags[0] != bpf_htons(ETH_P_8021Q)) {
-		return XDP_PASS;                /* 0x88A8 alone is not a tag this feature parses */
+		return KT_PASS(KT_PASS_VLAN_UNPARSED); /* 0x88A8 alone is not a tag this feature parses */
 	}
 	if (proto == bpf_htons(ETH_P_IP))
 		*is_ipv6 = false;
 	else if (proto == bpf_htons(ETH_P_IPV6))
 		*is_ipv6 = true;
 	else
-		return XDP_PASS;
+		return KT_PASS(KT_PASS_NOT_IP);  /* ARP and the like on a trunk: not a VLAN problem */
 	return FURTHER_PROCESSING;
 }
 
@@ -242,7 +243,7 @@ static __always_inline int vlan_ingress(void *data, void *data_end, __u64 frame_
 				vlan_add(&st->passed, frame_len);
 			}
 		}
-		return XDP_PASS;
+		return KT_PASS(KT_PASS_VLAN_UNPARSED);
 	}
 	vp->tags[0] = vlan_retag(vp->tags[0], cfg->egress_outer);
 	vp->tags[1] = vlan_retag(vp->tags[1], cfg->egress_inner);
@@ -254,9 +255,9 @@ static __always_inline int vlan_ingress(void *data, void *data_end, __u64 frame_
 }
 
 /* The verdict of a balanced VLAN's frame, for its counters (`balanced` counts in forward_flow()). */
-static __always_inline void vlan_count_passed(const struct vlan_path *vp, int action, __u64 frame_len)
+static __always_inline void vlan_count_passed(const struct vlan_path *vp, int verdict, __u64 frame_len)
 {
-	if (action == XDP_PASS && vp->st)
+	if (kt_action(verdict) == XDP_PASS && vp->st)
 		vlan_add(&vp->st->passed, frame_len);
 }
 

@@ -1,7 +1,8 @@
 // Output of the command line: aligned tables for people, JSON documents for scripts (their shapes
 // are a public interface, documented in README.md), and the Prometheus text exposition format.
 import type {
-  BalancerInfo, BalancerSummary, ChangeResult, InterfaceState, PendingChange, StatsSample, TraceResult, VipState, GlobalCounter, PairStat, QuicSample,
+  BalancerInfo, BalancerSummary, ChangeResult, CountStat, InterfaceState, PendingChange, ReasonsSample, StatsSample, TraceResult, VipState, GlobalCounter, PairStat,
+  QuicSample,
 } from '../dataplane/types.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -103,7 +104,18 @@ export function statsJson(intf: string, s: StatsSample): object {
     resets: s.resets,
     underFlood: s.underFlood,
     quic: s.quic ? quicJson(s.quic) : null,
+    reasons: s.reasons ? reasonsJson(s.reasons) : null,
     ...(s.runTime ? { nsPerPacket: s.runTime.nsPerPacket, coreShareEstimate: s.runTime.perCpuShare } : {}),
+  };
+}
+
+const count = (c: CountStat) => ({ packets: c.packets, bytes: c.bytes, pps: c.pps, bps: c.bps });
+
+/** Every reason by name, in list order, zero or not: {"drop": {"zero_mac": {packets, bytes, pps, bps}, ...}, "pass": {...}}. */
+export function reasonsJson(r: ReasonsSample): object {
+  return {
+    drop: Object.fromEntries(r.drop.map((x) => [x.reason, count(x)])),
+    pass: Object.fromEntries(r.pass.map((x) => [x.reason, count(x)])),
   };
 }
 
@@ -197,6 +209,17 @@ export function prometheus(intf: string, s: StatsSample, pending: PendingChange 
       Object.entries(s.quic.totals).map(([k, v]): [Record<string, string>, number] => [{ ...base, kind: quicKind(k) }, v]));
     if (s.quic.invalidIdSamples.length) e.metric('katran_quic_invalid_server_id_sample', 'gauge', 'Each CPU\'s last QUIC server id that server_id_map could not route (a last value, not a count).',
       s.quic.invalidIdSamples.map((x): [Record<string, string>, number] => [{ ...base, cpu: String(x.cpu) }, x.id]));
+  }
+  if (s.reasons) {
+    const r = s.reasons;
+    e.metric('katran_drop_packets_total', 'counter', 'Dropped packets by reason (every XDP_DROP counts one reason; katran-tui\'s own program only).',
+      r.drop.map((x): [Record<string, string>, number] => [{ ...base, reason: x.reason }, x.packets]));
+    e.metric('katran_drop_bytes_total', 'counter', 'Frame bytes of dropped packets by reason.',
+      r.drop.map((x): [Record<string, string>, number] => [{ ...base, reason: x.reason }, x.bytes]));
+    e.metric('katran_pass_packets_total', 'counter', 'Packets passed to the kernel by reason (every XDP_PASS counts one reason).',
+      r.pass.map((x): [Record<string, string>, number] => [{ ...base, reason: x.reason }, x.packets]));
+    e.metric('katran_pass_bytes_total', 'counter', 'Frame bytes of packets passed to the kernel by reason.',
+      r.pass.map((x): [Record<string, string>, number] => [{ ...base, reason: x.reason }, x.bytes]));
   }
   e.metric('katran_pending_change', 'gauge', '1 while a change a killed process started is unfinished (the kernel may hold it half-applied): katran-tui recover finishes it.',
     [[base, pending ? 1 : 0]]);

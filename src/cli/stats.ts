@@ -2,6 +2,7 @@
 // Prometheus text format. Rates need two samples: each printed sample comes one interval after the
 // previous read, so even --once prints real rates.
 import type { StatsSample } from '../dataplane/types.js';
+import { REASON_ADVICE } from '../dataplane/rules.js';
 import type { Ctx } from './context.js';
 import { UsageError } from './errors.js';
 import { human, pct, prometheus, statsJson, table } from './format.js';
@@ -36,11 +37,25 @@ export function statsText(intf: string, s: StatsSample): string {
   if (s.reals.length) {
     lines.push(table(['REAL', 'PPS', 'BPS', 'PACKETS'], [...s.reals].sort((a, b) => b.pps - a.pps).map((r) => [r.address, human(r.pps), human(r.bps), human(r.packets)])));
   }
+  lines.push(...reasonsText(s));
   if (s.runTime) {
     const rt = s.runTime;
     lines.push(`run time ${rt.nsPerPacket.toFixed(0)} ns/packet  core share per CPU (estimate: pps × ns): ${rt.perCpuShare.map((c) => `cpu${c.cpu} ${pct(c.share)}`).join('  ')}`);
   }
   return lines.join('\n');
+}
+
+/** The reasons that counted something since the balancer was loaded: drops first, busiest first. */
+export function reasonsText(s: StatsSample): string[] {
+  if (s.reasons === undefined) return [];
+  if (s.reasons === null) return ['reasons: not available for this program (it has no kt_reasons map)'];
+  const rows = [
+    ...s.reasons.drop.map((r) => ({ ...r, kind: 'drop' })).sort((a, b) => b.packets - a.packets),
+    ...s.reasons.pass.map((r) => ({ ...r, kind: 'pass' })).sort((a, b) => b.packets - a.packets),
+  ].filter((r) => r.packets > 0);
+  if (!rows.length) return ['reasons: nothing dropped or passed yet'];
+  return [table(['REASON', 'VERDICT', 'PPS', 'PACKETS', 'BYTES', 'WHAT'],
+    rows.map((r) => [r.reason, r.kind, human(r.pps), human(r.packets), human(r.bytes, 'B'), REASON_ADVICE[r.reason].label]))];
 }
 
 export async function stats(ctx: Ctx, f: StatsFlags): Promise<void> {

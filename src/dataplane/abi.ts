@@ -141,7 +141,8 @@ export type GlobalCounter = keyof typeof STATS;
 // Drop and pass reasons (katran-tui only: bpf/reasons.h, map kt_reasons, PERCPU_ARRAY of
 // {u64 packets, u64 frame bytes} indexed by the reason's index). Every XDP_DROP counts exactly one
 // drop reason and every XDP_PASS exactly one pass reason, so the sums equal the XDP counters.
-// The index of each name is its place in this list (bpf/reasons.h mirrors it); labels reuse the
+// The index of each name is its place in its list, pass reasons from REASONS.passBase
+// (bpf/reasons.h mirrors both); labels reuse the
 // project's counter names. What each usually means, for operators: rules.ts REASON_ADVICE.
 
 export const DROP_REASONS = [
@@ -149,25 +150,29 @@ export const DROP_REASONS = [
   'ipv4_options',    // IPv4 header with options (ihl != 5)
   'ipv4_fragment',
   'ipv6_fragment',
-  'ip_header_cut',   // IP header cut short
-  'l4_header_cut',   // TCP / UDP (or an ICMP error's embedded) header cut short
+  'ip_header_cut',   // IP header (or an ICMP error's embedded IP header) cut short
+  'l4_header_cut',   // TCP / UDP / ICMP header (or an ICMP error's embedded TCP / UDP header) cut short
   'too_big',         // VIP frame over the size limit
-  'slot_empty',      // the VIP's ring slot holds no real
-  'real_missing',    // the ring (or LRU) names a real index with no entry in reals
+  'slot_empty',      // the VIP's ring slot holds no real (0)
+  'real_missing',    // the ring (or a QUIC id) names a real index with no entry in reals
   'zero_mac',        // default (or the egress VLAN's) gateway MAC unset
   'encap_failed',
   'quic_unknown_real', // a QUIC connection id names a server id mapped to no real
+  'internal',        // a map lookup that cannot fail did (quic_stats_map): a bug, never a packet's fault
 ] as const;
 export type DropReason = (typeof DROP_REASONS)[number];
 
 export const PASS_REASONS = [
-  'not_ip',          // ethertype neither IPv4, IPv6 nor a VLAN tag
-  'vlan_unparsed',   // tagged frame of a VLAN the balancer does not parse (per VLAN: kt_vlan_stats)
+  'not_ip',          // ethertype (after the VLAN tags, if any) neither IPv4 nor IPv6
+  'vlan_unparsed',   // tagged frame of a VLAN the balancer does not balance, or tags it does not parse (per VLAN: kt_vlan_stats)
   'not_tcp_udp',     // IP protocol not TCP / UDP / ICMP (IPv6 extension headers included)
   'icmp_other',      // ICMP that is neither an echo request nor an error about a VIP flow
   'no_vip',          // TCP / UDP to an address:port that is no VIP
 ] as const;
 export type PassReason = (typeof PASS_REASONS)[number];
+
+/** kt_reasons layout (bpf/reasons.h): drop reason i at [i], pass reason i at [passBase + i]. */
+export const REASONS = { passBase: 32, size: 64 } as const;
 
 /** ctl_array slot the datapath reads the default gateway MAC from. */
 export const CTL_MAC_INDEX = 0;

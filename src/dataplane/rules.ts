@@ -244,6 +244,7 @@ export const REASON_ADVICE: Record<DropReason | PassReason, { label: string; adv
   zero_mac: { label: 'default MAC unset', advice: 'no gateway MAC to send to: katran-tui mac set MAC (or vlan mac VLAN MAC for a VLAN)' },
   encap_failed: { label: 'encapsulation failed', advice: 'the driver could not grow the frame (bpf_xdp_adjust_head): check the driver\'s XDP headroom' },
   quic_unknown_real: { label: 'QUIC id of an unknown real', advice: 'a QUIC connection id names a server id mapped to no real: katran-tui quic map list' },
+  internal: { label: 'internal error', advice: 'a map lookup that cannot fail did: a bug in the balancer object, report it with `katran-tui --version`' },
   not_ip: { label: 'not IP', advice: 'ARP, LLDP and other non-IP frames go to the kernel: normal' },
   vlan_unparsed: { label: 'tagged frames passed', advice: 'VIP traffic arrives on a VLAN the balancer does not parse: katran-tui vlan add VLAN (see doctor)' },
   not_tcp_udp: { label: 'not TCP/UDP/ICMP', advice: 'other IP protocols (or IPv6 extension headers) go to the kernel' },

@@ -5,7 +5,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Balancer } from '../../src/dataplane/balancer/balancer.js';
 import { StateStore } from '../../src/dataplane/control/state.js';
-import { STATS, parseVip, u32Key } from '../../src/dataplane/abi.js';
+import { DROP_REASONS, MAP, PASS_REASONS, REASONS, STATS, parseVip, u32Key } from '../../src/dataplane/abi.js';
+import { loadBalancer } from '../../src/dataplane/kernel/loader.js';
+import { builtObject, requireObject } from '../../src/dataplane/kernel/paths.js';
 import { TestRunner, XDP_ACTION, currentCpu, pinToCpu } from '../../src/dataplane/kernel/libbpf.js';
 import { flowFrame } from '../helpers/packets.js';
 import { encapDestination } from '../../src/dataplane/trace/trace.js';
@@ -47,10 +49,14 @@ test('sample: per-VIP, per-real, global and per-CPU counters and rates from real
       const r = runner.run(flowFrame({ src: `2001:db8:ff::${i + 1}`, dst: B.address, sport: 3000 + i, dport: 443, proto: 'udp', payloadLen: 16 }));
       assert.equal(r.retval, XDP_ACTION.TX);
     }
+    const passed = flowFrame({ src: '203.0.113.200', dst: '192.0.2.99', sport: 3000, dport: 80, proto: 'udp' });
     for (let i = 0; i < 5; i++) {
       const r = runner.run(flowFrame({ src: '203.0.113.200', dst: '192.0.2.99', sport: 3000 + i, dport: 80, proto: 'udp' }));
       assert.equal(r.retval, XDP_ACTION.PASS);
     }
+    // Three frames cut inside their UDP header: dropped as l4_header_cut.
+    const cut = passed.subarray(0, 14 + 20 + 4);
+    for (let i = 0; i < 3; i++) assert.equal(runner.run(cut).retval, XDP_ACTION.DROP);
     runner.close();
     clock += 2000;
     const s1 = bal.sample();
@@ -65,16 +71,26 @@ test('sample: per-VIP, per-real, global and per-CPU counters and rates from real
       assert.equal(r.packets, want, `real ${r.address}`);
       assert.equal(r.pps, want / 2);
     }
-    assert.equal(s1.global.xdpTotal.v1, 45);
-    assert.equal(s1.global.xdpTotal.r1, 22.5);
+    assert.equal(s1.global.xdpTotal.v1, 48);
+    assert.equal(s1.global.xdpTotal.r1, 24);
     assert.equal(s1.global.xdpTx.v1, 40);
     assert.equal(s1.global.xdpPass.v1, 5);
-    assert.equal(s1.global.xdpDrop.v1, 0);
+    assert.equal(s1.global.xdpDrop.v1, 3);
+    // kt_reasons: every reason in list order; only no_vip and l4_header_cut moved.
+    const rs = s1.reasons!;
+    assert.deepEqual(rs.drop.map((r) => r.reason), [...DROP_REASONS]);
+    assert.deepEqual(rs.pass.map((r) => r.reason), [...PASS_REASONS]);
+    const moved = [...rs.drop, ...rs.pass].filter((r) => r.packets > 0).map((r) => ({ ...r }));
+    assert.deepEqual(moved, [
+      { reason: 'l4_header_cut', packets: 3, bytes: 3 * cut.length, pps: 1.5, bps: 1.5 * cut.length * 8 },
+      { reason: 'no_vip', packets: 5, bytes: 5 * passed.length, pps: 2.5, bps: 2.5 * passed.length * 8 },
+    ]);
+    assert.equal(rs.pass.find((r) => r.reason === 'no_vip')!.bytes, s1.global.xdpPass.v2, 'pass reasons sum to XDP_PASS bytes');
     assert.equal(s1.global.lru.v1, 40, 'LRU.v1 counts VIP packets');
     assert.equal(s1.global.lru.v2, 40, 'all new flows: ring-routed (LRU misses)');
     assert.equal(s1.perCpu.length, lb.maps.stats.cpus);
-    assert.equal(s1.perCpu.reduce((n, c) => n + c.total.v1, 0), 45);
-    assert.equal(s1.perCpu[cpu].total.v1, 45, 'every packet ran on the pinned CPU');
+    assert.equal(s1.perCpu.reduce((n, c) => n + c.total.v1, 0), 48);
+    assert.equal(s1.perCpu[cpu].total.v1, 48, 'every packet ran on the pinned CPU');
     assert.equal(s1.perCpu[cpu].tx.r1, 20);
     assert.deepEqual(s1.resets, []);
     assert.equal(s1.underFlood, false);
@@ -108,5 +124,45 @@ test('sample: per-VIP, per-real, global and per-CPU counters and rates from real
     unpin();
     bal.close();
     lb.close();
+  }
+});
+
+test('sample: reasons null for an object without kt_reasons (as upstream Katran); rates of a reason reset to 0 when it goes backwards', async (t) => {
+  if (!(await requireBpf(t))) return;
+  const lb = loadBalancer(requireObject(builtObject('test/bpf/balancer_no_reasons.bpf.c')), { lruSize: 4096 });
+  const store = StateStore.open(scratchDir('stats-noreasons'), { write: true });
+  const bal = Balancer.open(handleFrom(lb), { store });
+  try {
+    assert.equal(lb.maps.all.has(MAP.reasons), false);
+    const runner = new TestRunner(lb.progFd);
+    assert.equal(runner.run(flowFrame({ src: '203.0.113.9', dst: '192.0.2.99', sport: 1, dport: 80, proto: 'udp' })).retval, XDP_ACTION.PASS);
+    runner.close();
+    const s = bal.sample();
+    assert.equal(s.reasons, null);
+    assert.equal(s.global.xdpPass.v1, 1, 'the rest of the sample is there');
+  } finally {
+    bal.close();
+    lb.close();
+  }
+
+  // A reason counter that goes backwards (a reload) is a reset, as every counter.
+  const own = loadTestBalancer();
+  let clock = 0;
+  const b2 = Balancer.open(handleFrom(own), { store: StateStore.open(scratchDir('stats-reasons-reset'), { write: true }), monotonicMs: () => clock });
+  try {
+    const runner = new TestRunner(own.progFd);
+    runner.run(flowFrame({ src: '203.0.113.9', dst: '192.0.2.99', sport: 1, dport: 80, proto: 'udp' }));
+    runner.close();
+    b2.sample();
+    const m = own.maps.all.get(MAP.reasons)!;
+    m.update(u32Key(REASONS.passBase + PASS_REASONS.indexOf('no_vip')), m.newValueBuffer());
+    clock += 1000;
+    const s = b2.sample();
+    assert.equal(s.reasons!.pass.find((r) => r.reason === 'no_vip')!.packets, 0);
+    assert.ok(s.resets.includes('reason.pass.no_vip.v1'), s.resets.join());
+    assert.ok([...s.reasons!.drop, ...s.reasons!.pass].every((r) => r.pps === 0));
+  } finally {
+    b2.close();
+    own.close();
   }
 });

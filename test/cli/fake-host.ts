@@ -6,7 +6,7 @@ import { checkVlanMappings } from '../../src/dataplane/rules.js';
 import { checkHashChange } from '../../src/dataplane/rules.js';
 import {
   ReadOnlyError, type AttachRequest, type BalancerConfig, type BalancerInfo, type BalancerSummary, type ChangeOptions, type ChangeResult, type Dataplane,
-  type HashKind, type Host, type InterfaceInfo, type InterfaceState, type PendingChange, type StatsSample, type TraceRequest, type TraceResult, type VipFlagName, type VipSpec, type VipState,
+  type HashKind, type Host, type InterfaceInfo, type InterfaceState, type PendingChange, type ReasonsSample, type StatsSample, type TraceRequest, type TraceResult, type VipFlagName, type VipSpec, type VipState,
   type FlowEntry, type FlowList, type FlowQuery, type PurgeResult,
 } from '../../src/dataplane/types.js';
 import { checkFlowQuery } from '../../src/dataplane/lru/query.js';
@@ -19,6 +19,8 @@ export class FakeBox {
   vips = new Map<string, FakeVip>();
   mac: string | null = '02:00:00:00:00:01';
   quic: { id: number; real: string }[] = [];
+  /** What sample() reports as drop / pass reasons (null: a program without kt_reasons). */
+  reasons: ReasonsSample | null = null;
   writes: string[] = [];
   vlans = new FakeVlans();
   attached = new Map<string, AttachRequest>();
@@ -99,7 +101,7 @@ export class FakeDp implements Dataplane {
       perCpu: [{ cpu: 0, total: pair(n), tx: pair(n), drop: pair(), pass: pair() }],
       vips: [...this.box.vips.keys()].map((id) => ({ id, key: this.box.vips.get(id)!.key, packets: n, bytes: n * 60, pps: 10, bps: 4800 })),
       reals: [{ index: 1, address: '198.51.100.1', packets: n, bytes: n * 80, pps: 10, bps: 6400 }],
-      healthcheck: null, resets: [], underFlood: false,
+      healthcheck: null, resets: [], underFlood: false, reasons: this.box.reasons,
     };
   }
   vips(): VipState[] {

@@ -7,6 +7,7 @@ import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseVip } from '../../src/dataplane/abi.js';
 import { createHost } from '../../src/dataplane/balancer/host.js';
+import { withWorkerHost } from '../../src/dataplane/worker/client.js';
 import type { Lab } from '../../src/lab/lab.js';
 import { xdpQuery } from '../../src/dataplane/kernel/libbpf.js';
 import type { Dataplane } from '../../src/dataplane/types.js';
@@ -54,6 +55,10 @@ test('host: attach, VIPs through the control plane, traffic counted per VIP and 
     assert.equal(s.vips.find((v) => v.key.address === '2001:db8:f::30')?.packets, 5);
     assert.equal(s.reals.find((r) => r.address === '198.51.100.30')?.packets, 25);
     assert.equal(s.reals.find((r) => r.address === '2001:db8:e::30')?.packets, 5);
+    // Drop / pass reasons: the sums are the XDP counters (the lab's own frames pass too).
+    const sum = (l: { packets: number }[]): number => l.reduce((n, r) => n + r.packets, 0);
+    assert.equal(sum(s.reasons!.pass), s.global.xdpPass.v1);
+    assert.equal(sum(s.reasons!.drop), s.global.xdpDrop.v1);
     const progId = info.progId;
     dp.close();
     dp = null;
@@ -69,7 +74,15 @@ test('host: attach, VIPs through the control plane, traffic counted per VIP and 
     const ro = host.open(lab.intf, { readOnly: true });
     assert.equal(ro.info().readOnly, true);
     assert.throws(() => ro.addVip(parseVip('192.0.2.31:1/udp')), /refused|read-only/i);
+    assert.ok(ro.sample().reasons, 'reopened read-only from the pins: kt_reasons is read too');
     ro.close();
+    // Through the console's worker thread (samples cross a structured clone).
+    await withWorkerHost({ pinRoot: root, stateDir }, async (wh) => {
+      const w = await wh.open(lab!.intf, { readOnly: true });
+      const ws = await w.sample();
+      assert.deepEqual(ws.reasons?.pass.map((r) => r.reason), ['not_ip', 'vlan_unparsed', 'not_tcp_udp', 'icmp_other', 'no_vip']);
+      await w.close();
+    });
 
     const d = dp.detach();
     dp = null;

@@ -155,6 +155,11 @@ export class BalancerFixture {
     return { v1: buf.readBigUInt64LE(cpu * 16), v2: buf.readBigUInt64LE(cpu * 16 + 8) };
   }
 
+  /** kt_reasons[index] summed over CPUs (bpf/reasons.h); null for an object without kt_reasons. */
+  reason(index: number): Counter | null {
+    return this.fds[MAP.reasons] === undefined ? null : this.sum(MAP.reasons, index);
+  }
+
   realStat(index: number): Counter {
     return this.sum(MAP.realsStats, index);
   }

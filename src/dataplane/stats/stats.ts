@@ -6,9 +6,10 @@
 //
 // The pure part (deltas, rates, resets, flood detection) is separate from the kernel reads so
 // that it is unit-tested without BPF: see RateBook and the functions below it.
-import { DEFAULTS, QUIC_STATS_FIELDS, STATS, formatVip, quicStats, type GlobalCounter, type VipKey } from '../abi.js';
+import { DEFAULTS, MAP, QUIC_STATS_FIELDS, STATS, formatVip, quicStats, type GlobalCounter, type VipKey } from '../abi.js';
 import type { BalancerMaps, BalancerSizes } from '../kernel/loader.js';
 import { ArrayRangeReader, type BpfMap } from '../kernel/maps.js';
+import { ReasonsReader } from './reasons.js';
 import type { CpuStat, PairStat, QuicCounter, QuicSample, RealStat, StatsSample, VipStat } from '../types.js';
 
 /** quic_stats_map's counters (every field but the per-CPU last invalid id, which is no count). */
@@ -128,6 +129,8 @@ export class StatsSampler {
   private readonly hcBuf?: Buffer;
   private readonly quicBuf?: Buffer;
   private readonly quicKey = Buffer.alloc(4);
+  /** kt_reasons (katran-tui's own objects only). */
+  private readonly reasons?: ReasonsReader;
   private lastMono: number | undefined;
   private prevConn: { v1: bigint; v2: bigint }[] | undefined;
   private readonly mono: () => number;
@@ -149,6 +152,8 @@ export class StatsSampler {
     this.realsView = new DataView(this.realsReader.values.buffer, this.realsReader.values.byteOffset, this.realsReader.values.byteLength);
     if (o.hcStats) this.hcBuf = o.hcStats.newValueBuffer();
     if (maps.quicStats) this.quicBuf = maps.quicStats.newValueBuffer();
+    const reasons = maps.all.get(MAP.reasons);
+    if (reasons) this.reasons = new ReasonsReader(reasons);
     this.mono = o.monotonicMs ?? (() => performance.now());
     this.wall = o.wallMs ?? (() => Date.now());
   }
@@ -275,9 +280,12 @@ export class StatsSampler {
       quic = { totals, rates, invalidIdSamples: d.samples };
     }
 
+    const reasons = this.reasons ? this.reasons.read(book) : null;
+
     book.end();
     return {
       quic,
+      reasons,
       at: this.wall(),
       elapsedMs,
       global,
