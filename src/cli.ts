@@ -39,6 +39,7 @@ const realProbe: DoctorProbe = {
   readlink: (p) => { try { return readlinkSync(p); } catch { return null; } },
   libbpfVersion: async () => (await import('./dataplane/kernel/libbpf.js')).libbpfVersion(),
   removeDir: (p) => rmSync(p, { recursive: true, force: true }),
+  link: async () => (await import('./dataplane/kernel/link-probe.js')).realLinkProbe,
 };
 
 const realDeps: CliDeps = {

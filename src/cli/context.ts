@@ -1,6 +1,6 @@
 // What every command gets: where to write, the options common to all commands, and the Host
 // (injected: the real one over libbpf, or a fake in unit tests).
-import type { Dataplane, Host, PendingChange } from '../dataplane/types.js';
+import type { Dataplane, Host, LinkProbe, PendingChange } from '../dataplane/types.js';
 import { OperationError, UsageError } from './errors.js';
 
 export interface Out {
@@ -67,6 +67,8 @@ export interface DoctorProbe {
   libbpfVersion(): string | Promise<string>;
   /** Removes a stale pin directory (only ever called with a path under the pin root). */
   removeDir(path: string): void;
+  /** Interfaces as the VLAN checks read them (the real one: dataplane/kernel/link-probe.ts). */
+  link(): LinkProbe | Promise<LinkProbe>;
 }
 
 export interface CommonOptions {

@@ -1,7 +1,10 @@
 // doctor: checks of the box, each with a verdict and, when it is not ok, a fix.
 import { join } from 'node:path';
 import { DEFAULTS } from '../dataplane/abi.js';
-import type { BalancerSummary, Host, InterfaceInfo } from '../dataplane/types.js';
+import type { BalancerSummary, Host, InterfaceInfo, LinkProbe, VlanMappingText, VlanStat } from '../dataplane/types.js';
+import {
+  arpEntries, egressGateways, offloadFixes, offloadText, unparsedVlans, vlanInterfaceOn, vlanOffload, vlanParentOf,
+} from '../dataplane/vlan-checks.js';
 import type { Ctx, DoctorProbe } from './context.js';
 import { table } from './format.js';
 
@@ -29,7 +32,7 @@ export function nativeXdpWhy(p: DoctorProbe, intf: string): { native: boolean | 
 function nativeWhy(p: DoctorProbe, intf: string): { native: boolean | null; why: string } {
   const { driver, kind } = driverOf(p, intf);
   if (kind === 'vlan') {
-    return { native: false, why: `${intf} is a VLAN sub-interface: the 8021q driver has no native XDP, so only generic (skb) mode works there; native needs the parent interface, and the program passes VLAN-tagged frames unbalanced` };
+    return { native: false, why: `${intf} is a VLAN sub-interface: the 8021q driver has no native XDP, so only generic (skb) mode works there; native needs the parent interface with --vlan (see the VLAN sub-interface check)` };
   }
   if (driver && NATIVE_XDP_DRIVERS.has(driver)) return { native: true, why: `driver ${driver} supports native XDP` };
   if (driver) return { native: false, why: `driver ${driver} is not known to support native XDP: attach --xdp-mode auto falls back to generic (slower: the packet has already been turned into an skb)` };
@@ -39,15 +42,76 @@ function nativeWhy(p: DoctorProbe, intf: string): { native: boolean | null; why:
   return { native: null, why: 'driver unknown' };
 }
 
-/** "IP HWtype Flags HWaddress Mask Device" rows of /proc/net/arp with complete entries. */
-export function arpEntries(text: string): { ip: string; mac: string; dev: string }[] {
-  return text.split('\n').slice(1).map((l) => l.trim().split(/\s+/)).filter((c) => c.length >= 6 && (parseInt(c[2], 16) & 0x2) !== 0)
-    .map((c) => ({ ip: c[0], mac: c[3].toLowerCase(), dev: c[5] }));
-}
+export { arpEntries };
 
 function readNum(p: DoctorProbe, path: string): number | null {
   const t = p.readFile(path);
   return t === null ? null : Number(t.trim());
+}
+
+/**
+ * The VLAN checks of one interface: a VLAN sub-interface's parent (native mode there with --vlan),
+ * the offload settings that hide tags from XDP (vlan-checks.ts, shared with attach), VIP traffic on
+ * VLANs the balancer does not parse, and each egress VLAN's gateway MAC in the neighbour table of
+ * that VLAN's interface, where there is one (a warning, never a refusal).
+ */
+export function vlanChecks(link: LinkProbe, intf: string, vlans: readonly VlanMappingText[], stats: readonly VlanStat[] | null, defaultMac: string | null): Check[] {
+  const out: Check[] = [];
+  const devices = link.vlanDevices();
+  const sub = vlanParentOf(devices, intf);
+  if (sub) {
+    out.push({
+      check: `${intf} VLAN sub-interface`, verdict: 'info',
+      detail: `${intf} is VLAN ${sub.vlan} on ${sub.parent}: XDP runs in generic mode only here (about 0.3 of native); native mode is possible on the parent ${sub.parent} with --vlan ${sub.vlan}: the balancer parses the tag itself`,
+      fix: `katran-tui attach --intf ${sub.parent} --vlan ${sub.vlan} --default-mac MAC (VLAN ${sub.vlan}'s gateway; ${sub.parent}'s switch port must carry VLAN ${sub.vlan} tagged)`,
+    });
+  }
+
+  const configured = vlans.length > 0;
+  const r = vlanOffload(link, intf, { pairs: vlans.some((v) => v.ingress.includes('.')) });
+  const where = r.peer ? `; its peer ${r.peer.intf ?? `(ifindex ${r.peer.ifindex}, another network namespace)`}: ${r.peer.intf ? offloadText(r.peer) : 'not readable from here'}` : '';
+  const seen = (stats ?? []).some((v) => v.configured && v.balanced.packets > 0);
+  let verdict: Check['verdict'] = 'info';
+  let why: string;
+  let fix: string | undefined;
+  if (r.hiding.length) {
+    verdict = configured ? 'warn' : 'info';
+    why = configured ? r.effect : `these matter only with --vlan: ${r.effect}`;
+    fix = offloadFixes(r).join('; ');
+  } else if (r.unread) {
+    verdict = configured && !seen ? 'warn' : 'info';
+    why = `${r.unread}${seen ? ' (tagged VIP traffic was balanced, so tags do reach XDP)' : ''}`;
+    fix = configured ? r.unread : undefined;
+  } else {
+    verdict = configured ? 'ok' : 'info';
+    why = r.peer ? 'the peer sends the tags in the frame: XDP sees them' : 'no rx VLAN offload strips the tags: XDP sees them';
+  }
+  out.push({ check: `${intf} VLAN offload`, verdict, detail: `${intf}: ${offloadText(r.own)}${where}: ${why}`, ...(fix ? { fix } : {}) });
+
+  for (const u of unparsedVlans(stats)) out.push({ check: `${intf} VLAN ${u.vlan ?? '802.1ad pairs'}`, verdict: 'warn', detail: u.detail, fix: u.fix });
+
+  const arp = configured ? link.neighbours() : [];
+  for (const g of egressGateways(vlans, defaultMac)) {
+    if (!g.mac) continue; // no MAC at all: the default MAC check fails already
+    const whose = `VLAN ${g.vlan}'s gateway ${g.mac}${g.own ? '' : ' (the default MAC)'}`;
+    const dev = vlanInterfaceOn(devices, sub?.parent ?? intf, g.vlan);
+    const check = `${intf} VLAN ${g.vlan} gateway`;
+    if (!dev) {
+      out.push({ check, verdict: 'info', detail: `${whose}: no VLAN ${g.vlan} interface on ${intf} to look it up in a neighbour table (the balancer needs none); check it on a host in VLAN ${g.vlan} (ip neigh)` });
+      continue;
+    }
+    const here = arp.find((a) => a.mac === g.mac && a.dev === dev);
+    const elsewhere = arp.find((a) => a.mac === g.mac && a.dev !== dev);
+    if (here) out.push({ check, verdict: 'ok', detail: `${whose} is ${here.ip} in the neighbour table of ${dev}` });
+    else {
+      out.push({
+        check, verdict: 'warn',
+        detail: `${whose} is not in the neighbour table of ${dev}${elsewhere ? ` (it is a neighbour on ${elsewhere.dev})` : ''}: frames leaving on VLAN ${g.vlan} may go nowhere`,
+        fix: `ping the gateway through ${dev}, then ip neigh show dev ${dev}; katran-tui vlan mac ${g.vlan} MAC sets VLAN ${g.vlan}'s gateway`,
+      });
+    }
+  }
+  return out;
 }
 
 export async function doctorChecks(ctx: Ctx, p: DoctorProbe, o: { clean?: boolean }): Promise<Check[]> {
@@ -93,6 +157,14 @@ export async function doctorChecks(ctx: Ctx, p: DoctorProbe, o: { clean?: boolea
   }
 
   const intfs = ctx.common.intf ? [ctx.common.intf] : balancers.map((b) => b.intf);
+  let link: LinkProbe | null = null;
+  if (intfs.length) {
+    try {
+      link = await p.link();
+    } catch (e) {
+      checks.push({ check: 'VLAN checks', verdict: 'warn', detail: `cannot read the interfaces' offload features: ${(e as Error).message}` });
+    }
+  }
   ctx.pending = balancers.find((b) => intfs.includes(b.intf) && b.pendingChange)?.pendingChange ?? null;
   if (intfs.length === 0) checks.push({ check: 'interfaces', verdict: 'info', detail: 'no balancer attached: pass --intf IF to check an interface before attaching' });
   for (const intf of intfs) {
@@ -138,18 +210,26 @@ export async function doctorChecks(ctx: Ctx, p: DoctorProbe, o: { clean?: boolea
         fix: `katran-tui recover --intf ${intf} (--dry-run first shows what it finishes); any change finishes it too`,
       });
     }
+    let mac: string | null = null;
+    let vlans: VlanMappingText[] = [];
+    let vlanStats: VlanStat[] | null = null;
     if (b && host) {
-      let mac: string | null = null;
+      let read = false;
       try {
         const dp = host.open(intf, { readOnly: true });
-        try { mac = dp.getDefaultMac(); } finally { dp.close(); }
+        try {
+          mac = dp.getDefaultMac();
+          read = true;
+          vlans = dp.vlans() ?? [];
+          vlanStats = dp.sample().vlans ?? null;
+        } finally { dp.close(); }
       } catch (e) {
-        checks.push({ check: `${intf} default MAC`, verdict: 'warn', detail: `cannot read it: ${(e as Error).message}` });
+        checks.push({ check: `${intf} ${read ? 'VLANs' : 'default MAC'}`, verdict: 'warn', detail: `cannot read ${read ? 'the VLAN mappings and counters' : 'it'}: ${(e as Error).message}` });
       }
       if (mac === null) {
         checks.push({ check: `${intf} default MAC`, verdict: 'fail', detail: 'not set: encapsulated packets have no next hop', fix: 'katran-tui mac set MAC (the gateway\'s MAC, see ip neigh)' });
       } else {
-        const arp = arpEntries(p.readFile('/proc/net/arp') ?? '');
+        const arp = link ? link.neighbours() : arpEntries(p.readFile('/proc/net/arp') ?? '');
         const here = arp.filter((a) => a.mac === mac && a.dev === intf);
         const elsewhere = arp.filter((a) => a.mac === mac && a.dev !== intf);
         if (here.length) checks.push({ check: `${intf} default MAC`, verdict: 'ok', detail: `${mac} is ${here[0].ip} in the neighbour table of ${intf}` });
@@ -157,6 +237,7 @@ export async function doctorChecks(ctx: Ctx, p: DoctorProbe, o: { clean?: boolea
         else checks.push({ check: `${intf} default MAC`, verdict: 'warn', detail: `${mac} is not in the IPv4 neighbour table (/proc/net/arp): the next hop may be unreachable from ${intf}`, fix: `ping the gateway through ${intf}, then check ip neigh show dev ${intf}; the default MAC must be the gateway's` });
       }
     }
+    if (link && (ii || b)) checks.push(...vlanChecks(link, intf, vlans, vlanStats, mac));
   }
 
   const pinDirs = p.readdir(ctx.common.pinRoot);

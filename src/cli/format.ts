@@ -2,7 +2,7 @@
 // are a public interface, documented in README.md), and the Prometheus text exposition format.
 import type {
   BalancerInfo, BalancerSummary, ChangeResult, CountStat, InterfaceState, PendingChange, ReasonsSample, StatsSample, TraceResult, VipState, GlobalCounter, PairStat,
-  QuicSample,
+  QuicSample, VlanStat,
 } from '../dataplane/types.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -105,6 +105,7 @@ export function statsJson(intf: string, s: StatsSample): object {
     underFlood: s.underFlood,
     quic: s.quic ? quicJson(s.quic) : null,
     reasons: s.reasons ? reasonsJson(s.reasons) : null,
+    vlans: s.vlans ?? null,
     ...(s.runTime ? { nsPerPacket: s.runTime.nsPerPacket, coreShareEstimate: s.runTime.perCpuShare } : {}),
   };
 }
@@ -171,6 +172,22 @@ class Exposition {
   }
 }
 
+/** The Prometheus `vlan` label: '573', '100.573', or every 802.1ad pair without an entry. */
+export function vlanLabel(v: VlanStat): string {
+  return v.vlan ?? 'other-pairs';
+}
+
+const VLAN_WHATS = ['in', 'balanced', 'passed'] as const;
+
+function vlanMetrics(e: Exposition, base: Record<string, string>, vlans: VlanStat[]): void {
+  const by = (f: (c: CountStat) => number) => vlans.flatMap((v) => VLAN_WHATS.map((w): [Record<string, string>, number] => [{ ...base, vlan: vlanLabel(v), what: w }, f(v[w])]));
+  e.metric('katran_vlan_packets_total', 'counter', 'Tagged frames per ingress VLAN: in, balanced (sent to a real), passed (to the kernel). On a VLAN the balancer does not parse only VIP traffic counts (in = passed).',
+    by((c) => c.packets));
+  e.metric('katran_vlan_bytes_total', 'counter', 'Frame bytes (tags included) per ingress VLAN, as katran_vlan_packets_total.', by((c) => c.bytes));
+  e.metric('katran_vlan_configured', 'gauge', '1: the balancer parses this VLAN; 0: VIP traffic arrives on a VLAN it does not parse (katran-tui vlan add VLAN).',
+    vlans.map((v) => [{ ...base, vlan: vlanLabel(v) }, v.configured ? 1 : 0]));
+}
+
 export function prometheus(intf: string, s: StatsSample, pending: PendingChange | null = null): string {
   const e = new Exposition();
   const base = { intf };
@@ -221,6 +238,7 @@ export function prometheus(intf: string, s: StatsSample, pending: PendingChange 
     e.metric('katran_pass_bytes_total', 'counter', 'Frame bytes of packets passed to the kernel by reason.',
       r.pass.map((x): [Record<string, string>, number] => [{ ...base, reason: x.reason }, x.bytes]));
   }
+  if (s.vlans) vlanMetrics(e, base, s.vlans);
   e.metric('katran_pending_change', 'gauge', '1 while a change a killed process started is unfinished (the kernel may hold it half-applied): katran-tui recover finishes it.',
     [[base, pending ? 1 : 0]]);
   e.metric('katran_sample_timestamp_seconds', 'gauge', 'When this sample was read.', [[base, s.at / 1000]]);

@@ -1,11 +1,11 @@
 // stats: counters and rates, as a table, JSON (one document per sample, one per line) or the
 // Prometheus text format. Rates need two samples: each printed sample comes one interval after the
 // previous read, so even --once prints real rates.
-import type { StatsSample } from '../dataplane/types.js';
+import type { StatsSample, VlanStat } from '../dataplane/types.js';
 import { REASON_ADVICE } from '../dataplane/rules.js';
 import type { Ctx } from './context.js';
 import { UsageError } from './errors.js';
-import { human, pct, prometheus, statsJson, table } from './format.js';
+import { human, pct, prometheus, statsJson, table, vlanLabel } from './format.js';
 import { parseIntIn } from './validate.js';
 
 export interface StatsFlags {
@@ -38,6 +38,7 @@ export function statsText(intf: string, s: StatsSample): string {
     lines.push(table(['REAL', 'PPS', 'BPS', 'PACKETS'], [...s.reals].sort((a, b) => b.pps - a.pps).map((r) => [r.address, human(r.pps), human(r.bps), human(r.packets)])));
   }
   lines.push(...reasonsText(s));
+  if (s.vlans?.length) lines.push(vlanTable(s.vlans));
   if (s.runTime) {
     const rt = s.runTime;
     lines.push(`run time ${rt.nsPerPacket.toFixed(0)} ns/packet  core share per CPU (estimate: pps × ns): ${rt.perCpuShare.map((c) => `cpu${c.cpu} ${pct(c.share)}`).join('  ')}`);
@@ -56,6 +57,14 @@ export function reasonsText(s: StatsSample): string[] {
   if (!rows.length) return ['reasons: nothing dropped or passed yet'];
   return [table(['REASON', 'VERDICT', 'PPS', 'PACKETS', 'BYTES', 'WHAT'],
     rows.map((r) => [r.reason, r.kind, human(r.pps), human(r.packets), human(r.bytes, 'B'), REASON_ADVICE[r.reason].label]))];
+}
+
+/** One line per VLAN that counted something; a VLAN the balancer does not parse is marked (doctor names the fix). */
+function vlanTable(vlans: VlanStat[]): string {
+  return table(['VLAN', 'IN PPS', 'BALANCED PPS', 'PASSED PPS', 'IN', 'BALANCED', 'PASSED', 'BPS IN'], vlans.map((v) => [
+    v.configured ? vlanLabel(v) : `${vlanLabel(v)} (not parsed: VIP traffic passed)`,
+    human(v.in.pps), human(v.balanced.pps), human(v.passed.pps), human(v.in.packets), human(v.balanced.packets), human(v.passed.packets), human(v.in.bps),
+  ]));
 }
 
 export async function stats(ctx: Ctx, f: StatsFlags): Promise<void> {

@@ -481,5 +481,33 @@ export interface Host {
   attach(req: AttachRequest, o?: ChangeOptions): { dataplane: Dataplane | null; result: ChangeResult };
 }
 
+/** One offload feature of an interface (SIOCETHTOOL ETHTOOL_GFEATURES), by the kernel's name. */
+export interface LinkFeatureState {
+  active: boolean;
+  /** The driver lets it be changed. */
+  changeable: boolean;
+}
+
+/** An 802.1Q / 802.1ad sub-interface (/proc/net/vlan/config): VLAN `vid` on `parent`. */
+export interface VlanDevice { name: string; vid: number; parent: string }
+
+/**
+ * What the VLAN checks of doctor and attach read about interfaces (vlan-checks.ts), in the network
+ * namespace katran-tui runs in. The real one is kernel/link-probe.ts; tests inject their own where
+ * this kernel cannot build the case (it has no VLAN sub-interfaces). Absent things are 0 / null / [].
+ */
+export interface LinkProbe {
+  ifindex(name: string): number;
+  name(ifindex: number): string | null;
+  /** The driver as `ethtool -i` names it: "veth", "mlx5_core", ... */
+  driver(name: string): string | null;
+  /** The kernel's iflink: a veth's peer (an ifindex of the peer's namespace), a VLAN's parent, else its own ifindex. */
+  iflink(name: string): number | null;
+  features(name: string): Map<string, LinkFeatureState> | null;
+  vlanDevices(): VlanDevice[];
+  /** Complete IPv4 neighbour entries (/proc/net/arp). */
+  neighbours(): { ip: string; mac: string; dev: string }[];
+}
+
 // The dataplane's errors live in errors.ts; these are re-exported here for existing importers.
 export { ReadOnlyError, LockedError, VlanUnavailableError } from './errors.js';

@@ -6,10 +6,11 @@ import { checkVlanMappings } from '../../src/dataplane/rules.js';
 import { checkHashChange } from '../../src/dataplane/rules.js';
 import {
   ReadOnlyError, type AttachRequest, type BalancerConfig, type BalancerInfo, type BalancerSummary, type ChangeOptions, type ChangeResult, type Dataplane,
-  type HashKind, type Host, type InterfaceInfo, type InterfaceState, type PendingChange, type ReasonsSample, type StatsSample, type TraceRequest, type TraceResult, type VipFlagName, type VipSpec, type VipState,
+  type HashKind, type Host, type InterfaceInfo, type InterfaceState, type PendingChange, type ReasonsSample, type StatsSample, type TraceRequest, type TraceResult, type VipFlagName, type VipSpec, type VipState, type VlanStat, type LinkProbe,
   type FlowEntry, type FlowList, type FlowQuery, type PurgeResult,
 } from '../../src/dataplane/types.js';
 import { checkFlowQuery } from '../../src/dataplane/lru/query.js';
+import { arpEntries, vlanConfigEntries } from '../../src/dataplane/vlan-checks.js';
 import type { CliDeps, Out } from '../../src/cli/context.js';
 import type { DoctorProbe } from '../../src/cli/context.js';
 
@@ -23,6 +24,10 @@ export class FakeBox {
   reasons: ReasonsSample | null = null;
   writes: string[] = [];
   vlans = new FakeVlans();
+  /** Per-VLAN counters of every sample (null when the VLAN maps are not available). */
+  vlanStats: VlanStat[] = [];
+  /** The box's interfaces (host.interfaces()). */
+  links = ['veth-lb'];
   attached = new Map<string, AttachRequest>();
   opened: { intf: string; readOnly: boolean }[] = [];
   failOn: string | null = null;
@@ -102,6 +107,7 @@ export class FakeDp implements Dataplane {
       vips: [...this.box.vips.keys()].map((id) => ({ id, key: this.box.vips.get(id)!.key, packets: n, bytes: n * 60, pps: 10, bps: 4800 })),
       reals: [{ index: 1, address: '198.51.100.1', packets: n, bytes: n * 80, pps: 10, bps: 6400 }],
       healthcheck: null, resets: [], underFlood: false, reasons: this.box.reasons,
+      vlans: this.box.vlans.available ? this.box.vlanStats.map((v) => ({ ...v })) : null,
     };
   }
   vips(): VipState[] {
@@ -233,7 +239,7 @@ export const KNOWN_INTERFACES = ['veth-lb', 'veth-new', 'a0', 'b0'];
 export class FakeHost implements Host {
   constructor(readonly box: FakeBox) {}
   interfaces(): InterfaceInfo[] {
-    return [{ name: 'veth-lb', ifindex: 7, up: true, mac: '02:00:00:00:00:02', mtu: 1500, xdp: null, defaultRoute: false }].filter((i) => !this.box.gone.has(i.name));
+    return this.box.links.map((name, i) => ({ name, ifindex: 7 + i, up: true, mac: '02:00:00:00:00:02', mtu: 1500, xdp: null, defaultRoute: false })).filter((i) => !this.box.gone.has(i.name));
   }
   balancers(): BalancerSummary[] {
     return [...this.box.attached.keys()].map((intf) => {
@@ -287,10 +293,24 @@ export function fakeDeps(box: FakeBox, o: { tty?: boolean; root?: boolean; files
     identity: () => ({ version: '9.9.9', object: '/x/dist/bpf/balancer.bpf.o', sha256: 'ab'.repeat(32) }),
     probe: {
       readFile: () => null, readdir: () => null, readlink: () => null, libbpfVersion: () => '1.1', removeDir: () => {},
+      link: () => fileLinkProbe(deps.probe!.readFile),
       ...o.probe,
     },
   };
   return { deps, stdout, stderr, consoleCalls };
+}
+
+/**
+ * A LinkProbe with no interfaces that reads the neighbour and VLAN tables through `readFile` (so a
+ * test's /proc/net/arp and /proc/net/vlan/config files are what doctor sees); `over` replaces parts.
+ */
+export function fileLinkProbe(readFile: (p: string) => string | null, over: Partial<LinkProbe> = {}): LinkProbe {
+  return {
+    ifindex: () => 0, name: () => null, driver: () => null, iflink: () => null, features: () => null,
+    vlanDevices: () => vlanConfigEntries(readFile('/proc/net/vlan/config') ?? ''),
+    neighbours: () => arpEntries(readFile('/proc/net/arp') ?? ''),
+    ...over,
+  };
 }
 
 export function attachedBox(intf = 'veth-lb'): FakeBox {

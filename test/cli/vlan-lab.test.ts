@@ -5,24 +5,11 @@
 // changes nothing in the kernel.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
-import { join, dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { Lab } from '../../src/lab/lab.js';
 import { pinRoot, scratchDir } from '../helpers/env.js';
+import { cli, ok } from '../helpers/bin.js';
 import { labId, newLab, requireLab, settle } from '../e2e/fixture.js';
-
-const bin = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'bin', 'katran-tui');
-interface Res { code: number; out: string; err: string }
-function cli(args: string[]): Res {
-  const r = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', timeout: 60_000, env: { ...process.env, KATRAN_TUI_DEBUG: '' } });
-  return { code: r.status ?? -1, out: r.stdout, err: r.stderr };
-}
-function ok(r: Res, what: string): Res {
-  assert.equal(r.code, 0, `${what}: exit ${r.code}: ${r.err}`);
-  return r;
-}
 
 const GW_574 = '02:00:5e:00:05:74';
 

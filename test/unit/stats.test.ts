@@ -63,6 +63,20 @@ test('RateBook: a gauge is never a reset and has no rate', () => {
   assert.deepEqual(b.resets, []);
 });
 
+test('RateBook.pairFromZero: a counter listed only once it counts is rated from 0 at its first listing, then as any other', () => {
+  const b = new RateBook();
+  b.begin(0);
+  assert.deepEqual(b.pairFromZero('vlan 573.in', 7n, 700n), { v1: 7, v2: 700, r1: 0, r2: 0 }, 'first sample: no time passed, no rate');
+  b.end();
+  b.begin(2000);
+  assert.deepEqual(b.pairFromZero('vlan 575.in', 10n, 1000n), { v1: 10, v2: 1000, r1: 5, r2: 500 }, 'absent before: was 0');
+  assert.deepEqual(b.pairFromZero('vlan 573.in', 9n, 900n), { v1: 9, v2: 900, r1: 1, r2: 100 });
+  b.end();
+  b.begin(1000);
+  assert.deepEqual(b.pairFromZero('vlan 573.in', 4n, 400n), { v1: 4, v2: 400, r1: 0, r2: 0 }, 'backwards: a reset');
+  assert.deepEqual(b.resets, ['vlan 573.in.v1', 'vlan 573.in.v2']);
+});
+
 test('floodedCpus: a CPU whose window moved and is over the limit', () => {
   const prev = [{ v1: 10n, v2: 1n }, { v1: 200n, v2: 5n }];
   // CPU 1 is over the limit but its window has not moved since the last sample: not this interval.

@@ -72,7 +72,9 @@ export class Balancer implements Dataplane {
       store?.close?.();
       throw e;
     }
-    this.sampler = new StatsSampler(handle.maps, handle.sizes, { hcStats: handle.healthcheck?.maps.get(MAP.hcStats), monotonicMs: o.monotonicMs });
+    this.sampler = new StatsSampler(handle.maps, handle.sizes, {
+      hcStats: handle.healthcheck?.maps.get(MAP.hcStats), monotonicMs: o.monotonicMs, vlans: this.control.vlanTable,
+    });
     this.tracer = new Tracer(handle);
     this.runTime = new RunTimeMeter(handle.progFd);
   }

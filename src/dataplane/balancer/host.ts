@@ -8,7 +8,7 @@
 // is observed read-only. attach(): the lifecycle's attach, then the control plane on top; when the
 // state directory already holds a desired state for that interface (an earlier attach), its VIPs
 // are re-applied to the fresh maps and the result says so. The requested MAC always wins.
-import { formatMac, parseMac } from '../abi.js';
+import { formatMac, parseMac, type VlanMappingText } from '../abi.js';
 import { checkVlanMappings } from '../rules.js';
 import { basename } from 'node:path';
 import { Balancer, balancerStateDir } from './balancer.js';
@@ -20,13 +20,17 @@ import { attach, checkAttach } from './attach.js';
 import { detach } from './detach.js';
 import { listBalancers } from './list.js';
 import { openOrObserve, openPinned } from './open.js';
-import type { AttachRequest, BalancerSummary, ChangeOptions, ChangeResult, Dataplane, Host, InterfaceInfo } from '../types.js';
+import { realLinkProbe } from '../kernel/link-probe.js';
+import { vlanOffloadWarnings } from '../vlan-checks.js';
+import type { AttachRequest, BalancerSummary, ChangeOptions, ChangeResult, Dataplane, Host, InterfaceInfo, LinkProbe } from '../types.js';
 
 export interface HostOptions {
   pinRoot: string;
   stateDir: string;
   /** Fault injection points of every balancer it opens (tests: kill -9 of a CLI writer mid-change). */
   faults?: FaultHook;
+  /** Interfaces as attach's VLAN offload check reads them (default: the real ones). */
+  linkProbe?: LinkProbe;
 }
 
 export class LibbpfHost implements Host {
@@ -58,6 +62,11 @@ export class LibbpfHost implements Host {
     }
   }
 
+  /** With VLANs: the offload settings that will hide their tags from XDP (doctor says the same). */
+  private offloadWarnings(intf: string, vlans: readonly VlanMappingText[]): string[] {
+    return vlanOffloadWarnings(this.o.linkProbe ?? realLinkProbe, intf, vlans);
+  }
+
   open(intf: string, o: { readOnly?: boolean; detached?: boolean } = {}): Dataplane {
     return this.wrap(openOrObserve(intf, { pinRoot: this.o.pinRoot, ...o }));
   }
@@ -69,7 +78,7 @@ export class LibbpfHost implements Host {
     const summary = [`load ${req.balancerProg ?? 'the bundled balancer'} and attach it to ${req.intf} (XDP ${mode}), default MAC ${req.defaultMac}, pins under ${this.o.pinRoot}/${req.intf}`];
     if (req.hcIntf || req.healthcheckerProg) summary.push(`attach the healthcheck program ${req.healthcheckerProg ?? '(bundled)'} at ${req.hcIntf ?? req.intf} egress`);
     if (o.dryRun) {
-      const warnings = checkAttach({ ...req, pinRoot: this.o.pinRoot });
+      const warnings = [...checkAttach({ ...req, pinRoot: this.o.pinRoot }), ...this.offloadWarnings(req.intf, req.vlans ?? [])];
       return { dataplane: null, result: { applied: false, summary, warnings } };
     }
     const h = attach({ ...req, pinRoot: this.o.pinRoot });
@@ -102,6 +111,7 @@ export class LibbpfHost implements Host {
         throw e;
       }
     }
+    warnings.push(...this.offloadWarnings(h.intf, dp.vlans() ?? []));
     const vips = dp.vips().length;
     if (vips) warnings.push(`${vips} VIP(s) of the earlier desired state re-applied to the new program`);
     return { dataplane: dp, result: { applied: true, summary, warnings } };

@@ -10,6 +10,7 @@ import {
   BpfError, ClosedError, DriverRefusedError, ERRNO, InputError, InterfaceBusyError, InterfaceMissingError, LibbpfMissingError, MapFullError,
   NotExistError, NotRootError, VerifierError, XdpModeUnsupportedError, errnoName, setErrnoDescriber,
 } from '../errors.js';
+import type { LinkFeatureState } from '../types.js';
 
 // The error classes live in errors.ts (no koffi there); re-exported for existing importers.
 export { BpfError, ERRNO, LibbpfMissingError };
@@ -1042,6 +1043,7 @@ function throwIoctlError(what: string, name: string): never {
 /** The ethtool ioctl's numbers (linux/sockios.h, linux/ethtool.h), for this file and the lab's statistics. */
 export const ETHTOOL = {
   SIOCETHTOOL: 0x8946,
+  GDRVINFO: 0x03,
   GSTRINGS: 0x1b,
   GSTATS: 0x1d,
   GGRO: 0x2b,
@@ -1053,14 +1055,11 @@ export const ETHTOOL = {
   SS_FEATURES: 4,
   GSTRING_LEN: 32,
 } as const;
-const { SIOCETHTOOL, GSTRINGS: ETHTOOL_GSTRINGS, GSSET_INFO: ETHTOOL_GSSET_INFO, GFEATURES: ETHTOOL_GFEATURES, SFEATURES: ETHTOOL_SFEATURES,
+const { SIOCETHTOOL, GDRVINFO: ETHTOOL_GDRVINFO, GSTRINGS: ETHTOOL_GSTRINGS, GSSET_INFO: ETHTOOL_GSSET_INFO, GFEATURES: ETHTOOL_GFEATURES, SFEATURES: ETHTOOL_SFEATURES,
   SS_FEATURES: ETH_SS_FEATURES, GSTRING_LEN: ETH_GSTRING_LEN } = ETHTOOL;
 
-export interface LinkFeature {
-  active: boolean;
-  /** The driver lets it be changed. */
-  changeable: boolean;
-}
+/** One offload feature's state (types.ts LinkFeatureState: what the VLAN checks read). */
+export type LinkFeature = LinkFeatureState;
 
 function ethtool(fd: number, name: string, cmd: NativeBuffer, what: string): void {
   const req = Buffer.alloc(40);
@@ -1121,6 +1120,23 @@ function readFeatures(fd: number, name: string, names: string[]): Map<string, Li
   } finally {
     g.free();
   }
+}
+
+/** struct ethtool_drvinfo: cmd u32, then driver[32] (what `ethtool -i` prints as "driver"), ... 196 bytes. */
+const DRVINFO_SIZE = 196;
+
+/** The driver of an interface of this network namespace ("veth", "mlx5_core", "802.1Q VLAN Support"). */
+export function linkDriver(name: string): string {
+  return withIoctlSocket(name, (fd) => {
+    const d = new NativeBuffer(DRVINFO_SIZE);
+    try {
+      d.view.setUint32(0, ETHTOOL_GDRVINFO, true);
+      ethtool(fd, name, d, 'read the driver of');
+      return Buffer.from(d.bytes.subarray(4, 36)).toString('latin1').replace(/\0.*$/s, '');
+    } finally {
+      d.free();
+    }
+  });
 }
 
 /** Offload features of an interface of this network namespace, by the kernel's names. */

@@ -2,7 +2,7 @@
 // VLAN's entry and read the per-VLAN counters. Layouts and limits come from abi.ts; an object
 // without kt_vlan_map (upstream Katran) has no VLAN feature: VlanUnavailableError.
 import {
-  InputError, MAP, VLAN, checkVlanKey, formatVlan, u32Key, vlanKey, vlanStats, vlanValue,
+  InputError, MAP, VLAN, checkVlanKey, formatVlan, perCpuStride, u32Key, vlanKey, vlanStats, vlanValue,
   type VlanCounters, type VlanEntry, type VlanKey,
 } from '../abi.js';
 import { ArrayRangeReader, type BpfMap } from './maps.js';
@@ -134,9 +134,19 @@ export class VlanTable {
     const n = this.statsReader.read(0, this.stats.maxEntries);
     const stride = this.stats.valueBufferSize;
     const rows: VlanCounterRow[] = [];
+    const values = this.statsReader.values;
+    const dv = new DataView(values.buffer, values.byteOffset, values.byteLength);
+    const cpuStride = perCpuStride(vlanStats.size);
     for (let i = 0; i < n; i++) {
+      // Almost every row is zero: look at `in` packets (the first u64 of each CPU) before summing in BigInt.
+      let counted = false;
+      for (let cpu = 0; cpu < this.stats.cpus && !counted; cpu++) {
+        const off = i * stride + cpu * cpuStride;
+        counted = (dv.getUint32(off, true) | dv.getUint32(off + 4, true)) !== 0;
+      }
+      if (!counted) continue;
       const index = this.statsReader.keys.readUInt32LE(i * 4);
-      const c = vlanStats.sum(this.statsReader.values, this.stats.cpus, i * stride);
+      const c = vlanStats.sum(values, this.stats.cpus, i * stride);
       if (c.in.packets === 0n) continue;
       if (index < VLAN.pairStats) rows.push({ vlan: { outer: index, inner: 0 }, counters: c });
       else if (index === VLAN.pairStats) rows.push({ vlan: null, counters: c });

@@ -8,6 +8,8 @@
 // that it is unit-tested without BPF: see RateBook and the functions below it.
 import { DEFAULTS, MAP, QUIC_STATS_FIELDS, STATS, formatVip, quicStats, type GlobalCounter, type VipKey } from '../abi.js';
 import type { BalancerMaps, BalancerSizes } from '../kernel/loader.js';
+import type { VlanTable } from '../kernel/vlan.js';
+import { sampleVlans } from './vlans.js';
 import { ArrayRangeReader, type BpfMap } from '../kernel/maps.js';
 import { ReasonsReader } from './reasons.js';
 import type { CpuStat, PairStat, QuicCounter, QuicSample, RealStat, StatsSample, VipStat } from '../types.js';
@@ -64,6 +66,15 @@ export class RateBook {
     return { v1: Number(v1), v2: Number(v2), r1: perSecond(a.delta, this.elapsedMs), r2: perSecond(b.delta, this.elapsedMs) };
   }
 
+  /**
+   * pair() of a counter that is listed only once it counts something (an absent one was 0): its
+   * first listing is rated from 0 rather than left without a rate.
+   */
+  pairFromZero(name: string, v1: bigint, v2: bigint): PairStat {
+    if (!this.prev.has(name)) this.prev.set(name, [0n, 0n]);
+    return this.pair(name, v1, v2);
+  }
+
   end(): void {
     this.prev = this.next;
   }
@@ -110,6 +121,8 @@ export interface SamplerOptions {
   /** The healthcheck program's hc_stats_map, when there is one. */
   hcStats?: BpfMap;
   maxConnRate?: number;
+  /** The VLAN maps (katran-tui's balancer); null / absent: the sample's `vlans` is null. */
+  vlans?: VlanTable | null;
 }
 
 const XDP_PER_CPU: [keyof Omit<CpuStat, 'cpu'>, GlobalCounter][] = [
@@ -281,11 +294,13 @@ export class StatsSampler {
     }
 
     const reasons = this.reasons ? this.reasons.read(book) : null;
+    const vlans = this.o.vlans ? sampleVlans(this.o.vlans, book) : null;
 
     book.end();
     return {
       quic,
       reasons,
+      vlans,
       at: this.wall(),
       elapsedMs,
       global,
