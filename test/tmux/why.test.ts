@@ -3,7 +3,8 @@
 // 1. The why panel and the header name the reason within one refresh: the first screen whose XDP
 //    line shows DROP moving names the drop reason too (a VIP whose ring is empty: slot_empty; the
 //    default MAC unset behind the console's back: zero_mac), and VIP traffic tagged with a VLAN no
-//    mapping parses (the lab's switch tags it) shows as "tagged frames passed".
+//    mapping parses (the lab's switch tags it) shows as "tagged frames passed", with VLAN 575 and the
+//    command that adds it.
 // 2. Run-time statistics (t): run_cnt moves while the console holds the bpf_enable_stats fd (its
 //    /proc/PID/fd shows anon_inode:bpf-stats), and stops after q and after kill -9 of the console.
 // KATRAN_TUI_TMUX_DEBUG=1 prints every pane the test waited for.
@@ -164,6 +165,9 @@ test('console in tmux: the why panel and the header name the reason with the fir
     pane = await tmux.waitFor(/^ {2}PASS tagged frames passed\s+[1-9]/m, 20_000, 'tagged frames passed, moving');
     assert.match(headerLine(pane), /PASS [\d.]+k? pps: tagged frames passed · /, `the header names it\n${pane}`);
     assert.match(pane, /VIP traffic arrives on a VLAN the balancer does not parse/);
+    // kt_vlan_stats names the VLAN and the panel the command (the line may come a sample later: the
+    // per-VLAN counters count VIP traffic only, and the first tagged frames may be something else).
+    pane = await tmux.waitFor(/^ {9}VIP traffic on VLAN 575: [\d.]+k? pps — katran-tui vlan add 575$/m, 5_000, 'VLAN 575 named with its command');
     assert.equal(actionRate(pane, 'DROP'), 0, 'nothing dropped');
     await stop();
   } finally {
