@@ -22,6 +22,7 @@
 #include "csum.h"
 #include "eth.h"
 #include "maps.h"
+#include "reasons.h"
 
 /* <linux/icmp.h> drags in glibc's socket headers; the 8-byte ICMP headers are all we need. */
 struct icmp4_hdr {

@@ -22,6 +22,7 @@
 #include "structs.h"
 #include "maps.h"
 #include "select.h"
+#include "reasons.h"
 
 /* server_id_map entries (keys 0..0xFFFFFD): about 128 MiB of kernel memory (values round up to 8
  * bytes). Userspace may size the map before load (bpf_map__set_max_entries): ids at or beyond

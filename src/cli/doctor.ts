@@ -1,7 +1,8 @@
 // doctor: checks of the box, each with a verdict and, when it is not ok, a fix.
 import { join } from 'node:path';
 import { DEFAULTS } from '../dataplane/abi.js';
-import type { BalancerSummary, Host, InterfaceInfo, LinkProbe, VlanMappingText, VlanStat } from '../dataplane/types.js';
+import type { BalancerSummary, Host, InterfaceInfo, LinkProbe, ReasonsSample, VlanMappingText, VlanStat } from '../dataplane/types.js';
+import { REASON_ADVICE, busiestReasons } from '../dataplane/rules.js';
 import {
   arpEntries, egressGateways, offloadFixes, offloadText, unparsedVlans, vlanInterfaceOn, vlanOffload, vlanParentOf,
 } from '../dataplane/vlan-checks.js';
@@ -43,6 +44,19 @@ function nativeWhy(p: DoctorProbe, intf: string): { native: boolean | null; why:
 }
 
 export { arpEntries };
+
+/** The top drop reasons since the program was loaded (info: counters since load say nothing about now). */
+export function dropReasonsCheck(intf: string, r: ReasonsSample | null): Check {
+  const check = `${intf} drop reasons`;
+  if (!r) return { check, verdict: 'info', detail: 'not available for this program (it has no kt_reasons map)' };
+  const top = busiestReasons(r.drop, 3);
+  if (!top.length) return { check, verdict: 'info', detail: 'nothing dropped since the program was loaded' };
+  return {
+    check, verdict: 'info',
+    detail: `since the program was loaded: ${top.map((x) => `${x.reason} ${x.packets} (${REASON_ADVICE[x.reason].label})`).join(', ')}`,
+    fix: `${top[0].reason}: ${REASON_ADVICE[top[0].reason].advice}`,
+  };
+}
 
 function readNum(p: DoctorProbe, path: string): number | null {
   const t = p.readFile(path);
@@ -214,6 +228,7 @@ export async function doctorChecks(ctx: Ctx, p: DoctorProbe, o: { clean?: boolea
     let vlans: VlanMappingText[] = [];
     let vlanStats: VlanStat[] | null = null;
     if (b && host) {
+      let reasons: ReasonsSample | null | undefined;
       let read = false;
       try {
         const dp = host.open(intf, { readOnly: true });
@@ -221,7 +236,9 @@ export async function doctorChecks(ctx: Ctx, p: DoctorProbe, o: { clean?: boolea
           mac = dp.getDefaultMac();
           read = true;
           vlans = dp.vlans() ?? [];
-          vlanStats = dp.sample().vlans ?? null;
+          const sample = dp.sample();
+          vlanStats = sample.vlans ?? null;
+          reasons = sample.reasons;
         } finally { dp.close(); }
       } catch (e) {
         checks.push({ check: `${intf} ${read ? 'VLANs' : 'default MAC'}`, verdict: 'warn', detail: `cannot read ${read ? 'the VLAN mappings and counters' : 'it'}: ${(e as Error).message}` });
@@ -236,6 +253,7 @@ export async function doctorChecks(ctx: Ctx, p: DoctorProbe, o: { clean?: boolea
         else if (elsewhere.length) checks.push({ check: `${intf} default MAC`, verdict: 'warn', detail: `${mac} is a neighbour on ${elsewhere[0].dev}, not on ${intf}: XDP_TX sends out of ${intf}, where it may not be reachable`, fix: `use the MAC of the next hop on ${intf}'s network (ip neigh show dev ${intf})` });
         else checks.push({ check: `${intf} default MAC`, verdict: 'warn', detail: `${mac} is not in the IPv4 neighbour table (/proc/net/arp): the next hop may be unreachable from ${intf}`, fix: `ping the gateway through ${intf}, then check ip neigh show dev ${intf}; the default MAC must be the gateway's` });
       }
+      if (reasons !== undefined) checks.push(dropReasonsCheck(intf, reasons));
     }
     if (link && (ii || b)) checks.push(...vlanChecks(link, intf, vlans, vlanStats, mac));
   }

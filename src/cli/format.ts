@@ -1,8 +1,8 @@
 // Output of the command line: aligned tables for people, JSON documents for scripts (their shapes
 // are a public interface, documented in README.md), and the Prometheus text exposition format.
 import type {
-  BalancerInfo, BalancerSummary, ChangeResult, CountStat, InterfaceState, PendingChange, ReasonsSample, StatsSample, TraceResult, VipState, GlobalCounter, PairStat,
-  QuicSample, VlanStat,
+  BalancerInfo, BalancerSummary, ChangeResult, InterfaceState, PendingChange, StatsSample, TraceResult, VipState, GlobalCounter, PairStat, QuicSample,
+  CountStat, ReasonsSample, VlanStat,
 } from '../dataplane/types.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -139,7 +139,10 @@ function quicJson(q: QuicSample): object {
 }
 
 export function traceJson(t: TraceResult): object {
-  return { vip: t.vip, real: t.real, action: t.action, ringSlot: t.ringSlot ?? null, ...(t.quic ? { quic: t.quic } : {}), confirmedByKernel: t.confirmedByKernel, steps: t.steps };
+  return {
+    vip: t.vip, real: t.real, action: t.action, ringSlot: t.ringSlot ?? null, ...(t.quic ? { quic: t.quic } : {}), ...(t.reason ? { reason: t.reason } : {}),
+    confirmedByKernel: t.confirmedByKernel, steps: t.steps,
+  };
 }
 
 // ---------------------------------------------------------------------------------------------

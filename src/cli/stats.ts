@@ -2,7 +2,7 @@
 // Prometheus text format. Rates need two samples: each printed sample comes one interval after the
 // previous read, so even --once prints real rates.
 import type { StatsSample, VlanStat } from '../dataplane/types.js';
-import { REASON_ADVICE } from '../dataplane/rules.js';
+import { REASON_ADVICE, busiestReasons } from '../dataplane/rules.js';
 import type { Ctx } from './context.js';
 import { UsageError } from './errors.js';
 import { human, pct, prometheus, statsJson, table, vlanLabel } from './format.js';
@@ -51,9 +51,9 @@ export function reasonsText(s: StatsSample): string[] {
   if (s.reasons === undefined) return [];
   if (s.reasons === null) return ['reasons: not available for this program (it has no kt_reasons map)'];
   const rows = [
-    ...s.reasons.drop.map((r) => ({ ...r, kind: 'drop' })).sort((a, b) => b.packets - a.packets),
-    ...s.reasons.pass.map((r) => ({ ...r, kind: 'pass' })).sort((a, b) => b.packets - a.packets),
-  ].filter((r) => r.packets > 0);
+    ...busiestReasons(s.reasons.drop).map((r) => ({ ...r, kind: 'drop' })),
+    ...busiestReasons(s.reasons.pass).map((r) => ({ ...r, kind: 'pass' })),
+  ];
   if (!rows.length) return ['reasons: nothing dropped or passed yet'];
   return [table(['REASON', 'VERDICT', 'PPS', 'PACKETS', 'BYTES', 'WHAT'],
     rows.map((r) => [r.reason, r.kind, human(r.pps), human(r.packets), human(r.bytes, 'B'), REASON_ADVICE[r.reason].label]))];

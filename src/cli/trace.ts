@@ -3,6 +3,7 @@
 import { InputError, parseEndpoint, parseQuicPacket, parseVip } from '../dataplane/abi.js';
 import type { Ctx } from './context.js';
 import { traceJson } from './format.js';
+import { REASON_ADVICE } from '../dataplane/rules.js';
 
 export async function trace(ctx: Ctx, srcText: string, vipText: string, f: { syn?: boolean; json?: boolean; quicHeader?: string; cid?: string }): Promise<void> {
   const src = parseEndpoint(srcText, 'source');
@@ -20,9 +21,11 @@ export async function trace(ctx: Ctx, srcText: string, vipText: string, f: { syn
       ctx.json({ src: srcText.trim(), ...traceJson(t) });
       return;
     }
-    const where = t.real ? `${t.action} to real ${t.real}` : t.action;
+    const why = t.reason ? ` (${t.reason}: ${REASON_ADVICE[t.reason].label})` : '';
+    const where = t.real ? `${t.action} to real ${t.real}` : `${t.action}${why}`;
     ctx.out(`${src.address.includes(':') ? `[${src.address}]` : src.address}:${src.port} -> ${t.vip}: ${where}${t.ringSlot !== undefined ? ` (ring slot ${t.ringSlot})` : ''}`);
     for (const s of t.steps) ctx.out(`  ${s}`);
+    if (t.reason) ctx.out(`  what to check: ${REASON_ADVICE[t.reason].advice}`);
     ctx.out(t.confirmedByKernel ? '  confirmed by the kernel (the program run on a clone of the maps)' : '  NOT confirmed by the kernel: computed in userspace only');
   });
 }

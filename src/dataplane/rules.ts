@@ -251,3 +251,8 @@ export const REASON_ADVICE: Record<DropReason | PassReason, { label: string; adv
   icmp_other: { label: 'other ICMP', advice: 'ICMP that is no echo request and no error about a VIP flow goes to the kernel' },
   no_vip: { label: 'no VIP matched', advice: 'TCP/UDP to an address:port that is no VIP goes to the kernel: katran-tui vip list' },
 };
+
+/** The reasons of `list` that counted something, busiest first (by packets since the program was loaded). */
+export function busiestReasons<R extends { packets: number }>(list: readonly R[], n = list.length): R[] {
+  return list.filter((r) => r.packets > 0).sort((a, b) => b.packets - a.packets).slice(0, n);
+}

@@ -351,6 +351,8 @@ export interface TraceResult {
   ringSlot?: number;
   /** QUIC VIPs: the server id the packet carries and whether server_id_map routed it. */
   quic?: { serverId: number | null; routed: boolean; why: string };
+  /** Why a DROP / PASS: the reason the clone's kt_reasons counted (computed in userspace for a program without kt_reasons). */
+  reason?: DropReason | PassReason;
   /** The userspace computation and the kernel (prog_test_run on a clone) agree. */
   confirmedByKernel: boolean;
 }

@@ -13,6 +13,8 @@ import {
 import { encapDestination, traceFrame } from '../../src/dataplane/trace/trace.js';
 import { requireBpf, scratchDir } from '../helpers/env.js';
 import { handleFrom, loadTestBalancer, snapshot } from './control-helpers.js';
+import { loadBalancer } from '../../src/dataplane/kernel/loader.js';
+import { builtObject, requireObject } from '../../src/dataplane/kernel/paths.js';
 
 const V = parseVip('192.0.2.40:80/udp');
 const T = parseVip('192.0.2.41:443/tcp');
@@ -114,11 +116,13 @@ test('trace follows a live LRU entry after the ring changed; PASS for no VIP; DR
     assert.ok(found, 'some new flow goes to another real');
 
     const pass = bal.trace({ src: '203.0.113.7', sport: 1, vip: parseVip('192.0.2.99:80/udp') });
-    assert.deepEqual([pass.action, pass.real, pass.confirmedByKernel], ['PASS', null, true]);
+    assert.deepEqual([pass.action, pass.real, pass.confirmedByKernel, pass.reason], ['PASS', null, true, 'no_vip']);
     bal.addVip({ address: '192.0.2.42', port: 53, proto: 'udp' });
     const drop = bal.trace({ src: '203.0.113.7', sport: 1, vip: parseVip('192.0.2.42:53/udp') });
-    assert.deepEqual([drop.action, drop.real, drop.confirmedByKernel], ['DROP', null, true]);
+    assert.deepEqual([drop.action, drop.real, drop.confirmedByKernel, drop.reason], ['DROP', null, true, 'slot_empty']);
     assert.ok(drop.steps.some((s) => /empty/.test(s)));
+    assert.ok(drop.steps.some((s) => /kernel .*: DROP \(reason slot_empty\) — agrees/.test(s)), drop.steps.join(' | '));
+    assert.equal(bal.trace({ src: '203.0.113.7', sport: 2, vip: V }).reason, undefined, 'a forwarded flow has no reason');
   } finally {
     runner.close();
     unpin();
@@ -174,5 +178,22 @@ test('trace on UDP flow-migration and QUIC VIPs: a hit on a down real is re-hash
     unpin();
     bal.close();
     lb.close();
+  }
+});
+
+test('trace names the reason from the clone\'s kt_reasons; without kt_reasons (as upstream) the userspace one', async (t) => {
+  if (!(await requireBpf(t))) return;
+  for (const [name, lb] of [['own', loadTestBalancer()], ['no kt_reasons', loadBalancer(requireObject(builtObject('test/bpf/balancer_no_reasons.bpf.c')), { lruSize: 4096 })]] as const) {
+    const bal = Balancer.open(handleFrom(lb), { store: StateStore.open(scratchDir(`trace-reason-${name === 'own' ? 'own' : 'none'}`), { write: true }) });
+    try {
+      bal.setDefaultMac('02:00:00:00:00:cc');
+      bal.addVip({ address: '192.0.2.44', port: 53, proto: 'udp' });
+      const drop = bal.trace({ src: '203.0.113.7', sport: 1, vip: parseVip('192.0.2.44:53/udp') });
+      assert.deepEqual([drop.action, drop.reason, drop.confirmedByKernel], ['DROP', 'slot_empty', true], `${name}: ${drop.steps.join(' | ')}`);
+      assert.equal(drop.steps.some((s) => /\(reason slot_empty\)/.test(s)), name === 'own', `${name}: the kernel's reason only where it counts one`);
+    } finally {
+      bal.close();
+      lb.close();
+    }
   }
 });

@@ -201,7 +201,10 @@ export class FakeDp implements Dataplane {
     const v = this.get(req.vip);
     const reals = [...v.reals.keys()];
     const real = reals.length ? reals[req.sport % reals.length] : null;
-    return { vip: formatVip(req.vip), real, action: real ? 'TX' : 'DROP', steps: ['VIP match', `ring slot ${req.sport % 65537}`], ringSlot: req.sport % 65537, confirmedByKernel: true };
+    return {
+      vip: formatVip(req.vip), real, action: real ? 'TX' : 'DROP', steps: ['VIP match', `ring slot ${req.sport % 65537}`], ringSlot: req.sport % 65537, confirmedByKernel: true,
+      ...(real ? {} : { reason: 'slot_empty' as const }),
+    };
   }
   changeLog() { return []; }
   flows(q: FlowQuery): FlowList {

@@ -153,6 +153,23 @@ test('the CLI end to end on a lab balancer', { timeout: 240_000 }, async (t) => 
     assert.equal(samples.find((s) => s.name === 'katran_real_packets_total' && s.labels.real === tr.real)?.value, 50);
     assert.ok((samples.find((s) => s.name === 'katran_xdp_packets_total' && s.labels.action === 'tx')?.value ?? 0) >= 50);
 
+    // Why it drops: a VIP without reals. trace names the reason, stats counts it (JSON, table, Prometheus).
+    ok(run('vip', 'add', '192.0.2.9:5353/udp'), 'vip without reals');
+    assert.equal(json(run('trace', `${src}:${sport}`, '192.0.2.9:5353/udp', '--json'), 'trace empty').reason, 'slot_empty');
+    const before0 = json(run('stats', '--once', '--interval', '100', '--json'), 'stats before').reasons.drop.slot_empty.packets;
+    const rep0 = await L.traffic({ flows: [{ proto: 'udp', src, sport, dst: '192.0.2.9', dport: 5353, count: 20 }], ratePps: 500, durationMs: 10_000 });
+    assert.deepEqual(rep0.errors, []);
+    await new Promise((r) => setTimeout(r, 200));
+    const why = json(run('stats', '--once', '--interval', '100', '--json'), 'stats reasons');
+    assert.equal(why.reasons.drop.slot_empty.packets - before0, 20, JSON.stringify(why.reasons.drop));
+    const sum = (o: Record<string, { packets: number }>): number => Object.values(o).reduce((n, x) => n + x.packets, 0);
+    assert.equal(sum(why.reasons.drop), why.xdp.drop.packets, 'drop reasons = XDP_DROP');
+    assert.equal(sum(why.reasons.pass), why.xdp.pass.packets, 'pass reasons = XDP_PASS');
+    assert.match(ok(run('stats', '--once', '--interval', '100'), 'stats table').out, /\nslot_empty\s+drop\s+.*ring slot empty/);
+    const p0 = parseExposition(ok(run('stats', '--prometheus', '--interval', '100'), 'prometheus reasons').out).samples;
+    assert.ok((p0.find((s) => s.name === 'katran_drop_packets_total' && s.labels.reason === 'slot_empty')?.value ?? 0) >= 20);
+    ok(run('vip', 'del', '192.0.2.9:5353/udp'), 'vip del');
+
     // config export | apply: dry run, a change, back, and onto a freshly attached balancer
     const exported = ok(run('config', 'export'), 'export').out;
     assert.equal(ok(cli(on, ['config', 'apply', '-'], exported), 'apply same').out, 'no changes: the balancer already matches the file\n');

@@ -17,8 +17,8 @@ function sampleReasons(): ReasonsSample {
   };
 }
 
-async function run(box: FakeBox, argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  const f = fakeDeps(box);
+async function run(box: FakeBox, argv: string[], o: Parameters<typeof fakeDeps>[1] = {}): Promise<{ code: number; out: string; err: string }> {
+  const f = fakeDeps(box, o);
   const code = await main(argv, f.deps);
   return { code, out: f.stdout.text, err: f.stderr.text };
 }
@@ -77,4 +77,33 @@ test('stats --prometheus: katran_drop_* and katran_pass_* by reason (every reaso
   const n = parseExposition((await run(box, ['stats', '--prometheus'])).out);
   assert.equal(n.samples.some((s) => /^katran_(drop|pass)_/.test(s.name)), false);
   assert.ok(n.samples.some((s) => s.name === 'katran_xdp_packets_total'));
+});
+
+test('doctor: the top drop reasons since the program was loaded, the busiest one\'s advice as the fix (info only)', async () => {
+  const probe = { probe: { readFile: () => null, readlink: () => null, readdir: () => null } };
+  const box = attachedBox();
+  box.reasons = sampleReasons();
+  const d = JSON.parse((await run(box, ['doctor', '--intf', 'veth-lb', '--json'], probe)).out);
+  const c = d.checks.find((x: { check: string }) => x.check === 'veth-lb drop reasons');
+  assert.equal(c.verdict, 'info');
+  assert.equal(c.detail, 'since the program was loaded: zero_mac 12 (default MAC unset)');
+  assert.match(c.fix, /^zero_mac: .*katran-tui mac set/);
+
+  box.reasons = { drop: sampleReasons().drop.map((r) => ({ ...r, packets: 0, bytes: 0, pps: 0, bps: 0 })), pass: sampleReasons().pass };
+  const z = JSON.parse((await run(box, ['doctor', '--intf', 'veth-lb', '--json'], probe)).out).checks.find((x: { check: string }) => x.check === 'veth-lb drop reasons');
+  assert.deepEqual([z.verdict, z.detail, z.fix], ['info', 'nothing dropped since the program was loaded', null]);
+
+  box.reasons = null;
+  const n = JSON.parse((await run(box, ['doctor', '--intf', 'veth-lb', '--json'], probe)).out).checks.find((x: { check: string }) => x.check === 'veth-lb drop reasons');
+  assert.match(n.detail, /not available for this program/);
+});
+
+test('trace names the reason of a DROP and what to check; --json carries it', async () => {
+  const box = attachedBox();
+  await run(box, ['vip', 'add', '192.0.2.1:80/tcp']);
+  const t = await run(box, ['trace', '203.0.113.5:40000', '192.0.2.1:80/tcp']);
+  assert.equal(t.code, 0, t.err);
+  assert.match(t.out, /-> 192\.0\.2\.1:80\/tcp: DROP \(slot_empty: ring slot empty\) \(ring slot 40000\)/);
+  assert.match(t.out, /what to check: the VIP has no real with weight > 0/);
+  assert.equal(JSON.parse((await run(box, ['trace', '203.0.113.5:40000', '192.0.2.1:80/tcp', '--json'])).out).reason, 'slot_empty');
 });

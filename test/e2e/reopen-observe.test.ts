@@ -13,6 +13,7 @@ import { attach, type AttachedBalancer } from '../../src/dataplane/balancer/atta
 import { detach } from '../../src/dataplane/balancer/detach.js';
 import { listBalancers } from '../../src/dataplane/balancer/list.js';
 import { observe, openPinned } from '../../src/dataplane/balancer/open.js';
+import { StatsSampler } from '../../src/dataplane/stats/stats.js';
 import { ReadOnlyError } from '../../src/dataplane/types.js';
 import { pinRoot } from '../helpers/env.js';
 import {
@@ -125,6 +126,10 @@ test('observe a Katran another process attached: found by its maps, read-only, t
     await lab.traffic({ flows: [{ proto: 'udp', src: lab.clientsV4[1], dst: U.address, dport: U.port, count: 7 }] });
     await settle();
     assert.equal(pair(h, 'stats', U.vipNum).v1, 7, 'the observer sees the counters move');
+    // The drop / pass reasons read through the read-only fds too (kt_reasons fits a kernel name).
+    const rs = new StatsSampler(h.maps, h.sizes).sample([], []);
+    assert.ok(rs.reasons, 'observed: kt_reasons found');
+    assert.equal(rs.reasons.pass.reduce((n, r) => n + r.packets, 0), rs.global.xdpPass.v1);
     assert.equal(sinkOf(lab, U.reals[0].address), 7);
 
     // Our wrapper refuses, and so does the kernel when asked directly through the read-only fds.

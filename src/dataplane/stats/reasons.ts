@@ -25,7 +25,8 @@ export class ReasonsReader {
     this.view = new DataView(this.reader.values.buffer, this.reader.values.byteOffset, this.reader.values.byteLength);
   }
 
-  private count(book: RateBook, got: number, row: number, name: string): CountStat {
+  /** Row `row` of the last read summed over CPUs: [packets, bytes] (0 past the rows read). */
+  private sum(got: number, row: number): [bigint, bigint] {
     let packets = 0n;
     let bytes = 0n;
     if (row < got) {
@@ -35,8 +36,27 @@ export class ReasonsReader {
         bytes += this.view.getBigUint64(base + c * this.stride + 8, true);
       }
     }
+    return [packets, bytes];
+  }
+
+  private count(book: RateBook, got: number, row: number, name: string): CountStat {
+    const [packets, bytes] = this.sum(got, row);
     const p = book.pair(name, packets, bytes);
     return { packets: p.v1, bytes: p.v2, pps: p.r1, bps: p.r2 * 8 };
+  }
+
+  /** Packets per reason, drop reasons then pass reasons (for the difference a single packet makes). */
+  packets(): bigint[] {
+    const got = this.reader.read(0, this.rows);
+    return [...DROP_REASONS.map((_, i) => this.sum(got, i)[0]), ...PASS_REASONS.map((_, i) => this.sum(got, REASONS.passBase + i)[0])];
+  }
+
+  /** The one reason that moved between two packets() reads, or null (none, or more than one). */
+  static moved(before: bigint[], after: bigint[]): DropReason | PassReason | null {
+    const moved = after.map((v, i) => (v !== before[i] ? i : -1)).filter((i) => i >= 0);
+    if (moved.length !== 1) return null;
+    const i = moved[0];
+    return i < DROP_REASONS.length ? DROP_REASONS[i] : PASS_REASONS[i - DROP_REASONS.length];
   }
 
   /** Every reason in DROP_REASONS / PASS_REASONS order, zero or not; call between book.begin() and end(). */

@@ -16,6 +16,7 @@ import { TestRunner, XDP_ACTION, mapFdById } from '../kernel/libbpf.js';
 import { InputError, ObjectMissingError } from '../errors.js';
 import { loadBalancer, type LoadedBalancer } from '../kernel/loader.js';
 import { BpfMap } from '../kernel/maps.js';
+import { ReasonsReader } from '../stats/reasons.js';
 import type { TraceRequest, TraceResult } from '../types.js';
 
 const ACTIONS: Record<number, TraceResult['action']> = {
@@ -109,6 +110,8 @@ interface LruHit {
 export class Tracer {
   private clone: LoadedBalancer | null = null;
   private runner: TestRunner | null = null;
+  /** The clone's own kt_reasons (null: the program has none). */
+  private reasons: ReasonsReader | null = null;
 
   constructor(private readonly handle: BalancerHandle) {}
 
@@ -125,6 +128,8 @@ export class Tracer {
     const cpus = this.handle.forwardingCpus.length ? this.handle.forwardingCpus : undefined;
     this.clone = loadBalancer(path, { reuse, forwardingCpus: cpus, lruSize: Math.max(16, (cpus?.length ?? 1) * 16) });
     this.runner = new TestRunner(this.clone.progFd, 2048, 'the trace clone of the balancer');
+    const rm = this.clone.maps.all.get(MAP.reasons);
+    this.reasons = rm ? new ReasonsReader(rm) : null;
     return this.clone;
   }
 
@@ -155,6 +160,7 @@ export class Tracer {
     let ringSlot: number | undefined;
     if (!matched) {
       steps.push(`no VIP ${id} (nor ${formatVip({ ...vipKey, port: 0 })}) in vip_map: the packet passes to the host's stack`);
+      result = { ...result, reason: 'no_vip' };
     } else {
       const { flags, vipNum } = vipMeta.decode(meta);
       steps.push(`VIP ${formatVip(matched)} in vip_map: vip_num ${vipNum}, flags ${vipFlagsToNames(flags).join(',') || 'none'}`);
@@ -192,23 +198,23 @@ export class Tracer {
       }
       if (idRouted && realIndex !== null && realIndex >= h.maps.reals.maxEntries) {
         steps.push(`real index ${realIndex} is beyond the reals map (${h.maps.reals.maxEntries}): dropped, counted as cid_unknown_real_dropped`);
-        result = { ...result, action: 'DROP' };
+        result = { ...result, action: 'DROP', reason: 'quic_unknown_real' };
       } else if (realIndex === 0) {
         steps.push('the slot is empty (the VIP has no real with weight > 0): dropped, counted as a CH drop');
-        result = { ...result, action: 'DROP', ringSlot };
+        result = { ...result, action: 'DROP', ringSlot, reason: 'slot_empty' };
       } else {
         const def = Buffer.alloc(h.maps.reals.valueBufferSize);
         const have = h.maps.reals.lookup(u32Key(realIndex), def);
         const real = have ? realDefinition.decode(def) : null;
         if (!real) {
           steps.push(`real index ${realIndex} holds no address: dropped, counted as a CH drop`);
-          result = { ...result, action: 'DROP', ringSlot };
+          result = { ...result, action: 'DROP', ringSlot, reason: 'real_missing' };
         } else {
           const mac = Buffer.alloc(h.maps.ctl.valueBufferSize);
           h.maps.ctl.lookup(u32Key(CTL_MAC_INDEX), mac);
           if (isZeroMac(mac) && this.ownObject()) {
             steps.push(`real ${real.address}, but the default MAC is all zero: katran-tui's program drops until one is set`);
-            result = { ...result, action: 'DROP', real: null, ringSlot };
+            result = { ...result, action: 'DROP', real: null, ringSlot, reason: 'zero_mac' };
           } else {
             // An IPv6 flow to an IPv4 real goes in IPIP too, as Katran does (docs/abi.md).
             steps.push(`encapsulated (${real.flags & 1 ? (src.family === 6 ? 'IP6IP6' : 'IPv4 in IPv6') : (src.family === 6 ? 'IPv6 in IPIP' : 'IPIP')}) to real ${real.address}`);
@@ -221,6 +227,7 @@ export class Tracer {
 
     // 2. The kernel's word, from a clone with its own LRUs and counters
     let confirmed = false;
+    let kernelReason: TraceResult['reason'];
     try {
       const c = this.ensureClone();
       const lrus = this.cloneLrus(c);
@@ -228,21 +235,26 @@ export class Tracer {
       const key = hit ? this.lastKey : null;
       if (hit && key) for (const m of lrus) m.update(key, hit.value);
       const frame = traceFrame(src.text, sport, vipKey.address, vipKey.port, vipKey.proto, syn, req.quic ? quicPayload(req.quic) : undefined);
+      const counted = this.reasons?.packets();
       const r = this.runner!.run(frame);
       const action = ACTIONS[r.retval] ?? 'ABORTED';
       const real = action === 'TX' ? encapDestination(r.data) : null;
+      // The program's own word on why (a DROP / PASS counts one reason in the clone's kt_reasons).
+      if (this.reasons && counted) kernelReason = ReasonsReader.moved(counted, this.reasons.packets()) ?? undefined;
       // Leave the clone's LRUs empty for the next trace.
       if (matched) {
         for (const m of lrus) for (const k of m.keys()) m.delete(k);
       }
-      confirmed = action === result.action && real === result.real;
-      steps.push(`kernel (prog_test_run on a clone with its own LRU and counters): ${action}${real ? ` to ${real}` : ''}${confirmed ? ' — agrees' : ' — DIFFERS from the userspace computation'}`);
+      confirmed = action === result.action && real === result.real && (!this.reasons || kernelReason === result.reason);
+      steps.push(`kernel (prog_test_run on a clone with its own LRU and counters): ${action}${real ? ` to ${real}` : ''}${kernelReason ? ` (reason ${kernelReason})` : ''}${confirmed ? ' — agrees' : ' — DIFFERS from the userspace computation'}`);
     } catch (e) {
       steps.push(`kernel confirmation unavailable: ${(e as Error).message}`);
     }
     const out: TraceResult = { vip: result.vip, real: result.real, action: result.action, steps, confirmedByKernel: confirmed };
     if (result.ringSlot !== undefined) out.ringSlot = result.ringSlot;
     if (quic) out.quic = quic;
+    const reason = this.reasons ? kernelReason : result.reason;
+    if (reason) out.reason = reason;
     return out;
   }
 
@@ -324,6 +336,7 @@ export class Tracer {
   close(): void {
     this.runner?.close();
     this.runner = null;
+    this.reasons = null;
     this.clone?.close();
     this.clone = null;
   }
