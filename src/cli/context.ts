@@ -29,6 +29,8 @@ export interface DemoOptions {
   durationS?: number;
   /** Packets per second over all the demo's VIPs (default DEMO_RATE.default). */
   ratePps?: number;
+  /** `demo --vlans`: the on-a-stick layout (clients on VLAN 573, reals through VLAN 574's gateway, one port). */
+  vlans?: boolean;
   intervalMs: number;
   noColor: boolean;
   interactive: boolean;

@@ -200,9 +200,10 @@ export function buildProgram(deps: CliDeps, run: { ctx?: Ctx; result?: number })
     .option('--duration <s>', 'stop after s seconds (without a terminal: run headless and print what each real received)')
     .option('--rate <pps>', `packets per second over all VIPs, swinging, with bursts of new connections (default ${DEMO_RATE.default})`)
     .option('--id <id>', 'run a separate demo lab beside the default one: links kt<id>b / kt<id>p, namespace kt-<id>-cl, its own pins and state (1-10 lowercase letters or digits; default: demo)')
+    .option('--vlans', 'one port, many VLANs, native mode: clients on VLAN 573, the reals reached through VLAN 574\'s gateway MAC, and some VIP traffic on VLAN 575, which the balancer does not parse')
     .action(async (_o, cmd: Command) => {
       const ctx = ctxOf(cmd);
-      const f = opts<{ duration?: string; rate?: string; id?: string }>(cmd);
+      const f = opts<{ duration?: string; rate?: string; id?: string; vlans?: boolean }>(cmd);
       const { parseIntIn } = await import('./validate.js');
       const durationS = f.duration !== undefined ? parseIntIn(f.duration, '--duration', 1, 86_400, ' (seconds)') : undefined;
       const ratePps = f.rate !== undefined ? parseIntIn(f.rate, '--rate', DEMO_RATE.min, DEMO_RATE.max, ' (packets per second)') : undefined;
@@ -212,7 +213,7 @@ export function buildProgram(deps: CliDeps, run: { ctx?: Ctx; result?: number })
       }
       ctx.requireRoot('demo');
       if (!deps.runDemo) throw new Error('the demo is not available in this build');
-      run.result = await deps.runDemo({ id: f.id, durationS, ratePps, intervalMs: ctx.common.intervalMs, noColor: ctx.common.noColor, interactive, out: deps.stdout, err: deps.stderr });
+      run.result = await deps.runDemo({ id: f.id, durationS, ratePps, vlans: !!f.vlans, intervalMs: ctx.common.intervalMs, noColor: ctx.common.noColor, interactive, out: deps.stdout, err: deps.stderr });
     });
 
   jsonOpt(program.command('doctor').description('checks of the box, each with a verdict and a fix'), 'print the checks as JSON')

@@ -1,7 +1,7 @@
 // vlan add / del / mac / list on a running balancer, and the --vlan / --vlan-mac options of attach.
 // Syntax from abi.ts, every rule in rules.ts / the planner: the CLI only parses and prints.
 import { Command, Option } from 'commander';
-import { formatMac, parseMac, parseVlan, parseVlanMapping, parseVlanOptions, formatVlan, type VlanMappingText } from '../dataplane/abi.js';
+import { formatMac, parseMac, parseVlan, parseVlanMapping, parseVlanAttach, formatVlan, type VlanMappingText } from '../dataplane/abi.js';
 import { VlanUnavailableError } from '../dataplane/types.js';
 import type { AttachRequest, Dataplane } from '../dataplane/types.js';
 import type { Ctx } from './context.js';
@@ -23,10 +23,7 @@ export function vlanAttachOptions(): Option[] {
 
 /** --vlan / --vlan-mac into the attach request (syntax only; the rules run in the dataplane before anything is attached). */
 export function addVlansToRequest(req: AttachRequest, vlans: string[] | undefined, macs: string[] | undefined): void {
-  if (!vlans?.length && !macs?.length) return;
-  const p = parseVlanOptions(vlans ?? [], macs ?? []);
-  req.vlans = p.vlans;
-  req.vlanMacs = [...p.macs.keys()];
+  Object.assign(req, parseVlanAttach(vlans ?? [], macs ?? []));
 }
 
 /** One line per mapping, as the header and `vlan list` say it. */

@@ -731,6 +731,13 @@ export function parseVlanOptions(vlans: string[], macs: string[]): { vlans: Vlan
   return { vlans: rows, macs: macOf };
 }
 
+/** The --vlan / --vlan-mac options (or the console's attach form fields) as an attach request's `vlans` / `vlanMacs`; none given: {}. */
+export function parseVlanAttach(vlans: string[], macs: string[]): { vlans?: VlanMappingText[]; vlanMacs?: string[] } {
+  if (!vlans.length && !macs.length) return {};
+  const p = parseVlanOptions(vlans, macs);
+  return { vlans: p.vlans, vlanMacs: [...p.macs.keys()] };
+}
+
 /** kt_vlan_key (kt_vlan_pairs): outer u16 @0, inner u16 @2 (host order). */
 export const vlanKey = {
   size: SIZES.vlanKey,

@@ -5,13 +5,18 @@
 // attached natively there with the lab's default MAC (the peer's), its own pin root and state
 // directory (never the operator's), four VIPs with reals of different weights, and the kernel
 // traffic generator (src/lab/generator.ts, --rate pps, default 100k) whose per-VIP rates swing over
-// time with bursts of new connections. Quitting the console (or the end of --duration) tears
+// time with bursts of new connections. With --vlans the same on one port with VLANs, the seed's
+// "load balancer on a stick" (DEMO_VLANS): the generator tags the client traffic VLAN 573 (its
+// live frames skip the lab switch's tc tagger, so it writes the tag itself), the balancer sends it
+// back on VLAN 574 to that VLAN's gateway MAC, the sink counts it per VLAN and checks the MAC; a
+// little VIP traffic arrives on VLAN 575, which the balancer does not parse (it passes, counted:
+// the console's VLAN panel marks it). Quitting the console (or the end of --duration) tears
 // everything down; leftovers of a crashed demo are removed at the next start. The demo touches no
 // interface it did not create.
 import { existsSync, rmSync } from 'node:fs';
 import { setTimeout as delay } from 'node:timers/promises';
-import { DEFAULT_HASH, formatVip, parseVip } from '../dataplane/abi.js';
-import type { Dataplane, Host } from '../dataplane/types.js';
+import { DEFAULT_HASH, formatVip, parseVip, parseVlan, type VlanMappingText } from '../dataplane/abi.js';
+import type { Dataplane, Host, VlanStat } from '../dataplane/types.js';
 import { DEMO_RATE, type DemoOptions, type Out } from '../cli/context.js';
 import { createHost } from '../dataplane/balancer/host.js';
 import { table } from '../cli/format.js';
@@ -50,6 +55,24 @@ export const DEMO_VIPS: DemoVip[] = [
     reals: [{ address: '2001:db8:e::11', weight: 1 }, { address: '2001:db8:e::12', weight: 3 }] },
 ];
 
+/**
+ * demo --vlans: client traffic arrives tagged `clients`, leaves tagged `reals` to that VLAN's
+ * gateway MAC; a share of VIP traffic arrives on `unparsed`, a VLAN the balancer is not told of.
+ */
+export const DEMO_VLANS = {
+  clients: '573',
+  reals: '574',
+  gateway: '02:00:5e:00:05:74',
+  unparsed: '575',
+  /** Weight of the unparsed VLAN's stream beside the VIPs' (whose shares add up to 1). */
+  unparsedShare: 0.02,
+} as const;
+
+/** The demo's one mapping, as attach --vlan 573:574 --vlan-mac 574=GW says it. */
+export function demoVlanMappings(): VlanMappingText[] {
+  return [{ ingress: DEMO_VLANS.clients, egress: DEMO_VLANS.reals, mac: DEMO_VLANS.gateway }];
+}
+
 /** Every BURST_EVERY_MS, for BURST_MS, the TCP VIPs' new connections (SYNs) go up tenfold. */
 const BURST_EVERY_MS = 25_000;
 const BURST_MS = 2_000;
@@ -61,21 +84,26 @@ const SYN_SHARE = 0.1;
  * 4 clients x 64 ports) and a new-connection stream (SYNs cycling over many 5-tuples); a UDP VIP
  * one stream of 4 clients x 64 ports.
  */
-export function demoStreams(): GenStream[] {
-  return DEMO_VIPS.flatMap((v): GenStream[] => {
+export function demoStreams(o: { vlans?: boolean } = {}): GenStream[] {
+  const tag = o.vlans ? { vlan: { vid: parseVlan(DEMO_VLANS.clients).outer } } : {};
+  const streams = DEMO_VIPS.flatMap((v): GenStream[] => {
     const key = parseVip(v.vip);
     const v6 = key.address.includes(':');
-    const est: GenStream = { proto: key.proto === 'udp' ? 'udp' : 'tcp-ack', dst: key.address, dport: key.port, clients: 4, ports: 64, sportBase: 20000 };
+    const est: GenStream = { proto: key.proto === 'udp' ? 'udp' : 'tcp-ack', dst: key.address, dport: key.port, clients: 4, ports: 64, sportBase: 20000, ...tag };
     if (key.proto === 'udp') return [est];
-    return [est, { proto: 'tcp-syn', dst: key.address, dport: key.port, clients: v6 ? 4000 : 254, ports: 200, sportBase: 30000 }];
+    return [est, { proto: 'tcp-syn', dst: key.address, dport: key.port, clients: v6 ? 4000 : 254, ports: 200, sportBase: 30000, ...tag }];
   });
+  if (!o.vlans) return streams;
+  // VIP traffic on a VLAN the balancer does not parse: it passes to the host unbalanced.
+  const k = parseVip(DEMO_VIPS[1].vip);
+  return [...streams, { proto: 'udp', dst: k.address, dport: k.port, clients: 4, ports: 16, sportBase: 50000, vlan: { vid: parseVlan(DEMO_VLANS.unparsed).outer } }];
 }
 
 /**
  * Rate and stream weights at `elapsedMs`: each VIP swings between 10% and 100% of its share on its
  * own period and phase, and every 25 s the TCP VIPs' SYNs burst tenfold for 2 s. The total follows.
  */
-export function demoPlan(ratePps: number, elapsedMs: number): { ratePps: number; weights: number[]; burst: boolean } {
+export function demoPlan(ratePps: number, elapsedMs: number, o: { vlans?: boolean } = {}): { ratePps: number; weights: number[]; burst: boolean } {
   const burst = elapsedMs % BURST_EVERY_MS >= BURST_EVERY_MS - BURST_MS;
   const weights: number[] = [];
   DEMO_VIPS.forEach((v, i) => {
@@ -83,6 +111,7 @@ export function demoPlan(ratePps: number, elapsedMs: number): { ratePps: number;
     if (parseVip(v.vip).proto === 'udp') weights.push(w);
     else weights.push(w * (1 - SYN_SHARE), w * SYN_SHARE * (burst ? 10 : 1));
   });
+  if (o.vlans) weights.push(DEMO_VLANS.unparsedShare);
   const total = weights.reduce((a, b) => a + b, 0);
   return { ratePps: Math.max(1, Math.round(ratePps * total)), weights, burst };
 }
@@ -116,12 +145,12 @@ function configure(dp: Dataplane): void {
 }
 
 /** The generator in the lab namespace with the demo's streams, re-planned every 500 ms. */
-function startTraffic(lab: Lab, ratePps: number, durationMs: number): { stop(): Promise<GenReport | null> } {
-  const plan0 = demoPlan(ratePps, 0);
-  const gen = startLabGenerator(lab, { streams: demoStreams().map((st, i) => ({ ...st, weight: plan0.weights[i] })), ratePps: plan0.ratePps, durationMs });
+function startTraffic(lab: Lab, ratePps: number, durationMs: number, vlans: boolean): { stop(): Promise<GenReport | null> } {
+  const plan0 = demoPlan(ratePps, 0, { vlans });
+  const gen = startLabGenerator(lab, { streams: demoStreams({ vlans }).map((st, i) => ({ ...st, weight: plan0.weights[i] })), ratePps: plan0.ratePps, durationMs });
   const t0 = Date.now();
   const timer = setInterval(() => {
-    const p = demoPlan(ratePps, Date.now() - t0);
+    const p = demoPlan(ratePps, Date.now() - t0, { vlans });
     gen.setWeights(p.weights);
     gen.setRate(p.ratePps);
   }, 500);
@@ -161,11 +190,17 @@ export async function runDemo(o: DemoOptions): Promise<number> {
     process.on('SIGTERM', onSignal);
   }
   try {
-    lab = labMod.createLab({ id, clients: 4 });
+    const vlans = !!o.vlans;
+    lab = labMod.createLab({ id, clients: 4, vlan: vlans });
     say(o.err, `katran-tui demo: lab ${lab.ns} with ${lab.intf} (balancer, root namespace) <-> ${lab.peer} (sink, ${lab.ns}); pins ${pinRoot}, state ${stateDir}`);
     host = createHost({ pinRoot, stateDir });
-    const { dataplane, result } = host.attach({ intf: lab.intf, defaultMac: lab.defaultMac, mode: 'native' });
+    // --vlans: the sink checks that what comes back on VLAN 574 goes to 574's gateway MAC.
+    if (vlans) lab.vlan!.setGatewayMac(parseVlan(DEMO_VLANS.reals), DEMO_VLANS.gateway);
+    const { dataplane, result } = host.attach({
+      intf: lab.intf, defaultMac: lab.defaultMac, mode: 'native', ...(vlans ? { vlans: demoVlanMappings(), vlanMacs: [DEMO_VLANS.reals] } : {}),
+    });
     for (const w of result.warnings) say(o.err, `katran-tui demo: ${w}`);
+    if (vlans) say(o.err, `katran-tui demo: here the lab's switch turned tx VLAN offload off on ${lab.peer} (in ${lab.ns}), and the generator writes its tags into the frames`);
     const dp = dataplane ?? host.open(lab.intf);
     try {
       configure(dp);
@@ -174,7 +209,8 @@ export async function runDemo(o: DemoOptions): Promise<number> {
     }
     const durationMs = o.durationS !== undefined ? o.durationS * 1000 : 3_600_000;
     const ratePps = o.ratePps ?? DEMO_RATE.default;
-    traffic = startTraffic(lab, ratePps, durationMs);
+    traffic = startTraffic(lab, ratePps, durationMs, vlans);
+    if (vlans) say(o.err, `katran-tui demo: VLANs on one port, native mode: clients on VLAN ${DEMO_VLANS.clients}, reals through VLAN ${DEMO_VLANS.reals}'s gateway ${DEMO_VLANS.gateway}; VIP traffic on VLAN ${DEMO_VLANS.unparsed} too, which the balancer does not parse`);
 
     if (o.interactive) {
       const { withWorkerHost } = await import('../dataplane/worker/client.js');
@@ -189,6 +225,7 @@ export async function runDemo(o: DemoOptions): Promise<number> {
       say(o.err, generatorLine(await traffic.stop()));
       await delay(300); // the last packets reach the sink
       report(o.out, lab);
+      if (vlans) vlanReport(o.out, lab, host);
     }
     return interrupted ? 130 : 0;
   } finally {
@@ -230,4 +267,35 @@ function report(out: Out, lab: Lab): void {
   }
   out.write(`${table(['VIP', 'REAL', 'WEIGHT', 'EXPECTED', 'RECEIVED', 'SHARE'], rows)}\n`);
   out.write(`total received by the reals: ${total} packets\n`);
+}
+
+/**
+ * demo --vlans, after the table: what the sink received per egress VLAN (and whether it went to that
+ * VLAN's gateway MAC), then the balancer's own per-VLAN counters (kt_vlan_stats).
+ */
+function vlanReport(out: Out, lab: Lab, host: Host): void {
+  const byVlan = new Map<string, { packets: number; wrongMac: number }>();
+  for (const c of lab.vlan!.counts()) {
+    const k = c.vlan.inner ? `${c.vlan.outer}.${c.vlan.inner}` : String(c.vlan.outer);
+    const t = byVlan.get(k) ?? { packets: 0, wrongMac: 0 };
+    t.packets += c.packets;
+    t.wrongMac += c.wrongMac;
+    byVlan.set(k, t);
+  }
+  const total = lab.sinkCounts().reduce((a, c) => a + c.packets, 0);
+  const tagged = [...byVlan.values()].reduce((a, t) => a + t.packets, 0);
+  for (const [vlan, t] of byVlan) {
+    const gw = vlan === DEMO_VLANS.reals ? `its gateway ${DEMO_VLANS.gateway}` : 'its gateway';
+    out.write(`VLAN ${vlan} (out): ${t.packets} packets to the reals, ${t.packets - t.wrongMac} to ${gw}, ${t.wrongMac} to another MAC\n`);
+  }
+  out.write(`untagged frames to the reals: ${total - tagged}\n`);
+  let stats: VlanStat[] | null | undefined;
+  const dp = host.open(lab.intf);
+  try { stats = dp.sample().vlans; } finally { dp.close(); }
+  for (const v of stats ?? []) {
+    const name = v.vlan ?? 'other 802.1ad pairs';
+    const what = v.configured ? `in -> ${demoVlanMappings().find((m) => m.ingress === v.vlan)?.egress ?? '?'}` : 'not configured';
+    const tail = v.configured ? '' : `: VIP traffic the balancer does not parse (katran-tui vlan add ${name} would balance it)`;
+    out.write(`VLAN ${name} (${what}): in ${v.in.packets}, balanced ${v.balanced.packets}, passed ${v.passed.packets} packets${tail}\n`);
+  }
 }

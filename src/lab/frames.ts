@@ -101,6 +101,42 @@ export function buildFrame(s: FrameSpec): Buffer {
   return Buffer.concat([eth, ip, l4]);
 }
 
+/**
+ * VLAN tags in front of a lab frame's ethertype, the way a trunk port sends it: one 802.1Q tag
+ * (TPID 0x8100), or an 802.1ad pair (outer TPID 0x88a8 by default, or 0x8100; inner 0x8100).
+ * The lab's switch (vlan.ts) and the traffic generator (generator.ts) both tag with this.
+ */
+export interface LabVlanTag {
+  vid: number;
+  /** 802.1ad: the inner (customer) VID; the outer is `vid`. */
+  inner?: number;
+  /** Outer TPID of a pair: 0x88a8 (default) or 0x8100. */
+  outerTpid?: number;
+  /** Priority (PCP, 0-7) and drop-eligible bit, on every tag. */
+  pcp?: number;
+  dei?: boolean;
+}
+
+/** The tag's TPIDs and TCIs, outer first (one entry for 802.1Q, two for 802.1ad); a bad tag throws. */
+export function vlanTags(tag: LabVlanTag): { tpid: number; tci: number }[] {
+  for (const id of [tag.vid, ...(tag.inner === undefined ? [] : [tag.inner])]) {
+    if (!Number.isInteger(id) || id < 1 || id > 4094) throw new RangeError(`lab VLAN ${id}: expected 1..4094`);
+  }
+  if (tag.pcp !== undefined && !(Number.isInteger(tag.pcp) && tag.pcp >= 0 && tag.pcp <= 7)) throw new RangeError(`lab VLAN PCP ${tag.pcp}: expected 0..7`);
+  if (tag.outerTpid !== undefined && tag.outerTpid !== 0x88a8 && tag.outerTpid !== 0x8100) throw new RangeError(`lab VLAN outer TPID ${tag.outerTpid}: expected 0x88a8 or 0x8100`);
+  const bits = ((tag.pcp ?? 0) & 7) << 13 | (tag.dei ? 1 << 12 : 0);
+  if (!tag.inner) return [{ tpid: 0x8100, tci: bits | tag.vid }];
+  return [{ tpid: tag.outerTpid ?? 0x88a8, tci: bits | tag.vid }, { tpid: 0x8100, tci: bits | tag.inner }];
+}
+
+/** The frame with the tag(s) inserted after the MACs (4 bytes each); the rest is untouched. */
+export function tagFrame(frame: Buffer, tag: LabVlanTag): Buffer {
+  const tags = vlanTags(tag);
+  const t = Buffer.alloc(4 * tags.length);
+  tags.forEach((x, i) => { t.writeUInt16BE(x.tpid, 4 * i); t.writeUInt16BE(x.tci, 4 * i + 2); });
+  return Buffer.concat([frame.subarray(0, 12), t, frame.subarray(12)]);
+}
+
 export function familyOf(address: string): 4 | 6 {
   return isIP(address) === 6 ? 6 : 4;
 }

@@ -13,7 +13,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { parseIp } from '../dataplane/abi.js';
-import { buildFrame, TCP_FLAGS } from './frames.js';
+import { buildFrame, tagFrame, vlanTags, TCP_FLAGS, type LabVlanTag } from './frames.js';
 
 /** One kind of traffic: a VIP, a protocol, and the flows it cycles over. */
 export interface GenStream {
@@ -35,6 +35,11 @@ export interface GenStream {
    * floor program only swaps MACs, so what it sends back is what the sink counts as for a real.
    */
   encapTo?: string;
+  /**
+   * Send the frames tagged (802.1Q, or an 802.1ad pair) as a trunk port would: live frames do not
+   * pass the lab switch's tc egress tagger, so the tag is written into the template itself.
+   */
+  vlan?: LabVlanTag;
 }
 
 export interface GenSpec {
@@ -119,7 +124,7 @@ export function streamConfig(spec: Pick<GenSpec, 'srcMac' | 'dstMac' | 'clientV4
   if (!(s.dport >= 1 && s.dport <= 65535)) throw new RangeError(`stream to ${s.dst}: port ${s.dport} out of range (1-65535)`);
   const tcp = s.proto !== 'udp';
   const headers = 14 + (v6 ? 40 : 20) + (tcp ? 20 : 8);
-  const payloadLen = Math.max(0, Math.floor(s.size ?? headers) - headers - (s.encapTo ? (v6 ? 40 : 20) : 0));
+  const payloadLen = Math.max(0, Math.floor(s.size ?? headers) - headers - (s.encapTo ? (v6 ? 40 : 20) : 0) - (s.vlan ? 4 * vlanTags(s.vlan).length : 0));
   let frame = buildFrame({
     srcMac: spec.srcMac, dstMac: spec.dstMac, src: client.text, dst: dst.text, sport: sportBase, dport: s.dport,
     proto: tcp ? 'tcp' : 'udp', tcpFlags: s.proto === 'tcp-syn' ? TCP_FLAGS.SYN : TCP_FLAGS.ACK, payload: Buffer.alloc(payloadLen, 0x6b),
@@ -130,6 +135,10 @@ export function streamConfig(spec: Pick<GenSpec, 'srcMac' | 'dstMac' | 'clientV4
     if (outer.family !== dst.family) throw new RangeError(`stream to ${s.dst}: encapsulation to ${s.encapTo} is of the other family`);
     frame = encapsulate(frame, outer.bytes, client.bytes);
     shift = v6 ? 40 : 20;
+  }
+  if (s.vlan) {
+    frame = tagFrame(frame, s.vlan);
+    shift += 4 * vlanTags(s.vlan).length;
   }
   const len = Math.max(64, (frame.length + 7) & ~7);
   if (len > GEN_CFG.maxFrame) throw new RangeError(`stream to ${s.dst}: frame of ${len} bytes exceeds ${GEN_CFG.maxFrame}`);

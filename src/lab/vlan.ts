@@ -11,19 +11,11 @@ import {
 } from '../dataplane/kernel/libbpf.js';
 import { bundledObject } from '../dataplane/kernel/paths.js';
 import { inNetns } from './libc.js';
+import { vlanTags, type LabVlanTag } from './frames.js';
 import { InterfaceMissingError, NotABalancerError, ObjectMissingError } from '../dataplane/errors.js';
 
-/** The tags the switch puts on client traffic: one 802.1Q tag, or an 802.1ad pair (outer.inner). */
-export interface LabVlanTag {
-  vid: number;
-  /** 802.1ad: the inner (customer) VID; the outer is `vid`. */
-  inner?: number;
-  /** Outer TPID of a pair: 0x88a8 (default) or 0x8100. */
-  outerTpid?: number;
-  /** Priority (PCP, 0-7) and drop-eligible bit, on every tag. */
-  pcp?: number;
-  dei?: boolean;
-}
+/** The tags the switch puts on client traffic (frames.ts: the generator tags its frames the same way). */
+export type { LabVlanTag } from './frames.js';
 
 export interface LabVlanCount {
   vlan: VlanKey;
@@ -77,13 +69,10 @@ export function createVlanSwitch(o: { ns: string; peer: string; sink: BpfObject;
       setClientVlan(tag) {
         const v = Buffer.alloc(8);
         if (tag) {
-          const bits = ((tag.pcp ?? 0) & 7) << 13 | (tag.dei ? 1 << 12 : 0);
-          for (const id of [tag.vid, tag.inner ?? 1]) {
-            if (!Number.isInteger(id) || id < 1 || id > 4094) throw new Error(`lab VLAN ${id}: expected 1..4094`);
-          }
-          v.writeUInt16LE(tag.inner ? (tag.outerTpid ?? 0x88a8) : 0x8100, 0);
-          v.writeUInt16LE(bits | tag.vid, 2);
-          v.writeUInt16LE(tag.inner ? bits | tag.inner : 0, 4);
+          const [outer, inner] = vlanTags(tag);
+          v.writeUInt16LE(outer.tpid, 0);
+          v.writeUInt16LE(outer.tci, 2);
+          v.writeUInt16LE(inner?.tci ?? 0, 4);
         }
         mapUpdate(cfgFd, Buffer.alloc(4), v, 0, 'map vlan_tagger_cfg');
       },

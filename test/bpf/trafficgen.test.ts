@@ -62,3 +62,45 @@ test('trafficgen: every flow of the cycle is the builder\'s frame of that flow, 
     unpin();
   }
 });
+
+test('trafficgen: a stream with a VLAN option sends its frames tagged (802.1Q, 802.1ad), the tag bytes in front of the ethertype, every flow\'s checksums right', async (t) => {
+  if (!(await requireBpf(t))) return;
+  const unpin = pinToCpu(0);
+  const obj = BpfObject.open(bundledObject('trafficgen'));
+  try {
+    obj.load();
+    const run = new TestRunner(obj.program('trafficgen')!.fd, 256, 'trafficgen');
+    const cfgFd = obj.map('gen_cfg')!.fd;
+    // Tag bytes written out by hand (TPID, then PCP:3 DEI:1 VID:12, big-endian), not by the code under test.
+    const cases: { s: GenStream; tag: number[] }[] = [
+      // 573 = 0x23d; PCP 5 -> 0xa000; DEI -> 0x1000
+      { s: { proto: 'tcp-syn', dst: '192.0.2.30', dport: 80, clients: 2, ports: 3, vlan: { vid: 573, pcp: 5, dei: true } }, tag: [0x81, 0x00, 0xb2, 0x3d] },
+      { s: { proto: 'udp', dst: '2001:db8:f::31', dport: 53, clients: 3, ports: 2, vlan: { vid: 100, inner: 573 } }, tag: [0x88, 0xa8, 0x00, 0x64, 0x81, 0x00, 0x02, 0x3d] },
+      { s: { proto: 'udp', dst: '192.0.2.31', dport: 53, clients: 2, ports: 2, size: 100, vlan: { vid: 100, inner: 574, outerTpid: 0x8100, pcp: 7 } }, tag: [0x81, 0x00, 0xe0, 0x64, 0x81, 0x00, 0xe2, 0x3e] },
+    ];
+    for (const { s, tag } of cases) {
+      const c = streamConfig(base, s);
+      mapUpdate(cfgFd, Buffer.alloc(4), c.cfg);
+      const untagged = (k: number): Buffer => {
+        const e = expected({ ...s, size: s.size === undefined ? undefined : s.size - tag.length }, k, c.frame.length);
+        return Buffer.concat([e.subarray(0, 12), Buffer.from(tag), e.subarray(12)]).subarray(0, c.frame.length);
+      };
+      const garbage = Buffer.alloc(c.frame.length, 0x5a);
+      const first = run.run(garbage);
+      assert.equal(first.retval, XDP_ACTION.TX);
+      let k0 = -1;
+      for (let k = 0; k < c.flows && k0 < 0; k++) if (first.data.equals(untagged(k))) k0 = k;
+      assert.ok(k0 >= 0, `the first tagged frame to ${s.dst} is one of its flows: ${first.data.toString('hex')}`);
+      assert.deepEqual([...first.data.subarray(12, 12 + tag.length)], tag, 'the tag bytes');
+      for (let i = 1; i <= c.flows + 1; i++) {
+        const k = (k0 + i) % c.flows;
+        assert.deepEqual(run.run(garbage).data, untagged(k), `${s.proto} to ${s.dst} tagged, flow ${k}`);
+      }
+    }
+    assert.throws(() => streamConfig(base, { proto: 'udp', dst: '192.0.2.31', dport: 53, vlan: { vid: 4095 } }), /lab VLAN 4095: expected 1\.\.4094/);
+    run.close();
+  } finally {
+    obj.close();
+    unpin();
+  }
+});

@@ -7,7 +7,7 @@ import { existsSync, rmSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { cleanupLab, labNames } from '../../src/lab/lab.js';
-import { DEMO_VIPS, demoPaths } from '../../src/lab/demo.js';
+import { DEMO_VIPS, DEMO_VLANS, demoPaths } from '../../src/lab/demo.js';
 import { labId, requireLab } from './fixture.js';
 
 const bin = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'bin', 'katran-tui');
@@ -73,6 +73,50 @@ test('demo: leftovers of a crashed demo are removed at the next start; without a
     assert.equal(bad.stderr, 'katran-tui: bad demo --id "Bad-Id": use 1-10 lowercase letters or digits\n');
     const help = spawnSync(process.execPath, [bin, 'demo', '--help'], { encoding: 'utf8', timeout: 30_000 });
     assert.match(help.stdout, /--id <id>\s+run a separate demo lab beside the default one/);
+  } finally {
+    cleanupLab(id);
+    rmSync(pinRoot, { recursive: true, force: true });
+    rmSync(stateDir, { recursive: true, force: true });
+  }
+});
+
+test('demo --vlans runs headless: the same table and total, then per-VLAN lines: every packet reached the reals on VLAN 574 to its gateway MAC; VLAN 575 passed unbalanced', { timeout: 120_000 }, async (t) => {
+  if (!(await requireLab(t))) return;
+  const id = labId('w');
+  const { pinRoot, stateDir } = demoPaths(id);
+  try {
+    const r = spawnSync(process.execPath, [bin, 'demo', '--vlans', '--duration', '8', '--rate', '20000', '--id', id], {
+      encoding: 'utf8', timeout: 90_000, stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    assert.equal(r.status, 0, `exit ${r.status}: ${r.stderr}`);
+    assert.match(r.stderr, /VLANs on one port, native mode: clients on VLAN 573, reals through VLAN 574's gateway 02:00:5e:00:05:74/);
+    const lines = r.stdout.split('\n');
+    const at = lines.findIndex((l) => l.startsWith('total received by the reals:'));
+    assert.ok(at > 0, r.stdout);
+    const rows = lines.slice(1, at).map((l) => l.trim().split(/\s+/)).filter((c) => c.length === 6);
+    const reals = DEMO_VIPS.flatMap((v) => v.reals);
+    assert.equal(rows.length, reals.length, r.stdout);
+    for (const x of reals) assert.ok(Number(rows.find((c) => c[1] === x.address)?.[4]) > 0, `${x.address} received traffic: ${r.stdout}`);
+    const total = Number(/^total received by the reals: (\d+) packets$/m.exec(r.stdout)?.[1]);
+    assert.ok(total > 0, r.stdout);
+    // the per-VLAN lines come after the total line, which stays as it was
+    const after = lines.slice(at + 1).join('\n');
+    const out = new RegExp(`^VLAN ${DEMO_VLANS.reals} \\(out\\): (\\d+) packets to the reals, (\\d+) to its gateway ${DEMO_VLANS.gateway}, (\\d+) to another MAC$`, 'm').exec(after);
+    assert.ok(out, r.stdout);
+    assert.equal(Number(out[1]), total, 'every packet the reals received came back on VLAN 574');
+    assert.equal(Number(out[2]), total, 'all of them to VLAN 574\'s gateway MAC');
+    assert.equal(Number(out[3]), 0);
+    assert.match(after, /^untagged frames to the reals: 0$/m);
+    assert.doesNotMatch(after, /^VLAN (?!574 )\S+ \(out\)/m, 'nothing came back on another VLAN');
+    // the balancer's own counters (kt_vlan_stats)
+    const a = new RegExp(`^VLAN ${DEMO_VLANS.clients} \\(in -> ${DEMO_VLANS.reals}\\): in (\\d+), balanced (\\d+), passed (\\d+) packets$`, 'm').exec(after);
+    assert.ok(a, r.stdout);
+    assert.ok(Number(a[2]) >= total, `balanced ${a[2]} >= received ${total}`);
+    assert.equal(Number(a[1]), Number(a[2]) + Number(a[3]));
+    const u = new RegExp(`^VLAN ${DEMO_VLANS.unparsed} \\(not configured\\): in (\\d+), balanced (\\d+), passed (\\d+) packets: VIP traffic the balancer does not parse \\(katran-tui vlan add 575 would balance it\\)$`, 'm').exec(after);
+    assert.ok(u, `${r.stdout}\n${r.stderr}`);
+    assert.ok(Number(u[1]) > 0 && Number(u[1]) === Number(u[3]) && Number(u[2]) === 0, u[0]);
+    assert.ok(!existsSync(pinRoot) && !existsSync(stateDir), 'torn down');
   } finally {
     cleanupLab(id);
     rmSync(pinRoot, { recursive: true, force: true });

@@ -553,7 +553,6 @@ export class FakeDataplane implements Dataplane {
 
   /** VLAN mappings, changed through the real planner. */
   readonly vlanTable = new FakeVlans();
-
   /**
    * Per ingress VLAN ("573", "100.573"), packets per second the fake's kt_vlan_stats count from the
    * next sample on: balanced (a mapping's) and passed (an unconfigured VLAN's VIP traffic).
@@ -796,10 +795,14 @@ export class FakeHost implements Host {
     const mode = req.mode ?? 'auto';
     const summary = [`load the bundled balancer and attach it to ${req.intf} (${mode})`, `default gateway MAC ${macText}`];
     if (req.hcIntf) summary.push(`healthchecker on ${req.hcIntf} (tc egress)`);
+    // The VLAN rules before anything is attached (the real planner: its refusal, its summary).
+    const vlans = new FakeVlans();
+    if (req.vlans?.length || req.vlanMacs?.length) summary.push(...vlans.setAll(macText, req.vlans ?? [], req.vlanMacs ?? [], false).summary);
     const warnings = ifc.defaultRoute ? [`${req.intf} carries the default route: a mistake here can cut this box off`] : [];
     if (o?.dryRun) return { dataplane: null, result: { applied: false, summary, warnings } };
     this.attaches.push(req);
     const d = new FakeDataplane({ intf: req.intf, defaultMac: macText, healthcheck: !!req.hcIntf });
+    d.vlanTable.rows = vlans.rows;
     this.dps.push(d);
     ifc.xdp = { progId: 42, mode: mode === 'generic' ? 'generic' : 'native', name: 'balancer_ingress', katranAbi: true, ours: true };
     return { dataplane: d, result: { applied: true, summary, warnings } };

@@ -14,6 +14,7 @@ import { basename } from 'node:path';
 import { Balancer, balancerStateDir } from './balancer.js';
 import { pendingChangeOf, StateStore } from '../control/state.js';
 import type { FaultHook } from '../control/reconciler.js';
+import { vlanSummary } from '../control/planner.js';
 import type { BalancerHandle } from '../kernel/handle.js';
 import { listInterfaces } from '../kernel/interfaces.js';
 import { attach, checkAttach } from './attach.js';
@@ -73,11 +74,12 @@ export class LibbpfHost implements Host {
 
   attach(req: AttachRequest, o: ChangeOptions = {}): { dataplane: Dataplane | null; result: ChangeResult } {
     // VLAN rules first: a refusal leaves nothing attached.
-    if (req.vlans?.length || req.vlanMacs?.length) checkVlanMappings(req.vlans ?? [], formatMac(parseMac(req.defaultMac)), req.vlanMacs ?? []);
+    const vlans = req.vlans?.length || req.vlanMacs?.length ? checkVlanMappings(req.vlans ?? [], formatMac(parseMac(req.defaultMac)), req.vlanMacs ?? []) : [];
     const mode = req.mode ?? 'auto';
     const summary = [`load ${req.balancerProg ?? 'the bundled balancer'} and attach it to ${req.intf} (XDP ${mode}), default MAC ${req.defaultMac}, pins under ${this.o.pinRoot}/${req.intf}`];
     if (req.hcIntf || req.healthcheckerProg) summary.push(`attach the healthcheck program ${req.healthcheckerProg ?? '(bundled)'} at ${req.hcIntf ?? req.intf} egress`);
     if (o.dryRun) {
+      summary.push(...vlanSummary([], vlans));
       const warnings = [...checkAttach({ ...req, pinRoot: this.o.pinRoot }), ...this.offloadWarnings(req.intf, req.vlans ?? [])];
       return { dataplane: null, result: { applied: false, summary, warnings } };
     }

@@ -1,9 +1,10 @@
 // Two header lines: where we are (interface, mode, program, since, CPUs, MAC) and the state
 // (badges first so they survive truncation, then interval, sample age, capacity).
 import { Box, Text } from 'ink';
-import type { BalancerInfo, RunTime, StatsSample } from '../../dataplane/types.js';
+import type { BalancerInfo, RunTime, StatsSample, VlanMappingText } from '../../dataplane/types.js';
 import { fmtDuration, fmtInterval, fmtMac, fmtPct } from '../format.js';
 import { fallbackAlarm } from '../model/health.js';
+import { vlanHeaderLine } from '../model/vlans.js';
 import { useTheme } from '../theme.js';
 import { headerReason } from '../model/reasons.js';
 
@@ -14,6 +15,13 @@ export interface HeaderProps {
   paused: boolean;
   now: number;
   width: number;
+  /** The VLAN mappings: a third line when there are some (headerLines says how many lines). */
+  vlans?: VlanMappingText[] | null;
+}
+
+/** The header's height: two lines, three with VLAN mappings. */
+export function headerLines(vlans: VlanMappingText[] | null | undefined): number {
+  return vlans?.length ? 3 : 2;
 }
 
 export function badges(p: Pick<HeaderProps, 'info' | 'latest' | 'paused'>): { text: string; level: 'bad' | 'warn' | 'badge' }[] {
@@ -62,6 +70,7 @@ export function Header(p: HeaderProps) {
         <Text color={t.level(capLevel(cap.reals, cap.maxReals))}>reals {cap.reals}/{cap.maxReals}</Text>
         {why && !why.first ? <Text> · {why.text}</Text> : null}
       </Text>
+      {p.vlans?.length ? <VlanLine {...p} vlans={p.vlans} /> : null}
     </Box>
   );
 }
@@ -81,4 +90,11 @@ function Headroom({ rt }: { rt: RunTime }) {
       <Text> · </Text>
     </Text>
   );
+}
+
+/** "VLANs 573 -> 574 gw 02:00:5e:00:05:74 · 575 gw default …": warn-coloured while VIP traffic arrives on a VLAN not parsed. */
+function VlanLine(p: HeaderProps & { vlans: VlanMappingText[] }) {
+  const t = useTheme();
+  const text = vlanHeaderLine(p.vlans, p.info.defaultMac, p.latest?.vlans, p.width - 1);
+  return <Text wrap="truncate-end" color={text.startsWith('!') ? t.c('warn') : undefined}>{text}</Text>;
 }

@@ -9,6 +9,7 @@ export const HELP: [string, string][] = [
   ['/', 'filter VIPs'], ['s / r', 'next sort column / reverse'], ['1-5', 'sort by vip pps bps share reals'],
   ['p', 'pause view (sampling continues)'], ['+ / -', 'longer / shorter interval'],
   ['v c h l', 'VIPs, per-CPU, healthcheck, log'], ['w', 'why: drop / pass reasons'],
+  ['V', 'VLANs (a add, e edit, d del)'],
   ['a', 'add VIP (detail: real)'], ['d', 'delete VIP'], ['m', 'default gateway MAC'], ['D', 'detach the balancer'],
   ['t', 'run-time stats (cost)'], ['R', 're-attach (iface back)'],
   ['w n x', 'real: weight drain rm'], ['u', 'detail: real down/up'], ['f F', 'detail: LRU flows'],

@@ -1,11 +1,12 @@
 // The console's forms: what each asks and which dataplane call it makes.
-import { DEFAULT_HASH, DEFAULT_WEIGHT, HASH_KINDS, PROTOS, parseHash, parsePort, parseProto, parseWeight, XDP_MODE_REQUESTS } from '../../dataplane/abi.js';
+import { DEFAULT_HASH, DEFAULT_WEIGHT, HASH_KINDS, PROTOS, formatMac, formatVlan, parseHash, parseMac, parsePort, parseProto, parseVlanAttach, parseVlanMapping, parseWeight, XDP_MODE_REQUESTS } from '../../dataplane/abi.js';
 import { parseRealAddress, parseVipAddress, parseVipFlagList } from '../../dataplane/rules.js';
 import type { AsyncDataplane as Dataplane, AsyncHost as Host } from '../../dataplane/async.js';
-import type { AttachRequest, BalancerInfo, InterfaceInfo, InterfaceState, RealState, VipState, XdpModeRequest } from '../../dataplane/types.js';
+import type { AttachRequest, BalancerInfo, InterfaceInfo, InterfaceState, RealState, VipState, VlanMappingText, XdpModeRequest } from '../../dataplane/types.js';
 import { fmtMac, fmtPps } from '../format.js';
 import type { FormSpec } from './Form.js';
-import { vFlags, vMac, vOneOf, vPort, vRealAddress, vVipAddress, vWeight } from './validate.js';
+import { splitList, vFlags, vMac, vOneOf, vOptionalMac, vPort, vRealAddress, vVipAddress, vVlanEgress, vVlanList, vVlanMacList, vVlanMapping, vWeight } from './validate.js';
+import { vlanGateway, vlanPath } from '../model/vlans.js';
 
 export function addVipForm(dp: Dataplane, info: BalancerInfo): FormSpec {
   return {
@@ -146,9 +147,15 @@ export function attachForm(host: Host, ifc: InterfaceInfo, all: InterfaceInfo[],
       { name: 'hc', label: 'healthcheck intf', hint: 'optional', validate: vOneOf(names, 'interface', true) },
       // Only where another (non-Katran) XDP program is attached: replacing it is a deliberate choice.
       ...(foreign ? [{ name: 'force', label: `replace prog ${foreign.progId}`, kind: 'choice' as const, choices: ['no', 'yes'] }] : []),
+      // The CLI's --vlan / --vlan-mac, several separated by spaces: syntax here, the rules at the dry run.
+      { name: 'vlans', label: 'VLANs', hint: 'optional: 573 573:574 100.573:100.574 (IN[:OUT])', validate: vVlanList },
+      { name: 'vlanMacs', label: 'VLAN MACs', hint: 'optional: 574=58:e4:34:56:46:e0 (egress VLAN=gateway)', validate: vVlanMacList },
     ],
     build(v) {
-      const req: AttachRequest = { intf: ifc.name, defaultMac: v.mac.trim(), mode: v.mode as XdpModeRequest, hcIntf: v.hc.trim() || undefined, ...(v.force === 'yes' ? { force: true } : {}) };
+      const req: AttachRequest = {
+        intf: ifc.name, defaultMac: v.mac.trim(), mode: v.mode as XdpModeRequest, hcIntf: v.hc.trim() || undefined, ...(v.force === 'yes' ? { force: true } : {}),
+        ...parseVlanAttach(splitList(v.vlans ?? ''), splitList(v.vlanMacs ?? '')),
+      };
       return {
         label: `attach to ${ifc.name}`,
         run: async (o) => {
@@ -168,5 +175,50 @@ export function purgeForm(dp: Dataplane, vip: VipState, real: string | null): Fo
     note: 'their next packets are hashed again (by the ring as it is now)',
     fields: [],
     build: () => ({ label: `purge flows of ${what}`, run: (o) => dp.purgeFlows({ vip: vip.key, ...(real ? { real } : {}) }, o) }),
+  };
+}
+
+/** `vlan add IN[:OUT] [--mac MAC]` as a form; `ingress` (an unparsed VLAN the panel saw) fills IN. */
+export function addVlanForm(dp: Dataplane, ingress?: string): FormSpec {
+  return {
+    title: 'Add a VLAN mapping',
+    note: 'balance VIP traffic tagged IN, send it back tagged OUT (default IN) to OUT\'s gateway MAC (default: its MAC, else the default MAC)',
+    fields: [
+      { name: 'mapping', label: 'IN[:OUT]', initial: ingress, hint: 'e.g. 573, 573:574, 100.573:100.574', validate: vVlanMapping },
+      { name: 'mac', label: 'gateway MAC', hint: 'optional: the egress VLAN\'s gateway, e.g. 58:e4:34:56:46:e0', validate: vOptionalMac },
+    ],
+    build(v) {
+      const m = parseVlanMapping(v.mapping);
+      const text = `${formatVlan(m.ingress)}:${formatVlan(m.egress)}`;
+      const mac = v.mac.trim() ? formatMac(parseMac(v.mac)) : undefined;
+      return { label: `add VLAN ${text}`, run: (o) => dp.addVlan(text, mac, o) };
+    },
+  };
+}
+
+/** `vlan add IN:OUT --replace [--mac MAC]`: a mapping's egress VLAN and that VLAN's gateway MAC. */
+export function changeVlanForm(dp: Dataplane, m: VlanMappingText, defaultMac: string | null): FormSpec {
+  return {
+    title: `Change VLAN ${m.ingress}`,
+    note: `now ${vlanPath(m)} via ${vlanGateway(m, defaultMac)}; the MAC is egress VLAN OUT's, for every mapping that leaves on it`,
+    fields: [
+      { name: 'egress', label: 'OUT', initial: m.egress, validate: vVlanEgress(m.ingress) },
+      { name: 'mac', label: 'gateway MAC', initial: m.mac ?? '', hint: 'optional: empty keeps OUT\'s MAC (else the default MAC)', validate: vOptionalMac },
+    ],
+    build(v) {
+      const p = parseVlanMapping(`${m.ingress}:${v.egress.trim()}`);
+      const text = `${m.ingress}:${formatVlan(p.egress)}`;
+      const mac = v.mac.trim() ? formatMac(parseMac(v.mac)) : undefined;
+      return { label: `change VLAN ${m.ingress}`, run: (o) => dp.addVlan(text, mac, { ...o, replace: true }) };
+    },
+  };
+}
+
+export function deleteVlanForm(dp: Dataplane, m: VlanMappingText, defaultMac: string | null): FormSpec {
+  return {
+    title: `Delete VLAN ${m.ingress}`,
+    note: `${vlanPath(m)} via ${vlanGateway(m, defaultMac)}: VIP traffic tagged ${m.ingress} then passes to the host unbalanced`,
+    fields: [],
+    build: () => ({ label: `delete VLAN ${m.ingress}`, run: (o) => dp.removeVlan(m.ingress, o) }),
   };
 }

@@ -2,7 +2,7 @@
 // MACs and weights; rules.ts says which address may be a VIP or a real, which real may serve a VIP
 // and which flags the balancer implements): a validator only turns its InputError into the text
 // shown under the field, or null.
-import { InputError, parseMac, parsePort, parseWeight, type VipKey } from '../../dataplane/abi.js';
+import { InputError, parseMac, parsePort, parseVlanMapping, parseVlanOptions, parseWeight, type VipKey } from '../../dataplane/abi.js';
 import { checkRealForVip, parseRealAddress, parseVipAddress, parseVipFlagList } from '../../dataplane/rules.js';
 import type { VipFlagName } from '../../dataplane/types.js';
 
@@ -29,3 +29,19 @@ export const vOneOf = (names: readonly string[], what: string, optional = false)
   if (optional && s === '') return null;
   return names.includes(s) ? null : `no ${what} "${s}": choose one of ${names.join(', ')}`;
 };
+
+/** A list field (VLAN mappings, VLAN MACs): items separated by spaces or commas, each in the CLI's syntax. */
+export function splitList(v: string): string[] {
+  return v.split(/[\s,]+/).filter(Boolean);
+}
+
+/** `--vlan` items (573, 573:574, 100.573:100.574), optional. */
+export const vVlanList: Validator = wrap((v) => parseVlanOptions(splitList(v), []));
+/** `--vlan-mac` items (574=58:e4:34:56:46:e0), optional. */
+export const vVlanMacList: Validator = wrap((v) => parseVlanOptions([], splitList(v)));
+/** One mapping IN[:OUT]. */
+export const vVlanMapping: Validator = wrap(parseVlanMapping);
+/** The egress VLAN of ingress VLAN `ingress` (the same shape: one tag or an 802.1ad pair). */
+export const vVlanEgress = (ingress: string): Validator => wrap((v) => parseVlanMapping(`${ingress}:${v.trim()}`));
+/** A MAC, or nothing (the field is optional). */
+export const vOptionalMac: Validator = (v) => (v.trim() === '' ? null : vMac(v));

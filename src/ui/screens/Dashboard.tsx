@@ -9,12 +9,14 @@ import { Actions } from '../components/Actions.js';
 import { Footer } from '../components/Footer.js';
 import { Globals } from '../components/Globals.js';
 import { HealthPanel } from '../components/HealthPanel.js';
-import { Header } from '../components/Header.js';
+import { Header, headerLines } from '../components/Header.js';
 import { Help } from '../components/Help.js';
 import { LogPane } from '../components/LogPane.js';
 import { PerCpu } from '../components/PerCpu.js';
 import { VipTable } from '../components/VipTable.js';
 import { WhyPanel } from '../components/WhyPanel.js';
+import { VlanPanel } from '../components/VlanPanel.js';
+import { useVlanPanel } from '../hooks/useVlans.js';
 import { describeError } from '../errors.js';
 import { Form, type FormSpec } from '../forms/Form.js';
 import { addRealForm, addVipForm, deleteVipForm, detachForm, downForm, drainForm, macForm, purgeForm, reattachForm, removeRealForm, weightForm, type RealLoad } from '../forms/specs.js';
@@ -45,9 +47,10 @@ type Mode =
   | { kind: 'flows'; id: string; real: string | null }
   | { kind: 'form'; spec: FormSpec; back: 'main' | 'detail' | 'flows'; detach?: boolean };
 
-type Panel = 'vips' | 'cpus' | 'hc' | 'log' | 'why';
+type Panel = 'vips' | 'cpus' | 'hc' | 'log' | 'why' | 'vlans';
 
-const MAIN_KEYS = '? help  w why  / filter  s/r sort  p pause  +/- interval  Enter detail  a add  d del  m MAC  c cpu  h hc  l log  t run-time  q quit';
+const MAIN_KEYS = '? help  w why  / filter  s/r sort  p pause  +/- interval  Enter detail  a add  d del  m MAC  c cpu  h hc  l log  V vlans  t run-time  q quit';
+const VLAN_KEYS = 'Esc/V back  j/k VLAN  a add  e/Enter change  d delete  p pause  ? help  q quit';
 const DETAIL_KEYS = 'Esc back  j/k real  a add real  w weight  n drain  u down/up  x remove  f/F flows (VIP/real)  p pause  ? help  q quit';
 const FLOWS_KEYS = 'Esc back  j/k scroll  d purge these flows  r read again  p pause  ? help  q quit';
 
@@ -123,10 +126,12 @@ export function Dashboard(p: DashboardProps) {
   const selIndex = indexOfId(rows, selectedId);
   const selected = selIndex >= 0 ? rows[selIndex] : null;
 
-  // Layout: header 2, actions 1, globals 1, panel (1 heading + n rows), log 3, footer 1.
+  // The VLAN panel (V): its mappings also size the header.
+  const vlan = useVlanPanel(p.dp, { reread: bal.vips, sample: stats.sample, defaultMac: bal.info.defaultMac }, (what, spec) => openForm(what, spec, 'main'), (text, level) => setMessage({ text, level }));
+  // Layout: header 2 (3 with VLANs), actions 1, globals 1, panel (1 heading + n rows), log 3, footer 1.
   const frameH = Math.max(12, p.height - 1);
   const logH = frameH >= 20 ? 3 : 1;
-  const bodyH = frameH - 2 - (line ? 1 : 0) - 1 - 1 - logH - 1; // includes the panel heading
+  const bodyH = frameH - headerLines(vlan.list) - (line ? 1 : 0) - 1 - 1 - logH - 1; // includes the panel heading
   const tableH = bodyH - 1;
   const tableTop = scrollTop(selIndex, tableH, top, rows.length);
   if (tableTop !== top) setTop(tableTop);
@@ -204,6 +209,8 @@ export function Dashboard(p: DashboardProps) {
     setMessage(null);
     const page = Math.max(1, tableH);
     const move = (m: Parameters<typeof moveSelection>[2]) => setSelectedId(moveSelection(rows, selected?.id ?? null, m));
+    if (panel === 'vlans' && (key.escape || input === 'V')) { setPanel('vips'); return; }
+    if (panel === 'vlans' && vlan.onKey(input, key)) return;
     if (key.escape) { if (filter) setFilter(''); return; }
     if (input === 'j' || key.downArrow) move(1);
     else if (input === 'k' || key.upArrow) move(-1);
@@ -220,6 +227,7 @@ export function Dashboard(p: DashboardProps) {
     else if (input === 'h') setPanel((x) => (x === 'hc' ? 'vips' : 'hc'));
     else if (input === 'l') setPanel((x) => (x === 'log' ? 'vips' : 'log'));
     else if (input === 'w') setPanel((x) => (x === 'why' ? 'vips' : 'why'));
+    else if (input === 'V') setPanel('vlans');
     else if ((key.return || input === 'd' || key.delete) && selected?.pending) setMessage({ text: 'the VIP list is still being read: try again in a moment', level: 'info' });
     else if (key.return && selected) { setDetailId(selected.id); setRealSel(null); setMode({ kind: 'detail', id: selected.id }); }
     else if (input === 'a') openForm('add VIP', addVipForm(p.dp, bal.info), 'main');
@@ -281,15 +289,16 @@ export function Dashboard(p: DashboardProps) {
     ) : <Text color={t.c('warn')}>VIP {mode.id} is gone (removed?). Esc goes back.</Text>;
   } else if (panel === 'cpus') body = <PerCpu sample={stats.sample} height={tableH} width={p.width} />;
   else if (panel === 'why') body = <WhyPanel sample={stats.sample} height={tableH} width={p.width} />;
+  else if (panel === 'vlans') body = <VlanPanel state={vlan} defaultMac={bal.info.defaultMac} refusal={bal.refusal} height={tableH} width={p.width} />;
   else if (panel === 'hc') body = <HealthPanel hc={hc} sample={stats.sample} height={tableH} width={p.width} />;
   else if (panel === 'log') body = <Box flexDirection="column" height={bodyH}><Text bold color={t.c('title')}>  log</Text><LogPane log={bal.log} height={tableH} width={p.width} /></Box>;
   else body = <VipTable loading={!bal.vipsLoaded && stats.loading} rows={rows} selectedId={selected?.id ?? null} top={tableTop} height={tableH} width={p.width} sortKey={sortKey} desc={desc} history={stats.history} filter={filter} />;
 
   const showLog = !help && mode.kind !== 'form';
-  const footerKeys = mode.kind === 'filter' ? `filter: ${filter}_   (Enter keeps, Esc clears)` : mode.kind === 'detail' ? DETAIL_KEYS : mode.kind === 'flows' ? FLOWS_KEYS : filter ? `filter "${filter}" (${rows.length}/${bal.vipsLoaded ? bal.vips.length : stats.sample?.vips.length ?? 0})  ${MAIN_KEYS}` : MAIN_KEYS;
+  const footerKeys = mode.kind === 'filter' ? `filter: ${filter}_   (Enter keeps, Esc clears)` : mode.kind === 'detail' ? DETAIL_KEYS : mode.kind === 'flows' ? FLOWS_KEYS : panel === 'vlans' && mode.kind === 'main' ? VLAN_KEYS : filter ? `filter "${filter}" (${rows.length}/${bal.vipsLoaded ? bal.vips.length : stats.sample?.vips.length ?? 0})  ${MAIN_KEYS}` : MAIN_KEYS;
   return (
     <Box flexDirection="column" width={p.width} height={frameH}>
-      <Header info={bal.info} latest={stats.latest} intervalMs={stats.intervalMs} paused={stats.paused} now={p.now()} width={p.width} />
+      <Header info={bal.info} latest={stats.latest} intervalMs={stats.intervalMs} paused={stats.paused} now={p.now()} width={p.width} vlans={vlan.list} />
       {line ? <Text wrap="truncate-end" bold color={t.c(line.level)}>{line.text}</Text> : null}
       <Actions sample={stats.sample} prevDropRate={stats.prevDropRate} />
       <Globals sample={stats.sample} quic={bal.vips.some((v) => v.flags.includes('quic'))} />
