@@ -349,7 +349,7 @@ export function parseMac(text: string): Buffer {
   const s = String(text).trim();
   if (!/^[0-9a-f]{1,2}([:-][0-9a-f]{1,2}){5}$/i.test(s)) throw new InputError(`bad MAC "${truncate(text)}": expected six hex bytes like 58:e4:34:56:46:e0`);
   const b = Buffer.from(s.split(/[:-]/).map((x) => parseInt(x, 16)));
-  if (b[0] & 1) throw new InputError(`bad MAC "${s}": a multicast or broadcast address cannot be the default gateway`);
+  if (b[0] & 1) throw new InputError(`bad MAC "${s}": a multicast or broadcast address cannot be a gateway (the default MAC or a VLAN's)`);
   return b;
 }
 

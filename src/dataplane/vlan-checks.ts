@@ -142,15 +142,16 @@ export interface UnparsedVlan {
 }
 
 export function unparsedVlans(stats: readonly VlanStat[] | null | undefined): UnparsedVlan[] {
-  return (stats ?? []).filter((v) => !v.configured && v.in.packets > 0).map((v) => v.vlan === null
+  // `passed`, not `in`: a VLAN whose mapping was deleted keeps the frames it balanced meanwhile in `in`.
+  return (stats ?? []).filter((v) => !v.configured && v.passed.packets > 0).map((v) => v.vlan === null
     ? {
-      vlan: null, packets: v.in.packets,
-      detail: `VIP traffic arrives on 802.1ad pairs the balancer does not parse (${v.in.packets} packets so far, passed to the kernel unbalanced): add --vlan OUTER.INNER for each`,
+      vlan: null, packets: v.passed.packets,
+      detail: `VIP traffic arrives on 802.1ad pairs the balancer does not parse (${v.passed.packets} packets so far, passed to the kernel unbalanced): add --vlan OUTER.INNER for each`,
       fix: 'katran-tui vlan add OUTER.INNER for each pair the switch sends (or attach --vlan OUTER.INNER)',
     }
     : {
-      vlan: v.vlan, packets: v.in.packets,
-      detail: `VIP traffic arrives on VLAN ${v.vlan}, which the balancer does not parse: add --vlan ${v.vlan} (${v.in.packets} packets so far, passed to the kernel unbalanced)`,
+      vlan: v.vlan, packets: v.passed.packets,
+      detail: `VIP traffic arrives on VLAN ${v.vlan}, which the balancer does not parse: add --vlan ${v.vlan} (${v.passed.packets} packets so far, passed to the kernel unbalanced)`,
       fix: `katran-tui vlan add ${v.vlan} on the running balancer (${v.vlan}:OUT and --mac for another egress VLAN or gateway), or attach --vlan ${v.vlan}`,
     });
 }

@@ -152,6 +152,17 @@ test('doctor: VIP traffic on a VLAN the balancer does not parse is named with th
   assert.match(r.out, /veth-lb VLAN 575\s+warn\s+VIP traffic arrives on VLAN 575/);
 });
 
+test('doctor: a VLAN whose mapping was deleted counts only what was passed unbalanced, not what it balanced while it had one', async () => {
+  const box = vlanBox('veth-lb', ['573']);
+  const n = (packets: number): CountStat => ({ packets, bytes: packets * 80, pps: 0, bps: 0 });
+  box.vlanStats = [{ vlan: '575', configured: false, in: n(600), balanced: n(530), passed: n(70) }];
+  const r = await doctor(box, 'veth-lb', probeOf({ 'veth-lb': { ifindex: 7, driver: 'veth', features: features() } }));
+  assert.match(find(r.checks, 'veth-lb VLAN 575').detail, /add --vlan 575 \(70 packets so far, passed to the kernel unbalanced\)/);
+  box.vlanStats = [{ vlan: '575', configured: false, in: n(530), balanced: n(530), passed: n(0) }];
+  const quiet = await doctor(box, 'veth-lb', probeOf({ 'veth-lb': { ifindex: 7, driver: 'veth', features: features() } }));
+  assert.equal(quiet.checks.some((x) => x.check === 'veth-lb VLAN 575'), false, 'nothing passed unbalanced: nothing to report');
+});
+
 test('doctor (injected interface probe: no VLAN sub-interfaces on this kernel): on a VLAN sub-interface, native mode is possible on the parent with --vlan, named with the VID', async () => {
   const box = new FakeBox();
   box.links = ['eno2.573', 'eno2.100.573'];

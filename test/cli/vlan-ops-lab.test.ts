@@ -142,6 +142,11 @@ test('a veth pair of this test in the root namespace: doctor and attach --dry-ru
     setLinkFeatures(b, { 'tx-vlan-hw-insert': false });
     const after = run('attach', '--default-mac', '02:00:5e:00:00:01', '--vlan', '573', '--dry-run', '--json');
     assert.equal(JSON.parse(ok(after, 'attach --dry-run').out).warnings.some((w: string) => /VLAN tags/.test(w)), false, after.out);
+    // A rewrite: the dry run warns about the trunk as the attach itself does.
+    const trunk = /needs the switch port to trunk both VLANs/;
+    assert.equal(JSON.parse(after.out).warnings.some((w: string) => trunk.test(w)), false, after.out);
+    const rewrite = run('attach', '--default-mac', '02:00:5e:00:00:01', '--vlan', '573:574', '--dry-run', '--json');
+    assert.ok(JSON.parse(ok(rewrite, 'attach --dry-run --vlan 573:574').out).warnings.some((w: string) => trunk.test(w)), rewrite.out);
     const c2 = (JSON.parse(ok(run('doctor', '--json'), 'doctor').out).checks as { check: string; detail: string }[]).find((x) => x.check === `${a} VLAN offload`)!;
     assert.match(c2.detail, /tx-vlan-offload off.*the peer sends the tags in the frame/);
   } finally {

@@ -36,7 +36,7 @@ test('--vlan-mac: EGRESS=MAC', () => {
   assert.deepEqual(parseVlanMac('100.574=58-e4-34-56-46-e0').vlan, { outer: 100, inner: 574 });
   refuses(() => parseVlanMac('574'), /expected EGRESS_VLAN=MAC/);
   refuses(() => parseVlanMac('574=zz'), /bad MAC/);
-  refuses(() => parseVlanMac('574=ff:ff:ff:ff:ff:ff'), /multicast or broadcast/);
+  refuses(() => parseVlanMac('574=ff:ff:ff:ff:ff:ff'), /multicast or broadcast address cannot be a gateway \(the default MAC or a VLAN's\)/);
   refuses(() => parseVlanMac('5000=58:e4:34:56:46:e0'), /VLAN IDs are 1\.\.4094/);
 });
 
@@ -65,4 +65,21 @@ test('the rules (rules.ts): duplicates, stray MACs and no MAC at all refused; on
   refuses(() => checkVlanMappings([{ ingress: '0', egress: '5', mac: null }], mac), /bad ingress VLAN "0"/);
   refuses(() => checkVlanMappings([{ ingress: '5', egress: '4095', mac: null }], mac), /VLAN IDs are 1\.\.4094/);
   refuses(() => checkVlanMappings([{ ingress: '5', egress: '6', mac }, { ingress: '7', egress: '6', mac: '58:e4:34:56:46:e1' }], mac), /VLAN 6: two gateway MACs/);
+});
+
+test('the trunk warning comes with the change that makes a rewrite, not with every later change', async () => {
+  const { FakeVlans } = await import('../helpers/fake-vlans.js');
+  const trunk = /needs the switch port to trunk both VLANs/;
+  const gw = '02:00:5e:00:05:74';
+  const v = new FakeVlans();
+  const warned = (r: { warnings: string[] }) => r.warnings.some((w) => trunk.test(w));
+  assert.equal(warned(v.add(gw, '573', null, false)), false, 'no rewrite: 573 -> 573');
+  assert.equal(warned(v.add(gw, '575:574', null, true)), true, 'dry run of a new rewrite warns');
+  assert.equal(warned(v.add(gw, '575:574', null, false)), true, 'a new rewrite warns');
+  assert.equal(warned(v.add(gw, '576', null, false)), false, 'adding 576 -> 576 beside the rewrite');
+  assert.equal(warned(v.setMac(gw, '574', '02:00:5e:00:05:99', false)), false, 'a new gateway MAC for 574');
+  assert.equal(warned(v.remove(gw, '576', false)), false, 'deleting 576');
+  assert.equal(warned(v.add(gw, '573:577', null, false, true)), true, 'changing 573 to leave on 577');
+  assert.equal(warned(v.add(gw, '575:578', null, false, true)), true, 'changing the egress of a rewrite');
+  assert.equal(warned(v.setAll(gw, v.rows, [], false)), false, 'the same list again');
 });

@@ -14,7 +14,7 @@ import { basename } from 'node:path';
 import { Balancer, balancerStateDir } from './balancer.js';
 import { pendingChangeOf, StateStore } from '../control/state.js';
 import type { FaultHook } from '../control/reconciler.js';
-import { vlanSummary } from '../control/planner.js';
+import { vlanSummary, vlanWarnings } from '../control/planner.js';
 import type { BalancerHandle } from '../kernel/handle.js';
 import { listInterfaces } from '../kernel/interfaces.js';
 import { attach, checkAttach } from './attach.js';
@@ -80,7 +80,7 @@ export class LibbpfHost implements Host {
     if (req.hcIntf || req.healthcheckerProg) summary.push(`attach the healthcheck program ${req.healthcheckerProg ?? '(bundled)'} at ${req.hcIntf ?? req.intf} egress`);
     if (o.dryRun) {
       summary.push(...vlanSummary([], vlans));
-      const warnings = [...checkAttach({ ...req, pinRoot: this.o.pinRoot }), ...this.offloadWarnings(req.intf, req.vlans ?? [])];
+      const warnings = [...checkAttach({ ...req, pinRoot: this.o.pinRoot }), ...vlanWarnings([], vlans), ...this.offloadWarnings(req.intf, req.vlans ?? [])];
       return { dataplane: null, result: { applied: false, summary, warnings } };
     }
     const h = attach({ ...req, pinRoot: this.o.pinRoot });

@@ -546,6 +546,14 @@ export function vlanSummary(a: readonly VlanMappingText[], b: readonly VlanMappi
   return out;
 }
 
+/** The warnings of a change from one list of mappings to another (attach's dry run says the same). */
+export function vlanWarnings(before: readonly VlanMappingText[], after: readonly VlanMappingText[]): string[] {
+  // Only when this change makes a rewrite (a new one, or a new egress VLAN): not on every later del / mac.
+  const egressBefore = new Map(before.map((v) => [v.ingress, v.egress]));
+  return after.some((v) => v.egress !== v.ingress && egressBefore.get(v.ingress) !== v.egress)
+    ? ['a rewrite (VLAN A in, VLAN B out) needs the switch port to trunk both VLANs'] : [];
+}
+
 function vlanPlan(cur: DesiredState, limits: Limits, op: string, target: string, rows: VlanMappingText[], strayMacs: string[] = []): Plan {
   if (!limits.vlans) throw vlansUnavailable(op.replace('-', ' '));
   const next = copyState(cur);
@@ -553,8 +561,7 @@ function vlanPlan(cur: DesiredState, limits: Limits, op: string, target: string,
   const before = vlansOf(cur);
   const summary = vlanSummary(before, next.vlans);
   const changes = summary.length > 0;
-  const warnings: string[] = [];
-  if (next.vlans.some((v) => v.egress !== v.ingress)) warnings.push('a rewrite (VLAN A in, VLAN B out) needs the switch port to trunk both VLANs');
+  const warnings = vlanWarnings(before, next.vlans);
   return plan({
     op, target, next, logOld: before, logNew: next.vlans, scope: new Set(), changes,
     summary: changes ? summary : [`the balancer already holds ${target}: nothing to change`], warnings,

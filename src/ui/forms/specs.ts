@@ -5,7 +5,7 @@ import type { AsyncDataplane as Dataplane, AsyncHost as Host } from '../../datap
 import type { AttachRequest, BalancerInfo, InterfaceInfo, InterfaceState, RealState, VipState, VlanMappingText, XdpModeRequest } from '../../dataplane/types.js';
 import { fmtMac, fmtPps } from '../format.js';
 import type { FormSpec } from './Form.js';
-import { splitList, vFlags, vMac, vOneOf, vOptionalMac, vPort, vRealAddress, vVipAddress, vVlanEgress, vVlanList, vVlanMacList, vVlanMapping, vWeight } from './validate.js';
+import { splitList, vFlags, vMac, vOneOf, vOptionalMac, vPort, vRealAddress, vVipAddress, vVlanEgress, vVlanList, vVlanMacList, vNewVlanMapping, vWeight } from './validate.js';
 import { vlanGateway, vlanPath } from '../model/vlans.js';
 
 export function addVipForm(dp: Dataplane, info: BalancerInfo): FormSpec {
@@ -179,12 +179,12 @@ export function purgeForm(dp: Dataplane, vip: VipState, real: string | null): Fo
 }
 
 /** `vlan add IN[:OUT] [--mac MAC]` as a form; `ingress` (an unparsed VLAN the panel saw) fills IN. */
-export function addVlanForm(dp: Dataplane, ingress?: string): FormSpec {
+export function addVlanForm(dp: Dataplane, ingress?: string, existing: readonly VlanMappingText[] = []): FormSpec {
   return {
     title: 'Add a VLAN mapping',
     note: 'balance VIP traffic tagged IN, send it back tagged OUT (default IN) to OUT\'s gateway MAC (default: its MAC, else the default MAC)',
     fields: [
-      { name: 'mapping', label: 'IN[:OUT]', initial: ingress, hint: 'e.g. 573, 573:574, 100.573:100.574', validate: vVlanMapping },
+      { name: 'mapping', label: 'IN[:OUT]', initial: ingress, hint: 'e.g. 573, 573:574, 100.573:100.574', validate: vNewVlanMapping(existing) },
       { name: 'mac', label: 'gateway MAC', hint: 'optional: the egress VLAN\'s gateway, e.g. 58:e4:34:56:46:e0', validate: vOptionalMac },
     ],
     build(v) {

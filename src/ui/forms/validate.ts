@@ -2,7 +2,7 @@
 // MACs and weights; rules.ts says which address may be a VIP or a real, which real may serve a VIP
 // and which flags the balancer implements): a validator only turns its InputError into the text
 // shown under the field, or null.
-import { InputError, parseMac, parsePort, parseVlanMapping, parseVlanOptions, parseWeight, type VipKey } from '../../dataplane/abi.js';
+import { InputError, formatVlan, parseMac, parsePort, parseVlanMapping, parseVlanOptions, parseWeight, type VipKey } from '../../dataplane/abi.js';
 import { checkRealForVip, parseRealAddress, parseVipAddress, parseVipFlagList } from '../../dataplane/rules.js';
 import type { VipFlagName } from '../../dataplane/types.js';
 
@@ -41,6 +41,14 @@ export const vVlanList: Validator = wrap((v) => parseVlanOptions(splitList(v), [
 export const vVlanMacList: Validator = wrap((v) => parseVlanOptions([], splitList(v)));
 /** One mapping IN[:OUT]. */
 export const vVlanMapping: Validator = wrap(parseVlanMapping);
+/** A new mapping IN[:OUT]: also refuses an IN that already has one (`e` changes it), as `vlan add` does. */
+export const vNewVlanMapping = (existing: readonly { ingress: string; egress: string }[]): Validator => (v) => {
+  const bad = vVlanMapping(v);
+  if (bad) return bad;
+  const ingress = formatVlan(parseVlanMapping(v).ingress);
+  const had = existing.find((m) => m.ingress === ingress);
+  return had ? `VLAN ${ingress} is already an ingress VLAN (-> ${had.egress}): e changes it, d deletes it` : null;
+};
 /** The egress VLAN of ingress VLAN `ingress` (the same shape: one tag or an 802.1ad pair). */
 export const vVlanEgress = (ingress: string): Validator => wrap((v) => parseVlanMapping(`${ingress}:${v.trim()}`));
 /** A MAC, or nothing (the field is optional). */

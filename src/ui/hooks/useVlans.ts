@@ -49,12 +49,12 @@ export function useVlanPanel(
     if (list === undefined) { say('VLANs: the VLAN list is still being read: try again in a moment', 'info'); return true; }
     if (list === null) { say(VLANS_UNAVAILABLE, 'error'); return true; }
     const m = selected?.mapping ?? null;
-    if (input === 'a') open('add VLAN', addVlanForm(dp, selected && !m && selected.vlan ? selected.vlan : undefined));
+    if (input === 'a') open('add VLAN', addVlanForm(dp, selected && !m && selected.vlan ? selected.vlan : undefined, list));
     else if (input === 'd' || key.delete) {
       if (m) open('delete VLAN', deleteVlanForm(dp, m, o.defaultMac));
       else say('delete VLAN: no VLAN mapping selected', 'error');
     } else if (m) open('change VLAN', changeVlanForm(dp, m, o.defaultMac));
-    else if (selected?.vlan) open('add VLAN', addVlanForm(dp, selected.vlan)); // an unparsed VLAN: add it
+    else if (selected?.vlan) open('add VLAN', addVlanForm(dp, selected.vlan, list)); // an unparsed VLAN: add it
     else say('change VLAN: no VLAN mapping selected (a adds one)', 'error');
     return true;
   };
