@@ -21,6 +21,9 @@ import { cidFor, quicShort } from '../test/helpers/quic.js';
 
 const CALLS = Number(process.env.KT_BENCH_CALLS ?? 20_000);
 const RUNS = Number(process.env.KT_BENCH_RUNS ?? 25);
+// KT_BENCH_CASES=substring[,substring...]: only the rows whose name contains one of them (each
+// tagged row with its untagged twin, and the floor): more rounds of the rows one is working on.
+const ONLY = (process.env.KT_BENCH_CASES ?? '').split(',').filter((x) => x !== '');
 const NEW_CONN_RATE = 2;
 
 interface Case {
@@ -160,7 +163,7 @@ function balancerCases(lb: BalancerFixture): Case[] {
     );
   }
 
-  return [
+  return selected([
     { name: 'LRU hit (v4 ACK)', next: () => ack, runner: run },
     // The same SYN every call. After 125k new flows in a second this CPU is "under flood" and
     // skips the LRU write, so the figure mixes both.
@@ -177,7 +180,15 @@ function balancerCases(lb: BalancerFixture): Case[] {
     { name: 'ICMP echo (v4)', next: () => echo, runner: run },
     { name: 'ICMP echo (v6)', next: () => echo6, runner: run },
     ...tagged,
-  ];
+  ]);
+}
+
+/** The cases KT_BENCH_CASES names (all without it), each tagged case's untagged twin kept. */
+function selected(cases: Case[]): Case[] {
+  if (!ONLY.length) return cases;
+  const picked = new Set(cases.filter((c) => ONLY.some((o) => c.name.includes(o))).map((c) => c.name));
+  for (const c of cases) if (picked.has(c.name) && c.untagged) picked.add(c.untagged);
+  return cases.filter((c) => picked.has(c.name));
 }
 
 /**
@@ -218,20 +229,22 @@ export async function benchBpf(): Promise<void> {
     let at = cases.length;
     const otherByName = otherCases.map((oc) => new Map(oc.map((c) => [c.name, means[at++]])));
     const floorNs = median(means[0]);
-    const rows = [['path', 'ns/pkt', 'x floor', 'vs untagged', ...others.flatMap((o) => [`${o.label} ns`, `vs ${o.label}`])]];
+    // Each other object's tagged rows against its own untagged twins too (e.g. before / after a change).
+    const rows = [['path', 'ns/pkt', 'x floor', 'vs untagged', ...others.flatMap((o) => [`${o.label} ns`, `vs ${o.label}`, `${o.label} vs untagged`])]];
     cases.forEach((c, k) => {
       const ns = median(means[k]);
       const twin = c.untagged ? byName.get(c.untagged) : undefined;
       rows.push([c.name, ns.toFixed(1), (ns / floorNs).toFixed(2), twin ? ratio(means[k], twin) : '-',
         ...otherByName.flatMap((m) => {
           const b = m.get(c.name);
-          return [b ? median(b).toFixed(1) : '-', b ? ratio(means[k], b) : '-'];
+          const bTwin = c.untagged ? m.get(c.untagged) : undefined;
+          return [b ? median(b).toFixed(1) : '-', b ? ratio(means[k], b) : '-', b && bTwin ? ratio(b, bTwin) : '-'];
         })]);
     });
     const w = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
     for (const r of rows) console.log(r.map((x, i) => (i === 0 ? x.padEnd(w[i]) : x.padStart(w[i]))).join('  '));
     const named = others.map((o) => `"${o.label}": ${o.path}`).join(', ');
-    console.log(`(${CALLS} calls per run, median of ${RUNS} interleaved rounds' means; "vs untagged" / "vs ${others.map((o) => o.label).join('" / "vs ') || 'ref'}": median of the per-round ratios to the untagged row / the other object's row; VLAN rows: 573 -> 574 with its own MAC, 100.573 -> 100.574; CPU 0 pinned; "over rate": NEW_CONN_RATE set over the limit every 10k calls, so no SYN writes the LRU; "new sport": a new source port per call and the NEW_CONN_RATE window reset every 10k calls, so every SYN inserts into the LRU; ${named ? `${named}, measured in the same rounds` : 'KATRAN_REF_OBJ (another Katran-ABI object) and KT_BENCH_BASELINE (another build) add columns'})`);
+    console.log(`(${CALLS} calls per run, median of ${RUNS} interleaved rounds' means; "vs untagged" / "vs ${others.map((o) => o.label).join('" / "vs ') || 'ref'}": median of the per-round ratios to the untagged row / the other object's row (its "vs untagged": its own tagged row to its own untagged one); VLAN rows: 573 -> 574 with its own MAC, 100.573 -> 100.574; CPU 0 pinned; "over rate": NEW_CONN_RATE set over the limit every 10k calls, so no SYN writes the LRU; "new sport": a new source port per call and the NEW_CONN_RATE window reset every 10k calls, so every SYN inserts into the LRU; ${named ? `${named}, measured in the same rounds` : 'KATRAN_REF_OBJ (another Katran-ABI object) and KT_BENCH_BASELINE (another build) add columns'})`);
     floor.close();
   } finally {
     floorObj.close();
