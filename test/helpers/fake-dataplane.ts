@@ -2,8 +2,8 @@
 // contract: inputs are validated by the abi.ts parsers (InputError), writes in read-only mode throw
 // ReadOnlyError, dryRun writes nothing, capacity limits hold, and counters grow deterministically
 // per sample (so a test can assert exact rates). The ring share is weight / sum of weights.
-import { DEFAULT_HASH, DEFAULT_WEIGHT, OWN_VIP_FLAGS, QUIC_STATS_FIELDS, formatVip, InputError, parseIp, parseMac, parsePort, parseVipFlags, parseWeight, vipFlagsToNames, VIP_FLAGS } from '../../src/dataplane/abi.js';
-import type { GlobalCounter, VipFlagName, VipKey } from '../../src/dataplane/abi.js';
+import { DEFAULT_HASH, DEFAULT_WEIGHT, DROP_REASONS, OWN_VIP_FLAGS, PASS_REASONS, QUIC_STATS_FIELDS, formatVip, InputError, isZeroMac, parseIp, parseMac, parsePort, parseVipFlags, parseWeight, vipFlagsToNames, VIP_FLAGS } from '../../src/dataplane/abi.js';
+import type { DropReason, GlobalCounter, PassReason, VipFlagName, VipKey } from '../../src/dataplane/abi.js';
 import { AlreadyAttachedError, BpfError, InterfaceMissingError, LockedError, MapFullError, ReadOnlyError } from '../../src/dataplane/errors.js';
 import type { VlanMappingText } from '../../src/dataplane/abi.js';
 import { FakeVlans } from './fake-vlans.js';
@@ -14,7 +14,7 @@ import type { DesiredQuicMapping, DesiredState } from '../../src/dataplane/contr
 import type {
   AttachRequest, BalancerInfo, BalancerSummary, ChangeLogEntry, ChangeOptions, ChangeResult, CpuStat, Dataplane,
   HashKind, HealthcheckState, Host, InterfaceInfo, PairStat, PendingChange, RealStat, StatsSample, TraceRequest, TraceResult,
-  VipSpec, VipState, VipStat, VlanStat, CountStat, InterfaceState, QuicCounter, QuicMapping, QuicSample, FlowCursor, FlowEntry, FlowList, FlowQuery, PurgeResult,
+  VipSpec, VipState, VipStat, VlanStat, CountStat, ReasonsSample, InterfaceState, QuicCounter, QuicMapping, QuicSample, FlowCursor, FlowEntry, FlowList, FlowQuery, PurgeResult,
 } from '../../src/dataplane/types.js';
 
 const GLOBALS: GlobalCounter[] = ['lru', 'lruMiss', 'newConnRate', 'fallbackLru', 'icmpTooBig', 'encapFail', 'chDrop', 'xdpTotal', 'xdpTx', 'xdpDrop', 'xdpPass'];
@@ -40,6 +40,8 @@ export interface FakeOptions {
   vipFlags?: VipFlagName[];
   /** False: an object without katran-tui's VLAN maps (upstream Katran): vlans() and sample().vlans are null. */
   vlans?: boolean;
+  /** False: an object without kt_reasons (upstream Katran): sample().reasons is null. */
+  reasons?: boolean;
 }
 
 function pair(): PairStat { return { v1: 0, v2: 0, r1: 0, r2: 0 }; }
@@ -85,8 +87,18 @@ export class FakeDataplane implements Dataplane {
   detachCalls = 0;
   /** Number of calls that reached a write (dryRun or not), for "nothing was written" checks. */
   writes = 0;
-  /** Extra drops per second in the next samples (a DROP spike). */
+  /** Extra drops per second in the next samples (a DROP spike), counted as spikeReason. */
   dropSpike = 0;
+  spikeReason: DropReason = 'ipv4_fragment';
+  /**
+   * Drops and passes per second besides the VIPs' own (their traffic drops as slot_empty when no
+   * real has weight, as zero_mac without a default MAC) and the VLANs' (vlanRates).
+   */
+  dropRates: Partial<Record<DropReason, number>> = { short_frame: 1 };
+  passRates: Partial<Record<PassReason, number>> = { not_ip: 3, no_vip: 2 };
+  /** The object has kt_reasons (FakeOptions.reasons). */
+  reasonsMap: boolean;
+  private reasonTotals = new Map<string, number>();
   underFlood = false;
   /** Fallback LRU hits per second. */
   fallbackRate = 0;
@@ -120,6 +132,7 @@ export class FakeDataplane implements Dataplane {
     this.vipFlags = o.vipFlags ?? ['no-sport', 'no-lru', 'dport-hash', 'hash-src-dst-port'];
     this.ifState = { status: 'ok', intf: this.intf, ifindex: 7, canReattach: false, message: `attached to ${this.intf} (ifindex 7)` };
     this.vlanTable.available = o.vlans !== false;
+    this.reasonsMap = o.reasons !== false;
   }
 
   /** `ip link del`: the attachment goes, the maps stay; rates drop to 0. */
@@ -221,6 +234,12 @@ export class FakeDataplane implements Dataplane {
     const reals: RealStat[] = [];
     const realPps = new Map<string, number>();
     let total = 0;
+    // What the datapath does with each VIP's packets: TX, or one drop reason (the reasons' order).
+    const drops = new Map<DropReason, number>(Object.entries(this.dropRates) as [DropReason, number][]);
+    const passes = new Map<PassReason, number>(Object.entries(this.passRates) as [PassReason, number][]);
+    const count = <R,>(m: Map<R, number>, r: R, pps: number) => m.set(r, (m.get(r) ?? 0) + pps);
+    if (this.dropSpike) count(drops, this.spikeReason, this.dropSpike);
+    let tx = 0;
     for (const v of this.vipMap.values()) {
       const id = formatVip(v.key);
       const pps = this.ticks === 0 ? 0 : this.vipPps(v.vipNum, this.ticks);
@@ -230,6 +249,10 @@ export class FakeDataplane implements Dataplane {
       vips.push({ id, key: v.key, packets: t.p, bytes: t.b, pps: dt ? pps : 0, bps: dt ? pps * 500 * 8 : 0 });
       total += dt ? pps : 0;
       const w = v.reals.reduce((s, r) => s + r.weight, 0);
+      const live = dt ? pps : 0;
+      if (w === 0) count(drops, 'slot_empty', live);
+      else if (this.defaultMac === null || isZeroMac(parseMac(this.defaultMac))) count(drops, 'zero_mac', live);
+      else tx += live;
       for (const r of v.reals) realPps.set(r.address, (realPps.get(r.address) ?? 0) + (w ? (pps * r.weight) / w : 0));
     }
     for (const [address, index] of this.realIndex) {
@@ -239,12 +262,19 @@ export class FakeDataplane implements Dataplane {
       this.totals.real.set(address, t);
       reals.push({ index, address, packets: t.p, bytes: t.b, pps, bps: pps * 520 * 8 });
     }
-    const drop = dt ? 1 + this.dropSpike : 0;
-    const pass = dt ? 5 : 0;
+    const vlans = this.vlanSample(dt);
+    for (const v of vlans ?? []) {
+      if (v.configured) { tx += v.balanced.pps; count(passes, 'no_vip', v.passed.pps); } else count(passes, 'vlan_unparsed', v.passed.pps);
+      total += v.balanced.pps + v.passed.pps;
+    }
+    const sum = (m: Map<string, number>) => [...m.values()].reduce((a, b) => a + b, 0);
+    const drop = dt ? sum(drops) : 0;
+    const pass = dt ? sum(passes) : 0;
+    const reasons = this.reasonsMap ? this.reasonSample(drops, passes, dt) : null;
     const rates: Record<GlobalCounter, [number, number]> = {
       lru: [total, total * 0.1], lruMiss: [total * 0.05, 0], newConnRate: [this.underFlood ? 1 : 0, 0],
       fallbackLru: [this.fallbackRate, 0], icmpTooBig: [0, 0], encapFail: [0, 0], chDrop: [0, 0], quicIcmp: [0, 0], icmpPtbV6: [0, 0], icmpPtbV4: [0, 0], udpFlowMigration: [0, 0], zeroMacDrop: [0, 0],
-      xdpTotal: [total + drop + pass, 0], xdpTx: [total, 0], xdpDrop: [drop, 0], xdpPass: [pass, 0],
+      xdpTotal: [tx + drop + pass, 0], xdpTx: [tx, 0], xdpDrop: [drop, 0], xdpPass: [pass, 0],
     };
     const global = {} as Record<GlobalCounter, PairStat>;
     for (const g of GLOBALS) {
@@ -275,7 +305,8 @@ export class FakeDataplane implements Dataplane {
     }
     const s: StatsSample = {
       quic,
-      vlans: this.vlanSample(dt),
+      vlans,
+      reasons,
       at: this.clock,
       elapsedMs: first ? 0 : this.stepMs,
       global,
@@ -294,6 +325,17 @@ export class FakeDataplane implements Dataplane {
     }
     this.prev = s;
     return s;
+  }
+
+  /** kt_reasons as stats.ts reports it: every reason in abi.ts order, totals and rates (bytes: 500 a packet). */
+  private reasonSample(drops: Map<DropReason, number>, passes: Map<PassReason, number>, dt: number): ReasonsSample {
+    const stat = <R extends string>(reason: R, m: Map<R, number>) => {
+      const pps = dt ? m.get(reason) ?? 0 : 0;
+      const packets = (this.reasonTotals.get(reason) ?? 0) + pps * dt;
+      this.reasonTotals.set(reason, packets);
+      return { reason, packets, bytes: packets * 500, pps, bps: pps * 500 * 8 };
+    };
+    return { drop: DROP_REASONS.map((r) => stat(r, drops)), pass: PASS_REASONS.map((r) => stat(r, passes)) };
   }
 
   vips(): VipState[] {

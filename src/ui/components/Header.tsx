@@ -6,6 +6,7 @@ import { fmtDuration, fmtInterval, fmtMac, fmtPct } from '../format.js';
 import { fallbackAlarm } from '../model/health.js';
 import { vlanHeaderLine } from '../model/vlans.js';
 import { useTheme } from '../theme.js';
+import { headerReason } from '../model/reasons.js';
 
 export interface HeaderProps {
   info: BalancerInfo;
@@ -47,6 +48,8 @@ export function Header(p: HeaderProps) {
   const age = p.latest ? fmtDuration(Math.max(0, p.now - p.latest.at)) : '-';
   const cap = info.capacity;
   const capLevel = (n: number, max: number) => (n >= max ? 'bad' : n >= max * 0.9 ? 'warn' : 'ok') as 'bad' | 'warn' | 'ok';
+  // The top drop reason while DROP moves: an alarm goes first (survives truncation), a trickle last.
+  const why = headerReason(p.latest);
   return (
     <Box flexDirection="column" width={p.width}>
       <Text wrap="truncate-end">
@@ -59,11 +62,13 @@ export function Header(p: HeaderProps) {
       <Text wrap="truncate-end">
         {badges(p).map((b) => <Text key={b.text} inverse={!t.noColor} bold color={t.c(b.level)}>[{b.text}]</Text>)}
         {badges(p).length ? ' ' : ''}
+        {why?.first ? <Text bold color={t.level(why.level)}>{why.text} · </Text> : null}
         {p.latest?.runTime ? <Headroom rt={p.latest.runTime} /> : null}
         <Text>every {fmtInterval(p.intervalMs)} · sample {age} ago · </Text>
         <Text color={t.level(capLevel(cap.vips, cap.maxVips))}>VIPs {cap.vips}/{cap.maxVips}</Text>
         <Text> · </Text>
         <Text color={t.level(capLevel(cap.reals, cap.maxReals))}>reals {cap.reals}/{cap.maxReals}</Text>
+        {why && !why.first ? <Text> · {why.text}</Text> : null}
       </Text>
       {p.vlans?.length ? <VlanLine {...p} vlans={p.vlans} /> : null}
     </Box>

@@ -14,6 +14,7 @@ import { Help } from '../components/Help.js';
 import { LogPane } from '../components/LogPane.js';
 import { PerCpu } from '../components/PerCpu.js';
 import { VipTable } from '../components/VipTable.js';
+import { WhyPanel } from '../components/WhyPanel.js';
 import { VlanPanel } from '../components/VlanPanel.js';
 import { useVlanPanel } from '../hooks/useVlans.js';
 import { describeError } from '../errors.js';
@@ -46,9 +47,9 @@ type Mode =
   | { kind: 'flows'; id: string; real: string | null }
   | { kind: 'form'; spec: FormSpec; back: 'main' | 'detail' | 'flows'; detach?: boolean };
 
-type Panel = 'vips' | 'cpus' | 'hc' | 'log' | 'vlans';
+type Panel = 'vips' | 'cpus' | 'hc' | 'log' | 'why' | 'vlans';
 
-const MAIN_KEYS = '? help  / filter  s/r sort  p pause  +/- interval  Enter detail  a add  d del  m MAC  c cpu  h hc  l log  V vlans  t run-time  q quit';
+const MAIN_KEYS = '? help  w why  / filter  s/r sort  p pause  +/- interval  Enter detail  a add  d del  m MAC  c cpu  h hc  l log  V vlans  t run-time  q quit';
 const VLAN_KEYS = 'Esc/V back  j/k VLAN  a add  e/Enter change  d delete  p pause  ? help  q quit';
 const DETAIL_KEYS = 'Esc back  j/k real  a add real  w weight  n drain  u down/up  x remove  f/F flows (VIP/real)  p pause  ? help  q quit';
 const FLOWS_KEYS = 'Esc back  j/k scroll  d purge these flows  r read again  p pause  ? help  q quit';
@@ -225,6 +226,7 @@ export function Dashboard(p: DashboardProps) {
     else if (input === 'c') setPanel((x) => (x === 'cpus' ? 'vips' : 'cpus'));
     else if (input === 'h') setPanel((x) => (x === 'hc' ? 'vips' : 'hc'));
     else if (input === 'l') setPanel((x) => (x === 'log' ? 'vips' : 'log'));
+    else if (input === 'w') setPanel((x) => (x === 'why' ? 'vips' : 'why'));
     else if (input === 'V') setPanel('vlans');
     else if ((key.return || input === 'd' || key.delete) && selected?.pending) setMessage({ text: 'the VIP list is still being read: try again in a moment', level: 'info' });
     else if (key.return && selected) { setDetailId(selected.id); setRealSel(null); setMode({ kind: 'detail', id: selected.id }); }
@@ -286,6 +288,7 @@ export function Dashboard(p: DashboardProps) {
         onBack={() => setMode({ kind: 'detail', id: mode.id })} onPurge={() => openForm('purge flows', purgeForm(p.dp, vip, mode.real), 'flows')} />
     ) : <Text color={t.c('warn')}>VIP {mode.id} is gone (removed?). Esc goes back.</Text>;
   } else if (panel === 'cpus') body = <PerCpu sample={stats.sample} height={tableH} width={p.width} />;
+  else if (panel === 'why') body = <WhyPanel sample={stats.sample} height={tableH} width={p.width} />;
   else if (panel === 'vlans') body = <VlanPanel state={vlan} defaultMac={bal.info.defaultMac} refusal={bal.refusal} height={tableH} width={p.width} />;
   else if (panel === 'hc') body = <HealthPanel hc={hc} sample={stats.sample} height={tableH} width={p.width} />;
   else if (panel === 'log') body = <Box flexDirection="column" height={bodyH}><Text bold color={t.c('title')}>  log</Text><LogPane log={bal.log} height={tableH} width={p.width} /></Box>;
