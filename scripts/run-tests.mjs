@@ -45,19 +45,20 @@ const count = (k) => Number((new RegExp(`^# ${k} (\\d+)$`, 'm').exec(tap) ?? [])
 const summary = `${count('pass')} passed, ${count('fail') + count('cancelled')} failed, ${count('skipped')} skipped`;
 
 // Safety net: the tests clean up after themselves; whatever of this run is still here is removed
-// and reported, so one failing test cannot leave the machine dirty.
-let leftovers = 0;
+// and named, so one failing test cannot leave the machine dirty and the one that leaked is findable.
+const removed = [];
 try {
   const ns = execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' }).split('\n').map((l) => l.split(' ')[0]).filter((n) => n.includes(runId));
-  for (const n of ns) { execFileSync('ip', ['netns', 'del', n]); leftovers++; }
+  for (const n of ns) { execFileSync('ip', ['netns', 'del', n]); removed.push(`namespace ${n}`); }
   const links = execFileSync('ip', ['-o', 'link', 'show'], { encoding: 'utf8' }).split('\n').map((l) => l.split(': ')[1]?.split('@')[0]).filter((n) => n && n.includes(runId));
-  for (const l of links) { try { execFileSync('ip', ['link', 'del', l]); leftovers++; } catch { /* gone with its peer */ } }
+  for (const l of links) { try { execFileSync('ip', ['link', 'del', l]); removed.push(`link ${l}`); } catch { /* gone with its peer */ } }
 } catch { /* no iproute2: nothing was created either */ }
 const pins = `/sys/fs/bpf/katran-tui-test-${runId}`;
-if (existsSync(pins) && readdirSync(pins).length > 0) leftovers++;
+const pinned = existsSync(pins) ? readdirSync(pins) : [];
+if (pinned.length > 0) removed.push(`pins ${pins}/{${pinned.sort().join(',')}}`);
 rmSync(pins, { recursive: true, force: true });
 // Scratch files (state dirs, logs) of this run live here by design; removed without complaint.
 rmSync(`/tmp/katran-tui-test-${runId}`, { recursive: true, force: true });
-if (leftovers) console.error(`run-tests: removed ${leftovers} leftover namespace(s), link(s) or dir(s) of run ${runId}`);
+if (removed.length) console.error(`run-tests: removed ${removed.length} leftover(s) of run ${runId}: ${removed.join('; ')}`);
 console.log(`tests: ${summary}`);
 process.exit(r.status ?? 1);

@@ -8,6 +8,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { rmSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Lab } from '../../src/lab/lab.js';
@@ -173,7 +174,13 @@ test('QUIC server ids route datagrams to the mapped real in the lab; remaps move
     assert.ok(st.quic.cid_v0 === 0 && st.quic.ch_routed >= 15, JSON.stringify(st.quic));
   } finally {
     unpin();
-    cli(['--pin-root', pins, '--state-dir', state, '--intf', lab?.intf ?? 'none', 'detach']);
-    lab?.destroy();
+    try {
+      cli(['--pin-root', pins, '--state-dir', state, '--intf', lab?.intf ?? 'none', 'detach']);
+      lab?.destroy();
+    } finally {
+      // detach removes the interface's pin dir, not the pin root attach made for it
+      rmSync(pins, { recursive: true, force: true });
+      rmSync(state, { recursive: true, force: true });
+    }
   }
 });
