@@ -75,6 +75,7 @@ test('LRU view: f lists the VIP\'s flows with a count per real; F only the real\
   assert.equal(dp.heldFlows.filter((e) => e.real === '198.51.100.2').length, 0);
   assert.equal(dp.heldFlows.length, 15);
   assert.match(frame(r), /on 198\.51\.100\.2 · 0 held/);
+  assert.match(frame(r), /no flows held on 198\.51\.100\.2 for this VIP/, 'F names the real when it holds none');
   r.unmount();
 });
 

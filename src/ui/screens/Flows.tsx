@@ -58,7 +58,7 @@ export function Flows(p: FlowsProps) {
         <Text> · {f.list ? `${fmtCount(f.list.matched)} held` : 'reading…'}{f.list?.truncated ? ` (first ${fmtCount(rows.length)} listed)` : ''}</Text>
       </Text>
       <Text wrap="truncate-end" color={t.c('dim')}>
-        {per.length ? `per real: ${per.map((r) => `${r.real} ${countWithTrend(r.flows, f.before?.get(r.real) ?? (f.before ? 0 : undefined))}`).join('  ')}` : f.list ? 'no flows held for this VIP' : ' '}
+        {per.length ? `per real: ${per.map((r) => `${r.real} ${countWithTrend(r.flows, f.before?.get(r.real) ?? (f.before ? 0 : undefined))}`).join('  ')}` : f.list ? `no flows held${p.real ? ` on ${p.real}` : ''} for this VIP` : ' '}
       </Text>
       <Text wrap="truncate-end" color={f.error ? t.c('bad') : t.c('dim')}>
         {f.error ? `read failed: ${f.error}` : f.progress ? `reading the LRUs… ${fmtCount(f.progress.read)} of at most ${fmtCount(f.progress.capacity)} entries` : ' '}
