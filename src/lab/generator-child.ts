@@ -31,6 +31,9 @@ async function main(spec: GenSpec): Promise<GenReport> {
   let stopping = false;
   let rate = spec.ratePps ?? 0;
   let weights = spec.streams.map((s) => s.weight ?? 1);
+  // Shares are kept exact from the last weight change on, not since the start: a stream the old
+  // weights favoured would otherwise get nothing until the totals caught up (seconds of silence).
+  let sharesSince = { offered: 0, perStream: spec.streams.map(() => 0) };
   let rateSince = 0;
   let sentSinceRate = 0;
   process.on('SIGTERM', () => { stopping = true; });
@@ -45,7 +48,10 @@ async function main(spec: GenSpec): Promise<GenReport> {
         rateSince = ms();
         sentSinceRate = 0;
       }
-      if (Array.isArray(m.weights) && m.weights.length === spec.streams.length && m.weights.every((w) => w >= 0)) weights = m.weights;
+      if (Array.isArray(m.weights) && m.weights.length === spec.streams.length && m.weights.every((w) => w >= 0)) {
+        weights = m.weights;
+        sharesSince = { offered: report.offered, perStream: [...report.perStream] };
+      }
     } catch { /* not a command */ }
   });
 
@@ -104,9 +110,9 @@ async function main(spec: GenSpec): Promise<GenReport> {
         await new Promise((r) => setTimeout(r, 5));
         continue;
       }
-      // Each stream's due: its share of everything sent so far plus this cycle, less what it got
+      // Each stream's due: its share of everything sent since the last weight change plus this cycle, less what it got
       // (so shares stay exact over cycles); whatever rounding leaves goes to the most behind.
-      const due = streams.map((_, i) => (weights[i] > 0 ? Math.max(0, Math.floor((weights[i] / total) * (report.offered + n) - report.perStream[i])) : 0));
+      const due = streams.map((_, i) => (weights[i] > 0 ? Math.max(0, Math.floor((weights[i] / total) * (report.offered - sharesSince.offered + n) - (report.perStream[i] - sharesSince.perStream[i]))) : 0));
       let left = n - due.reduce((a, b) => a + b, 0);
       for (let i = 0; i < streams.length && left < 0; i++) {
         const cut = Math.min(due[i], -left);
@@ -118,7 +124,7 @@ async function main(spec: GenSpec): Promise<GenReport> {
         let behind = -Infinity;
         for (let i = 0; i < streams.length; i++) {
           if (weights[i] <= 0) continue;
-          const b = (weights[i] / total) * (report.offered + n) - report.perStream[i] - due[i];
+          const b = (weights[i] / total) * (report.offered - sharesSince.offered + n) - (report.perStream[i] - sharesSince.perStream[i]) - due[i];
           if (b > behind) { behind = b; pick = i; }
         }
         due[pick] += left;

@@ -137,3 +137,22 @@ test('generator: flat out stops at its time bound; stop() ends it early; a low r
     assert.equal(sinkOf(lab, V4.reals[0].address), slow.offered);
   });
 });
+
+test('generator: after a weight change every stream keeps its new share at once (no silence while old totals catch up)', async (t) => {
+  await withLab(t, 'gweights', async (lab) => {
+    const stream = { proto: 'udp' as const, dst: V4.address, dport: V4.port, clients: 1, ports: 16 };
+    const g = startLabGenerator(lab, { streams: [stream, { ...stream, sportBase: 40000 }], ratePps: 2000, durationMs: 20_000, progressMs: 100 });
+    await g.ready;
+    await settle(1500); // equal weights: each stream about 1500 packets
+    g.setWeights([3, 1]);
+    await settle(300);
+    const before = g.progress().perStream[1];
+    await settle(1000);
+    const after = g.progress().perStream[1];
+    const r = await g.stop();
+    assert.deepEqual(r.errors, []);
+    // 25 % of ~2000 pps for 1 s; with shares counted from the start stream 1 would get nothing
+    // until the total doubled (about 1.5 s more).
+    assert.ok(after - before > 200, `stream 1 sent ${after - before} packets in the second after the change`);
+  });
+});
